@@ -1,0 +1,25 @@
+/**
+ * HTTP Digest access authentication (RFC 7616, RFC 2617 compatible, RFC 7615):
+ * server verifier, Hono middleware, fetch client, replay ledger port. This
+ * folder knows nothing of CPNS and could be published on its own.
+ */
+export type { AlgorithmSpec, DigestAlgorithm } from "./algorithms.ts";
+export { ALGORITHMS, CLIENT_PREFERENCE, DEFAULT_ALGORITHMS, parseAlgorithm } from "./algorithms.ts";
+export { createDigestFetch, type DigestFetchOptions } from "./client.ts";
+export { computeHa1, computeHa2, computeResponse, computeUserhash, sessionHa1 } from "./compute.ts";
+export { staticCredentials } from "./credentials.ts";
+export { advanceWindow, MemoryReplayLedger, type ReplayLedger } from "./ledger.ts";
+export { type DigestEnv, digestAuth } from "./middleware.ts";
+export { type AuthElement, DigestParseError, parseChallenges, parseCredentials } from "./params.ts";
+export {
+  type Credential,
+  type CredentialLookup,
+  type CredentialRequest,
+  createDigestVerifier,
+  type DigestOutcome,
+  type DigestPrincipal,
+  type DigestRequest,
+  type DigestServerOptions,
+  type DigestVerifier,
+  type Qop,
+} from "./server.ts";

@@ -1,0 +1,40 @@
+/**
+ * `digestAuth()`: HTTP Digest (RFC 7616) as a Hono middleware, shaped like
+ * hono/basic-auth: the factory validates options once and returns a named
+ * middleware; failures throw an HTTPException carrying a ready problem+json
+ * Response with the challenges; success sets the principal on `c.var.digest` and
+ * adds Authentication-Info (RFC 7615) so the client can authenticate the server.
+ */
+import type { MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { problemResponse } from "../errors.ts";
+import { createDigestVerifier, type DigestPrincipal, type DigestServerOptions } from "./server.ts";
+
+export type DigestEnv<D = unknown> = { Variables: { digest: DigestPrincipal<D> } };
+
+export function digestAuth<D = unknown>(
+  options: DigestServerOptions<D>,
+): MiddlewareHandler<DigestEnv<D>> {
+  const verifier = createDigestVerifier(options);
+
+  return async function digestAuth(c, next) {
+    const outcome = await verifier.verify({
+      method: c.req.method,
+      url: c.req.url,
+      authorization: c.req.header("authorization"),
+      // Hono caches the parsed body, so the handler can still read it afterwards.
+      body: async () => new Uint8Array(await c.req.arrayBuffer()),
+    });
+    if (!outcome.ok) {
+      const res = problemResponse(outcome.code);
+      for (const challenge of outcome.challenges) res.headers.append("WWW-Authenticate", challenge);
+      throw new HTTPException(outcome.status, { res });
+    }
+    c.set("digest", outcome.principal);
+    await next();
+    const responseBody = outcome.needsResponseBody
+      ? new Uint8Array(await c.res.clone().arrayBuffer())
+      : undefined;
+    c.res.headers.set("Authentication-Info", await outcome.authenticationInfo(responseBody));
+  };
+}

@@ -1,0 +1,425 @@
+/**
+ * Server-side HTTP Digest (RFC 7616 §3.3-§3.5, RFC 2617 compatible, RFC 7615
+ * Authentication-Info), usable without any framework: `challenges()` builds the
+ * WWW-Authenticate values, `verify()` checks an Authorization header against a
+ * request. The Hono middleware in middleware.ts is a thin shell around this.
+ */
+import { toHex, utf8 } from "../crypto/bytes.ts";
+import { timingSafeEqualString } from "../crypto/compare.ts";
+import { hashBytes } from "../crypto/hash.ts";
+import { type CryptoProvider, defaultCrypto, randomBytes } from "../crypto/provider.ts";
+import type { ErrorCode } from "../errors.ts";
+import {
+  ALGORITHMS,
+  type AlgorithmSpec,
+  DEFAULT_ALGORITHMS,
+  type DigestAlgorithm,
+  parseAlgorithm,
+} from "./algorithms.ts";
+import { computeHa1, computeHa2, computeResponse, computeUserhash, sessionHa1 } from "./compute.ts";
+import { MemoryReplayLedger, type ReplayLedger } from "./ledger.ts";
+import { NonceFactory } from "./nonce.ts";
+import {
+  type AuthElement,
+  DigestParseError,
+  decodeExtValue,
+  formatParams,
+  type ParamValue,
+  parseCredentials,
+  quote,
+} from "./params.ts";
+
+export type Qop = "auth" | "auth-int";
+
+/** What the lookup hook is asked: who, in which realm, with which hash. */
+export interface CredentialRequest {
+  /** The username as sent, or H(username:realm) in hex when `userhash` is true. */
+  username: string;
+  userhash: boolean;
+  realm: string;
+  algorithm: DigestAlgorithm;
+  hash: AlgorithmSpec["hash"];
+}
+
+/**
+ * What the lookup hook answers: the password (or other shared secret), or the
+ * precomputed HA1 = H(username:realm:password) for this realm and hash, which
+ * is what a server should store. `data` rides along to the principal.
+ */
+export interface Credential<D = unknown> {
+  /** The real username; required when the request used userhash. */
+  username?: string;
+  password?: string;
+  ha1?: string;
+  data?: D;
+}
+
+export type CredentialLookup<D = unknown> = (
+  request: CredentialRequest,
+) => Credential<D> | undefined | Promise<Credential<D> | undefined>;
+
+export interface DigestServerOptions<D = unknown> {
+  realm: string;
+  /** Key for the nonce MAC: at least 16 bytes; share it between instances of one service. */
+  secret: Uint8Array | string;
+  lookup: CredentialLookup<D>;
+  /** Offered in this order, one challenge each (RFC 7616 §3.7). Default SHA-256, SHA-512-256, MD5. */
+  algorithms?: readonly DigestAlgorithm[];
+  /** Default both, `auth` first. */
+  qop?: readonly Qop[];
+  /** Default 300 s. */
+  nonceLifetimeSeconds?: number;
+  /** Send `nextnonce` when less than this is left of the nonce's life. Default lifetime/5. */
+  nextnonceBeforeSeconds?: number;
+  /** Advertise `userhash=true` (RFC 7616 §3.4.4). Default true. */
+  userhash?: boolean;
+  ledger?: ReplayLedger;
+  crypto?: CryptoProvider;
+  /** Clock in ms since the epoch; tests drive it. */
+  now?: () => number;
+}
+
+export interface DigestRequest {
+  method: string;
+  /** The absolute request URL; its path and query are the request target. */
+  url: string;
+  authorization: string | null | undefined;
+  /** Needed only for qop=auth-int. */
+  body?: () => Promise<Uint8Array | ArrayBuffer>;
+}
+
+export interface DigestPrincipal<D = unknown> {
+  username: string;
+  realm: string;
+  algorithm: DigestAlgorithm;
+  qop: Qop;
+  userhash: boolean;
+  data: D | undefined;
+}
+
+export type DigestOutcome<D = unknown> =
+  | {
+      ok: true;
+      principal: DigestPrincipal<D>;
+      /** True for auth-int: rspauth then covers the response body (RFC 7616 §3.5). */
+      needsResponseBody: boolean;
+      authenticationInfo(responseBody?: Uint8Array): Promise<string>;
+    }
+  | {
+      ok: false;
+      status: 400 | 401;
+      code: ErrorCode;
+      /** WWW-Authenticate values, one per algorithm; empty for 400. */
+      challenges: string[];
+    };
+
+const NC_FORMAT = /^[0-9a-fA-F]{8}$/;
+const HEX = /^[0-9a-fA-F]+$/;
+const QOPS: readonly Qop[] = ["auth", "auth-int"];
+/** Bound on nonces remembered as already verified, so the MAC is computed once per nonce, not per request. */
+const VERIFIED_NONCE_CACHE = 4096;
+
+export interface DigestVerifier<D = unknown> {
+  readonly realm: string;
+  challenges(options?: { stale?: boolean }): Promise<string[]>;
+  verify(request: DigestRequest): Promise<DigestOutcome<D>>;
+}
+
+function validateOptions(options: DigestServerOptions<unknown>): void {
+  if (
+    typeof options.realm !== "string" ||
+    options.realm === "" ||
+    /[\u0000-\u001f\u007f]/.test(options.realm)
+  ) {
+    throw new TypeError("digest: realm must be a non-empty string without control characters");
+  }
+  const secret = typeof options.secret === "string" ? utf8(options.secret) : options.secret;
+  if (!(secret instanceof Uint8Array) || secret.length < 16) {
+    throw new TypeError("digest: secret must be at least 16 bytes");
+  }
+  if (typeof options.lookup !== "function")
+    throw new TypeError("digest: lookup must be a function");
+  const algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
+  if (algorithms.length === 0 || algorithms.some((name) => !(name in ALGORITHMS))) {
+    throw new TypeError("digest: algorithms must be a non-empty list of RFC 7616 algorithm names");
+  }
+  const qop = options.qop ?? QOPS;
+  if (qop.length === 0 || qop.some((name) => !QOPS.includes(name))) {
+    throw new TypeError("digest: qop must be a non-empty list of 'auth' and 'auth-int'");
+  }
+  const lifetime = options.nonceLifetimeSeconds ?? 300;
+  if (!(lifetime > 0 && Number.isFinite(lifetime))) {
+    throw new TypeError("digest: nonceLifetimeSeconds must be positive");
+  }
+}
+
+/** Path and query of a URL, the form a Digest `uri` usually takes. */
+function requestTarget(url: string): { target: string; parsed: URL } {
+  const parsed = new URL(url);
+  return { target: parsed.pathname + parsed.search, parsed };
+}
+
+/** RFC 7616 §3.4.6: the `uri` must name the request target; absolute form is allowed. */
+function uriMatches(digestUri: string, target: string, requestUrl: URL): boolean {
+  if (digestUri === target) return true;
+  try {
+    const resolved = new URL(digestUri, requestUrl);
+    if (!digestUri.startsWith("/") && !/^https?:\/\//i.test(digestUri)) return false;
+    return resolved.pathname + resolved.search === target;
+  } catch {
+    return false;
+  }
+}
+
+export function createDigestVerifier<D = unknown>(
+  options: DigestServerOptions<D>,
+): DigestVerifier<D> {
+  validateOptions(options as DigestServerOptions<unknown>);
+  const realm = options.realm;
+  const crypto = options.crypto ?? defaultCrypto();
+  const now = options.now ?? Date.now;
+  const lifetimeMs = (options.nonceLifetimeSeconds ?? 300) * 1000;
+  const nextnonceBeforeMs = (options.nextnonceBeforeSeconds ?? lifetimeMs / 5000) * 1000;
+  const offered = (options.algorithms ?? DEFAULT_ALGORITHMS).map((name) => ALGORITHMS[name]);
+  const offeredNames = new Set(offered.map((spec) => spec.name));
+  const qops = options.qop ?? QOPS;
+  const advertiseUserhash = options.userhash ?? true;
+  const ledger = options.ledger ?? new MemoryReplayLedger({ now });
+  const secret = typeof options.secret === "string" ? utf8(options.secret) : options.secret;
+  const nonces = new NonceFactory(secret, realm, lifetimeMs, crypto);
+  const opaquePromise = nonces.opaque();
+  const verifiedNonces = new Map<string, number>();
+
+  // Everything but nonce and stale is fixed per algorithm, so build it once.
+  const challengeTails = opaquePromise.then((opaque) =>
+    offered.map((spec) => {
+      const tail: Array<[string, ParamValue]> = [
+        ["algorithm", { value: spec.name, quoted: false }],
+      ];
+      return { spec, tail, opaque };
+    }),
+  );
+
+  async function challenges(opts: { stale?: boolean } = {}): Promise<string[]> {
+    const nonce = await nonces.issue(now());
+    const parts = await challengeTails;
+    return parts.map(({ tail, opaque }) => {
+      const params: Array<[string, ParamValue]> = [
+        ["realm", { value: realm, quoted: true }],
+        ["qop", { value: qops.join(", "), quoted: true }],
+        ...tail,
+        ["nonce", { value: nonce, quoted: true }],
+        ["opaque", { value: opaque, quoted: true }],
+        ["charset", { value: "UTF-8", quoted: false }],
+      ];
+      if (advertiseUserhash) params.push(["userhash", { value: "true", quoted: false }]);
+      if (opts.stale) params.push(["stale", { value: "true", quoted: false }]);
+      return `Digest ${formatParams(params)}`;
+    });
+  }
+
+  async function fail(
+    status: 400 | 401,
+    code: ErrorCode,
+    stale = false,
+  ): Promise<DigestOutcome<D>> {
+    return {
+      ok: false,
+      status,
+      code,
+      challenges: status === 401 ? await challenges({ stale }) : [],
+    };
+  }
+
+  async function checkNonce(nonce: string, nowMs: number) {
+    const cachedIssuedAt = verifiedNonces.get(nonce);
+    if (cachedIssuedAt !== undefined) {
+      return {
+        valid: true as const,
+        issuedAtMs: cachedIssuedAt,
+        expired: nowMs - cachedIssuedAt > lifetimeMs,
+      };
+    }
+    return nonces.check(nonce, nowMs);
+  }
+
+  function rememberNonce(nonce: string, issuedAtMs: number): void {
+    if (verifiedNonces.has(nonce)) return;
+    if (verifiedNonces.size >= VERIFIED_NONCE_CACHE) {
+      // Map iterates in insertion order: drop the oldest.
+      const oldest = verifiedNonces.keys().next().value;
+      if (oldest !== undefined) verifiedNonces.delete(oldest);
+    }
+    verifiedNonces.set(nonce, issuedAtMs);
+  }
+
+  async function verify(request: DigestRequest): Promise<DigestOutcome<D>> {
+    const header = request.authorization;
+    if (!header) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+
+    let element: AuthElement;
+    try {
+      element = parseCredentials(header);
+    } catch (err) {
+      if (err instanceof DigestParseError) return fail(400, "ERR_DIGEST_MALFORMED");
+      throw err;
+    }
+    // Another scheme (Basic, Bearer) is not malformed, just not ours: challenge.
+    if (element.scheme.toLowerCase() !== "digest") return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    const p = element.params;
+
+    const userhash = (p.get("userhash") ?? "false").toLowerCase() === "true";
+    let username = p.get("username");
+    const extUsername = p.get("username*");
+    if (extUsername !== undefined) {
+      // §3.4: username and username* are mutually exclusive; username* never with userhash.
+      if (username !== undefined || userhash) return fail(400, "ERR_DIGEST_MALFORMED");
+      try {
+        username = decodeExtValue(extUsername);
+      } catch {
+        return fail(400, "ERR_DIGEST_MALFORMED");
+      }
+    }
+    const sentRealm = p.get("realm");
+    const nonce = p.get("nonce");
+    const uri = p.get("uri");
+    const response = p.get("response");
+    const qopToken = p.get("qop");
+    const ncToken = p.get("nc");
+    const cnonce = p.get("cnonce");
+    if (
+      username === undefined ||
+      sentRealm === undefined ||
+      nonce === undefined ||
+      uri === undefined ||
+      response === undefined
+    ) {
+      return fail(400, "ERR_DIGEST_MALFORMED");
+    }
+    // We always send qop, so RFC 2069-style answers without nc are refused: they
+    // cannot be protected against replay.
+    if (qopToken === undefined || ncToken === undefined || cnonce === undefined || cnonce === "") {
+      return fail(
+        qopToken === undefined ? 401 : 400,
+        qopToken === undefined ? "ERR_DIGEST_UNAUTHORIZED" : "ERR_DIGEST_MALFORMED",
+      );
+    }
+    if (!NC_FORMAT.test(ncToken) || !HEX.test(response)) return fail(400, "ERR_DIGEST_MALFORMED");
+    const algorithmName = parseAlgorithm(p.get("algorithm"));
+    if (algorithmName === undefined || !offeredNames.has(algorithmName)) {
+      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    }
+    const algorithm = ALGORITHMS[algorithmName];
+    const qop = qopToken.toLowerCase() as Qop;
+    if (!qops.includes(qop)) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (response.length !== algorithm.hexLength) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (sentRealm !== realm) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (p.has("opaque") && p.get("opaque") !== (await opaquePromise)) {
+      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    }
+
+    let target: string;
+    let parsedUrl: URL;
+    try {
+      ({ target, parsed: parsedUrl } = requestTarget(request.url));
+    } catch {
+      return fail(400, "ERR_DIGEST_MALFORMED");
+    }
+    if (!uriMatches(uri, target, parsedUrl)) return fail(400, "ERR_DIGEST_URI_MISMATCH");
+
+    const nowMs = now();
+    const nonceCheck = await checkNonce(nonce, nowMs);
+    if (!nonceCheck.valid) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+
+    const credential = await options.lookup({
+      username,
+      userhash,
+      realm,
+      algorithm: algorithm.name,
+      hash: algorithm.hash,
+    });
+    let realUsername = userhash ? credential?.username : (credential?.username ?? username);
+    let ha1: string | undefined;
+    if (credential && realUsername !== undefined) {
+      if (
+        userhash &&
+        !timingSafeEqualString(
+          computeUserhash(algorithm, realUsername, realm),
+          username.toLowerCase(),
+        )
+      ) {
+        realUsername = undefined;
+      } else if (credential.ha1 !== undefined) {
+        ha1 = credential.ha1.toLowerCase();
+      } else if (credential.password !== undefined) {
+        ha1 = computeHa1(algorithm, realUsername, realm, credential.password);
+      }
+    }
+    // Unknown user and wrong password must look alike, in answer and in time:
+    // compute against a random HA1 and fail the comparison either way.
+    const known = ha1 !== undefined && realUsername !== undefined;
+    const effectiveHa1 = ha1 ?? toHex(randomBytes(algorithm.hexLength / 2, crypto));
+
+    let requestBodyHash: string | undefined;
+    if (qop === "auth-int") {
+      const body = request.body ? await request.body() : new Uint8Array(0);
+      requestBodyHash = toHex(
+        hashBytes(algorithm.hash, body instanceof Uint8Array ? body : new Uint8Array(body)),
+      );
+    }
+    const sessHa1 = sessionHa1(algorithm, effectiveHa1, nonce, cnonce);
+    const expected = computeResponse(algorithm, {
+      ha1: sessHa1,
+      nonce,
+      nc: ncToken,
+      cnonce,
+      qop,
+      ha2: computeHa2(algorithm, request.method, uri, requestBodyHash),
+    });
+    if (!timingSafeEqualString(expected, response.toLowerCase()) || !known) {
+      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    }
+    // A genuine answer to an old nonce: tell the client to retry without asking the user.
+    if (nonceCheck.expired) return fail(401, "ERR_DIGEST_UNAUTHORIZED", true);
+
+    const expiresAtMs = nonceCheck.issuedAtMs + lifetimeMs;
+    if (!(await ledger.accept(nonce, Number.parseInt(ncToken, 16), expiresAtMs))) {
+      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    }
+    rememberNonce(nonce, nonceCheck.issuedAtMs);
+
+    const principal: DigestPrincipal<D> = {
+      username: realUsername as string,
+      realm,
+      algorithm: algorithm.name,
+      qop,
+      userhash,
+      data: credential?.data,
+    };
+    const nearEnd = expiresAtMs - nowMs < nextnonceBeforeMs;
+    return {
+      ok: true,
+      principal,
+      needsResponseBody: qop === "auth-int",
+      async authenticationInfo(responseBody?: Uint8Array): Promise<string> {
+        const bodyHash =
+          qop === "auth-int"
+            ? toHex(hashBytes(algorithm.hash, responseBody ?? new Uint8Array(0)))
+            : undefined;
+        const rspauth = computeResponse(algorithm, {
+          ha1: sessHa1,
+          nonce,
+          nc: ncToken,
+          cnonce,
+          qop,
+          ha2: computeHa2(algorithm, "", uri, bodyHash),
+        });
+        let info = `qop=${qop}, rspauth=${quote(rspauth)}, cnonce=${quote(cnonce)}, nc=${ncToken}`;
+        if (nearEnd) info += `, nextnonce=${quote(await nonces.issue(now()))}`;
+        return info;
+      },
+    };
+  }
+
+  return { realm, challenges, verify };
+}

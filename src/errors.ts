@@ -1,0 +1,75 @@
+/**
+ * The one errors module: every failure a client can observe carries a stable
+ * `code`, an HTTP status and a short title, and is rendered as RFC 9457
+ * problem+json. Messages here are fixed strings so that no caller can leak a
+ * secret through them; the optional `detail` must never contain secret material.
+ */
+
+export const ErrorCodes = {
+  // HTTP Digest (RFC 7616)
+  ERR_DIGEST_MALFORMED: { status: 400, title: "Malformed Authorization header" },
+  ERR_DIGEST_UNAUTHORIZED: { status: 401, title: "Authentication required" },
+  ERR_DIGEST_URI_MISMATCH: { status: 400, title: "Digest uri does not match the request target" },
+  ERR_DIGEST_SERVER_UNAUTHENTICATED: {
+    status: 502,
+    title: "The server did not prove knowledge of the shared secret (rspauth)",
+  },
+  ERR_DIGEST_UNSUPPORTED_CHALLENGE: {
+    status: 401,
+    title: "No acceptable Digest challenge was offered",
+  },
+  ERR_CONFIG: { status: 500, title: "Invalid configuration" },
+  ERR_INTERNAL: { status: 500, title: "Internal error" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class CpnsError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, detail?: string, headers?: Record<string, string>) {
+    super(detail ? `${ErrorCodes[code].title}: ${detail}` : ErrorCodes[code].title);
+    this.name = "CpnsError";
+    this.code = code;
+    this.status = ErrorCodes[code].status;
+    this.detail = detail;
+    this.headers = headers;
+  }
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail?: string;
+}
+
+export function problemBody(code: ErrorCode, detail?: string): ProblemBody {
+  const { status, title } = ErrorCodes[code];
+  const body: ProblemBody = { type: `urn:cpns:problem:${code}`, title, status, code };
+  if (detail !== undefined) body.detail = detail;
+  return body;
+}
+
+/** Renders an error as an RFC 9457 problem+json Response. */
+export function problemResponse(
+  code: ErrorCode,
+  detail?: string,
+  headers?: Record<string, string>,
+): Response {
+  const body = problemBody(code, detail);
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: { "content-type": "application/problem+json", ...headers },
+  });
+}
+
+export function errorToResponse(err: unknown): Response {
+  if (err instanceof CpnsError) return problemResponse(err.code, err.detail, err.headers);
+  // Unknown errors never reveal their message: it might carry secret material.
+  return problemResponse("ERR_INTERNAL");
+}
