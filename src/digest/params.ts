@@ -103,12 +103,15 @@ class Cursor {
   }
 }
 
+/** True when the text holds a character no header value may carry. */
+export function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (isControl(text.charCodeAt(i))) return true;
+  return false;
+}
+
 function checkInput(header: string): void {
   if (header.length > MAX_HEADER_LENGTH) throw new DigestParseError("header too long");
-  for (let i = 0; i < header.length; i++) {
-    const code = header.charCodeAt(i);
-    if (isControl(code)) throw new DigestParseError("control character in header");
-  }
+  if (hasControlCharacter(header)) throw new DigestParseError("control character in header");
 }
 
 /**

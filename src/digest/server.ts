@@ -24,6 +24,7 @@ import {
   DigestParseError,
   decodeExtValue,
   formatParams,
+  hasControlCharacter,
   type ParamValue,
   parseCredentials,
   quote,
@@ -129,7 +130,7 @@ function validateOptions(options: DigestServerOptions<unknown>): void {
   if (
     typeof options.realm !== "string" ||
     options.realm === "" ||
-    /[\u0000-\u001f\u007f]/.test(options.realm)
+    hasControlCharacter(options.realm)
   ) {
     throw new TypeError("digest: realm must be a non-empty string without control characters");
   }
