@@ -28,9 +28,9 @@ export class CpnsError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly detail: string | undefined;
-  readonly headers: Record<string, string> | undefined;
+  readonly headers: HeadersInit | undefined;
 
-  constructor(code: ErrorCode, detail?: string, headers?: Record<string, string>) {
+  constructor(code: ErrorCode, detail?: string, headers?: HeadersInit) {
     super(detail ? `${ErrorCodes[code].title}: ${detail}` : ErrorCodes[code].title);
     this.name = "CpnsError";
     this.code = code;
@@ -55,17 +55,16 @@ export function problemBody(code: ErrorCode, detail?: string): ProblemBody {
   return body;
 }
 
-/** Renders an error as an RFC 9457 problem+json Response. */
-export function problemResponse(
-  code: ErrorCode,
-  detail?: string,
-  headers?: Record<string, string>,
-): Response {
+/**
+ * Renders an error as an RFC 9457 problem+json Response. Headers are complete
+ * before the Response is built: @hono/node-server's lightweight Response drops
+ * header changes made after construction once its body is read.
+ */
+export function problemResponse(code: ErrorCode, detail?: string, headers?: HeadersInit): Response {
   const body = problemBody(code, detail);
-  return new Response(JSON.stringify(body), {
-    status: body.status,
-    headers: { "content-type": "application/problem+json", ...headers },
-  });
+  const allHeaders = new Headers(headers);
+  allHeaders.set("content-type", "application/problem+json");
+  return new Response(JSON.stringify(body), { status: body.status, headers: allHeaders });
 }
 
 export function errorToResponse(err: unknown): Response {

@@ -26,9 +26,13 @@ export function digestAuth<D = unknown>(
       body: async () => new Uint8Array(await c.req.arrayBuffer()),
     });
     if (!outcome.ok) {
-      const res = problemResponse(outcome.code);
-      for (const challenge of outcome.challenges) res.headers.append("WWW-Authenticate", challenge);
-      throw new HTTPException(outcome.status, { res });
+      const challenges = outcome.challenges.map((value): [string, string] => [
+        "WWW-Authenticate",
+        value,
+      ]);
+      throw new HTTPException(outcome.status, {
+        res: problemResponse(outcome.code, undefined, challenges),
+      });
     }
     c.set("digest", outcome.principal);
     await next();

@@ -1,0 +1,57 @@
+/**
+ * Benchmark server (issue: Digest engine performance). One Node process serves
+ * the same tiny Hono app twice: on one port behind digestAuth() (SHA-256 only,
+ * qop=auth, ledger and uri check on, as in production), on the other without
+ * authentication, so both are measured under identical conditions. It prints
+ * one JSON line with the ports, then serves until killed.
+ *
+ * GET /__stats on the open port runs a full GC (node --expose-gc) and reports
+ * heap and ledger figures, so the driver can show that unanswered challenges
+ * leave no trace in memory.
+ */
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { digestAuth, MemoryReplayLedger, staticCredentials } from "../src/digest/index.ts";
+
+const ledger = new MemoryReplayLedger();
+
+function helloApp(): Hono {
+  const app = new Hono();
+  app.get("/hello", (c) => c.text("hello\n"));
+  return app;
+}
+
+const open = helloApp();
+open.get("/__stats", (c) => {
+  (globalThis as { gc?: () => void }).gc?.();
+  const memory = process.memoryUsage();
+  return c.json({ heapUsed: memory.heapUsed, rss: memory.rss, ledgerEntries: ledger.size });
+});
+
+const authed = new Hono();
+authed.use(
+  "/hello",
+  digestAuth({
+    realm: "bench",
+    secret: "bench-secret-0123456789abcdef",
+    lookup: staticCredentials({ bench: "bench-password" }),
+    algorithms: ["SHA-256"],
+    qop: ["auth"],
+    ledger,
+  }),
+);
+authed.route("/", helloApp());
+
+const ports: number[] = [];
+const ready = () => {
+  if (ports[0] !== undefined && ports[1] !== undefined)
+    console.log(JSON.stringify({ open: ports[0], authed: ports[1] }));
+};
+serve({ fetch: open.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
+  ports[0] = info.port;
+  ready();
+});
+serve({ fetch: authed.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
+  ports[1] = info.port;
+  ready();
+});

@@ -1,0 +1,86 @@
+/**
+ * The smallest app that exercises the Digest middleware end to end: a public
+ * health check plus two protected routes. It is built only from web-standard
+ * APIs and Hono, so the very same module is served by Node, Deno and workerd
+ * (src/runtime/*) and checked by one conformance suite (test/conformance).
+ * Configuration comes in as a plain string map so every runtime can pass its
+ * own environment (process.env, Deno.env, Workers bindings).
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { type DigestEnv, digestAuth, staticCredentials } from "../digest/index.ts";
+import { errorToResponse } from "../errors.ts";
+
+export interface DemoConfig {
+  realm: string;
+  /** Nonce MAC key; instances serving one realm must share it. */
+  secret: string;
+  /** username → password */
+  users: Record<string, string>;
+}
+
+export function createDemoApp(config: DemoConfig): Hono<DigestEnv> {
+  const app = new Hono<DigestEnv>();
+  const auth = digestAuth({
+    realm: config.realm,
+    secret: config.secret,
+    lookup: staticCredentials(config.users),
+  });
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+
+  app.get("/hello", auth, (c) => {
+    const principal = principalOf(c.var.digest);
+    return c.json({ message: `hello ${principal.username}`, principal });
+  });
+
+  app.post("/echo", auth, async (c) => {
+    const body = await c.req.text();
+    return c.json({ body, principal: principalOf(c.var.digest) });
+  });
+
+  app.notFound(() =>
+    Response.json(
+      { type: "about:blank", title: "Not Found", status: 404 },
+      { status: 404, headers: { "content-type": "application/problem+json" } },
+    ),
+  );
+  app.onError((err) => (err instanceof HTTPException ? err.getResponse() : errorToResponse(err)));
+  return app;
+}
+
+function principalOf(digest: DigestEnv["Variables"]["digest"]) {
+  const { username, realm, algorithm, qop, userhash } = digest;
+  return { username, realm, algorithm, qop, userhash };
+}
+
+/**
+ * Reads CPNS_REALM (default "cpns-demo"), CPNS_DIGEST_SECRET (required) and
+ * CPNS_DEMO_USERS ("alice:pw,bob:pw2"; a password may contain ":" but not ",").
+ */
+export function demoConfigFromEnv(env: Record<string, string | undefined>): DemoConfig {
+  const secret = env.CPNS_DIGEST_SECRET;
+  if (secret === undefined || secret === "") {
+    throw new Error("CPNS_DIGEST_SECRET is required (at least 16 bytes, shared by all instances)");
+  }
+  return {
+    realm: env.CPNS_REALM || "cpns-demo",
+    secret,
+    users: parseUsers(env.CPNS_DEMO_USERS ?? ""),
+  };
+}
+
+function parseUsers(spec: string): Record<string, string> {
+  const users: Record<string, string> = {};
+  for (const [index, entry] of spec.split(",").entries()) {
+    if (entry.trim() === "") continue;
+    const colon = entry.indexOf(":");
+    const username = colon < 0 ? "" : entry.slice(0, colon).trim();
+    if (username === "") {
+      // Never echo the entry: it may be a password typed without its username.
+      throw new Error(`CPNS_DEMO_USERS entry #${index + 1} is not of the form user:password`);
+    }
+    users[username] = entry.slice(colon + 1);
+  }
+  return users;
+}
