@@ -11,9 +11,15 @@
  */
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { digestAuth, MemoryReplayLedger, staticCredentials } from "../src/digest/index.ts";
+import { installHashBackend } from "../src/crypto/hash.ts";
+import { ALGORITHMS, computeHa1, digestAuth, MemoryReplayLedger } from "../src/digest/index.ts";
+import { nodeHashes } from "../src/runtime/node-hashes.ts";
+
+// As the Node runtime entry does: OpenSSL's hashes for the Digest hot path.
+installHashBackend(nodeHashes);
 
 const ledger = new MemoryReplayLedger();
+const benchHa1 = computeHa1(ALGORITHMS["SHA-256"], "bench", "bench", "bench-password");
 
 function helloApp(): Hono {
   const app = new Hono();
@@ -34,7 +40,8 @@ authed.use(
   digestAuth({
     realm: "bench",
     secret: "bench-secret-0123456789abcdef",
-    lookup: staticCredentials({ bench: "bench-password" }),
+    // A server stores HA1, never the password (RFC 7616 §3.4.2), so the lookup returns it.
+    lookup: ({ username }) => (username === "bench" ? { ha1: benchHa1 } : undefined),
     algorithms: ["SHA-256"],
     qop: ["auth"],
     ledger,

@@ -18,6 +18,24 @@ export const ErrorCodes = {
     status: 401,
     title: "No acceptable Digest challenge was offered",
   },
+  // Requests (any route)
+  ERR_BODY_MALFORMED: { status: 400, title: "The request body is not valid JSON" },
+  ERR_BODY_INVALID: { status: 400, title: "The request body does not match the schema" },
+  ERR_BODY_TOO_LARGE: { status: 413, title: "The request body is too large" },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Send application/json" },
+  ERR_NOT_FOUND: { status: 404, title: "No such resource" },
+  ERR_FORBIDDEN: { status: 403, title: "This principal may not use this route" },
+  ERR_ADMIN_UNAUTHORIZED: { status: 401, title: "Admin Bearer token required" },
+  ERR_RATE_LIMITED: { status: 429, title: "Too many failed attempts; retry later" },
+  // CPNS Server (seed 5.x.1, 5.x.3)
+  ERR_USER_EXISTS: { status: 409, title: "A CPNS User with this User ID exists" },
+  ERR_NOT_OWNER: { status: 403, title: "The entity belongs to another CPNS User" },
+  ERR_ENTITY_STATE: { status: 409, title: "The entity's lifecycle does not allow this now" },
+  ERR_ENTITY_TYPE_MISMATCH: { status: 409, title: "The entity is enrolled with another type" },
+  ERR_KEY_UNWRAP: { status: 502, title: "The sealed key could not be opened" },
+  // Storage
+  ERR_STORE_UNAVAILABLE: { status: 503, title: "Storage is unavailable; nothing was changed" },
+  ERR_STORE_CORRUPT: { status: 503, title: "A stored record failed its integrity check" },
   ERR_CONFIG: { status: 500, title: "Invalid configuration" },
   ERR_INTERNAL: { status: 500, title: "Internal error" },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -48,7 +48,6 @@ interface ProtectionSpace {
   algorithm: AlgorithmSpec;
   qop: Qop;
   userhash: boolean;
-  utf8: boolean;
   nc: number;
   ha1: string;
 }
@@ -114,7 +113,6 @@ export function createDigestFetch(
           algorithm,
           qop,
           userhash: useUserhash && p.get("userhash")?.toLowerCase() === "true",
-          utf8: p.get("charset")?.toUpperCase() === "UTF-8",
           nc: 0,
           ha1: computeHa1(algorithm, options.username, realm, options.password),
         },
@@ -150,9 +148,11 @@ export function createDigestFetch(
         "username",
         { value: computeUserhash(algorithm, options.username, space.realm), quoted: true },
       ]);
-    } else if (/^[\x20-\x7e]*$/.test(options.username) || !space.utf8) {
+    } else if (/^[\x20-\x7e]*$/.test(options.username)) {
       params.push(["username", { value: options.username, quoted: true }]);
     } else {
+      // Not printable ASCII: RFC 7616 §3.4's username* is the only faithful form
+      // (a raw header cannot carry it), whether or not the server said charset.
       params.push(["username*", { value: encodeExtValue(options.username), quoted: false }]);
     }
     params.push(

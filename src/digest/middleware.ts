@@ -36,9 +36,29 @@ export function digestAuth<D = unknown>(
     }
     c.set("digest", outcome.principal);
     await next();
-    const responseBody = outcome.needsResponseBody
-      ? new Uint8Array(await c.res.clone().arrayBuffer())
-      : undefined;
-    c.res.headers.set("Authentication-Info", await outcome.authenticationInfo(responseBody));
+    if (!outcome.needsResponseBody) {
+      const info = outcome.authenticationInfo();
+      try {
+        c.res.headers.set("Authentication-Info", info);
+        return;
+      } catch {
+        // Immutable headers (a Response straight from fetch, e.g. a relay): rebuild below.
+      }
+    }
+    // auth-int (rspauth covers the response body) or immutable headers: read the body once and rebuild the
+    // response from bytes and a copy of its headers, so nothing the handler set is
+    // lost (@hono/node-server's lightweight Response forgets header changes once
+    // its body is read).
+    // Headers first: on @hono/node-server, reading statusText or the body makes a
+    // lightweight Response rebuild itself from its original headers.
+    const headers = new Headers(c.res.headers);
+    const { status, statusText } = c.res;
+    const body = new Uint8Array(await c.res.arrayBuffer());
+    headers.set(
+      "Authentication-Info",
+      outcome.authenticationInfo(outcome.needsResponseBody ? body : undefined),
+    );
+    c.res = undefined;
+    c.res = new Response(body, { status, statusText, headers });
   };
 }

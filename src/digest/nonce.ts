@@ -12,7 +12,7 @@
  */
 import { concatBytes, fromBase64url, toBase64url, uint64be, utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualBytes } from "../crypto/compare.ts";
-import { hmacSha256, importHmacKey } from "../crypto/hmac.ts";
+import { hmacSha256Sync } from "../crypto/hash.ts";
 import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
 
 const NONCE_BYTES = 32;
@@ -21,59 +21,70 @@ const LABEL = utf8("cpns-digest-nonce-v1\u0000");
 /** Nonces claiming to come from further in the future than this are forged or from a bad clock. */
 const MAX_CLOCK_SKEW_MS = 5_000;
 
-export type NonceCheck = { valid: true; issuedAtMs: number; expired: boolean } | { valid: false };
+/** Integrity and origin only: freshness depends on the clock, so callers apply isExpired(). */
+export type NonceCheck = { valid: true; issuedAtMs: number } | { valid: false };
+
+export type Freshness = "fresh" | "expired" | "future";
+
+/**
+ * A nonce is good for [issuedAt, issuedAt + lifetime): the same half-open
+ * interval the replay ledger keeps entries for, so no instant exists at which
+ * the nonce is still accepted but its ledger entry is already gone. A nonce
+ * from further in the future than the allowed clock skew is treated as forged.
+ */
+export function freshness(issuedAtMs: number, nowMs: number, lifetimeMs: number): Freshness {
+  if (issuedAtMs > nowMs + MAX_CLOCK_SKEW_MS) return "future";
+  return nowMs - issuedAtMs >= lifetimeMs ? "expired" : "fresh";
+}
 
 export class NonceFactory {
-  readonly #key: Promise<CryptoKey>;
+  readonly #secret: Uint8Array;
   readonly #realm: Uint8Array;
 
   constructor(
     secret: Uint8Array,
     realm: string,
-    readonly lifetimeMs: number,
     readonly crypto: CryptoProvider,
   ) {
-    this.#key = importHmacKey(secret, crypto);
+    this.#secret = secret.slice();
     this.#realm = utf8(`${realm}\u0000`);
   }
 
-  async #mac(body: Uint8Array): Promise<Uint8Array> {
-    const mac = await hmacSha256(
-      await this.#key,
-      concatBytes(LABEL, this.#realm, body),
-      this.crypto,
+  #mac(body: Uint8Array): Uint8Array {
+    return hmacSha256Sync(this.#secret, concatBytes(LABEL, this.#realm, body)).subarray(
+      0,
+      MAC_BYTES,
     );
-    return mac.subarray(0, MAC_BYTES);
   }
 
-  async issue(nowMs: number): Promise<string> {
+  issue(nowMs: number): string {
     const body = concatBytes(uint64be(Math.floor(nowMs)), randomBytes(8, this.crypto));
-    return toBase64url(concatBytes(body, await this.#mac(body)));
+    return toBase64url(concatBytes(body, this.#mac(body)));
   }
 
-  async check(nonce: string, nowMs: number): Promise<NonceCheck> {
+  check(nonce: string): NonceCheck {
     let raw: Uint8Array;
     try {
       raw = fromBase64url(nonce);
     } catch {
       return { valid: false };
     }
-    if (raw.length !== NONCE_BYTES) return { valid: false };
+    // Canonical encoding only: otherwise the unused low bits of the last character
+    // would give each nonce aliases, each with a fresh replay window.
+    if (raw.length !== NONCE_BYTES || toBase64url(raw) !== nonce) return { valid: false };
     const body = raw.subarray(0, NONCE_BYTES - MAC_BYTES);
-    if (!timingSafeEqualBytes(raw.subarray(NONCE_BYTES - MAC_BYTES), await this.#mac(body))) {
+    if (!timingSafeEqualBytes(raw.subarray(NONCE_BYTES - MAC_BYTES), this.#mac(body))) {
       return { valid: false };
     }
     const issuedAtMs = Number(new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0));
-    if (issuedAtMs > nowMs + MAX_CLOCK_SKEW_MS) return { valid: false };
-    return { valid: true, issuedAtMs, expired: nowMs - issuedAtMs > this.lifetimeMs };
+    return { valid: true, issuedAtMs };
   }
 
   /** A per-realm opaque value: constant, so it costs nothing to check, and bound to the secret. */
-  async opaque(): Promise<string> {
-    const mac = await hmacSha256(
-      await this.#key,
+  opaque(): string {
+    const mac = hmacSha256Sync(
+      this.#secret,
       concatBytes(utf8("cpns-digest-opaque-v1\u0000"), this.#realm),
-      this.crypto,
     );
     return toBase64url(mac.subarray(0, 12));
   }

@@ -24,21 +24,24 @@ export interface AuthElement {
   token68?: string;
 }
 
-const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
 const MAX_HEADER_LENGTH = 16 * 1024;
 const MAX_PARAMS = 64;
 
-function isTchar(ch: string | undefined): boolean {
-  return ch !== undefined && TCHAR.test(ch);
+/** RFC 9110 §5.6.2 tchar, as a lookup table: this runs per character on every request. */
+const TCHAR = new Uint8Array(128);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+  TCHAR[ch.charCodeAt(0)] = 1;
+}
+const SPACE = 0x20;
+const TAB = 0x09;
+const COMMA = 0x2c;
+
+function isTchar(code: number): boolean {
+  return code < 128 && TCHAR[code] === 1;
 }
 
-function isWhitespace(ch: string | undefined): boolean {
-  return ch === " " || ch === "\t";
-}
-
-/** Characters a header value can never legitimately contain (CTLs other than HTAB, and DEL). */
-function isControl(code: number): boolean {
-  return (code < 0x20 && code !== 0x09) || code === 0x7f;
+function isWhitespace(code: number): boolean {
+  return code === SPACE || code === TAB;
 }
 
 class Cursor {
@@ -49,8 +52,9 @@ class Cursor {
     return this.pos >= this.text.length;
   }
 
-  peek(): string | undefined {
-    return this.text[this.pos];
+  /** Code of the current character, NaN at the end. */
+  peek(): number {
+    return this.text.charCodeAt(this.pos);
   }
 
   skipWhitespace(): void {
@@ -59,7 +63,9 @@ class Cursor {
 
   /** Skips whitespace and empty list elements (RFC 9110 §5.6.1 lets recipients ignore them). */
   skipSeparators(): void {
-    while (isWhitespace(this.peek()) || this.peek() === ",") this.pos++;
+    for (let code = this.peek(); isWhitespace(code) || code === COMMA; code = this.peek()) {
+      this.pos++;
+    }
   }
 
   readToken(): string {
@@ -67,46 +73,14 @@ class Cursor {
     while (isTchar(this.peek())) this.pos++;
     return this.text.slice(start, this.pos);
   }
-
-  readQuoted(): string {
-    // Caller has checked the opening quote.
-    this.pos++;
-    let out = "";
-    while (!this.done) {
-      const ch = this.text[this.pos] as string;
-      if (ch === '"') {
-        this.pos++;
-        return out;
-      }
-      if (ch === "\\") {
-        const next = this.text[this.pos + 1];
-        if (next === undefined) break;
-        out += next;
-        this.pos += 2;
-        continue;
-      }
-      out += ch;
-      this.pos++;
-    }
-    throw new DigestParseError("unterminated quoted-string");
-  }
-
-  /** Unquoted value: a token in the grammar, but clients send `uri=/a/b` unquoted, so take up to `,` or space. */
-  readBareValue(): string {
-    const start = this.pos;
-    while (!this.done) {
-      const ch = this.text[this.pos] as string;
-      if (ch === "," || isWhitespace(ch) || ch === '"') break;
-      this.pos++;
-    }
-    return this.text.slice(start, this.pos);
-  }
 }
 
-/** True when the text holds a character no header value may carry. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** True when the text holds a character no header value may carry (CTLs but HTAB, and DEL). */
 export function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (isControl(text.charCodeAt(i))) return true;
-  return false;
+  return CONTROL.test(text);
 }
 
 function checkInput(header: string): void {
@@ -115,34 +89,67 @@ function checkInput(header: string): void {
 }
 
 /**
+ * One parameter with the separators before it: `name = "quoted"` (group 2) or
+ * `name = bare` (group 3), followed by a comma or the end. A sticky regular
+ * expression, because this runs on every request and the regex engine scans
+ * far faster than a character loop in JavaScript.
+ */
+const PARAM =
+  /[ \t,]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\[\s\S])*)"|([^,\s"]*))[ \t]*(?=,|$)/y;
+const NEXT_SCHEME = /[ \t,]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t,]|$)/y;
+const QUOTED_PAIR = /\\([\s\S])/g;
+
+/**
  * Reads parameters after a scheme until the end or until the next challenge
  * starts (a token not followed by "=").
  */
 function readParams(cursor: Cursor, element: AuthElement, allowNextChallenge: boolean): void {
+  const { text } = cursor;
   while (true) {
-    const resume = cursor.pos;
     cursor.skipSeparators();
     if (cursor.done) return;
-    const name = cursor.readToken();
-    if (name === "") throw new DigestParseError("expected a parameter name");
-    cursor.skipWhitespace();
-    if (cursor.peek() !== "=") {
-      if (allowNextChallenge && element.params.size + (element.token68 ? 1 : 0) > 0) {
-        cursor.pos = resume;
-        return;
-      }
-      throw new DigestParseError("expected '=' after parameter name");
+    PARAM.lastIndex = cursor.pos;
+    const match = PARAM.exec(text);
+    if (!match) {
+      NEXT_SCHEME.lastIndex = cursor.pos;
+      if (allowNextChallenge && element.params.size > 0 && NEXT_SCHEME.test(text)) return;
+      throw new DigestParseError("malformed auth-param");
     }
-    cursor.pos++;
-    cursor.skipWhitespace();
-    const key = name.toLowerCase();
-    const value = cursor.peek() === '"' ? cursor.readQuoted() : cursor.readBareValue();
+    const key = (match[1] as string).toLowerCase();
+    const quoted = match[2];
+    const value =
+      quoted === undefined
+        ? (match[3] as string)
+        : quoted.includes("\\")
+          ? quoted.replace(QUOTED_PAIR, "$1")
+          : quoted;
     if (element.params.has(key)) throw new DigestParseError(`duplicate parameter ${key}`);
     if (element.params.size >= MAX_PARAMS) throw new DigestParseError("too many parameters");
     element.params.set(key, value);
-    cursor.skipWhitespace();
-    if (!cursor.done && cursor.peek() !== ",") throw new DigestParseError("expected ','");
+    cursor.pos = PARAM.lastIndex;
   }
+}
+
+const TOKEN68 = /[A-Za-z0-9\-._~+/]+=*/y;
+
+/**
+ * token68 (RFC 9110 §11.2), e.g. `Negotiate abc==`: recognised only when what
+ * follows is the end or a comma, so `name=value` is never mistaken for one.
+ */
+function readToken68(cursor: Cursor, element: AuthElement, allowNextChallenge: boolean): boolean {
+  TOKEN68.lastIndex = cursor.pos;
+  const match = TOKEN68.exec(cursor.text);
+  if (!match) return false;
+  let end = TOKEN68.lastIndex;
+  while (isWhitespace(cursor.text.charCodeAt(end))) end++;
+  if (end < cursor.text.length && cursor.text.charCodeAt(end) !== COMMA) return false;
+  element.token68 = match[0];
+  cursor.pos = TOKEN68.lastIndex;
+  if (!allowNextChallenge) {
+    cursor.skipWhitespace();
+    if (!cursor.done) throw new DigestParseError("trailing data after token68");
+  }
+  return true;
 }
 
 function readElement(cursor: Cursor, allowNextChallenge: boolean): AuthElement {
@@ -151,24 +158,11 @@ function readElement(cursor: Cursor, allowNextChallenge: boolean): AuthElement {
   const element: AuthElement = { scheme, params: new Map() };
   if (cursor.done) return element;
   if (!isWhitespace(cursor.peek())) {
-    if (cursor.peek() === ",") return element;
+    if (cursor.peek() === COMMA) return element;
     throw new DigestParseError("expected a space after the auth-scheme");
   }
   cursor.skipWhitespace();
-  // token68: e.g. `Basic QWxh==` — letters, digits, -._~+/ then optional '='.
-  const token68 = /^[A-Za-z0-9\-._~+/]+=*\s*(?:,|$)/.exec(cursor.text.slice(cursor.pos));
-  if (
-    token68 &&
-    !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\s*=\s*[^=,\s]/.test(cursor.text.slice(cursor.pos))
-  ) {
-    element.token68 = token68[0].replace(/[\s,]+$/, "");
-    cursor.pos += element.token68.length;
-    if (!allowNextChallenge) {
-      cursor.skipWhitespace();
-      if (!cursor.done) throw new DigestParseError("trailing data after token68");
-    }
-    return element;
-  }
+  if (readToken68(cursor, element, allowNextChallenge)) return element;
   readParams(cursor, element, allowNextChallenge);
   return element;
 }
@@ -187,13 +181,33 @@ export function parseCredentials(header: string): AuthElement {
  * joins repeated fields with ", ".
  */
 export function parseChallenges(header: string): AuthElement[] {
+  return readChallenges(header).map(({ element }) => element);
+}
+
+function readChallenges(header: string): Array<{ element: AuthElement; source: string }> {
   checkInput(header);
   const cursor = new Cursor(header);
-  const out: AuthElement[] = [];
+  const out: Array<{ element: AuthElement; source: string }> = [];
   while (true) {
     cursor.skipSeparators();
     if (cursor.done) return out;
-    out.push(readElement(cursor, true));
+    const start = cursor.pos;
+    const element = readElement(cursor, true);
+    out.push({ element, source: header.slice(start, cursor.pos).replace(/[\s,]+$/, "") });
+  }
+}
+
+/**
+ * Splits a joined WWW-Authenticate value back into one string per challenge,
+ * exactly as written. Fetch `Headers` joins repeated fields with ", ", but
+ * clients such as curl only read the first challenge of a line, so a server
+ * that can emit separate header lines should (RFC 9110 §11.6.1 allows both).
+ */
+export function splitChallenges(header: string): string[] {
+  try {
+    return readChallenges(header).map(({ source }) => source);
+  } catch {
+    return [header];
   }
 }
 

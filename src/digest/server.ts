@@ -18,7 +18,7 @@ import {
 } from "./algorithms.ts";
 import { computeHa1, computeHa2, computeResponse, computeUserhash, sessionHa1 } from "./compute.ts";
 import { MemoryReplayLedger, type ReplayLedger } from "./ledger.ts";
-import { NonceFactory } from "./nonce.ts";
+import { freshness, NonceFactory } from "./nonce.ts";
 import {
   type AuthElement,
   DigestParseError,
@@ -104,7 +104,7 @@ export type DigestOutcome<D = unknown> =
       principal: DigestPrincipal<D>;
       /** True for auth-int: rspauth then covers the response body (RFC 7616 §3.5). */
       needsResponseBody: boolean;
-      authenticationInfo(responseBody?: Uint8Array): Promise<string>;
+      authenticationInfo(responseBody?: Uint8Array): string;
     }
   | {
       ok: false;
@@ -117,12 +117,11 @@ export type DigestOutcome<D = unknown> =
 const NC_FORMAT = /^[0-9a-fA-F]{8}$/;
 const HEX = /^[0-9a-fA-F]+$/;
 const QOPS: readonly Qop[] = ["auth", "auth-int"];
-/** Bound on nonces remembered as already verified, so the MAC is computed once per nonce, not per request. */
-const VERIFIED_NONCE_CACHE = 4096;
+const HA2_CACHE = 1024;
 
 export interface DigestVerifier<D = unknown> {
   readonly realm: string;
-  challenges(options?: { stale?: boolean }): Promise<string[]>;
+  challenges(options?: { stale?: boolean }): string[];
   verify(request: DigestRequest): Promise<DigestOutcome<D>>;
 }
 
@@ -154,19 +153,30 @@ function validateOptions(options: DigestServerOptions<unknown>): void {
   }
 }
 
-/** Path and query of a URL, the form a Digest `uri` usually takes. */
-function requestTarget(url: string): { target: string; parsed: URL } {
-  const parsed = new URL(url);
-  return { target: parsed.pathname + parsed.search, parsed };
+/**
+ * Path and query of an absolute URL, without parsing it: this runs on every
+ * request and the exact-match fast path needs no URL object.
+ */
+function requestTarget(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const hash = url.indexOf("#", start);
+  return hash < 0 ? url.slice(start) : url.slice(start, hash);
 }
 
 /** RFC 7616 §3.4.6: the `uri` must name the request target; absolute form is allowed. */
-function uriMatches(digestUri: string, target: string, requestUrl: URL): boolean {
+function uriMatches(digestUri: string, target: string, requestUrl: string): boolean {
   if (digestUri === target) return true;
+  // Otherwise compare normalised forms: absolute-form (same host), or
+  // percent-encoding differences between what the client signed and what the
+  // runtime rebuilt. Network-path references ("//host/...") are neither form.
+  const absolute = /^https?:\/\//i.test(digestUri);
+  if (!absolute && !(digestUri.startsWith("/") && !digestUri.startsWith("//"))) return false;
   try {
-    const resolved = new URL(digestUri, requestUrl);
-    if (!digestUri.startsWith("/") && !/^https?:\/\//i.test(digestUri)) return false;
-    return resolved.pathname + resolved.search === target;
+    const base = new URL(requestUrl);
+    const resolved = new URL(digestUri, base);
+    if (absolute && resolved.host !== base.host) return false;
+    return resolved.pathname + resolved.search === base.pathname + base.search;
   } catch {
     return false;
   }
@@ -187,71 +197,57 @@ export function createDigestVerifier<D = unknown>(
   const advertiseUserhash = options.userhash ?? true;
   const ledger = options.ledger ?? new MemoryReplayLedger({ now });
   const secret = typeof options.secret === "string" ? utf8(options.secret) : options.secret;
-  const nonces = new NonceFactory(secret, realm, lifetimeMs, crypto);
-  const opaquePromise = nonces.opaque();
-  const verifiedNonces = new Map<string, number>();
-
-  // Everything but nonce and stale is fixed per algorithm, so build it once.
-  const challengeTails = opaquePromise.then((opaque) =>
-    offered.map((spec) => {
-      const tail: Array<[string, ParamValue]> = [
-        ["algorithm", { value: spec.name, quoted: false }],
-      ];
-      return { spec, tail, opaque };
-    }),
-  );
-
-  async function challenges(opts: { stale?: boolean } = {}): Promise<string[]> {
-    const nonce = await nonces.issue(now());
-    const parts = await challengeTails;
-    return parts.map(({ tail, opaque }) => {
-      const params: Array<[string, ParamValue]> = [
-        ["realm", { value: realm, quoted: true }],
-        ["qop", { value: qops.join(", "), quoted: true }],
-        ...tail,
-        ["nonce", { value: nonce, quoted: true }],
-        ["opaque", { value: opaque, quoted: true }],
-        ["charset", { value: "UTF-8", quoted: false }],
-      ];
-      if (advertiseUserhash) params.push(["userhash", { value: "true", quoted: false }]);
-      if (opts.stale) params.push(["stale", { value: "true", quoted: false }]);
-      return `Digest ${formatParams(params)}`;
-    });
-  }
-
-  async function fail(
-    status: 400 | 401,
-    code: ErrorCode,
-    stale = false,
-  ): Promise<DigestOutcome<D>> {
-    return {
-      ok: false,
-      status,
-      code,
-      challenges: status === 401 ? await challenges({ stale }) : [],
-    };
-  }
-
-  async function checkNonce(nonce: string, nowMs: number) {
-    const cachedIssuedAt = verifiedNonces.get(nonce);
-    if (cachedIssuedAt !== undefined) {
-      return {
-        valid: true as const,
-        issuedAtMs: cachedIssuedAt,
-        expired: nowMs - cachedIssuedAt > lifetimeMs,
-      };
+  const nonces = new NonceFactory(secret, realm, crypto);
+  const opaque = nonces.opaque();
+  // HA2 for qop=auth depends only on public inputs (method, uri), and the same
+  // few routes come back on every request: hash each once.
+  const ha2Cache = new Map<string, string>();
+  function ha2For(spec: AlgorithmSpec, method: string, uri: string, bodyHash?: string): string {
+    if (bodyHash !== undefined) return computeHa2(spec, method, uri, bodyHash);
+    const key = `${spec.hash} ${method} ${uri}`;
+    let value = ha2Cache.get(key);
+    if (value === undefined) {
+      if (ha2Cache.size >= HA2_CACHE) ha2Cache.clear();
+      value = computeHa2(spec, method, uri);
+      ha2Cache.set(key, value);
     }
-    return nonces.check(nonce, nowMs);
+    return value;
   }
 
-  function rememberNonce(nonce: string, issuedAtMs: number): void {
-    if (verifiedNonces.has(nonce)) return;
-    if (verifiedNonces.size >= VERIFIED_NONCE_CACHE) {
-      // Map iterates in insertion order: drop the oldest.
-      const oldest = verifiedNonces.keys().next().value;
-      if (oldest !== undefined) verifiedNonces.delete(oldest);
-    }
-    verifiedNonces.set(nonce, issuedAtMs);
+  // Everything but the nonce and stale is fixed per algorithm: format it once.
+  const NONCE_SLOT = "\u0000";
+  const challengeTemplates = offered.map((spec) => {
+    const params: Array<[string, ParamValue]> = [
+      ["realm", { value: realm, quoted: true }],
+      ["qop", { value: qops.join(", "), quoted: true }],
+      ["algorithm", { value: spec.name, quoted: false }],
+      ["nonce", { value: NONCE_SLOT, quoted: true }],
+      ["opaque", { value: opaque, quoted: true }],
+      ["charset", { value: "UTF-8", quoted: false }],
+    ];
+    if (advertiseUserhash) params.push(["userhash", { value: "true", quoted: false }]);
+    const [before, after] = `Digest ${formatParams(params)}`.split(NONCE_SLOT) as [string, string];
+    return { before, after };
+  });
+
+  function challenges(opts: { stale?: boolean } = {}): string[] {
+    const nonce = nonces.issue(now());
+    const stale = opts.stale ? ", stale=true" : "";
+    return challengeTemplates.map(({ before, after }) => before + nonce + after + stale);
+  }
+
+  function fail(status: 400 | 401, code: ErrorCode, stale = false): DigestOutcome<D> {
+    return { ok: false, status, code, challenges: status === 401 ? challenges({ stale }) : [] };
+  }
+
+  /** MAC, then freshness ([issuedAt, issuedAt + lifetime), see nonce.ts). */
+  function checkNonce(nonce: string, nowMs: number) {
+    const result = nonces.check(nonce);
+    if (!result.valid) return undefined;
+    const state = freshness(result.issuedAtMs, nowMs, lifetimeMs);
+    return state === "future"
+      ? undefined
+      : { issuedAtMs: result.issuedAtMs, expired: state === "expired" };
   }
 
   async function verify(request: DigestRequest): Promise<DigestOutcome<D>> {
@@ -315,22 +311,17 @@ export function createDigestVerifier<D = unknown>(
     if (!qops.includes(qop)) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
     if (response.length !== algorithm.hexLength) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
     if (sentRealm !== realm) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
-    if (p.has("opaque") && p.get("opaque") !== (await opaquePromise)) {
+    if (p.has("opaque") && p.get("opaque") !== opaque) {
       return fail(401, "ERR_DIGEST_UNAUTHORIZED");
     }
 
-    let target: string;
-    let parsedUrl: URL;
-    try {
-      ({ target, parsed: parsedUrl } = requestTarget(request.url));
-    } catch {
-      return fail(400, "ERR_DIGEST_MALFORMED");
+    if (!uriMatches(uri, requestTarget(request.url), request.url)) {
+      return fail(400, "ERR_DIGEST_URI_MISMATCH");
     }
-    if (!uriMatches(uri, target, parsedUrl)) return fail(400, "ERR_DIGEST_URI_MISMATCH");
 
     const nowMs = now();
-    const nonceCheck = await checkNonce(nonce, nowMs);
-    if (!nonceCheck.valid) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    const nonceCheck = checkNonce(nonce, nowMs);
+    if (!nonceCheck) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
 
     const credential = await options.lookup({
       username,
@@ -374,8 +365,9 @@ export function createDigestVerifier<D = unknown>(
       nonce,
       nc: ncToken,
       cnonce,
-      qop,
-      ha2: computeHa2(algorithm, request.method, uri, requestBodyHash),
+      // The token as sent: the client hashed what it wrote, whatever its case.
+      qop: qopToken,
+      ha2: ha2For(algorithm, request.method, uri, requestBodyHash),
     });
     if (!timingSafeEqualString(expected, response.toLowerCase()) || !known) {
       return fail(401, "ERR_DIGEST_UNAUTHORIZED");
@@ -387,7 +379,6 @@ export function createDigestVerifier<D = unknown>(
     if (!(await ledger.accept(nonce, Number.parseInt(ncToken, 16), expiresAtMs))) {
       return fail(401, "ERR_DIGEST_UNAUTHORIZED");
     }
-    rememberNonce(nonce, nonceCheck.issuedAtMs);
 
     const principal: DigestPrincipal<D> = {
       username: realUsername as string,
@@ -402,7 +393,7 @@ export function createDigestVerifier<D = unknown>(
       ok: true,
       principal,
       needsResponseBody: qop === "auth-int",
-      async authenticationInfo(responseBody?: Uint8Array): Promise<string> {
+      authenticationInfo(responseBody?: Uint8Array): string {
         const bodyHash =
           qop === "auth-int"
             ? toHex(hashBytes(algorithm.hash, responseBody ?? new Uint8Array(0)))
@@ -412,11 +403,11 @@ export function createDigestVerifier<D = unknown>(
           nonce,
           nc: ncToken,
           cnonce,
-          qop,
-          ha2: computeHa2(algorithm, "", uri, bodyHash),
+          qop: qopToken,
+          ha2: ha2For(algorithm, "", uri, bodyHash),
         });
         let info = `qop=${qop}, rspauth=${quote(rspauth)}, cnonce=${quote(cnonce)}, nc=${ncToken}`;
-        if (nearEnd) info += `, nextnonce=${quote(await nonces.issue(now()))}`;
+        if (nearEnd) info += `, nextnonce=${quote(nonces.issue(now()))}`;
         return info;
       },
     };

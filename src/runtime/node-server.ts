@@ -1,0 +1,46 @@
+/**
+ * Serves a fetch handler on Node with @hono/node-server, plus one thing the
+ * Fetch API cannot express: each WWW-Authenticate challenge on its own header
+ * line. Fetch `Headers` joins repeated fields with ", "; RFC 9110 allows that,
+ * but curl reads only the first challenge of a line and answers the last one
+ * of a joined line, so with separate lines it picks our most preferred
+ * algorithm (RFC 7616 §3.7) as intended.
+ */
+import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { splitChallenges } from "../digest/params.ts";
+
+class ChallengeLinesResponse<Request extends IncomingMessage> extends ServerResponse<Request> {
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors ServerResponse.writeHead's overloads.
+  override writeHead(statusCode: number, ...rest: any[]): this {
+    const headers = rest[rest.length - 1] as OutgoingHttpHeaders | undefined;
+    if (headers && typeof headers === "object" && !Array.isArray(headers)) {
+      for (const name of Object.keys(headers)) {
+        const value = headers[name];
+        if (name.toLowerCase() === "www-authenticate" && typeof value === "string") {
+          headers[name] = splitChallenges(value);
+        }
+      }
+    }
+    return super.writeHead(statusCode, ...rest);
+  }
+}
+
+export interface NodeServeOptions {
+  fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
+  port?: number;
+  hostname?: string;
+}
+
+export function serveNode(options: NodeServeOptions, onListen?: (info: AddressInfo) => void) {
+  return serve(
+    {
+      fetch: options.fetch,
+      port: options.port ?? 0,
+      hostname: options.hostname ?? "127.0.0.1",
+      serverOptions: { ServerResponse: ChallengeLinesResponse },
+    },
+    onListen,
+  );
+}
