@@ -29,6 +29,7 @@ export const ErrorCodes = {
   ERR_RATE_LIMITED: { status: 429, title: "Too many failed attempts; retry later" },
   // CPNS Server (seed 5.x.1, 5.x.3)
   ERR_USER_EXISTS: { status: 409, title: "A CPNS User with this User ID exists" },
+  ERR_ID_TAKEN: { status: 409, title: "This id names a CPNS User or an entity already" },
   ERR_NOT_OWNER: { status: 403, title: "The entity belongs to another CPNS User" },
   ERR_ENTITY_STATE: { status: 409, title: "The entity's lifecycle does not allow this now" },
   ERR_ENTITY_TYPE_MISMATCH: { status: 409, title: "The entity is enrolled with another type" },

@@ -25,6 +25,27 @@ import type { Qop } from "./server.ts";
 
 export type FetchLike = (request: Request) => Response | Promise<Response>;
 
+/** What the client used to authenticate a response: the values both sides now share. */
+export interface DigestExchange {
+  realm: string;
+  algorithm: DigestAlgorithm;
+  nonce: string;
+  cnonce: string;
+  nc: string;
+  username: string;
+}
+
+const exchanges = new WeakMap<Response, DigestExchange>();
+
+/**
+ * The Digest exchange behind a response returned by a digest fetch, if it was
+ * authenticated (and, when the server sent rspauth, the server proved itself).
+ * Applications bind key derivations to it (CPNS EUKey transport).
+ */
+export function digestExchangeOf(response: Response): DigestExchange | undefined {
+  return exchanges.get(response);
+}
+
 export interface DigestFetchOptions {
   username: string;
   password: string;
@@ -54,6 +75,8 @@ interface ProtectionSpace {
 
 interface SentAuthorization {
   space: ProtectionSpace;
+  /** The nonce this request used: nextnonce may replace the space's nonce before the answer arrives. */
+  nonce: string;
   nc: string;
   cnonce: string;
   uri: string;
@@ -167,7 +190,10 @@ export function createDigestFetch(
     );
     if (space.opaque !== undefined) params.push(["opaque", { value: space.opaque, quoted: true }]);
     if (space.userhash) params.push(["userhash", { value: "true", quoted: false }]);
-    return { header: `Digest ${formatParams(params)}`, sent: { space, nc, cnonce, uri, sessHa1 } };
+    return {
+      header: `Digest ${formatParams(params)}`,
+      sent: { space, nonce: space.nonce, nc, cnonce, uri, sessHa1 },
+    };
   }
 
   /** RFC 7615 / RFC 7616 §3.5: check rspauth, take nextnonce. Throws if the server is not who it claims. */
@@ -191,7 +217,7 @@ export function createDigestFetch(
           : undefined;
       const expected = computeResponse(space.algorithm, {
         ha1: sent.sessHa1,
-        nonce: space.nonce,
+        nonce: sent.nonce,
         nc: sent.nc,
         cnonce: sent.cnonce,
         qop: space.qop,
@@ -211,8 +237,16 @@ export function createDigestFetch(
       await res.body?.cancel();
       throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED", "no rspauth in the response");
     }
+    exchanges.set(res, {
+      realm: sent.space.realm,
+      algorithm: sent.space.algorithm.name,
+      nonce: sent.nonce,
+      cnonce: sent.cnonce,
+      nc: sent.nc,
+      username: options.username,
+    });
     const nextnonce = params?.get("nextnonce");
-    if (nextnonce) {
+    if (nextnonce && sent.space.nonce === sent.nonce) {
       sent.space.nonce = nextnonce;
       sent.space.nc = 0;
     }

@@ -5,11 +5,22 @@
  */
 export type { AlgorithmSpec, DigestAlgorithm } from "./algorithms.ts";
 export { ALGORITHMS, CLIENT_PREFERENCE, DEFAULT_ALGORITHMS, parseAlgorithm } from "./algorithms.ts";
-export { createDigestFetch, type DigestFetchOptions } from "./client.ts";
+export {
+  createDigestFetch,
+  type DigestExchange,
+  type DigestFetchOptions,
+  digestExchangeOf,
+  type FetchLike,
+} from "./client.ts";
 export { computeHa1, computeHa2, computeResponse, computeUserhash, sessionHa1 } from "./compute.ts";
 export { staticCredentials } from "./credentials.ts";
 export { advanceWindow, MemoryReplayLedger, type ReplayLedger } from "./ledger.ts";
-export { type DigestEnv, digestAuth } from "./middleware.ts";
+export {
+  type DigestAuthOptions,
+  type DigestEnv,
+  type DigestFailure,
+  digestAuth,
+} from "./middleware.ts";
 export { type AuthElement, DigestParseError, parseChallenges, parseCredentials } from "./params.ts";
 export {
   type Credential,

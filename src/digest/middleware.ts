@@ -5,17 +5,30 @@
  * Response with the challenges; success sets the principal on `c.var.digest` and
  * adds Authentication-Info (RFC 7615) so the client can authenticate the server.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { problemResponse } from "../errors.ts";
-import { createDigestVerifier, type DigestPrincipal, type DigestServerOptions } from "./server.ts";
+import {
+  createDigestVerifier,
+  type DigestOutcome,
+  type DigestPrincipal,
+  type DigestServerOptions,
+} from "./server.ts";
 
 export type DigestEnv<D = unknown> = { Variables: { digest: DigestPrincipal<D> } };
 
+export type DigestFailure = Extract<DigestOutcome, { ok: false }>;
+
+export interface DigestAuthOptions<D = unknown> extends DigestServerOptions<D> {
+  /** Called before a failure is answered, e.g. to count failed attempts. */
+  onFailure?: (c: Context, failure: DigestFailure) => void | Promise<void>;
+}
+
 export function digestAuth<D = unknown>(
-  options: DigestServerOptions<D>,
+  options: DigestAuthOptions<D>,
 ): MiddlewareHandler<DigestEnv<D>> {
   const verifier = createDigestVerifier(options);
+  const { onFailure } = options;
 
   return async function digestAuth(c, next) {
     const outcome = await verifier.verify({
@@ -26,6 +39,7 @@ export function digestAuth<D = unknown>(
       body: async () => new Uint8Array(await c.req.arrayBuffer()),
     });
     if (!outcome.ok) {
+      if (onFailure) await onFailure(c, outcome);
       const challenges = outcome.challenges.map((value): [string, string] => [
         "WWW-Authenticate",
         value,

@@ -95,6 +95,12 @@ export interface DigestPrincipal<D = unknown> {
   algorithm: DigestAlgorithm;
   qop: Qop;
   userhash: boolean;
+  /**
+   * The exchange's nonce and cnonce: fresh values both sides know, which an
+   * application may bind a key derivation to (CPNS EUKey transport does).
+   */
+  nonce: string;
+  cnonce: string;
   data: D | undefined;
 }
 
@@ -110,6 +116,8 @@ export type DigestOutcome<D = unknown> =
       ok: false;
       status: 400 | 401;
       code: ErrorCode;
+      /** True when the answer was right but its nonce had expired (RFC 7616 §3.3). */
+      stale: boolean;
       /** WWW-Authenticate values, one per algorithm; empty for 400. */
       challenges: string[];
     };
@@ -239,7 +247,13 @@ export function createDigestVerifier<D = unknown>(
   }
 
   function fail(status: 400 | 401, code: ErrorCode, stale = false): DigestOutcome<D> {
-    return { ok: false, status, code, challenges: status === 401 ? challenges({ stale }) : [] };
+    return {
+      ok: false,
+      status,
+      code,
+      stale,
+      challenges: status === 401 ? challenges({ stale }) : [],
+    };
   }
 
   /**
@@ -399,6 +413,8 @@ export function createDigestVerifier<D = unknown>(
       algorithm: algorithm.name,
       qop,
       userhash,
+      nonce,
+      cnonce,
       data: credential?.data,
     };
     const nearEnd = expiresAtMs - nowMs < nextnonceBeforeMs;

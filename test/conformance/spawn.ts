@@ -162,13 +162,13 @@ async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs: nu
 
 const bin = (name: string) => join(REPO_ROOT, "node_modules", ".bin", name);
 
-/** `tsx src/runtime/node.ts` with PORT/HOST and the conformance configuration. */
+/** `tsx src/runtime/node-demo.ts` with PORT/HOST and the conformance configuration. */
 export async function startNode(): Promise<RuntimeProcess> {
   const port = await freePort();
   return await startRuntime({
     name: "node",
     command: bin("tsx"),
-    args: ["src/runtime/node.ts"],
+    args: ["src/runtime/node-demo.ts"],
     port,
     env: { ...conformanceEnv(), PORT: String(port), HOST: "127.0.0.1" },
   });

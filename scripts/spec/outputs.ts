@@ -1,0 +1,55 @@
+/**
+ * The generated files of spec/ as path -> content, rendered in memory from spec/requirements.ts and
+ * machines/*.ts, and the comparison with what is on disk (for `--check` and the up-to-date test).
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { REQUIREMENTS } from "../../spec/requirements.ts";
+import { diagramPath, renderDiagramPage } from "./diagrams.ts";
+import { loadMachines } from "./model.ts";
+import { renderRequirements } from "./requirements-md.ts";
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const REQUIREMENTS_MD = "spec/requirements.md";
+export const TRACEABILITY_MD = "spec/traceability.md";
+export const DIAGRAMS_DIR = "spec/diagrams";
+
+/** The seed text, if present: $CPNS_SEED, else ../shared/seed/cpns-security-cr.txt beside the repo. */
+export function findSeed(root = REPO_ROOT): string | undefined {
+  const path = process.env.CPNS_SEED ?? join(root, "..", "shared", "seed", "cpns-security-cr.txt");
+  return existsSync(path) ? path : undefined;
+}
+
+export function renderRequirementsFile(): Map<string, string> {
+  return new Map([[REQUIREMENTS_MD, renderRequirements(REQUIREMENTS)]]);
+}
+
+export async function renderDiagramFiles(root = REPO_ROOT): Promise<Map<string, string>> {
+  const machines = await loadMachines(join(root, "machines"), root);
+  return new Map(machines.map((m) => [diagramPath(m.machine.id), renderDiagramPage(m)]));
+}
+
+/**
+ * Files whose content on disk differs from `expected`, or that are missing; with `orphanDir`, also
+ * the `.md` files in it that `expected` does not produce (a diagram of a removed machine).
+ */
+export function staleFiles(
+  expected: ReadonlyMap<string, string>,
+  root = REPO_ROOT,
+  orphanDir?: string,
+): string[] {
+  const stale = [...expected]
+    .filter(([path, content]) => {
+      const full = join(root, path);
+      return !existsSync(full) || readFileSync(full, "utf8") !== content;
+    })
+    .map(([path]) => path);
+  if (orphanDir && existsSync(join(root, orphanDir))) {
+    for (const name of readdirSync(join(root, orphanDir)).sort()) {
+      const path = `${orphanDir}/${name}`;
+      if (name.endsWith(".md") && !expected.has(path)) stale.push(path);
+    }
+  }
+  return stale;
+}

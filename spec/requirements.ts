@@ -1,0 +1,641 @@
+/**
+ * The requirements of this implementation, with stable ids: every normative statement of the seed
+ * (OMA CPNS TS "Security Consideration" CR, sections 5.x.1 to 5.x.4), our resolution of each of its
+ * FFS / editor's notes (DESIGN.md §4, spec/decisions.md), and our own profile requirements.
+ *
+ * Tests name the ids they verify at the start of a describe/it title: `[DIGEST-REPLAY] ...`,
+ * `[A][B] ...` or `[A, B] ...`. `tsx scripts/spec.ts trace` fails when an implemented requirement
+ * has no passing test or a test names an unknown id. Machines may name ids in
+ * `meta: { requirements: [...] }` on states and transitions.
+ *
+ * To mark a requirement done, replace its deferred status by `IMPLEMENTED`, name its id in the
+ * tests that verify it, then run `tsx scripts/spec.ts generate` (requirements.md) and `trace`.
+ */
+
+export type RequirementKind = "seed" | "resolution" | "addition";
+
+export type Status = { state: "implemented" } | { state: "deferred"; reason: string };
+
+export interface Requirement {
+  /** Stable id: `SEED-<section>-<n>`, `FFS-*`, or an upper-case profile id such as `DIGEST-REPLAY`. */
+  id: string;
+  kind: RequirementKind;
+  /** Seed section (`5.x.2`) or the part of our design it belongs to. */
+  section: string;
+  /** One line: what must hold. For seed requirements, our reading of the quoted text. */
+  statement: string;
+  /** seed and resolution: the exact text of the seed (a substring of it, whitespace aside). */
+  quote?: string;
+  /** resolution: what we do where the seed says FFS. */
+  resolution?: string;
+  /** resolution: why. */
+  reasons?: readonly string[];
+  /** Where the requirement is written down (RFC section, DESIGN.md section, decisions.md). */
+  source?: string;
+  /** Ids of the requirements this one makes concrete. */
+  refines?: readonly string[];
+  status: Status;
+}
+
+export const IMPLEMENTED: Status = { state: "implemented" };
+const deferred = (reason: string): Status => ({ state: "deferred", reason });
+
+/** The CPNS Server (EUKey assignment, entity authentication, authorisation, storage). */
+const ISSUE_3 = deferred("issue #3 in progress (CPNS Server, src/server/)");
+/** One-time security keys and peer authentication. */
+const ISSUE_4 = deferred("issue #4 (OTK sharing and peer authentication), not yet started");
+const SESSIONS = deferred("not yet scheduled: secure sessions (src/channel/)");
+const AGENTS = deferred("not yet scheduled: CPNS agents (src/agent/)");
+const GATEWAY = deferred("not yet scheduled: PN GW relay (src/gateway/)");
+
+const S1 = "5.x.1 EUKey assignment";
+const S2A = "5.x.2 Authentication: between PNE/PN GW and CPNS Server";
+const S2B = "5.x.2 Authentication: between PN GWs and between PNE and PN GW";
+const S3 = "5.x.3 Authorization";
+const S4 = "5.x.4 Confidentiality and Integrity";
+const SECURE_SESSION_PAIRS =
+  "Secure session is established between PNE and CPNS Server (to protect end-to-end communication between them), PN GW and CPNS Server (to protect communication via CPNS-2 and 7), PNE and PN GW (to protect communication via CPNS-1 and 6) and PN GWs (to protect communication via CPNS 3).";
+
+const SEED: Requirement[] = [
+  {
+    id: "SEED-5.x.1-1",
+    kind: "seed",
+    section: S1,
+    statement:
+      "The CPNS Server assigns an EUKey to a PNE or PN GW only after authenticating it by the User ID and password of the CPNS User who owns it.",
+    quote:
+      "CPNS Server assigns EUKey to PNE and PN GW after authenticating PNE and PN GW based on User ID and password of CPNS User who owns PNE and PN GW.",
+    status: ISSUE_3,
+  },
+  {
+    id: "SEED-5.x.1-2",
+    kind: "seed",
+    section: S1,
+    statement:
+      "The CPNS Server stores each assigned EUKey together with the Entity ID and the owner's User ID.",
+    quote: "Assigned EUKey is stored in CPNS Server together with Entitiy ID and User ID.",
+    status: ISSUE_3,
+  },
+  {
+    id: "SEED-5.x.2-1",
+    kind: "seed",
+    section: S2A,
+    statement:
+      "The CPNS Server authenticates PNEs and PN GWs with HTTP Digest (RFC 2617) using the EUKey as the shared secret.",
+    quote:
+      "CPNS Server authenticates PNE and PN GW by Digest authentication defined in RFC2617 using EUKey as a shared secret.",
+    status: ISSUE_3,
+  },
+  {
+    id: "SEED-5.x.2-2",
+    kind: "seed",
+    section: S2B,
+    statement:
+      "An EUKey is shared only between its entity and the CPNS Server, and is never used for authentication between PN GWs or between a PNE and a PN GW.",
+    quote:
+      "Since EUKey of PN GW or PNE is shared only with CPNS Server, EUKey can not be used as a shared secret for authentication between PN GWs or authentication between PNE and PN GW.",
+    status: ISSUE_4,
+  },
+  {
+    id: "SEED-5.x.2-3",
+    kind: "seed",
+    section: S2B,
+    statement:
+      "Authentication between PN GWs and between a PNE and a PN GW uses a one-time security key (OTK).",
+    quote: "These authentications are realized by another key, onetime security key.",
+    status: ISSUE_4,
+  },
+  {
+    id: "SEED-5.x.2-4",
+    kind: "seed",
+    section: S2B,
+    statement: "A PN GW creates the OTK and shares it with the other entity (a PN GW or a PNE).",
+    quote:
+      "PN GW creates onetime security key and share it with another entity (i.e., the other PN GW or PNE).",
+    status: ISSUE_4,
+  },
+  {
+    id: "SEED-5.x.2-5",
+    kind: "seed",
+    section: S2B,
+    statement:
+      "The OTK is shared through the CPNS Server, protected by the EUKeys of the two entities.",
+    quote: "Sharing of onetime security key is intermediated by CPNS Server and secured by EUKey.",
+    status: ISSUE_4,
+  },
+  {
+    id: "SEED-5.x.2-6",
+    kind: "seed",
+    section: S2B,
+    statement:
+      "When two entities start communicating they authenticate each other (mutually) with the OTK as the shared secret.",
+    quote:
+      "The two entities authenticate each other using the onetime security key as a shared secret, when the two entities start communication.",
+    status: ISSUE_4,
+  },
+  {
+    id: "SEED-5.x.2-7",
+    kind: "seed",
+    section: S2B,
+    statement: "Peer authentication with the OTK uses HTTP Digest (RFC 2617).",
+    quote: "Digest authentication defined in RFC2617 is used.",
+    status: ISSUE_4,
+  },
+  {
+    id: "SEED-5.x.3-1",
+    kind: "seed",
+    section: S3,
+    statement:
+      "After authenticating a PNE or PN GW, the CPNS Server knows its Entity ID and its owner's User ID from the stored EUKey record (not from anything the entity claims).",
+    quote:
+      "Since CPNS Server stores EUKey with Entitiy ID of PNE or PN GW and User ID of CPNS User who owns PNE or PN GW, CPNS Server can know correct Entity ID and User ID after authenticating PNE or PN GW.",
+    status: ISSUE_3,
+  },
+  {
+    id: "SEED-5.x.3-2",
+    kind: "seed",
+    section: S3,
+    statement: "The CPNS Server authorises requests by Entity ID and User ID.",
+    quote: "Thus, CPNS Server can perform authorization using Entity ID and User ID.",
+    status: ISSUE_3,
+  },
+  {
+    id: "SEED-5.x.4-1",
+    kind: "seed",
+    section: S4,
+    statement:
+      "After authentication, communication between CPNS Entities runs in a secure session that protects its confidentiality and integrity.",
+    quote:
+      "Confidentiality and integrity of communication between CPNS Entities are protected by establishing secure session between CPNS Entities after authentication.",
+    status: SESSIONS,
+  },
+  {
+    id: "SEED-5.x.4-2",
+    kind: "seed",
+    section: S4,
+    statement:
+      "A secure session protects PNE–CPNS Server communication end to end (also when a PN GW relays it).",
+    quote: SECURE_SESSION_PAIRS,
+    status: SESSIONS,
+  },
+  {
+    id: "SEED-5.x.4-3",
+    kind: "seed",
+    section: S4,
+    statement: "A secure session protects PN GW–CPNS Server communication (CPNS-2, CPNS-7).",
+    quote: SECURE_SESSION_PAIRS,
+    status: SESSIONS,
+  },
+  {
+    id: "SEED-5.x.4-4",
+    kind: "seed",
+    section: S4,
+    statement: "A secure session protects PNE–PN GW communication (CPNS-1, CPNS-6).",
+    quote: SECURE_SESSION_PAIRS,
+    status: SESSIONS,
+  },
+  {
+    id: "SEED-5.x.4-5",
+    kind: "seed",
+    section: S4,
+    statement: "A secure session protects PN GW–PN GW communication (CPNS-3).",
+    quote: SECURE_SESSION_PAIRS,
+    status: SESSIONS,
+  },
+  {
+    id: "SEED-5.x.4-6",
+    kind: "seed",
+    section: S4,
+    statement: "When both CPNS Entities support TLS, the secure session is TLS.",
+    quote: "If both CPNS Entities support TLS, secure session is established by using TLS.",
+    status: SESSIONS,
+  },
+];
+
+const RESOLUTIONS: Requirement[] = [
+  {
+    id: "FFS-SERVER-AUTH",
+    kind: "resolution",
+    section: S2A,
+    statement:
+      "PNEs and PN GWs authenticate the CPNS Server by Digest rspauth (Authentication-Info, RFC 7615 / RFC 7616 §3.5) and refuse any authenticated response without a valid one.",
+    quote:
+      "Editor’s note: Authentication of CPNS Server by PNE and PN GW (Server authentication) are FFS. Some existing authentication standards are available. For example, Digest authentication defined in RFC2617 can also be used for server authentication.",
+    resolution:
+      "Every authenticated server response carries Authentication-Info with rspauth; the client verifies rspauth whenever present, and the CPNS agents run with requireRspauth: true.",
+    reasons: [
+      "The seed itself suggests Digest for server authentication; rspauth proves the server knows the same EUKey (or OTK), with no second credential or PKI to provision.",
+      "It binds the server's proof to the exchange (nonce, cnonce, nc, and with auth-int the response body), so a recorded response cannot be replayed.",
+      "Requiring it (not just checking when present) stops a man in the middle from stripping the header.",
+    ],
+    source: "DESIGN.md §3, §4; spec/decisions.md (Server authentication)",
+    refines: ["SEED-5.x.2-1"],
+    status: deferred(
+      "the Digest engine emits, verifies and can require rspauth (DIGEST-AUTHINFO, implemented); the agents that turn requireRspauth on are not written yet (AGENT-REQUIRE-RSPAUTH)",
+    ),
+  },
+  {
+    id: "FFS-NO-TLS",
+    kind: "resolution",
+    section: S4,
+    statement:
+      "Where an entity cannot use TLS, the secure session is the CPNS secure channel: an application-layer AEAD channel (OSCORE-like) keyed from the Digest exchange.",
+    quote:
+      "Editor’s note: it is FFS how to handle the case where TLS is not supported in CPNS Entities (e.g., for Entities in non-IP Device or IP Device without TCP support).",
+    resolution:
+      "Per-direction AES-256-GCM keys from HKDF-SHA256(shared secret, both Digest nonces, both ids); 64-bit sequence numbers with a replay window; request and response bound together; method and path in the AAD (CHANNEL-* requirements).",
+    reasons: [
+      "It needs no TCP and no record layer, so it works over any transport a constrained device has.",
+      "It reuses the secret the Digest exchange already authenticated (EUKey or OTK): no extra key exchange or certificates.",
+      "It is end to end at the application layer, so a PNE's session with the server stays unreadable and unalterable by the PN GW that relays it (SEED-5.x.4-2).",
+      "OSCORE (RFC 8613) is a reviewed design of the same shape to learn from.",
+    ],
+    source: "DESIGN.md §1, §4 (Secure sessions)",
+    refines: ["SEED-5.x.4-1", "SEED-5.x.4-2"],
+    status: SESSIONS,
+  },
+  {
+    id: "FFS-TLS-VERSION",
+    kind: "resolution",
+    section: S4,
+    statement: "TLS sessions use TLS 1.2 at least and prefer TLS 1.3; TLS 1.0 and 1.1 are refused.",
+    quote:
+      "It is also FFS which version of TLS (currently TLS 1.0, 1.1 and 1.2 are available) should be used.",
+    resolution: "minVersion TLS 1.2, TLS 1.3 preferred; never TLS 1.0 or 1.1.",
+    reasons: [
+      "RFC 8996 deprecates TLS 1.0 and 1.1.",
+      "TLS 1.3 (RFC 8446) is what current stacks negotiate first; TLS 1.2 remains for devices that lack it.",
+    ],
+    source: "DESIGN.md §4 (Secure sessions)",
+    refines: ["SEED-5.x.4-6"],
+    status: SESSIONS,
+  },
+];
+
+const add = (
+  id: string,
+  section: string,
+  statement: string,
+  status: Status,
+  extra: Pick<Requirement, "source" | "refines"> = {},
+): Requirement => ({ id, kind: "addition", section, statement, status, ...extra });
+
+const DIGEST = "Profile: HTTP Digest engine (src/digest/)";
+const CRYPTO = "Profile: crypto helpers (src/crypto/)";
+const RUNTIMES = "Profile: runtimes and interoperability";
+const SERVER = "Profile: CPNS Server (src/server/, src/store/)";
+const PEERS = "Profile: one-time keys and peers";
+const CHANNEL = "Profile: secure sessions (src/channel/)";
+const SPEC = "Profile: specification tooling (spec/, scripts/)";
+
+const ADDITIONS: Requirement[] = [
+  add(
+    "DIGEST-PARSE",
+    DIGEST,
+    "Digest headers parse leniently (case, whitespace, quoted-pairs, commas in quotes, several challenges per value) and are emitted strictly (RFC 7616 §3.3/§3.4 quoting).",
+    IMPLEMENTED,
+    { source: "RFC 9110 §11.4, §11.6.1; RFC 7616 §3.3, §3.4" },
+  ),
+  add(
+    "DIGEST-VECTORS",
+    DIGEST,
+    "The engine reproduces the RFC 2617 §3.5 and RFC 7616 §3.9 examples (with errata) for every algorithm, qop and -sess variant, on every hash backend.",
+    IMPLEMENTED,
+    { source: "RFC 2617 §3.5; RFC 7616 §3.9.1, §3.9.2", refines: ["SEED-5.x.2-1"] },
+  ),
+  add(
+    "DIGEST-ALGORITHMS",
+    DIGEST,
+    "The server offers one challenge per algorithm (SHA-256 first, then SHA-512-256, then MD5, which can be switched off), all sharing one nonce and opaque, and verifies answers in each.",
+    IMPLEMENTED,
+    { source: "DESIGN.md §4; RFC 7616 §3.7" },
+  ),
+  add(
+    "DIGEST-NONCE",
+    DIGEST,
+    "Nonces are stateless and tamper-evident (time, random, HMAC bound to the realm); forged, foreign and future nonces are refused; an expired nonce with a correct answer gets stale=true.",
+    IMPLEMENTED,
+    { source: "RFC 7616 §3.3, §5.4; spec/decisions.md (nonces)" },
+  ),
+  add(
+    "DIGEST-REPLAY",
+    DIGEST,
+    "An answer is accepted once: nonce-count replays are refused by the ledger (per-nonce window), answers without qop are refused, and each answer is bound to its method, uri and user.",
+    IMPLEMENTED,
+    { source: "RFC 7616 §3.4.6, §5.5; spec/decisions.md (replay ledger, uri check)" },
+  ),
+  add(
+    "DIGEST-NO-ENUMERATION",
+    DIGEST,
+    "An unknown user and a wrong password get the same status and body after the same work, so Digest does not reveal which users exist.",
+    IMPLEMENTED,
+    { source: "spec/decisions.md (unknown user and wrong password are indistinguishable)" },
+  ),
+  add(
+    "DIGEST-AUTHINT",
+    DIGEST,
+    "qop=auth-int covers the request body, and rspauth then covers the response body.",
+    IMPLEMENTED,
+    { source: "RFC 7616 §3.4.3, §3.5" },
+  ),
+  add(
+    "DIGEST-USERHASH",
+    DIGEST,
+    "userhash and non-ASCII usernames work (charset=UTF-8, username* per RFC 8187), so the username need not travel in clear.",
+    IMPLEMENTED,
+    { source: "RFC 7616 §3.4, §3.4.4, §3.9.2; RFC 8187" },
+  ),
+  add(
+    "DIGEST-AUTHINFO",
+    DIGEST,
+    "Successful responses carry Authentication-Info (qop, rspauth, cnonce, nc, and nextnonce near the nonce's end); the client verifies rspauth and can require it.",
+    IMPLEMENTED,
+    { source: "RFC 7615 §3; RFC 7616 §3.5", refines: ["FFS-SERVER-AUTH"] },
+  ),
+  add(
+    "DIGEST-CLIENT",
+    DIGEST,
+    "The fetch client picks the strongest offered algorithm (or the caller's list), answers preemptively with increasing nc, follows stale and nextnonce, and never loops on a wrong password.",
+    IMPLEMENTED,
+    { source: "RFC 7616 §3.4, §3.7" },
+  ),
+  add(
+    "DIGEST-HOSTILE",
+    DIGEST,
+    "Hostile or arbitrary Authorization headers never authenticate and never throw; the middleware answers only 400 (malformed) or 401 (with fresh challenges) as problem+json.",
+    IMPLEMENTED,
+    { source: "DESIGN.md §4; RFC 9457" },
+  ),
+  add(
+    "CRYPTO-PROVIDERS",
+    CRYPTO,
+    "base64url, hex, constant-time comparison, MD5/SHA-256/SHA-512-256, HMAC, HKDF and AES-256-GCM agree with independent implementations, on every WebCrypto provider and hash backend.",
+    IMPLEMENTED,
+    { source: "RFC 4648 §5; RFC 4231; RFC 5869; DESIGN.md §2 (crypto/)" },
+  ),
+  add(
+    "DIGEST-RUNTIME-NODE",
+    RUNTIMES,
+    "The Digest demo app passes the HTTP conformance suite on Node (@hono/node-server), with one WWW-Authenticate line per challenge.",
+    IMPLEMENTED,
+    { source: "DESIGN.md §5; spec/decisions.md (one WWW-Authenticate line per challenge)" },
+  ),
+  add(
+    "DIGEST-RUNTIME-DENO",
+    RUNTIMES,
+    "The Digest demo app passes the HTTP conformance suite on Deno (Deno.serve).",
+    IMPLEMENTED,
+    { source: "DESIGN.md §5" },
+  ),
+  add(
+    "DIGEST-RUNTIME-WORKERD",
+    RUNTIMES,
+    "The Digest demo app passes the HTTP conformance suite on workerd (wrangler dev).",
+    IMPLEMENTED,
+    { source: "DESIGN.md §5" },
+  ),
+  add(
+    "DIGEST-INTEROP-CURL",
+    RUNTIMES,
+    "curl --digest authenticates against digestAuth() (MD5, SHA-256, SHA-512-256, auth-int, userhash).",
+    IMPLEMENTED,
+    { source: "DESIGN.md §6; RFC 7616 §3.7" },
+  ),
+  add(
+    "DIGEST-INTEROP-PYTHON",
+    RUNTIMES,
+    "Python requests' HTTPDigestAuth authenticates against digestAuth(), reusing the nonce with increasing nc.",
+    IMPLEMENTED,
+    { source: "DESIGN.md §6" },
+  ),
+  add(
+    "DIGEST-INTEROP-APACHE",
+    RUNTIMES,
+    "createDigestFetch() authenticates against Apache mod_auth_digest and verifies its rspauth.",
+    IMPLEMENTED,
+    { source: "DESIGN.md §6" },
+  ),
+  add(
+    "SERVER-API",
+    SERVER,
+    "The server API lives under /cpns/v1 with JSON bodies; errors are application/problem+json (RFC 9457) with a stable code and never echo a secret.",
+    ISSUE_3,
+    { source: "DESIGN.md §4" },
+  ),
+  add(
+    "SERVER-USER-HA1",
+    SERVER,
+    "The server stores only the user's HA1 per algorithm for its realm, sealed at rest, never the password.",
+    ISSUE_3,
+    { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.1-1"] },
+  ),
+  add(
+    "SERVER-EUKEY-FORMAT",
+    SERVER,
+    "An EUKey is 32 random bytes; an entity authenticates to the server with username = Entity ID and secret = base64url(EUKey) without padding.",
+    ISSUE_3,
+    { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-1"] },
+  ),
+  add(
+    "KEY-TRANSPORT-EUKEY",
+    SERVER,
+    "At assignment the EUKey travels sealed with AES-256-GCM under HKDF-SHA256 of the user's HA1 and the exchange's nonce and cnonce, with ids, purpose and expiry in the AAD.",
+    ISSUE_3,
+    { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.1-1"] },
+  ),
+  add(
+    "KEY-TRANSPORT-LABELS",
+    SERVER,
+    "The HKDF labels and AAD layouts of every key transport are fixed in spec/ so that an independent implementation can interoperate.",
+    ISSUE_3,
+    { source: "DESIGN.md §4 (Key transport)" },
+  ),
+  add(
+    "STORE-AT-REST",
+    SERVER,
+    "EUKeys, OTKs and HA1s are stored sealed under the server master key, with purpose and owner in the AAD, so a sealed value moved to another record does not open.",
+    ISSUE_3,
+    { source: "DESIGN.md §4 (at rest)", refines: ["SEED-5.x.1-2"] },
+  ),
+  add(
+    "STORE-LEDGER-ATOMIC",
+    SERVER,
+    "Every replay ledger adapter (memory, Durable Object, Redis, Deno KV) is atomic and uses the shared window arithmetic; Workers KV never holds the ledger.",
+    deferred("not yet scheduled: ledger adapters beyond memory (src/store/)"),
+    { source: "DESIGN.md §5; spec/decisions.md (replay ledger)", refines: ["DIGEST-REPLAY"] },
+  ),
+  add(
+    "ENTITY-LIFECYCLE",
+    SERVER,
+    "An entity's EUKey is assigned once (ENROLL), rotated only by its owner without changing its type, and revoked for good; only the current key version authenticates (machines/entity.ts).",
+    ISSUE_3,
+    { source: "machines/entity.ts", refines: ["SEED-5.x.1-1", "SEED-5.x.1-2", "SEED-5.x.2-1"] },
+  ),
+  add(
+    "SERVER-MODEL-GATE",
+    SERVER,
+    "Every handler asks the machine (snapshot.can) before writing; when the machine refuses, nothing is written.",
+    ISSUE_3,
+    { source: "DESIGN.md §3" },
+  ),
+  add(
+    "SERVER-AUTHZ-POLICY",
+    SERVER,
+    "One policy table decides every request from the authenticated principal's Entity ID, User ID and type, never from ids in the request.",
+    ISSUE_3,
+    { source: "DESIGN.md §3", refines: ["SEED-5.x.3-1", "SEED-5.x.3-2"] },
+  ),
+  add(
+    "SERVER-OWNERSHIP",
+    SERVER,
+    "An Entity ID belongs to the first CPNS User that enrolled it; another user gets 403 and nothing changes; the owner can list, rotate and revoke its entities.",
+    ISSUE_3,
+    { source: "issue #3", refines: ["SEED-5.x.3-2"] },
+  ),
+  add(
+    "SERVER-ADMIN-API",
+    SERVER,
+    "CPNS Users are created through an admin API authenticated by a Bearer token from the environment (generated and kept beside the data by default) and through the CLI.",
+    ISSUE_3,
+    { source: "issue #3" },
+  ),
+  add(
+    "SERVER-RATE-LIMIT",
+    SERVER,
+    "Failed Digest attempts are limited per username and per client address: past the limit the answer is 429 with Retry-After; unknown user and wrong password look the same.",
+    ISSUE_3,
+    { source: "issue #3" },
+  ),
+  add(
+    "SERVER-SECURITY-LOG",
+    SERVER,
+    "Security events (user created, entity enrolled, rotated, revoked, authentication failure, rate limited) are written as JSON lines with no secret in them.",
+    ISSUE_3,
+    { source: "issue #3" },
+  ),
+  add(
+    "SERVER-BAD-INPUT",
+    SERVER,
+    "Malformed JSON, unknown fields, over-long ids, ids with control characters, a wrong entity type and bodies over the size limit get a 4xx problem+json with a stable code; nothing is stored, and no input makes the server answer 500.",
+    ISSUE_3,
+    { source: "issue #3" },
+  ),
+  add(
+    "STORE-PERSISTENCE",
+    SERVER,
+    "With the embedded fs storage, a restarted server keeps every user and entity working (keys kept beside the data).",
+    ISSUE_3,
+    { source: "issue #3" },
+  ),
+  add(
+    "STORE-NO-HALF-WRITE",
+    SERVER,
+    "A failed write leaves no half-enrolled entity: the previous record (or none) stays, and the client gets a 503 problem.",
+    ISSUE_3,
+    { source: "issue #3" },
+  ),
+  add(
+    "AGENT-LIFECYCLE",
+    PEERS,
+    "The device agent drives its own machine (unenrolled, enrolling, enrolled, authenticating, authenticated, with rotation and rejection paths) and keeps its snapshot with the key.",
+    ISSUE_3,
+    { source: "machines/agent.ts" },
+  ),
+  add(
+    "CLI-FLOWS",
+    SERVER,
+    "The `cpns` command creates users, enrolls entities (keeping the EUKey on the device side), authenticates as an entity, lists, rotates and revokes, as a user would type it.",
+    ISSUE_3,
+    { source: "issue #3" },
+  ),
+  add(
+    "AGENT-REQUIRE-RSPAUTH",
+    PEERS,
+    "The CPNS agents (PNE and PN GW clients) run the Digest client with requireRspauth: true.",
+    AGENTS,
+    { source: "spec/decisions.md (Server authentication)", refines: ["FFS-SERVER-AUTH"] },
+  ),
+  add(
+    "OTK-FORMAT",
+    PEERS,
+    "An OTK is 32 random bytes, short-lived, and used for one session establishment only.",
+    ISSUE_4,
+    { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-3", "SEED-5.x.2-4"] },
+  ),
+  add(
+    "OTK-DEPOSIT",
+    PEERS,
+    "A PN GW deposits an OTK at the server sealed under a key derived from its own EUKey.",
+    ISSUE_4,
+    { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.2-5"] },
+  ),
+  add(
+    "OTK-DELIVERY",
+    PEERS,
+    "The server delivers an OTK to the peer sealed under a key derived from the peer's EUKey, and only to the peer it was deposited for.",
+    ISSUE_4,
+    { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.2-5"] },
+  ),
+  add(
+    "PEER-DIGEST",
+    PEERS,
+    "Peers authenticate with Digest: username = the calling entity's ID, secret = base64url(OTK), realm naming the serving entity; the caller verifies rspauth.",
+    ISSUE_4,
+    { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-6", "SEED-5.x.2-7"] },
+  ),
+  add(
+    "OTK-TLS-PIN",
+    PEERS,
+    "A PN GW's self-signed certificate SPKI fingerprint travels with the OTK so that the peer pins it.",
+    ISSUE_4,
+    { source: "DESIGN.md §4 (Secure sessions)", refines: ["SEED-5.x.4-6"] },
+  ),
+  add(
+    "CHANNEL-KEYS",
+    CHANNEL,
+    "The secure channel derives per-direction AES-256-GCM keys by HKDF-SHA256 from the shared secret, both Digest nonces and both ids.",
+    SESSIONS,
+    { source: "DESIGN.md §4 (Secure sessions)", refines: ["FFS-NO-TLS"] },
+  ),
+  add(
+    "CHANNEL-REPLAY",
+    CHANNEL,
+    "Secure channel messages carry 64-bit sequence numbers; a replayed or too-old message is refused (replay window).",
+    SESSIONS,
+    { source: "DESIGN.md §4 (Secure sessions)", refines: ["FFS-NO-TLS"] },
+  ),
+  add(
+    "CHANNEL-BINDING",
+    CHANNEL,
+    "A secure channel response is bound to its request, and the method and path are in the AAD.",
+    SESSIONS,
+    { source: "DESIGN.md §4 (Secure sessions); RFC 8613", refines: ["FFS-NO-TLS"] },
+  ),
+  add(
+    "GATEWAY-RELAY-E2E",
+    CHANNEL,
+    "A PN GW relaying a PNE's traffic to the server can neither read nor alter it (the PNE–Server session is end to end).",
+    GATEWAY,
+    { source: "DESIGN.md §1", refines: ["SEED-5.x.4-2"] },
+  ),
+  add(
+    "SPEC-REQUIREMENTS",
+    SPEC,
+    "spec/requirements.ts is well-formed (unique ids, known references, seed quotes taken verbatim from the seed) and spec/requirements.md is its current rendering.",
+    IMPLEMENTED,
+  ),
+  add(
+    "SPEC-TRACE",
+    SPEC,
+    "The traceability matrix maps every requirement to machines and tests with their results, and fails on an unknown id or an implemented requirement without a passing test.",
+    IMPLEMENTED,
+  ),
+  add(
+    "SPEC-DIAGRAMS",
+    SPEC,
+    "Every machine in machines/ has a current Mermaid diagram in spec/diagrams/, generated from its definition.",
+    IMPLEMENTED,
+  ),
+];
+
+export const REQUIREMENTS: readonly Requirement[] = [...SEED, ...RESOLUTIONS, ...ADDITIONS];

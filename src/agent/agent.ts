@@ -1,0 +1,186 @@
+/**
+ * The device side of seed 5.x.1 and 5.x.2 for a PNE or a PN GW: enrol with
+ * the owner's User ID and password (the EUKey arrives sealed and is opened
+ * here), then authenticate to the CPNS Server with Digest using the EUKey,
+ * REQUIRING the server's rspauth (our resolution of the server-authentication
+ * FFS). Every step is gated by the agent machine (machines/agent.ts), whose
+ * snapshot is kept with the key in the device's key store.
+ */
+import { initialTransition, transition } from "xstate";
+import { type AgentEvent, agentMachine } from "../../machines/agent.ts";
+import { toBase64url } from "../crypto/bytes.ts";
+import type { CryptoProvider } from "../crypto/provider.ts";
+import {
+  ALGORITHMS,
+  computeHa1,
+  createDigestFetch,
+  digestExchangeOf,
+  type FetchLike,
+} from "../digest/index.ts";
+import { CpnsError } from "../errors.ts";
+import { openEukey } from "../protocol/key-transport.ts";
+import type { EnrollResponse } from "../protocol/schemas.ts";
+import type { DeviceKeyStore, DeviceRecord } from "./keystore.ts";
+
+export interface AgentOptions {
+  serverUrl: string;
+  store: DeviceKeyStore;
+  fetch?: FetchLike;
+  crypto?: CryptoProvider;
+}
+
+export class AgentError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AgentError";
+  }
+}
+
+type AgentSnapshot = ReturnType<typeof agentMachine.resolveState>;
+
+function restore(record: DeviceRecord | undefined, entityId: string): AgentSnapshot {
+  if (!record) return initialTransition(agentMachine, { entityId })[0];
+  return agentMachine.resolveState({
+    value: record.machine.value,
+    context: { entityId, keyVersion: record.keyVersion },
+  });
+}
+
+/** Applies an event the machine must accept; a refusal is a bug in the caller's order of steps. */
+function advance(snapshot: AgentSnapshot, event: AgentEvent): AgentSnapshot {
+  if (!snapshot.can(event)) {
+    throw new CpnsError(
+      "ERR_ENTITY_STATE",
+      `agent in ${String(snapshot.value)} cannot ${event.type}`,
+    );
+  }
+  return transition(agentMachine, snapshot, event)[0];
+}
+
+async function problemOf(res: Response): Promise<AgentError> {
+  let code = `HTTP_${res.status}`;
+  let title = res.statusText;
+  try {
+    const body = (await res.json()) as { code?: string; title?: string; detail?: string };
+    code = body.code ?? code;
+    title = [body.title, body.detail].filter(Boolean).join(": ") || title;
+  } catch {
+    // Not problem+json: keep the status line.
+  }
+  return new AgentError(res.status, code, title);
+}
+
+export class EntityAgent {
+  readonly #base: string;
+
+  constructor(private readonly options: AgentOptions) {
+    this.#base = options.serverUrl.replace(/\/+$/, "");
+  }
+
+  async #save(
+    entityId: string,
+    snapshot: AgentSnapshot,
+    fields: Partial<DeviceRecord> = {},
+  ): Promise<DeviceRecord> {
+    const previous = await this.options.store.get(entityId);
+    const record: DeviceRecord = {
+      entityId,
+      serverUrl: this.#base,
+      userId: fields.userId ?? previous?.userId ?? "",
+      type: fields.type ?? previous?.type ?? "PNE",
+      keyVersion: snapshot.context.keyVersion,
+      eukey: fields.eukey ?? previous?.eukey ?? "",
+      machine: { value: String(snapshot.value) },
+    };
+    await this.options.store.put(record);
+    return record;
+  }
+
+  /** 5.x.1: the owner's User ID and password obtain (or rotate) this entity's EUKey. */
+  async enroll(input: {
+    userId: string;
+    password: string;
+    entityId: string;
+    type: "PNE" | "PNGW";
+  }): Promise<DeviceRecord> {
+    const { userId, password, entityId, type } = input;
+    const previous = await this.options.store.get(entityId);
+    let snapshot = advance(restore(previous, entityId), { type: "ENROLL" });
+    const fetchAsOwner = createDigestFetch({
+      username: userId,
+      password,
+      requireRspauth: true,
+      fetch: this.options.fetch,
+      crypto: this.options.crypto,
+    });
+    try {
+      const res = await fetchAsOwner(`${this.#base}/cpns/v1/enrollments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ entityId, type }),
+      });
+      if (!res.ok) throw await problemOf(res);
+      const body = (await res.json()) as EnrollResponse;
+      const exchange = digestExchangeOf(res);
+      if (!exchange) throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+      const ha1 = computeHa1(ALGORITHMS[exchange.algorithm], userId, exchange.realm, password);
+      const eukey = await openEukey(
+        body.sealedKey,
+        { ha1, nonce: exchange.nonce, cnonce: exchange.cnonce },
+        { entityId, userId, type, keyVersion: body.keyVersion },
+        this.options.crypto,
+      );
+      if (!eukey || body.entityId !== entityId || body.userId !== userId || body.type !== type) {
+        throw new CpnsError("ERR_KEY_UNWRAP");
+      }
+      snapshot = advance(snapshot, { type: "ENROLLED", keyVersion: body.keyVersion });
+      return await this.#save(entityId, snapshot, { userId, type, eukey: toBase64url(eukey) });
+    } catch (err) {
+      await this.#save(entityId, advance(snapshot, { type: "ENROLL_FAILED" }));
+      throw err;
+    }
+  }
+
+  /**
+   * 5.x.2: Digest with username = Entity ID and secret = base64url(EUKey); the
+   * server must answer with a valid rspauth or nothing it says is believed.
+   */
+  async fetchAsEntity(entityId: string, path: string, init?: RequestInit): Promise<Response> {
+    const record = await this.options.store.get(entityId);
+    if (!record?.eukey) throw new CpnsError("ERR_ENTITY_STATE", `${entityId} holds no EUKey`);
+    let snapshot = advance(restore(record, entityId), { type: "AUTHENTICATE" });
+    const fetchAsEntity = createDigestFetch({
+      username: entityId,
+      password: record.eukey,
+      requireRspauth: true,
+      fetch: this.options.fetch,
+      crypto: this.options.crypto,
+    });
+    let res: Response;
+    try {
+      res = await fetchAsEntity(`${this.#base}${path}`, init);
+    } catch (err) {
+      if (err instanceof CpnsError && err.code === "ERR_DIGEST_SERVER_UNAUTHENTICATED") {
+        await this.#save(entityId, advance(snapshot, { type: "SERVER_UNPROVEN" }));
+      }
+      throw err;
+    }
+    if (res.status === 401) {
+      snapshot = advance(snapshot, { type: "REJECTED" });
+      await this.#save(entityId, snapshot, { eukey: "" });
+      throw await problemOf(res);
+    }
+    await this.#save(entityId, advance(snapshot, { type: "SERVER_PROVED" }));
+    return res;
+  }
+
+  async whoami(entityId: string): Promise<Record<string, unknown>> {
+    const res = await this.fetchAsEntity(entityId, "/cpns/v1/whoami");
+    if (!res.ok) throw await problemOf(res);
+    return (await res.json()) as Record<string, unknown>;
+  }
+}

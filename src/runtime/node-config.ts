@@ -1,0 +1,53 @@
+/**
+ * The embedded CPNS Server's configuration on Node (issue #3, "embedded
+ * default"): everything comes from the environment, and what is missing is
+ * generated once and kept beside the data, owner-readable only, so that a
+ * restart keeps every user and entity working.
+ *
+ *   CPNS_DATA_DIR     data folder (default ./.cpns-data): store/, keys, security.log
+ *   CPNS_MASTER_KEY   base64url, 32 bytes (else <data>/master.key)
+ *   CPNS_ADMIN_TOKEN  Bearer token of the admin API (else <data>/admin.token)
+ *   CPNS_DIGEST_SECRET nonce MAC key (else <data>/digest.secret)
+ *   CPNS_REALM        Digest realm (default "cpns"; HA1s are bound to it)
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fromBase64url, toBase64url } from "../crypto/bytes.ts";
+
+export interface NodeServerSettings {
+  dataDir: string;
+  realm: string;
+  masterKey: Uint8Array;
+  adminToken: string;
+  adminTokenFile: string | undefined;
+  digestSecret: string;
+  securityLogFile: string;
+}
+
+/** Reads `<dataDir>/<name>`, creating it with fresh random content (mode 0600) if absent. */
+function keptSecret(dataDir: string, name: string, bytes: number): { value: string; file: string } {
+  const file = join(dataDir, name);
+  if (!existsSync(file)) {
+    writeFileSync(file, `${toBase64url(randomBytes(bytes))}\n`, { mode: 0o600, flag: "wx" });
+  }
+  return { value: readFileSync(file, "utf8").trim(), file };
+}
+
+export function nodeServerSettings(env: NodeJS.ProcessEnv = process.env): NodeServerSettings {
+  const dataDir = resolve(env.CPNS_DATA_DIR || ".cpns-data");
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const master = env.CPNS_MASTER_KEY || keptSecret(dataDir, "master.key", 32).value;
+  const masterKey = fromBase64url(master);
+  if (masterKey.length !== 32) throw new Error("CPNS_MASTER_KEY must be 32 bytes, base64url");
+  const admin = env.CPNS_ADMIN_TOKEN ? undefined : keptSecret(dataDir, "admin.token", 24);
+  return {
+    dataDir,
+    realm: env.CPNS_REALM || "cpns",
+    masterKey,
+    adminToken: env.CPNS_ADMIN_TOKEN || (admin?.value as string),
+    adminTokenFile: admin?.file,
+    digestSecret: env.CPNS_DIGEST_SECRET || keptSecret(dataDir, "digest.secret", 32).value,
+    securityLogFile: join(dataDir, "security.log"),
+  };
+}

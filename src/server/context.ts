@@ -1,0 +1,80 @@
+/**
+ * What the CPNS Server is made of, shared by its handlers: configuration,
+ * repositories, the at-rest cipher, the security log, and the authenticated
+ * principal type (seed 5.x.3: after authentication the server knows the
+ * Entity ID, the User ID and the type).
+ */
+import type { Storage } from "unstorage";
+import type { CryptoProvider } from "../crypto/provider.ts";
+import type { DigestAlgorithm, DigestPrincipal, ReplayLedger } from "../digest/index.ts";
+import { AtRestCipher } from "../store/at-rest.ts";
+import type { EntityType } from "../store/records.ts";
+import { EntityRepository, UserRepository } from "../store/repositories.ts";
+import { type SecurityEventSink, SecurityLog } from "./events.ts";
+import { KeyedMutex } from "./mutex.ts";
+import { FailureLimiter } from "./rate-limit.ts";
+
+export interface CpnsServerConfig {
+  /** The Digest realm of this server; HA1 values are bound to it, so it must not change. */
+  realm: string;
+  storage: Storage;
+  /** 32 bytes; seals EUKeys and HA1s at rest. */
+  masterKey: Uint8Array;
+  /** Bearer token of the admin API. */
+  adminToken: string;
+  /** Nonce MAC key (>= 16 bytes); shared by all instances of the server. */
+  digestSecret: Uint8Array | string;
+  algorithms?: DigestAlgorithm[];
+  nonceLifetimeSeconds?: number;
+  ledger?: ReplayLedger;
+  rateLimit?: { maxFailures: number; windowSeconds: number };
+  /** Where security events go, one JSON line each. Default: nowhere. */
+  securityLog?: SecurityEventSink;
+  /** The client's address, from the runtime (Node: the socket). Default "unknown". */
+  clientAddress?: (request: Request, env: unknown) => string | undefined;
+  bodyLimitBytes?: number;
+  now?: () => number;
+  crypto?: CryptoProvider;
+}
+
+export type Principal =
+  | { kind: "anonymous" }
+  | { kind: "admin" }
+  | { kind: "user"; userId: string }
+  | { kind: EntityType; entityId: string; userId: string; keyVersion: number };
+
+/** What the Digest lookup attaches to a verified principal. */
+export type CredentialData = Exclude<Principal, { kind: "anonymous" } | { kind: "admin" }>;
+
+export type ServerEnv = {
+  Variables: { principal: Principal; digest: DigestPrincipal<CredentialData> };
+};
+
+export interface ServerParts {
+  config: CpnsServerConfig;
+  users: UserRepository;
+  entities: EntityRepository;
+  cipher: AtRestCipher;
+  log: SecurityLog;
+  limiter: FailureLimiter;
+  mutex: KeyedMutex;
+  now: () => number;
+}
+
+export function createParts(config: CpnsServerConfig): ServerParts {
+  const now = config.now ?? Date.now;
+  return {
+    config,
+    users: new UserRepository(config.storage),
+    entities: new EntityRepository(config.storage),
+    cipher: new AtRestCipher(config.masterKey, config.crypto),
+    log: new SecurityLog(config.securityLog ?? (() => {}), now),
+    limiter: new FailureLimiter({
+      maxFailures: config.rateLimit?.maxFailures ?? 10,
+      windowSeconds: config.rateLimit?.windowSeconds ?? 300,
+      now,
+    }),
+    mutex: new KeyedMutex(),
+    now,
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Seed 5.x.2 (entity authentication with the EUKey as the Digest secret) and
+ * 5.x.1 (the owner proves User ID and password): the one Digest credential
+ * lookup of the CPNS Server. Entity IDs and User IDs share one namespace (the
+ * server refuses to create one with the other's id), so a username names at
+ * most one principal. An entity authenticates only if its lifecycle machine
+ * accepts AUTHENTICATE for its current key version: a revoked entity, or a
+ * rotated-away key, never does.
+ */
+import { fromUtf8, toBase64url } from "../crypto/bytes.ts";
+import type { Credential, CredentialLookup, CredentialRequest } from "../digest/index.ts";
+import type { CredentialData, ServerParts } from "./context.ts";
+import { entitySnapshot } from "./entity-model.ts";
+
+export function eukeySealId(entityId: string, keyVersion: number): string {
+  return `${entityId}#${keyVersion}`;
+}
+
+export function ha1SealId(userId: string, hash: string): string {
+  return `${userId}#${hash}`;
+}
+
+export function credentialLookup(parts: ServerParts): CredentialLookup<CredentialData> {
+  const { entities, users, cipher } = parts;
+
+  async function entityCredential(
+    request: CredentialRequest,
+  ): Promise<Credential<CredentialData> | undefined | null> {
+    const record = request.userhash
+      ? await entities.findByUserhash(request.hash, request.username)
+      : await entities.get(request.username);
+    if (!record) return null;
+    const snapshot = entitySnapshot(record.entityId, record);
+    if (!record.eukey || !snapshot.can({ type: "AUTHENTICATE", keyVersion: record.keyVersion })) {
+      return undefined;
+    }
+    const eukey = await cipher.open(
+      "eukey",
+      eukeySealId(record.entityId, record.keyVersion),
+      record.eukey,
+    );
+    return {
+      username: record.entityId,
+      // The profile's entity secret: base64url(EUKey), unpadded.
+      password: toBase64url(eukey),
+      data: {
+        kind: record.type,
+        entityId: record.entityId,
+        userId: record.userId,
+        keyVersion: record.keyVersion,
+      },
+    };
+  }
+
+  return async (request) => {
+    const entity = await entityCredential(request);
+    if (entity !== null) return entity;
+    const user = request.userhash
+      ? await users.findByUserhash(request.hash, request.username)
+      : await users.get(request.username);
+    const sealed = user?.ha1[request.hash];
+    if (!user || !sealed) return undefined;
+    const ha1 = fromUtf8(await cipher.open("ha1", ha1SealId(user.userId, request.hash), sealed));
+    return { username: user.userId, ha1, data: { kind: "user", userId: user.userId } };
+  };
+}

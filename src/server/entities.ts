@@ -1,0 +1,164 @@
+/**
+ * Seed 5.x.1 (EUKey assignment), 5.x.2 (entity authentication) and 5.x.3
+ * (authorisation by Entity ID and User ID). Every change goes through the
+ * entity lifecycle machine: load the record, rebuild the snapshot, ask the
+ * machine, and only if it accepts, write the new record (key, version and
+ * machine state together, in one write). A refusal writes nothing.
+ *
+ * The EUKey (32 random bytes) travels to its owner sealed under a key derived
+ * from the owner's HA1 and this exchange's nonce and cnonce
+ * (src/protocol/key-transport.ts), and rests sealed under the master key.
+ */
+import type { Context } from "hono";
+import { fromUtf8 } from "../crypto/bytes.ts";
+import { randomBytes } from "../crypto/provider.ts";
+import { ALGORITHMS, computeUserhash } from "../digest/index.ts";
+import { CpnsError } from "../errors.ts";
+import { EUKEY_TRANSPORT_ALG, sealEukey } from "../protocol/key-transport.ts";
+import { type EnrollResponse, type EntityView, enrollSchema } from "../protocol/schemas.ts";
+import type { EntityRecord } from "../store/records.ts";
+import { readJson } from "./body.ts";
+import type { Principal, ServerEnv, ServerParts } from "./context.ts";
+import { eukeySealId, ha1SealId } from "./credentials.ts";
+import { entitySnapshot, persist, step } from "./entity-model.ts";
+
+function userOf(principal: Principal): string {
+  if (principal.kind !== "user") throw new CpnsError("ERR_FORBIDDEN");
+  return principal.userId;
+}
+
+function view(record: EntityRecord): EntityView {
+  const { entityId, userId, type, keyVersion, createdAt, updatedAt } = record;
+  return { entityId, userId, type, keyVersion, state: record.machine.value, createdAt, updatedAt };
+}
+
+export function entityHandlers(parts: ServerParts) {
+  const { users, entities, cipher, log, config, mutex } = parts;
+  const crypto = config.crypto;
+
+  /** Loads an entity the principal owns; another owner's entity is 403, none is 404. */
+  async function ownedEntity(userId: string, entityId: string): Promise<EntityRecord> {
+    const record = await entities.get(entityId);
+    if (!record) throw new CpnsError("ERR_NOT_FOUND");
+    if (record.userId !== userId) throw new CpnsError("ERR_NOT_OWNER");
+    return record;
+  }
+
+  async function enroll(c: Context<ServerEnv>) {
+    const userId = userOf(c.var.principal);
+    const { entityId, type } = await readJson(c, enrollSchema, config.bodyLimitBytes);
+    const digest = c.var.digest;
+
+    return mutex.run(`id:${entityId}`, async () => {
+      if (await users.get(entityId)) throw new CpnsError("ERR_ID_TAKEN");
+      const existing = await entities.get(entityId);
+      const snapshot = entitySnapshot(entityId, existing);
+      const next = step(
+        snapshot,
+        existing
+          ? { type: "ROTATE", userId, entityType: type }
+          : { type: "ENROLL", userId, entityType: type },
+      );
+      if (!next) {
+        // The machine said no; say why, without writing anything.
+        if (existing && existing.userId !== userId) throw new CpnsError("ERR_NOT_OWNER");
+        if (existing && snapshot.value === "active" && existing.type !== type) {
+          throw new CpnsError("ERR_ENTITY_TYPE_MISMATCH");
+        }
+        throw new CpnsError("ERR_ENTITY_STATE");
+      }
+      const keyVersion = next.context.keyVersion;
+      const eukey = randomBytes(32, crypto);
+
+      // The owner's HA1 for the hash of this exchange's algorithm, for the key transport.
+      const hash = ALGORITHMS[digest.algorithm].hash;
+      const owner = await users.get(userId);
+      const sealedHa1 = owner?.ha1[hash];
+      if (!sealedHa1) throw new CpnsError("ERR_STORE_CORRUPT");
+      const ha1 = fromUtf8(await cipher.open("ha1", ha1SealId(userId, hash), sealedHa1));
+      const context = { entityId, userId, type, keyVersion };
+      const sealedKey = await sealEukey(
+        eukey,
+        { ha1, nonce: digest.nonce, cnonce: digest.cnonce },
+        context,
+        crypto,
+      );
+
+      const now = new Date(parts.now()).toISOString();
+      const record: EntityRecord = {
+        v: 1,
+        entityId,
+        userId,
+        type,
+        keyVersion,
+        eukey: await cipher.seal("eukey", eukeySealId(entityId, keyVersion), eukey),
+        machine: persist(next),
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      const userhashes = existing
+        ? []
+        : (["SHA-256", "SHA-512-256", "MD5"] as const).map((name) => ({
+            hash: ALGORITHMS[name].hash,
+            userhash: computeUserhash(ALGORITHMS[name], entityId, config.realm),
+          }));
+      await entities.put(record, userhashes);
+      log.emit({
+        event: existing ? "entity.rotated" : "entity.enrolled",
+        userId,
+        entityId,
+        entityType: type,
+        keyVersion,
+      });
+      const response: EnrollResponse = {
+        ...context,
+        rotated: Boolean(existing),
+        alg: EUKEY_TRANSPORT_ALG,
+        sealedKey,
+      };
+      return c.json(response, existing ? 200 : 201);
+    });
+  }
+
+  async function list(c: Context<ServerEnv>) {
+    const userId = userOf(c.var.principal);
+    return c.json({ entities: (await entities.listByUser(userId)).map(view) });
+  }
+
+  async function get(c: Context<ServerEnv>) {
+    const userId = userOf(c.var.principal);
+    return c.json(view(await ownedEntity(userId, c.req.param("entityId") ?? "")));
+  }
+
+  async function revoke(c: Context<ServerEnv>) {
+    const userId = userOf(c.var.principal);
+    const entityId = c.req.param("entityId") ?? "";
+    return mutex.run(`id:${entityId}`, async () => {
+      const record = await ownedEntity(userId, entityId);
+      const next = step(entitySnapshot(entityId, record), { type: "REVOKE", userId });
+      if (!next) throw new CpnsError("ERR_ENTITY_STATE");
+      const { eukey: _withdrawn, ...rest } = record;
+      const revoked: EntityRecord = {
+        ...rest,
+        machine: persist(next),
+        updatedAt: new Date(parts.now()).toISOString(),
+      };
+      await entities.put(revoked);
+      log.emit({ event: "entity.revoked", userId, entityId, keyVersion: record.keyVersion });
+      return c.json(view(revoked));
+    });
+  }
+
+  async function whoami(c: Context<ServerEnv>) {
+    const principal = c.var.principal;
+    if (principal.kind !== "PNE" && principal.kind !== "PNGW") throw new CpnsError("ERR_FORBIDDEN");
+    return c.json({
+      entityId: principal.entityId,
+      userId: principal.userId,
+      type: principal.kind,
+      keyVersion: principal.keyVersion,
+    });
+  }
+
+  return { enroll, list, get, revoke, whoami };
+}

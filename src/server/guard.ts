@@ -1,0 +1,104 @@
+/**
+ * Authentication and authorisation in front of every route (seed 5.x.2,
+ * 5.x.3): the route's policy row decides whether credentials are needed; an
+ * admin presents the Bearer token, everyone else HTTP Digest (one lookup for
+ * users and entities). Failed Digest attempts are counted per username and per
+ * client address, and over the limit the answer is 429 with Retry-After. Only
+ * then does the policy table allow or deny (403) the principal's kind.
+ *
+ * The policy check runs inside the Digest middleware, so a 403 to a genuine
+ * principal still carries Authentication-Info: the server proves itself even
+ * when it says no.
+ */
+import type { MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { utf8 } from "../crypto/bytes.ts";
+import { timingSafeEqualString } from "../crypto/compare.ts";
+import { digestAuth, parseCredentials } from "../digest/index.ts";
+import { problemResponse } from "../errors.ts";
+import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
+import { credentialLookup } from "./credentials.ts";
+import { isAllowed, needsAuthentication, type RouteId } from "./policy.ts";
+
+/** The username as sent, for counting failures; undefined when there is none to read. */
+function attemptedUsername(header: string): string | undefined {
+  try {
+    const params = parseCredentials(header).params;
+    return params.get("username") ?? params.get("username*");
+  } catch {
+    return undefined;
+  }
+}
+
+export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareHandler<ServerEnv> {
+  const { config, limiter, log } = parts;
+  const adminToken = utf8(config.adminToken);
+  if (adminToken.length < 16) throw new TypeError("server: the admin token must be >= 16 bytes");
+  const addressOf = (c: Parameters<MiddlewareHandler<ServerEnv>>[0]) =>
+    config.clientAddress?.(c.req.raw, c.env) ?? "unknown";
+
+  // digestAuth only sets `digest`; ServerEnv is a superset of its env.
+  const digest = digestAuth<CredentialData>({
+    realm: config.realm,
+    secret: config.digestSecret,
+    lookup: credentialLookup(parts),
+    algorithms: config.algorithms,
+    nonceLifetimeSeconds: config.nonceLifetimeSeconds,
+    ledger: config.ledger,
+    crypto: config.crypto,
+    now: config.now,
+    onFailure: (c, failure) => {
+      const header = c.req.header("authorization");
+      if (!header || failure.stale || failure.status !== 401) return;
+      const username = attemptedUsername(header);
+      const address = addressOf(c);
+      limiter.recordFailure(username ? [`u:${username}`, `a:${address}`] : [`a:${address}`]);
+      log.emit({ event: "auth.failed", username, address });
+    },
+  }) as unknown as MiddlewareHandler<ServerEnv>;
+
+  return (route) =>
+    async function guard(c, next) {
+      if (!needsAuthentication(route)) {
+        c.set("principal", { kind: "anonymous" });
+        return next();
+      }
+      const header = c.req.header("authorization") ?? "";
+      if (/^bearer\s/i.test(header)) {
+        if (!timingSafeEqualString(header.slice(7).trim(), config.adminToken)) {
+          log.emit({ event: "admin.denied", address: addressOf(c) });
+          throw new HTTPException(401, {
+            res: problemResponse("ERR_ADMIN_UNAUTHORIZED", undefined, {
+              "WWW-Authenticate": 'Bearer realm="cpns-admin"',
+            }),
+          });
+        }
+        c.set("principal", { kind: "admin" });
+        if (!isAllowed(route, "admin")) return problemResponse("ERR_FORBIDDEN");
+        return next();
+      }
+
+      const username = header ? attemptedUsername(header) : undefined;
+      const address = addressOf(c);
+      const wait = limiter.retryAfter(
+        username ? [`u:${username}`, `a:${address}`] : [`a:${address}`],
+      );
+      if (wait > 0) {
+        log.emit({ event: "auth.rate_limited", username, address });
+        throw new HTTPException(429, {
+          res: problemResponse("ERR_RATE_LIMITED", undefined, { "Retry-After": String(wait) }),
+        });
+      }
+
+      return digest(c, async () => {
+        const principal = c.var.digest.data as CredentialData;
+        if (username) limiter.clear(`u:${username}`);
+        c.set("principal", principal);
+        if (!isAllowed(route, principal.kind)) {
+          c.res = problemResponse("ERR_FORBIDDEN");
+          return;
+        }
+        await next();
+      });
+    };
+}

@@ -1,0 +1,138 @@
+/**
+ * Users and entities behind small repository interfaces, persisted with
+ * unstorage (fs for the embedded server, memory in tests, Deno KV, Workers KV,
+ * Redis). Keys are base64url of the id so no id can name a path of its own on
+ * the fs driver. Each record is one value, written with one setItem: a
+ * rotation or revocation replaces the whole record at once, and a failed write
+ * leaves the previous record in place.
+ *
+ * userhash (RFC 7616 §3.4.4) lookups go through an index of H(id:realm) per
+ * hash. Index entries are written before the record they point to, so a failed
+ * write can leave a dangling index entry (harmless: it leads nowhere) but never
+ * a record that cannot be found.
+ */
+import type { Storage } from "unstorage";
+import { toBase64url, utf8 } from "../crypto/bytes.ts";
+import type { HashName } from "../crypto/hash.ts";
+import { CpnsError } from "../errors.ts";
+import type { EntityRecord, UserRecord } from "./records.ts";
+
+const keyOf = (prefix: string, id: string) => `${prefix}:${toBase64url(utf8(id))}`;
+
+async function guarded<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    if (err instanceof CpnsError) throw err;
+    // The driver's message may name paths or values: keep it out of the answer.
+    throw new CpnsError("ERR_STORE_UNAVAILABLE");
+  }
+}
+
+export interface UserhashEntry {
+  hash: HashName;
+  userhash: string;
+}
+
+class UserhashIndex {
+  constructor(
+    private readonly storage: Storage,
+    private readonly prefix: string,
+  ) {}
+
+  key(hash: HashName, userhash: string): string {
+    return `${this.prefix}:${hash}:${userhash.toLowerCase()}`;
+  }
+
+  async put(id: string, entries: readonly UserhashEntry[]): Promise<void> {
+    await Promise.all(
+      entries.map((entry) => this.storage.setItem(this.key(entry.hash, entry.userhash), id)),
+    );
+  }
+
+  async find(hash: HashName, userhash: string): Promise<string | undefined> {
+    if (!/^[0-9a-fA-F]{32,128}$/.test(userhash)) return undefined;
+    const id = await this.storage.getItem<string>(this.key(hash, userhash));
+    return typeof id === "string" ? id : undefined;
+  }
+}
+
+export class UserRepository {
+  readonly #index: UserhashIndex;
+
+  constructor(private readonly storage: Storage) {
+    this.#index = new UserhashIndex(storage, "userhash-user");
+  }
+
+  get(userId: string): Promise<UserRecord | undefined> {
+    return guarded(
+      async () => (await this.storage.getItem<UserRecord>(keyOf("user", userId))) ?? undefined,
+    );
+  }
+
+  findByUserhash(hash: HashName, userhash: string): Promise<UserRecord | undefined> {
+    return guarded(async () => {
+      const id = await this.#index.find(hash, userhash);
+      return id === undefined ? undefined : this.get(id);
+    });
+  }
+
+  /** Creates the user; answers false when the id is taken (nothing is written then). */
+  create(record: UserRecord, userhashes: readonly UserhashEntry[]): Promise<boolean> {
+    return guarded(async () => {
+      if (await this.storage.hasItem(keyOf("user", record.userId))) return false;
+      await this.#index.put(record.userId, userhashes);
+      await this.storage.setItem(keyOf("user", record.userId), record);
+      return true;
+    });
+  }
+
+  list(): Promise<string[]> {
+    return guarded(async () => {
+      const records = await Promise.all(
+        (await this.storage.getKeys("user")).map((key) => this.storage.getItem<UserRecord>(key)),
+      );
+      return records.flatMap((record) => (record ? [record.userId] : [])).sort();
+    });
+  }
+}
+
+export class EntityRepository {
+  readonly #index: UserhashIndex;
+
+  constructor(private readonly storage: Storage) {
+    this.#index = new UserhashIndex(storage, "userhash-entity");
+  }
+
+  get(entityId: string): Promise<EntityRecord | undefined> {
+    return guarded(
+      async () =>
+        (await this.storage.getItem<EntityRecord>(keyOf("entity", entityId))) ?? undefined,
+    );
+  }
+
+  findByUserhash(hash: HashName, userhash: string): Promise<EntityRecord | undefined> {
+    return guarded(async () => {
+      const id = await this.#index.find(hash, userhash);
+      return id === undefined ? undefined : this.get(id);
+    });
+  }
+
+  /** Writes the whole record at once (enrol, rotate, revoke). */
+  put(record: EntityRecord, userhashes: readonly UserhashEntry[] = []): Promise<void> {
+    return guarded(async () => {
+      await this.#index.put(record.entityId, userhashes);
+      await this.storage.setItem(keyOf("entity", record.entityId), record);
+    });
+  }
+
+  listByUser(userId: string): Promise<EntityRecord[]> {
+    return guarded(async () => {
+      const keys = await this.storage.getKeys("entity");
+      const records = await Promise.all(keys.map((key) => this.storage.getItem<EntityRecord>(key)));
+      return records
+        .filter((record): record is EntityRecord => record?.userId === userId)
+        .sort((a, b) => a.entityId.localeCompare(b.entityId));
+    });
+  }
+}
