@@ -60,7 +60,12 @@ export const agentMachine = setup({
     enrolling: {
       description: "The owner's credentials are being used to obtain an EUKey.",
       on: {
-        ENROLLED: { guard: "isNewerKey", target: "enrolled", actions: "keepKeyVersion" },
+        ENROLLED: {
+          guard: "isNewerKey",
+          target: "enrolled",
+          actions: "keepKeyVersion",
+          meta: { requirements: ["SEED-5.x.1-1", "KEY-TRANSPORT-EUKEY", "AGENT-LIFECYCLE"] },
+        },
         ENROLL_FAILED: [{ guard: "hadKey", target: "enrolled" }, { target: "unenrolled" }],
       },
     },
@@ -71,8 +76,14 @@ export const agentMachine = setup({
     authenticating: {
       description: "A Digest exchange with the EUKey is under way; rspauth is required.",
       on: {
-        SERVER_PROVED: "authenticated",
-        SERVER_UNPROVEN: "enrolled",
+        SERVER_PROVED: {
+          target: "authenticated",
+          meta: { requirements: ["FFS-SERVER-AUTH", "AGENT-REQUIRE-RSPAUTH"] },
+        },
+        SERVER_UNPROVEN: {
+          target: "enrolled",
+          meta: { requirements: ["FFS-SERVER-AUTH", "AGENT-REQUIRE-RSPAUTH"] },
+        },
         REJECTED: { target: "unenrolled", actions: "forgetKey" },
       },
     },

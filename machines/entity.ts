@@ -64,7 +64,13 @@ export const entityMachine = setup({
   states: {
     unassigned: {
       description: "No EUKey has been assigned to this Entity ID.",
-      on: { ENROLL: { target: "active", actions: ["assignOwner", "issueNextKey"] } },
+      on: {
+        ENROLL: {
+          target: "active",
+          actions: ["assignOwner", "issueNextKey"],
+          meta: { requirements: ["SEED-5.x.1-1", "SEED-5.x.1-2", "ENTITY-LIFECYCLE"] },
+        },
+      },
     },
     active: {
       description: "The entity holds EUKey version `keyVersion` and may authenticate with it.",
@@ -78,7 +84,11 @@ export const entityMachine = setup({
         REVOKE: { guard: "isOwner", target: "revoked" },
         // Stays active. A target is named because snapshot.can() treats a
         // targetless transition without actions as "nothing would happen".
-        AUTHENTICATE: { guard: "presentsCurrentKey", target: "active" },
+        AUTHENTICATE: {
+          guard: "presentsCurrentKey",
+          target: "active",
+          meta: { requirements: ["SEED-5.x.2-1", "SEED-5.x.3-1"] },
+        },
       },
     },
     revoked: {
