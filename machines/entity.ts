@@ -80,8 +80,13 @@ export const entityMachine = setup({
           target: "active",
           reenter: true,
           actions: "issueNextKey",
+          meta: { requirements: ["ENTITY-LIFECYCLE", "SERVER-OWNERSHIP"] },
         },
-        REVOKE: { guard: "isOwner", target: "revoked" },
+        REVOKE: {
+          guard: "isOwner",
+          target: "revoked",
+          meta: { requirements: ["ENTITY-LIFECYCLE", "SERVER-OWNERSHIP"] },
+        },
         // Stays active. A target is named because snapshot.can() treats a
         // targetless transition without actions as "nothing would happen".
         AUTHENTICATE: {
