@@ -34,11 +34,12 @@ const work = mkdtempSync(join(tmpdir(), "cpns-bench-"));
 const server = spawn(process.execPath, ["--expose-gc", "--import", "tsx", "bench/server.ts"], {
   stdio: ["ignore", "pipe", "inherit"],
 });
-const ports = await new Promise<{ open: number; authed: number }>((resolve) => {
+const ports = await new Promise<{ open: number; authed: number; ceiling: number }>((resolve) => {
   createInterface({ input: server.stdout }).once("line", (line) => resolve(JSON.parse(line)));
 });
 const openUrl = `http://127.0.0.1:${ports.open}`;
 const authedUrl = `http://127.0.0.1:${ports.authed}`;
+const ceilingUrl = `http://127.0.0.1:${ports.ceiling}`;
 
 interface WrkResult {
   requestsPerSecond: number;
@@ -100,9 +101,12 @@ const median = (values: number[]) => {
 
 let refused = 0;
 
-async function measure(label: string): Promise<{ open: number; auth: number; ratio: number }> {
+async function measure(
+  label: string,
+): Promise<{ open: number; auth: number; ceiling: number; ratio: number }> {
   const open: number[] = [];
   const auth: number[] = [];
+  const ceiling: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     open.push(wrk(`${openUrl}/hello`, DURATION_S).requestsPerSecond);
     const file = await prepareHeaders(HEADERS_PER_RUN);
@@ -115,12 +119,15 @@ async function measure(label: string): Promise<{ open: number; auth: number; rat
     }
     refused += result.non2xx;
     auth.push(result.requestsPerSecond);
+    ceiling.push(wrk(`${ceilingUrl}/hello`, DURATION_S, "bench/auth.lua", file).requestsPerSecond);
   }
   const ratio = median(auth) / median(open);
+  const show = (values: number[]) => values.map(Math.round).join("/");
   console.log(
-    `${label}: open ${open.map(Math.round).join("/")} req/s, digest ${auth.map(Math.round).join("/")} req/s, ratio of medians ${ratio.toFixed(3)}`,
+    `${label}: open ${show(open)} req/s, digest ${show(auth)} req/s, ratio of medians ${ratio.toFixed(3)}; ` +
+      `no-op middleware (ceiling) ${show(ceiling)} req/s, ratio ${(median(ceiling) / median(open)).toFixed(3)}`,
   );
-  return { open: median(open), auth: median(auth), ratio };
+  return { open: median(open), auth: median(auth), ceiling: median(ceiling), ratio };
 }
 
 try {
