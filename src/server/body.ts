@@ -46,7 +46,12 @@ export async function readJson<S extends z.ZodType>(
   if (!/^application\/json\s*(;|$)/i.test(type)) throw new CpnsError("ERR_UNSUPPORTED_MEDIA_TYPE");
   let value: unknown;
   try {
-    value = JSON.parse(fromUtf8(await readLimited(c.req.raw, limit)));
+    // With qop=auth-int the Digest middleware has already read (and Hono cached) the body.
+    const bytes = c.req.raw.bodyUsed
+      ? new Uint8Array(await c.req.arrayBuffer())
+      : await readLimited(c.req.raw, limit);
+    if (bytes.length > limit) throw new CpnsError("ERR_BODY_TOO_LARGE");
+    value = JSON.parse(fromUtf8(bytes));
   } catch (err) {
     if (err instanceof CpnsError) throw err;
     throw new CpnsError("ERR_BODY_MALFORMED");
