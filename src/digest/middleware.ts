@@ -7,7 +7,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { problemResponse } from "../errors.ts";
+import { CpnsError, problemResponse } from "../errors.ts";
 import {
   createDigestVerifier,
   type DigestOutcome,
@@ -20,6 +20,11 @@ export type DigestEnv<D = unknown> = { Variables: { digest: DigestPrincipal<D> }
 export type DigestFailure = Extract<DigestOutcome, { ok: false }>;
 
 export interface DigestAuthOptions<D = unknown> extends DigestServerOptions<D> {
+  /**
+   * Largest request body hashed for qop=auth-int (default 1 MiB): the body is
+   * read before the response can be checked, so it must be bounded.
+   */
+  maxBodyBytes?: number;
   /** Called before a failure is answered, e.g. to count failed attempts. */
   onFailure?: (c: Context, failure: DigestFailure) => void | Promise<void>;
 }
@@ -29,14 +34,22 @@ export function digestAuth<D = unknown>(
 ): MiddlewareHandler<DigestEnv<D>> {
   const verifier = createDigestVerifier(options);
   const { onFailure } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
 
   return async function digestAuth(c, next) {
     const outcome = await verifier.verify({
       method: c.req.method,
       url: c.req.url,
       authorization: c.req.header("authorization"),
-      // Hono caches the parsed body, so the handler can still read it afterwards.
-      body: async () => new Uint8Array(await c.req.arrayBuffer()),
+      // Only read for qop=auth-int. Hono caches it, so the handler can still read it.
+      body: async () => {
+        if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) {
+          throw new CpnsError("ERR_BODY_TOO_LARGE");
+        }
+        const body = new Uint8Array(await c.req.arrayBuffer());
+        if (body.length > maxBodyBytes) throw new CpnsError("ERR_BODY_TOO_LARGE");
+        return body;
+      },
     });
     if (!outcome.ok) {
       if (onFailure) await onFailure(c, outcome);
