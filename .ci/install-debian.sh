@@ -5,7 +5,7 @@
 # runs `apt-get update` at most once, and only when something is missing.
 set -euo pipefail
 
-packages=(curl apache2 apache2-utils python3-requests)
+packages=(curl apache2 apache2-utils python3-requests chromium)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -7,7 +7,8 @@
  *   unenrolled --ENROLL--> enrolling --ENROLLED--> enrolled --AUTHENTICATE--> authenticating
  *   authenticating --SERVER_PROVED--> authenticated
  *   authenticating --SERVER_UNPROVEN--> enrolled   (an impostor server: nothing it said is used)
- *   authenticating --REJECTED--> unenrolled        (key rotated elsewhere or revoked)
+ *   authenticating --REJECTED--> enrolled          (401: rotated or revoked elsewhere, or an
+ *                                                   impostor; a 401 proves nothing, so the key is kept)
  *   enrolled | authenticated --ENROLL--> enrolling (rotation: a new key replaces the old)
  *
  * Pure: the agent (src/agent/) asks this machine before acting and persists
@@ -46,7 +47,6 @@ export const agentMachine = setup({
       keyVersion: ({ context, event }) =>
         event.type === "ENROLLED" ? event.keyVersion : context.keyVersion,
     }),
-    forgetKey: assign({ keyVersion: 0 }),
   },
 }).createMachine({
   id: "agent",
@@ -84,7 +84,9 @@ export const agentMachine = setup({
           target: "enrolled",
           meta: { requirements: ["FFS-SERVER-AUTH", "AGENT-REQUIRE-RSPAUTH"] },
         },
-        REJECTED: { target: "unenrolled", actions: "forgetKey" },
+        // A 401 carries no proof, so it must not destroy the key: an impostor or a
+        // mistyped server address would otherwise force a re-enrollment.
+        REJECTED: { target: "enrolled" },
       },
     },
     authenticated: {

@@ -636,6 +636,13 @@ const ADDITIONS: Requirement[] = [
     "Every machine in machines/ has a current Mermaid diagram in spec/diagrams/, generated from its definition.",
     IMPLEMENTED,
   ),
+  add(
+    "SPEC-MODEL-PAGE",
+    SPEC,
+    "The running CPNS Server serves a reviewer page at GET /model that draws every machine from its definition (states, events, guards, each transition linked to its requirement ids), needs nothing from any other host, and highlights a chosen entity's live state (admin only); GET /model/machines.json serves the same model as JSON.",
+    IMPLEMENTED,
+    { source: "issue #5" },
+  ),
 ];
 
 export const REQUIREMENTS: readonly Requirement[] = [...SEED, ...RESOLUTIONS, ...ADDITIONS];

@@ -109,7 +109,7 @@ export class EntityAgent {
   }): Promise<DeviceRecord> {
     const { userId, password, entityId, type } = input;
     const previous = await this.options.store.get(entityId);
-    let snapshot = advance(restore(previous, entityId), { type: "ENROLL" });
+    const enrolling = advance(restore(previous, entityId), { type: "ENROLL" });
     const fetchAsOwner = createDigestFetch({
       username: userId,
       password,
@@ -117,6 +117,7 @@ export class EntityAgent {
       fetch: this.options.fetch,
       crypto: this.options.crypto,
     });
+    let record: { eukey: Uint8Array; keyVersion: number };
     try {
       const res = await fetchAsOwner(`${this.#base}/cpns/v1/enrollments`, {
         method: "POST",
@@ -137,12 +138,15 @@ export class EntityAgent {
       if (!eukey || body.entityId !== entityId || body.userId !== userId || body.type !== type) {
         throw new CpnsError("ERR_KEY_UNWRAP");
       }
-      snapshot = advance(snapshot, { type: "ENROLLED", keyVersion: body.keyVersion });
-      return await this.#save(entityId, snapshot, { userId, type, eukey: toBase64url(eukey) });
+      record = { eukey, keyVersion: body.keyVersion };
     } catch (err) {
-      await this.#save(entityId, advance(snapshot, { type: "ENROLL_FAILED" }));
+      // Nothing was obtained: a device that had a key keeps it; one that had none
+      // records nothing.
+      if (previous) await this.#save(entityId, advance(enrolling, { type: "ENROLL_FAILED" }));
       throw err;
     }
+    const enrolled = advance(enrolling, { type: "ENROLLED", keyVersion: record.keyVersion });
+    return this.#save(entityId, enrolled, { userId, type, eukey: toBase64url(record.eukey) });
   }
 
   /**
@@ -152,7 +156,7 @@ export class EntityAgent {
   async fetchAsEntity(entityId: string, path: string, init?: RequestInit): Promise<Response> {
     const record = await this.options.store.get(entityId);
     if (!record?.eukey) throw new CpnsError("ERR_ENTITY_STATE", `${entityId} holds no EUKey`);
-    let snapshot = advance(restore(record, entityId), { type: "AUTHENTICATE" });
+    const snapshot = advance(restore(record, entityId), { type: "AUTHENTICATE" });
     const fetchAsEntity = createDigestFetch({
       username: entityId,
       password: record.eukey,
@@ -170,9 +174,13 @@ export class EntityAgent {
       throw err;
     }
     if (res.status === 401) {
-      snapshot = advance(snapshot, { type: "REJECTED" });
-      await this.#save(entityId, snapshot, { eukey: "" });
+      // The key is kept: a 401 proves nothing about who sent it.
+      await this.#save(entityId, advance(snapshot, { type: "REJECTED" }));
       throw await problemOf(res);
+    }
+    if (!digestExchangeOf(res)) {
+      await this.#save(entityId, advance(snapshot, { type: "SERVER_UNPROVEN" }));
+      throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED");
     }
     await this.#save(entityId, advance(snapshot, { type: "SERVER_PROVED" }));
     return res;

@@ -51,7 +51,10 @@ export interface DigestFetchOptions {
   password: string;
   /** The transport; default the global fetch. Tests pass `app.fetch`. */
   fetch?: FetchLike;
-  /** Refuse any authenticated response without a valid rspauth. Default false. */
+  /**
+   * Refuse every response in which the server has not proved the shared secret:
+   * no valid rspauth, or an answer given without a Digest exchange. Default false.
+   */
   requireRspauth?: boolean;
   /** Preferred qop when the server offers both. Default "auth". */
   qop?: Qop;
@@ -284,7 +287,18 @@ export function createDigestFetch(
       }
     } else {
       res = await send();
-      if (res.status !== 401) return res;
+      if (res.status !== 401) {
+        // Answered without asking for credentials, so without proving anything:
+        // under requireRspauth that is no answer at all.
+        if (options.requireRspauth) {
+          await res.body?.cancel();
+          throw new CpnsError(
+            "ERR_DIGEST_SERVER_UNAUTHENTICATED",
+            "the server did not authenticate",
+          );
+        }
+        return res;
+      }
     }
 
     // A fresh challenge: first contact, stale=true, or a nonce the server dropped.

@@ -12,6 +12,7 @@ import type { ServerInfo } from "../protocol/schemas.ts";
 import { type CpnsServerConfig, createParts, type ServerEnv } from "./context.ts";
 import { entityHandlers } from "./entities.ts";
 import { createGuard } from "./guard.ts";
+import { modelPageHandlers } from "./model-page.ts";
 import { POLICY, type RouteId } from "./policy.ts";
 import { userHandlers } from "./users.ts";
 
@@ -22,6 +23,7 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
   const guard = createGuard(parts);
   const users = userHandlers(parts);
   const entities = entityHandlers(parts);
+  const model = modelPageHandlers(parts);
 
   const handlers: Record<RouteId, (c: Context<ServerEnv>) => Response | Promise<Response>> = {
     health: (c) => c.json({ status: "ok" }),
@@ -41,6 +43,10 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     "entities.get": entities.get,
     "entities.revoke": entities.revoke,
     whoami: entities.whoami,
+    "model.page": model.page,
+    "model.icon": model.icon,
+    "model.machines": model.machines,
+    "entities.state": model.entityState,
   };
 
   const app = new Hono<ServerEnv>();

@@ -71,6 +71,30 @@ export const POLICY = {
     allow: ["PNE", "PNGW"],
     requirements: ["SEED-5.x.2-1", "SEED-5.x.3-1"],
   },
+  "model.page": {
+    method: "GET",
+    path: "/model",
+    allow: EVERYONE,
+    requirements: ["SPEC-MODEL-PAGE"],
+  },
+  "model.icon": {
+    method: "GET",
+    path: "/model/icon.svg",
+    allow: EVERYONE,
+    requirements: ["SPEC-MODEL-PAGE"],
+  },
+  "model.machines": {
+    method: "GET",
+    path: "/model/machines.json",
+    allow: EVERYONE,
+    requirements: ["SPEC-MODEL-PAGE"],
+  },
+  "entities.state": {
+    method: "GET",
+    path: "/cpns/v1/admin/entities/:entityId/state",
+    allow: ["admin"],
+    requirements: ["SPEC-MODEL-PAGE"],
+  },
 } as const satisfies Record<string, RoutePolicy>;
 
 export type RouteId = keyof typeof POLICY;

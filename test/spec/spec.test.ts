@@ -195,7 +195,11 @@ describe("[SPEC-TRACE] requirement ids in test and machine names", () => {
       { machine: "m", where: "state m.a", ids: ["R-A"] },
       { machine: "m", where: "transition m.a --GO--> m.b", ids: ["R-GO"] },
     ]);
-    expect(modelRefs(entityMachine)).toEqual([]);
+    expect(modelRefs(entityMachine)).toContainEqual({
+      machine: "entity",
+      where: "transition entity.active --REVOKE--> entity.revoked",
+      ids: ["ENTITY-LIFECYCLE", "SERVER-OWNERSHIP"],
+    });
     const bad = setup({}).createMachine({ id: "bad", meta: { requirements: "R-A" } });
     expect(() => modelRefs(bad)).toThrow(/meta.requirements must be an array/);
   });

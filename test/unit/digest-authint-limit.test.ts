@@ -3,6 +3,7 @@
  * before the response can be checked, so the middleware bounds it.
  */
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { describe, expect, it } from "vitest";
 import { createDigestFetch, digestAuth, staticCredentials } from "../../src/digest/index.ts";
 
@@ -19,7 +20,11 @@ function app(maxBodyBytes: number) {
     }),
   );
   hono.post("/p/echo", async (c) => c.text(await c.req.text()));
-  hono.onError((err) => Response.json({ code: (err as { code?: string }).code }, { status: 413 }));
+  hono.onError((err) =>
+    err instanceof HTTPException
+      ? err.getResponse()
+      : Response.json({ code: (err as { code?: string }).code }, { status: 413 }),
+  );
   return hono;
 }
 

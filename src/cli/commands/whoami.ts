@@ -1,0 +1,70 @@
+/**
+ * `cpns whoami --entity <id>` (seed 5.x.2, AGENT-REQUIRE-RSPAUTH): the entity
+ * authenticates to the CPNS Server with Digest and its EUKey through
+ * EntityAgent, and the server must prove it knows the key (rspauth). Prints
+ * what the server says the entity is. Fails with the problem code when the key
+ * was rotated or revoked (the agent then drops it) or when the server cannot
+ * prove itself (the key is kept, nothing the server said is used).
+ */
+import type { Command } from "commander";
+import { AgentError, EntityAgent } from "../../agent/agent.ts";
+import { digestExchangeOf } from "../../digest/index.ts";
+import { CpnsError } from "../../errors.ts";
+import { NodeKeyStore } from "../../runtime/node-keystore.ts";
+import type { CliContext } from "../context.ts";
+import { CliError, rememberSecret } from "../errors.ts";
+import { problemOf, transport } from "../http.ts";
+import { checkId, explicitServer, type GlobalOptions, keystorePath } from "../settings.ts";
+
+interface WhoamiOptions extends GlobalOptions {
+  entity: string;
+}
+
+async function whoami(ctx: CliContext, options: WhoamiOptions): Promise<void> {
+  const entityId = checkId("Entity ID", options.entity);
+  const store = new NodeKeyStore(keystorePath(options, ctx.env));
+  const record = await store.get(entityId);
+  if (!record?.eukey) {
+    const why = record?.userId
+      ? "its key was refused by the server earlier (rotated elsewhere or revoked)"
+      : "it was never enrolled here";
+    throw new CliError(
+      "ERR_NOT_ENROLLED",
+      `${entityId} holds no EUKey in ${store.dir}: ${why}; run cpns enroll --user <owner> --entity ${entityId}`,
+    );
+  }
+  rememberSecret(record.eukey);
+  const base = explicitServer(options, ctx.env) ?? record.serverUrl;
+  const agent = new EntityAgent({ serverUrl: base, store, fetch: transport(base, ctx.fetch) });
+
+  let res: Response;
+  try {
+    res = await agent.fetchAsEntity(entityId, "/cpns/v1/whoami");
+  } catch (err) {
+    if (err instanceof AgentError && err.code === "ERR_DIGEST_UNAUTHORIZED") {
+      throw new CliError(
+        err.code,
+        `${base} refused key version ${record.keyVersion} of ${entityId} (rotated elsewhere or revoked); it was dropped from the key store`,
+      );
+    }
+    throw err;
+  }
+  // An answer to no Digest exchange at all proves nothing either.
+  if (!digestExchangeOf(res)) {
+    await res.body?.cancel();
+    throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED", "the answer was not authenticated");
+  }
+  if (!res.ok) throw await problemOf(res, `whoami ${entityId}`);
+  const body = (await res.json()) as Record<string, unknown>;
+  ctx.stdout(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+export function registerWhoamiCommand(program: Command, ctx: CliContext): void {
+  program
+    .command("whoami")
+    .description("authenticate as an entity with its EUKey and print who the server says it is")
+    .requiredOption("--entity <entityId>", "the Entity ID whose key this device holds")
+    .action((_options: unknown, command: Command) =>
+      whoami(ctx, command.optsWithGlobals<WhoamiOptions>()),
+    );
+}

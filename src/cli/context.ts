@@ -1,0 +1,51 @@
+/**
+ * What every `cpns` command runs with: its standard streams, environment and
+ * transport (injectable, so the program can also run in-process), and the
+ * two output forms: a human line or table, or JSON with --json.
+ */
+import type { FetchLike } from "../digest/index.ts";
+import type { GlobalOptions } from "./settings.ts";
+
+export interface CliContext {
+  env: NodeJS.ProcessEnv;
+  stdin: NodeJS.ReadStream;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** The transport to the server; default the global fetch. */
+  fetch?: FetchLike;
+}
+
+export function nodeContext(): CliContext {
+  return {
+    env: process.env,
+    stdin: process.stdin,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+}
+
+/** Prints `data` as JSON with --json, else the human form. */
+export function print(
+  ctx: CliContext,
+  options: GlobalOptions,
+  human: string | string[],
+  data: unknown,
+): void {
+  if (options.json) ctx.stdout(`${JSON.stringify(data, null, 2)}\n`);
+  else {
+    const lines = Array.isArray(human) ? human : [human];
+    if (lines.length > 0) ctx.stdout(`${lines.join("\n")}\n`);
+  }
+}
+
+/** Left-aligned columns separated by two spaces, with a header row. */
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => (row[i] ?? "").length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ");
+  return [line(header), ...rows.map(line)];
+}

@@ -1,0 +1,130 @@
+/**
+ * The CLI's calls to the CPNS Server (base path /cpns/v1): the public server
+ * information, the admin API with the Bearer token (SERVER-ADMIN-API), and a
+ * CPNS User's own requests with HTTP Digest, requiring the server's rspauth
+ * (AGENT-REQUIRE-RSPAUTH): an answer the server did not authenticate is
+ * refused, whatever its status. Failures become problem codes.
+ */
+
+import { createDigestFetch, digestExchangeOf, type FetchLike } from "../digest/index.ts";
+import { CpnsError } from "../errors.ts";
+import type { ServerInfo } from "../protocol/schemas.ts";
+import { CliError } from "./errors.ts";
+
+/** fetch, with "cannot connect" turned into a clear CLI error naming the server. */
+export function transport(base: string, inner: FetchLike = (request) => fetch(request)): FetchLike {
+  return async (request) => {
+    try {
+      return await inner(request);
+    } catch (err) {
+      if (err instanceof CpnsError || err instanceof CliError) throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new CliError(
+        "ERR_SERVER_UNREACHABLE",
+        `cannot reach the CPNS Server at ${base}: ${reason}`,
+      );
+    }
+  };
+}
+
+/** The problem+json of a failed response as a CLI error (code from the body when there is one). */
+export async function problemOf(res: Response, context?: string): Promise<CliError> {
+  let code = `HTTP_${res.status}`;
+  let message = `HTTP ${res.status} ${res.statusText}`.trim();
+  try {
+    const body = (await res.json()) as { code?: unknown; title?: unknown; detail?: unknown };
+    if (typeof body.code === "string") code = body.code;
+    const parts = [body.title, body.detail].filter((part) => typeof part === "string" && part);
+    if (parts.length > 0) message = parts.join(": ");
+  } catch {
+    // Not problem+json: keep the status line.
+  }
+  if (res.status === 429) {
+    const retry = res.headers.get("retry-after");
+    if (retry) message += ` (retry after ${retry} s)`;
+  }
+  return new CliError(code, context ? `${context}: ${message}` : message);
+}
+
+async function readJson<T>(res: Response): Promise<T> {
+  try {
+    return (await res.json()) as T;
+  } catch {
+    throw new CliError("ERR_SERVER_RESPONSE", `the server answered ${res.status} without JSON`);
+  }
+}
+
+/** GET /cpns/v1: realm and algorithms, anonymous. */
+export async function serverInfo(base: string, fetchLike: FetchLike): Promise<ServerInfo> {
+  const res = await fetchLike(new Request(`${base}/cpns/v1`));
+  if (!res.ok) throw await problemOf(res, `GET ${base}/cpns/v1`);
+  const info = await readJson<Partial<ServerInfo>>(res);
+  if (info.service !== "cpns" || typeof info.realm !== "string") {
+    throw new CliError("ERR_SERVER_RESPONSE", `${base} does not look like a CPNS Server`);
+  }
+  return info as ServerInfo;
+}
+
+function isLoopback(base: string): boolean {
+  const host = new URL(base).hostname;
+  return host === "localhost" || host === "[::1]" || /^127\./.test(host);
+}
+
+/** A request to the admin API with the Bearer token. */
+export async function adminRequest<T>(
+  base: string,
+  token: string,
+  fetchLike: FetchLike,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+  warn?: (text: string) => void,
+): Promise<T> {
+  if (new URL(base).protocol === "http:" && !isLoopback(base)) {
+    warn?.(`cpns: warning: the admin token travels in clear to ${base}; prefer https\n`);
+  }
+  const headers = new Headers({ authorization: `Bearer ${token}` });
+  if (body !== undefined) headers.set("content-type", "application/json");
+  const res = await fetchLike(
+    new Request(`${base}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+  );
+  if (!res.ok) throw await problemOf(res);
+  return readJson<T>(res);
+}
+
+/**
+ * A CPNS User's Digest session: every answer must come from an authenticated
+ * exchange with a valid rspauth, or it is refused.
+ */
+export function userSession(base: string, userId: string, password: string, fetchLike: FetchLike) {
+  const digestFetch = createDigestFetch({
+    username: userId,
+    password,
+    requireRspauth: true,
+    fetch: fetchLike,
+  });
+  return async function request<T>(method: "GET" | "DELETE", path: string): Promise<T> {
+    const res = await digestFetch(`${base}${path}`, { method });
+    if (res.status === 401) {
+      const problem = await problemOf(res);
+      if (problem.code === "ERR_DIGEST_UNAUTHORIZED") {
+        throw new CliError(
+          problem.code,
+          `the server refused the credentials of ${userId} (wrong User ID or password)`,
+        );
+      }
+      throw problem;
+    }
+    if (res.ok && !digestExchangeOf(res)) {
+      await res.body?.cancel();
+      throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED", "the answer was not authenticated");
+    }
+    if (!res.ok) throw await problemOf(res);
+    return readJson<T>(res);
+  };
+}

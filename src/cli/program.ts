@@ -1,0 +1,66 @@
+/**
+ * The `cpns` command line (CLI-FLOWS): a commander program with the options
+ * every command shares and one subcommand per flow (users, enroll / rotate,
+ * whoami, entities, revoke, keys). Commander's own errors are reported as
+ * `cpns: <message> (ERR_USAGE)`; `run` turns any outcome into an exit status.
+ */
+import { Command, CommanderError } from "commander";
+import { registerEnrollCommands } from "./commands/enroll.ts";
+import { registerEntityCommands } from "./commands/entities.ts";
+import { registerUserCommands } from "./commands/users.ts";
+import { registerWhoamiCommand } from "./commands/whoami.ts";
+import type { CliContext } from "./context.ts";
+import { describeError, formatFailure, redact } from "./errors.ts";
+import { DEFAULT_SERVER } from "./settings.ts";
+
+const EPILOG = `
+Environment:
+  CPNS_SERVER        server URL (default ${DEFAULT_SERVER})
+  CPNS_KEYSTORE      device key store folder (default ./.cpns-device)
+  CPNS_ADMIN_TOKEN   admin token (else <CPNS_DATA_DIR or ./.cpns-data>/admin.token)
+  CPNS_PASSWORD      the CPNS User's password (else --password-stdin or a prompt)
+
+Example:
+  cpns user add alice
+  cpns enroll --user alice --entity gw-1 --type PNGW
+  cpns whoami --entity gw-1`;
+
+export function createProgram(ctx: CliContext): Command {
+  const program = new Command("cpns")
+    .description("OMA CPNS security: CPNS Users, EUKeys for PNEs and PN GWs, entity authentication")
+    .option("--server <url>", "CPNS Server URL (env CPNS_SERVER)")
+    .option("--keystore <dir>", "device key store folder (env CPNS_KEYSTORE)")
+    .option("--json", "print JSON")
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText("after", EPILOG)
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => ctx.stdout(text),
+      writeErr: (text) => ctx.stderr(text),
+      outputError: (text, write) =>
+        write(`${redact(`cpns: ${text.replace(/^error: /, "").trimEnd()}`)} (ERR_USAGE)\n`),
+    });
+  registerUserCommands(program, ctx);
+  registerEnrollCommands(program, ctx);
+  registerWhoamiCommand(program, ctx);
+  registerEntityCommands(program, ctx);
+  return program;
+}
+
+/** Runs the program on `argv` (user arguments only) and returns the exit status. */
+export async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
+  const program = createProgram(ctx);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; anything else commander refused is a usage error.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const failure = describeError(err);
+    ctx.stderr(`${formatFailure(failure)}\n`);
+    return failure.exitCode;
+  }
+}

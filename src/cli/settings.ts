@@ -1,0 +1,92 @@
+/**
+ * Where the `cpns` command finds what it needs, flag first, then environment,
+ * then default:
+ *
+ *   server       --server <url>    CPNS_SERVER       http://127.0.0.1:8787
+ *   key store    --keystore <dir>  CPNS_KEYSTORE     ./.cpns-device
+ *   admin token  --admin-token     CPNS_ADMIN_TOKEN  <CPNS_DATA_DIR or ./.cpns-data>/admin.token
+ *
+ * and the Entity ID / User ID rules of the server (src/protocol/schemas.ts),
+ * checked before anything is sent or a file name is made.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { keystoreDir } from "../runtime/node-keystore.ts";
+import { CliError, rememberSecret, usageError } from "./errors.ts";
+
+export const DEFAULT_SERVER = "http://127.0.0.1:8787";
+
+/** The options every command understands (declared on the program). */
+export interface GlobalOptions {
+  server?: string;
+  keystore?: string;
+  json?: boolean;
+}
+
+function checkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw usageError(`not a URL: ${url}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw usageError(`the server URL must be http: or https:, got ${url}`);
+  }
+  return url.replace(/\/+$/, "");
+}
+
+/** The server URL given by flag or environment, if any. */
+export function explicitServer(options: GlobalOptions, env: NodeJS.ProcessEnv): string | undefined {
+  const url = options.server || env.CPNS_SERVER;
+  return url ? checkUrl(url) : undefined;
+}
+
+export function serverUrl(options: GlobalOptions, env: NodeJS.ProcessEnv): string {
+  return explicitServer(options, env) ?? DEFAULT_SERVER;
+}
+
+export function keystorePath(options: GlobalOptions, env: NodeJS.ProcessEnv): string {
+  return keystoreDir(options.keystore, env);
+}
+
+export function dataDir(env: NodeJS.ProcessEnv): string {
+  return resolve(env.CPNS_DATA_DIR || ".cpns-data");
+}
+
+export function adminToken(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  const given = flag || env.CPNS_ADMIN_TOKEN;
+  if (given) {
+    rememberSecret(given);
+    return given;
+  }
+  const file = join(dataDir(env), "admin.token");
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new CliError(
+      "ERR_NO_ADMIN_TOKEN",
+      `no admin token: set CPNS_ADMIN_TOKEN, pass --admin-token, or run beside the server's data folder (${file}: ${reason})`,
+    );
+  }
+  if (!token) throw new CliError("ERR_NO_ADMIN_TOKEN", `no admin token: ${file} is empty`);
+  rememberSecret(token);
+  return token;
+}
+
+/**
+ * The server's ID_PATTERN (src/protocol/schemas.ts), repeated here because
+ * importing that module loads zod, which would double the CLI's start-up time;
+ * test/e2e/cli.test.ts checks that the two stay the same.
+ */
+export const CLI_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+/** A User ID or Entity ID as the server accepts it; anything else is a usage error. */
+export function checkId(kind: "User ID" | "Entity ID", id: string): string {
+  if (!CLI_ID_PATTERN.test(id)) {
+    throw usageError(`invalid ${kind} ${JSON.stringify(id)}: use 1-64 of A-Z a-z 0-9 . _ @ -`);
+  }
+  return id;
+}

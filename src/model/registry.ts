@@ -1,0 +1,34 @@
+/**
+ * The machines the reviewer page draws (issue #5): every lifecycle of machines/, by id. The
+ * machines themselves are the formal model the handlers and agents consult; this list only says
+ * which of them to show, under which title, and where each is defined. A unit test checks that
+ * every id matches its machine's own id.
+ */
+import type { AnyStateMachine } from "xstate";
+import { agentMachine } from "../../machines/agent.ts";
+import { entityMachine } from "../../machines/entity.ts";
+
+export interface RegisteredMachine {
+  /** The machine's own id (`machine.id`): the prefix of every state id, `entity.active`. */
+  id: string;
+  /** One line for reviewers. */
+  title: string;
+  /** Repository-relative path of the defining module. */
+  source: string;
+  machine: AnyStateMachine;
+}
+
+export const MACHINES: readonly RegisteredMachine[] = [
+  {
+    id: "entity",
+    title: "Entity EUKey lifecycle, as the CPNS Server keeps it (seed 5.x.1-5.x.3)",
+    source: "machines/entity.ts",
+    machine: entityMachine,
+  },
+  {
+    id: "agent",
+    title: "EUKey lifecycle on the device: a PNE's or PN GW's agent (seed 5.x.1, 5.x.2)",
+    source: "machines/agent.ts",
+    machine: agentMachine,
+  },
+];

@@ -1,0 +1,100 @@
+/**
+ * The reviewer page of issue #5, served by the running CPNS Server:
+ *
+ *   GET /model                                   the page (src/model/page.ts): every machine
+ *                                                drawn, with guards, events and requirement ids
+ *   GET /model/icon.svg                          its icon (so the browser asks for no /favicon.ico)
+ *   GET /model/machines.json                     the same model as JSON (src/model/describe.ts)
+ *   GET /cpns/v1/admin/entities/:entityId/state  admin only: one entity's live machine state,
+ *                                                rebuilt from its stored record as the handlers
+ *                                                rebuild it before every write
+ *
+ * The page is static for a given build of the machines, so it is rendered once. It is served
+ * with a Content-Security-Policy that allows only its own inline stylesheet and script (by hash)
+ * and requests to this origin.
+ */
+import type { Context } from "hono";
+import { entityMachine } from "../../machines/entity.ts";
+import { CpnsError } from "../errors.ts";
+import { describe, type ModelDescription } from "../model/describe.ts";
+import { ICON_SVG, type ModelPage, renderModelPage } from "../model/page.ts";
+import type { ServerEnv, ServerParts } from "./context.ts";
+import { entitySnapshot } from "./entity-model.ts";
+
+/** What `GET /cpns/v1/admin/entities/:entityId/state` answers. */
+export interface EntityStateView {
+  machine: string;
+  entityId: string;
+  /** The machine's state value, as `snapshot.value` (a string for the entity machine). */
+  value: unknown;
+  context: { keyVersion: number; userId: string | null; entityType: string | null };
+}
+
+let model: ModelDescription | undefined;
+let page: ModelPage | undefined;
+
+function theModel(): ModelDescription {
+  model ??= describe();
+  return model;
+}
+
+function thePage(): ModelPage {
+  page ??= renderModelPage(theModel());
+  return page;
+}
+
+export function modelPageHandlers(parts: ServerParts) {
+  function modelPage(_c: Context<ServerEnv>): Response {
+    const { html, csp } = thePage();
+    return new Response(html, {
+      status: 200,
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "content-security-policy": csp,
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "cache-control": "no-cache",
+      },
+    });
+  }
+
+  function icon(_c: Context<ServerEnv>): Response {
+    return new Response(ICON_SVG, {
+      status: 200,
+      headers: {
+        "content-type": "image/svg+xml",
+        "content-security-policy": "default-src 'none'",
+        "x-content-type-options": "nosniff",
+        "cache-control": "public, max-age=86400",
+      },
+    });
+  }
+
+  function machines(c: Context<ServerEnv>): Response {
+    return c.json(theModel(), 200, {
+      "cache-control": "no-cache",
+      "x-content-type-options": "nosniff",
+    });
+  }
+
+  async function entityState(c: Context<ServerEnv>): Promise<Response> {
+    if (c.var.principal.kind !== "admin") throw new CpnsError("ERR_FORBIDDEN");
+    const entityId = c.req.param("entityId") ?? "";
+    const record = await parts.entities.get(entityId);
+    if (!record) throw new CpnsError("ERR_NOT_FOUND");
+    const snapshot = entitySnapshot(entityId, record);
+    const view: EntityStateView = {
+      machine: entityMachine.id,
+      entityId,
+      value: snapshot.value,
+      context: {
+        keyVersion: snapshot.context.keyVersion,
+        userId: snapshot.context.userId,
+        entityType: snapshot.context.entityType,
+      },
+    };
+    return c.json(view, 200, { "cache-control": "no-store" });
+  }
+
+  return { page: modelPage, icon, machines, entityState };
+}

@@ -1,0 +1,211 @@
+/**
+ * src/model/layout.ts (issue #5): states in columns by BFS depth from the initial state, each
+ * transition routed once (straight to the next column, loops on the box, arcs above for other
+ * forward ones and below for backward ones), and the readability the page relies on for the
+ * real machines: no box overlaps another, no label overlaps another label or a box, and
+ * everything lies inside the bounds. A fast-check property checks the structural part on
+ * arbitrary machine descriptions.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  describe as describeModel,
+  type MachineDescription,
+  type StateDescription,
+  type TransitionDescription,
+} from "../../src/model/describe.ts";
+import {
+  intersects,
+  layoutMachine,
+  type MachineLayout,
+  type Rect,
+} from "../../src/model/layout.ts";
+
+const model = describeModel();
+const layouts = model.machines.map(layoutMachine);
+const layoutOf = (id: string) => layouts.find((l) => l.machine.id === id) as MachineLayout;
+const columnOf = (layout: MachineLayout, id: string) =>
+  layout.nodes.find((n) => n.state.id === id)?.column;
+const kindOf = (layout: MachineLayout, id: string) =>
+  layout.edges.find((e) => e.transition.id === id)?.kind;
+
+const inside = (outer: Rect, inner: Rect) =>
+  inner.x >= outer.x &&
+  inner.y >= outer.y &&
+  inner.x + inner.width <= outer.x + outer.width &&
+  inner.y + inner.height <= outer.y + outer.height;
+
+function pairs<T>(items: T[]): Array<[T, T]> {
+  return items.flatMap((a, i) => items.slice(i + 1).map((b) => [a, b] as [T, T]));
+}
+
+describe("[SPEC-MODEL-PAGE] layoutMachine(): a layered layout of each machine", () => {
+  it("[SPEC-MODEL-PAGE] puts states in columns by BFS depth from the initial state", () => {
+    const entity = layoutOf("entity");
+    expect(
+      ["entity.unassigned", "entity.active", "entity.revoked"].map((id) => columnOf(entity, id)),
+    ).toEqual([0, 1, 2]);
+    const agent = layoutOf("agent");
+    expect(
+      ["unenrolled", "enrolling", "enrolled", "authenticating", "authenticated"].map((k) =>
+        columnOf(agent, `agent.${k}`),
+      ),
+    ).toEqual([0, 1, 2, 3, 4]);
+    for (const layout of layouts) {
+      const xs = [...layout.nodes].sort((a, b) => a.column - b.column).map((n) => n.x);
+      expect(xs).toEqual([...xs].sort((a, b) => a - b));
+    }
+  });
+
+  it("[SPEC-MODEL-PAGE] routes every transition once: straight, loop, arc above or arc below", () => {
+    for (const layout of layouts) {
+      expect(layout.edges.map((e) => e.transition.id)).toEqual(
+        layout.machine.transitions.map((t) => t.id),
+      );
+    }
+    const entity = layoutOf("entity");
+    expect(kindOf(entity, "entity.unassigned:ENROLL")).toBe("straight");
+    expect(kindOf(entity, "entity.active:REVOKE")).toBe("straight");
+    // Two self-loops on `active`, one on each side so their labels cannot collide.
+    expect(
+      new Set([
+        kindOf(entity, "entity.active:ROTATE"),
+        kindOf(entity, "entity.active:AUTHENTICATE"),
+      ]),
+    ).toEqual(new Set(["loop-above", "loop-below"]));
+    const agent = layoutOf("agent");
+    expect(kindOf(agent, "agent.enrolling:ENROLLED")).toBe("straight");
+    expect(kindOf(agent, "agent.enrolling:ENROLL_FAILED:0")).toBe("arc-above");
+    expect(kindOf(agent, "agent.enrolling:ENROLL_FAILED:1")).toBe("arc-below");
+    expect(kindOf(agent, "agent.authenticating:REJECTED")).toBe("arc-below");
+    // The long backward arcs lie further out than the short ones they span.
+    const lane = (id: string) => agent.edges.find((e) => e.transition.id === id)?.lane ?? -1;
+    expect(lane("agent.authenticating:REJECTED")).toBeGreaterThan(
+      lane("agent.enrolling:ENROLL_FAILED:1"),
+    );
+  });
+
+  it("[SPEC-MODEL-PAGE] keeps the real machines readable: no overlapping boxes or labels, all inside the bounds", () => {
+    for (const layout of layouts) {
+      const labels = layout.edges.map((e) => e.label);
+      for (const [a, b] of pairs<Rect>(layout.nodes)) expect(intersects(a, b)).toBe(false);
+      for (const [a, b] of pairs(labels))
+        expect(intersects(a, b), `${JSON.stringify(a)} ${JSON.stringify(b)}`).toBe(false);
+      for (const label of labels) {
+        for (const node of layout.nodes)
+          expect(intersects(label, node), `${label.text} over ${node.label}`).toBe(false);
+      }
+      for (const rect of [...layout.nodes, ...labels])
+        expect(inside(layout.bounds, rect)).toBe(true);
+    }
+  });
+
+  it("[SPEC-MODEL-PAGE] starts and ends straight arrows on the box borders, and marks the initial state", () => {
+    const entity = layoutOf("entity");
+    const box = (id: string) => entity.nodes.find((n) => n.state.id === id) as Rect;
+    const enroll = entity.edges.find((e) => e.transition.id === "entity.unassigned:ENROLL");
+    const from = box("entity.unassigned");
+    const to = box("entity.active");
+    expect(enroll?.from).toEqual({ x: from.x + from.width, y: from.y + from.height / 2 });
+    expect(enroll?.to).toEqual({ x: to.x, y: to.y + to.height / 2 });
+    expect(enroll?.path).toMatch(/^M [\d.-]+ [\d.-]+ L [\d.-]+ [\d.-]+$/);
+    expect(entity.initial?.dot.x).toBeLessThan(from.x);
+    expect(entity.initial?.dot.y).toBe(from.y + from.height / 2);
+  });
+
+  it("[SPEC-MODEL-PAGE] places states the initial state cannot reach after the reachable ones", () => {
+    const state = (key: string, initial = false): StateDescription => ({
+      id: `m.${key}`,
+      key,
+      type: "atomic",
+      description: null,
+      parent: null,
+      initial,
+      requirements: [],
+    });
+    const t = (source: string, target: string): TransitionDescription => ({
+      id: `m.${source}:GO`,
+      source: `m.${source}`,
+      event: "GO",
+      guard: null,
+      actions: [],
+      target: `m.${target}`,
+      reenter: false,
+      requirements: [],
+      label: "GO",
+    });
+    const machine: MachineDescription = {
+      id: "m",
+      title: "",
+      source: "",
+      description: null,
+      initial: "m.b",
+      states: [state("a"), state("b", true), state("c")],
+      transitions: [t("b", "c")],
+      requirements: [],
+    };
+    const layout = layoutMachine(machine);
+    expect(["m.b", "m.c", "m.a"].map((id) => columnOf(layout, id))).toEqual([0, 1, 2]);
+  });
+
+  it("[SPEC-MODEL-PAGE] lays out arbitrary machines: every transition once, no overlapping boxes, all inside the bounds", () => {
+    const arbitraryMachine = fc.integer({ min: 1, max: 9 }).chain((n) =>
+      fc.record({
+        n: fc.constant(n),
+        finals: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
+        edges: fc.array(
+          fc.record({
+            source: fc.integer({ min: 0, max: n - 1 }),
+            target: fc.option(fc.integer({ min: 0, max: n - 1 })),
+            event: fc.constantFrom("GO", "BACK", "A_LONGER_EVENT_NAME", "X"),
+            guard: fc.option(fc.constantFrom("ok", "isOwnerSameType")),
+          }),
+          { maxLength: 16 },
+        ),
+      }),
+    );
+    fc.assert(
+      fc.property(arbitraryMachine, ({ n, finals, edges }) => {
+        const machine: MachineDescription = {
+          id: "p",
+          title: "",
+          source: "",
+          description: null,
+          initial: "p.s0",
+          states: Array.from({ length: n }, (_, i) => ({
+            id: `p.s${i}`,
+            key: `s${i}`,
+            type: finals[i] ? "final" : "atomic",
+            description: null,
+            parent: null,
+            initial: i === 0,
+            requirements: [],
+          })),
+          transitions: edges.map((e, i) => ({
+            id: `p.s${e.source}:${e.event}:${i}`,
+            source: `p.s${e.source}`,
+            event: e.event,
+            guard: e.guard,
+            actions: [],
+            target: e.target === null ? null : `p.s${e.target}`,
+            reenter: false,
+            requirements: [],
+            label: e.guard === null ? e.event : `${e.event} [${e.guard}]`,
+          })),
+          requirements: [],
+        };
+        const layout = layoutMachine(machine);
+        expect(layout.nodes).toHaveLength(n);
+        expect(layout.edges.map((e) => e.transition.id)).toEqual(
+          machine.transitions.map((t) => t.id),
+        );
+        for (const [a, b] of pairs<Rect>(layout.nodes)) expect(intersects(a, b)).toBe(false);
+        for (const rect of [...layout.nodes, ...layout.edges.map((e) => e.label)]) {
+          expect(inside(layout.bounds, rect)).toBe(true);
+        }
+        for (const e of layout.edges) expect(e.path).not.toMatch(/NaN|Infinity/);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
