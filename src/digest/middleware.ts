@@ -44,7 +44,7 @@ export function digestAuth<D = unknown>(
       // Only read for qop=auth-int. Hono caches it, so the handler can still read it.
       body: async () => {
         if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) {
-          throw new CpnsError("ERR_BODY_TOO_LARGE");
+          throw new CpnsError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
         }
         const body = new Uint8Array(await c.req.arrayBuffer());
         if (body.length > maxBodyBytes) throw new CpnsError("ERR_BODY_TOO_LARGE");

@@ -11,9 +11,15 @@ import { CpnsError } from "../errors.ts";
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
 
+/**
+ * The unread rest of an oversized body would be taken for the next request on
+ * the connection, so the answer closes it.
+ */
+const tooLarge = () => new CpnsError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
+
 async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) throw new CpnsError("ERR_BODY_TOO_LARGE");
+  if (declared > limit) throw tooLarge();
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -24,7 +30,7 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
     total += value.length;
     if (total > limit) {
       await reader.cancel();
-      throw new CpnsError("ERR_BODY_TOO_LARGE");
+      throw tooLarge();
     }
     chunks.push(value);
   }
@@ -50,7 +56,7 @@ export async function readJson<S extends z.ZodType>(
     const bytes = c.req.raw.bodyUsed
       ? new Uint8Array(await c.req.arrayBuffer())
       : await readLimited(c.req.raw, limit);
-    if (bytes.length > limit) throw new CpnsError("ERR_BODY_TOO_LARGE");
+    if (bytes.length > limit) throw tooLarge();
     value = JSON.parse(fromUtf8(bytes));
   } catch (err) {
     if (err instanceof CpnsError) throw err;

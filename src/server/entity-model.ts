@@ -6,12 +6,17 @@
  */
 import { initialTransition, type SnapshotFrom, transition } from "xstate";
 import { type EntityContext, type EntityEvent, entityMachine } from "../../machines/entity.ts";
+import { CpnsError } from "../errors.ts";
 import type { EntityRecord, PersistedMachineState } from "../store/records.ts";
 
 export type EntitySnapshot = SnapshotFrom<typeof entityMachine>;
 
+/** The states a stored record may name; anything else is a damaged record. */
+const STATE_NAMES = new Set(Object.keys(entityMachine.root.states));
+
 export function entitySnapshot(entityId: string, record?: EntityRecord): EntitySnapshot {
   if (!record) return initialTransition(entityMachine, { entityId })[0];
+  if (!STATE_NAMES.has(record.machine.value)) throw new CpnsError("ERR_STORE_CORRUPT");
   return entityMachine.resolveState({
     value: record.machine.value,
     context: record.machine.context as unknown as EntityContext,

@@ -14,20 +14,42 @@ import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
-import { digestAuth, parseCredentials } from "../digest/index.ts";
+import { ALGORITHMS, digestAuth, parseAlgorithm, parseCredentials } from "../digest/index.ts";
+import { decodeExtValue } from "../digest/params.ts";
 import { problemResponse } from "../errors.ts";
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { credentialLookup } from "./credentials.ts";
 import { isAllowed, needsAuthentication, type RouteId } from "./policy.ts";
 
-/** The username as sent, for counting failures; undefined when there is none to read. */
-function attemptedUsername(header: string): string | undefined {
+/**
+ * The identity a Digest attempt is counted against: the User ID or Entity ID
+ * itself, however it was spelled (plain, username*, or a userhash of any
+ * algorithm in any case), so that respelling the name buys no extra guesses.
+ */
+async function attemptedIdentity(parts: ServerParts, header: string): Promise<string | undefined> {
+  let params: Map<string, string>;
   try {
-    const params = parseCredentials(header).params;
-    return params.get("username") ?? params.get("username*");
+    params = parseCredentials(header).params;
   } catch {
     return undefined;
   }
+  const ext = params.get("username*");
+  if (ext !== undefined) {
+    try {
+      return decodeExtValue(ext);
+    } catch {
+      return undefined;
+    }
+  }
+  const username = params.get("username");
+  if (username === undefined || params.get("userhash")?.toLowerCase() !== "true") return username;
+  const algorithm = parseAlgorithm(params.get("algorithm"));
+  const userhash = username.toLowerCase();
+  if (!algorithm) return `userhash:${userhash}`;
+  const hash = ALGORITHMS[algorithm].hash;
+  const entity = await parts.entities.findByUserhash(hash, userhash);
+  const user = entity ? undefined : await parts.users.findByUserhash(hash, userhash);
+  return entity?.entityId ?? user?.userId ?? `userhash:${userhash}`;
 }
 
 export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareHandler<ServerEnv> {
@@ -47,10 +69,10 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
     ledger: config.ledger,
     crypto: config.crypto,
     now: config.now,
-    onFailure: (c, failure) => {
+    onFailure: async (c, failure) => {
       const header = c.req.header("authorization");
       if (!header || failure.stale || failure.status !== 401) return;
-      const username = attemptedUsername(header);
+      const username = await attemptedIdentity(parts, header);
       const address = addressOf(c);
       limiter.recordFailure(username ? [`u:${username}`, `a:${address}`] : [`a:${address}`]);
       log.emit({ event: "auth.failed", username, address });
@@ -78,8 +100,10 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
         return next();
       }
 
-      const username = header ? attemptedUsername(header) : undefined;
       const address = addressOf(c);
+      // Resolving the identity may read the store: only when something is being counted.
+      const username =
+        header && !limiter.isEmpty() ? await attemptedIdentity(parts, header) : undefined;
       const wait = limiter.retryAfter(
         username ? [`u:${username}`, `a:${address}`] : [`a:${address}`],
       );
@@ -92,7 +116,7 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
 
       return digest(c, async () => {
         const principal = c.var.digest.data as CredentialData;
-        if (username) limiter.clear(`u:${username}`);
+        if (!limiter.isEmpty()) limiter.clear(`u:${c.var.digest.username}`);
         c.set("principal", principal);
         if (!isAllowed(route, principal.kind)) {
           c.res = problemResponse("ERR_FORBIDDEN");

@@ -68,6 +68,10 @@ export class FailureLimiter {
     }
   }
 
+  isEmpty(): boolean {
+    return this.#windows.size === 0;
+  }
+
   clear(key: string): void {
     this.#windows.delete(key);
   }

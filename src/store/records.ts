@@ -5,6 +5,7 @@
  * lifecycle machine (machines/entity.ts), written in the same record so the
  * state and the key it governs can never disagree.
  */
+import { z } from "zod";
 import type { HashName } from "../crypto/hash.ts";
 
 export type EntityType = "PNE" | "PNGW";
@@ -34,3 +35,32 @@ export interface EntityRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+/**
+ * What a record read back must look like. A record that does not match was
+ * damaged or written by something else: it is reported as ERR_STORE_CORRUPT
+ * (503), never handed to the machine or a handler, where it would become a 500.
+ */
+const machineStateSchema = z.object({
+  value: z.string(),
+  context: z.record(z.string(), z.unknown()),
+});
+
+export const entityRecordSchema = z.object({
+  v: z.literal(1),
+  entityId: z.string(),
+  userId: z.string(),
+  type: z.enum(["PNE", "PNGW"]),
+  keyVersion: z.number().int().nonnegative(),
+  eukey: z.string().optional(),
+  machine: machineStateSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const userRecordSchema = z.object({
+  v: z.literal(1),
+  userId: z.string(),
+  ha1: z.object({ "SHA-256": z.string(), "SHA-512-256": z.string(), MD5: z.string() }),
+  createdAt: z.string(),
+});

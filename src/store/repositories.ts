@@ -15,9 +15,23 @@ import type { Storage } from "unstorage";
 import { toBase64url, utf8 } from "../crypto/bytes.ts";
 import type { HashName } from "../crypto/hash.ts";
 import { CpnsError } from "../errors.ts";
-import type { EntityRecord, UserRecord } from "./records.ts";
+import {
+  type EntityRecord,
+  entityRecordSchema,
+  type UserRecord,
+  userRecordSchema,
+} from "./records.ts";
 
 const keyOf = (prefix: string, id: string) => `${prefix}:${toBase64url(utf8(id))}`;
+
+function validated<T>(
+  schema: { safeParse(value: unknown): { success: boolean } },
+  value: unknown,
+): T | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (!schema.safeParse(value).success) throw new CpnsError("ERR_STORE_CORRUPT");
+  return value as T;
+}
 
 async function guarded<T>(operation: () => Promise<T>): Promise<T> {
   try {
@@ -65,8 +79,8 @@ export class UserRepository {
   }
 
   get(userId: string): Promise<UserRecord | undefined> {
-    return guarded(
-      async () => (await this.storage.getItem<UserRecord>(keyOf("user", userId))) ?? undefined,
+    return guarded(async () =>
+      validated<UserRecord>(userRecordSchema, await this.storage.getItem(keyOf("user", userId))),
     );
   }
 
@@ -90,9 +104,12 @@ export class UserRepository {
   list(): Promise<string[]> {
     return guarded(async () => {
       const records = await Promise.all(
-        (await this.storage.getKeys("user")).map((key) => this.storage.getItem<UserRecord>(key)),
+        (await this.storage.getKeys("user")).map((key) => this.storage.getItem(key)),
       );
-      return records.flatMap((record) => (record ? [record.userId] : [])).sort();
+      return records
+        .filter((record): record is UserRecord => userRecordSchema.safeParse(record).success)
+        .map((record) => record.userId)
+        .sort();
     });
   }
 }
@@ -105,9 +122,11 @@ export class EntityRepository {
   }
 
   get(entityId: string): Promise<EntityRecord | undefined> {
-    return guarded(
-      async () =>
-        (await this.storage.getItem<EntityRecord>(keyOf("entity", entityId))) ?? undefined,
+    return guarded(async () =>
+      validated<EntityRecord>(
+        entityRecordSchema,
+        await this.storage.getItem(keyOf("entity", entityId)),
+      ),
     );
   }
 
@@ -129,9 +148,12 @@ export class EntityRepository {
   listByUser(userId: string): Promise<EntityRecord[]> {
     return guarded(async () => {
       const keys = await this.storage.getKeys("entity");
-      const records = await Promise.all(keys.map((key) => this.storage.getItem<EntityRecord>(key)));
+      const records = await Promise.all(keys.map((key) => this.storage.getItem(key)));
+      // A damaged record cannot be attributed to an owner: it is left out of every
+      // list (and answers 503 when named directly) rather than breaking all lists.
       return records
-        .filter((record): record is EntityRecord => record?.userId === userId)
+        .filter((record): record is EntityRecord => entityRecordSchema.safeParse(record).success)
+        .filter((record) => record.userId === userId)
         .sort((a, b) => a.entityId.localeCompare(b.entityId));
     });
   }
