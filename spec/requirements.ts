@@ -41,11 +41,9 @@ export const IMPLEMENTED: Status = { state: "implemented" };
 const deferred = (reason: string): Status => ({ state: "deferred", reason });
 
 /** The CPNS Server (EUKey assignment, entity authentication, authorisation, storage). */
-const ISSUE_3 = deferred("issue #3 in progress (CPNS Server, src/server/)");
 /** One-time security keys and peer authentication. */
 const ISSUE_4 = deferred("issue #4 (OTK sharing and peer authentication), not yet started");
 const SESSIONS = deferred("not yet scheduled: secure sessions (src/channel/)");
-const AGENTS = deferred("not yet scheduled: CPNS agents (src/agent/)");
 const GATEWAY = deferred("not yet scheduled: PN GW relay (src/gateway/)");
 
 const S1 = "5.x.1 EUKey assignment";
@@ -65,7 +63,7 @@ const SEED: Requirement[] = [
       "The CPNS Server assigns an EUKey to a PNE or PN GW only after authenticating it by the User ID and password of the CPNS User who owns it.",
     quote:
       "CPNS Server assigns EUKey to PNE and PN GW after authenticating PNE and PN GW based on User ID and password of CPNS User who owns PNE and PN GW.",
-    status: ISSUE_3,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.1-2",
@@ -74,7 +72,7 @@ const SEED: Requirement[] = [
     statement:
       "The CPNS Server stores each assigned EUKey together with the Entity ID and the owner's User ID.",
     quote: "Assigned EUKey is stored in CPNS Server together with Entitiy ID and User ID.",
-    status: ISSUE_3,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.2-1",
@@ -84,7 +82,7 @@ const SEED: Requirement[] = [
       "The CPNS Server authenticates PNEs and PN GWs with HTTP Digest (RFC 2617) using the EUKey as the shared secret.",
     quote:
       "CPNS Server authenticates PNE and PN GW by Digest authentication defined in RFC2617 using EUKey as a shared secret.",
-    status: ISSUE_3,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.2-2",
@@ -149,7 +147,7 @@ const SEED: Requirement[] = [
       "After authenticating a PNE or PN GW, the CPNS Server knows its Entity ID and its owner's User ID from the stored EUKey record (not from anything the entity claims).",
     quote:
       "Since CPNS Server stores EUKey with Entitiy ID of PNE or PN GW and User ID of CPNS User who owns PNE or PN GW, CPNS Server can know correct Entity ID and User ID after authenticating PNE or PN GW.",
-    status: ISSUE_3,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.3-2",
@@ -157,7 +155,7 @@ const SEED: Requirement[] = [
     section: S3,
     statement: "The CPNS Server authorises requests by Entity ID and User ID.",
     quote: "Thus, CPNS Server can perform authorization using Entity ID and User ID.",
-    status: ISSUE_3,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.4-1",
@@ -230,9 +228,7 @@ const RESOLUTIONS: Requirement[] = [
     ],
     source: "DESIGN.md §3, §4; spec/decisions.md (Server authentication)",
     refines: ["SEED-5.x.2-1"],
-    status: deferred(
-      "the Digest engine emits, verifies and can require rspauth (DIGEST-AUTHINFO, implemented); the agents that turn requireRspauth on are not written yet (AGENT-REQUIRE-RSPAUTH)",
-    ),
+    status: IMPLEMENTED,
   },
   {
     id: "FFS-NO-TLS",
@@ -419,42 +415,42 @@ const ADDITIONS: Requirement[] = [
     "SERVER-API",
     SERVER,
     "The server API lives under /cpns/v1 with JSON bodies; errors are application/problem+json (RFC 9457) with a stable code and never echo a secret.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "DESIGN.md §4" },
   ),
   add(
     "SERVER-USER-HA1",
     SERVER,
     "The server stores only the user's HA1 per algorithm for its realm, sealed at rest, never the password.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.1-1"] },
   ),
   add(
     "SERVER-EUKEY-FORMAT",
     SERVER,
     "An EUKey is 32 random bytes; an entity authenticates to the server with username = Entity ID and secret = base64url(EUKey) without padding.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-1"] },
   ),
   add(
     "KEY-TRANSPORT-EUKEY",
     SERVER,
-    "At assignment the EUKey travels sealed with AES-256-GCM under HKDF-SHA256 of the user's HA1 and the exchange's nonce and cnonce, with ids, purpose and expiry in the AAD.",
-    ISSUE_3,
+    "At assignment the EUKey travels sealed with AES-256-GCM under HKDF-SHA256 of the user's HA1 and the exchange's nonce and cnonce, with the Entity ID, User ID, type and key version in the AAD (spec/key-transport.md).",
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.1-1"] },
   ),
   add(
     "KEY-TRANSPORT-LABELS",
     SERVER,
     "The HKDF labels and AAD layouts of every key transport are fixed in spec/ so that an independent implementation can interoperate.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (Key transport)" },
   ),
   add(
     "STORE-AT-REST",
     SERVER,
     "EUKeys, OTKs and HA1s are stored sealed under the server master key, with purpose and owner in the AAD, so a sealed value moved to another record does not open.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (at rest)", refines: ["SEED-5.x.1-2"] },
   ),
   add(
@@ -468,91 +464,93 @@ const ADDITIONS: Requirement[] = [
     "ENTITY-LIFECYCLE",
     SERVER,
     "An entity's EUKey is assigned once (ENROLL), rotated only by its owner without changing its type, and revoked for good; only the current key version authenticates (machines/entity.ts).",
-    ISSUE_3,
+    deferred(
+      "the memory ledger is atomic in one process; the Durable Object, Redis and Deno KV adapters come with multi-instance deployment",
+    ),
     { source: "machines/entity.ts", refines: ["SEED-5.x.1-1", "SEED-5.x.1-2", "SEED-5.x.2-1"] },
   ),
   add(
     "SERVER-MODEL-GATE",
     SERVER,
     "Every handler asks the machine (snapshot.can) before writing; when the machine refuses, nothing is written.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "DESIGN.md §3" },
   ),
   add(
     "SERVER-AUTHZ-POLICY",
     SERVER,
     "One policy table decides every request from the authenticated principal's Entity ID, User ID and type, never from ids in the request.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "DESIGN.md §3", refines: ["SEED-5.x.3-1", "SEED-5.x.3-2"] },
   ),
   add(
     "SERVER-OWNERSHIP",
     SERVER,
     "An Entity ID belongs to the first CPNS User that enrolled it; another user gets 403 and nothing changes; the owner can list, rotate and revoke its entities.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "issue #3", refines: ["SEED-5.x.3-2"] },
   ),
   add(
     "SERVER-ADMIN-API",
     SERVER,
     "CPNS Users are created through an admin API authenticated by a Bearer token from the environment (generated and kept beside the data by default) and through the CLI.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "issue #3" },
   ),
   add(
     "SERVER-RATE-LIMIT",
     SERVER,
     "Failed Digest attempts are limited per username and per client address: past the limit the answer is 429 with Retry-After; unknown user and wrong password look the same.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "issue #3" },
   ),
   add(
     "SERVER-SECURITY-LOG",
     SERVER,
     "Security events (user created, entity enrolled, rotated, revoked, authentication failure, rate limited) are written as JSON lines with no secret in them.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "issue #3" },
   ),
   add(
     "SERVER-BAD-INPUT",
     SERVER,
     "Malformed JSON, unknown fields, over-long ids, ids with control characters, a wrong entity type and bodies over the size limit get a 4xx problem+json with a stable code; nothing is stored, and no input makes the server answer 500.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "issue #3" },
   ),
   add(
     "STORE-PERSISTENCE",
     SERVER,
     "With the embedded fs storage, a restarted server keeps every user and entity working (keys kept beside the data).",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "issue #3" },
   ),
   add(
     "STORE-NO-HALF-WRITE",
     SERVER,
     "A failed write leaves no half-enrolled entity: the previous record (or none) stays, and the client gets a 503 problem.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "issue #3" },
   ),
   add(
     "AGENT-LIFECYCLE",
     PEERS,
     "The device agent drives its own machine (unenrolled, enrolling, enrolled, authenticating, authenticated, with rotation and rejection paths) and keeps its snapshot with the key.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "machines/agent.ts" },
   ),
   add(
     "CLI-FLOWS",
     SERVER,
     "The `cpns` command creates users, enrolls entities (keeping the EUKey on the device side), authenticates as an entity, lists, rotates and revokes, as a user would type it.",
-    ISSUE_3,
+    IMPLEMENTED,
     { source: "issue #3" },
   ),
   add(
     "AGENT-REQUIRE-RSPAUTH",
     PEERS,
     "The CPNS agents (PNE and PN GW clients) run the Digest client with requireRspauth: true.",
-    AGENTS,
+    IMPLEMENTED,
     { source: "spec/decisions.md (Server authentication)", refines: ["FFS-SERVER-AUTH"] },
   ),
   add(
@@ -640,6 +638,13 @@ const ADDITIONS: Requirement[] = [
     "SPEC-MODEL-PAGE",
     SPEC,
     "The running CPNS Server serves a reviewer page at GET /model that draws every machine from its definition (states, events, guards, each transition linked to its requirement ids), needs nothing from any other host, and highlights a chosen entity's live state (admin only); GET /model/machines.json serves the same model as JSON.",
+    IMPLEMENTED,
+    { source: "issue #5" },
+  ),
+  add(
+    "SPEC-MODEL-TESTS",
+    SPEC,
+    "Every machine in machines/ is tested model-based: xstate's createTestModel generates its shortest and simple paths (payload events listed, key versions bounded), each path runs against the real system over HTTP with states asserted from outside and refused events shown to change nothing, and the executed paths cover 100% of its states and transitions (each guard branch, the refusing one included), reported in spec/model-coverage.json.",
     IMPLEMENTED,
     { source: "issue #5" },
   ),
