@@ -1,6 +1,7 @@
 /**
  * The generated files of spec/ as path -> content, rendered in memory from spec/requirements.ts and
- * machines/*.ts, and the comparison with what is on disk (for `--check` and the up-to-date test).
+ * machines/*.ts, and the comparison with what is on disk (for `--check` and the up-to-date test);
+ * and spec/model-coverage.json, which the model-based tests write and the matrix reads.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,11 +10,24 @@ import { REQUIREMENTS } from "../../spec/requirements.ts";
 import { diagramPath, renderDiagramPage } from "./diagrams.ts";
 import { loadMachines } from "./model.ts";
 import { renderRequirements } from "./requirements-md.ts";
+import type { ModelCoverage } from "./trace.ts";
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const REQUIREMENTS_MD = "spec/requirements.md";
 export const TRACEABILITY_MD = "spec/traceability.md";
 export const DIAGRAMS_DIR = "spec/diagrams";
+/** Written by `MODEL_COVERAGE_OUT=1 vitest run test/model`; read by the traceability matrix. */
+export const MODEL_COVERAGE_JSON = "spec/model-coverage.json";
+
+/** spec/model-coverage.json, or null when there is none. */
+export function readModelCoverage(root = REPO_ROOT): ModelCoverage | null {
+  const path = join(root, MODEL_COVERAGE_JSON);
+  if (!existsSync(path)) return null;
+  const parsed = JSON.parse(readFileSync(path, "utf8")) as ModelCoverage;
+  if (!Array.isArray(parsed?.machines))
+    throw new Error(`${MODEL_COVERAGE_JSON}: no "machines" list`);
+  return parsed;
+}
 
 /** The seed text, if present: $CPNS_SEED, else ../shared/seed/cpns-security-cr.txt beside the repo. */
 export function findSeed(root = REPO_ROOT): string | undefined {

@@ -1,15 +1,34 @@
 /**
  * The traceability matrix: requirement -> machine states and transitions that name it -> tests
- * that name it -> their results. Problems (which make `spec.ts trace` fail): an implemented
- * requirement without a passing test, an id named by a test or a machine that no requirement has,
- * a failing test, a test file that did not run, a malformed requirement list.
+ * that name it -> their results, and the model-based tests' coverage of each machine (from
+ * spec/model-coverage.json, when present). Problems (which make `spec.ts trace` fail): an
+ * implemented requirement without a passing test, an id named by a test or a machine that no
+ * requirement has, a failing test, a test file that did not run, a malformed requirement list,
+ * model coverage below 100%.
  * The rendering is deterministic (no times, no durations, fixed order) so it can be committed.
  */
 import type { Requirement } from "../../spec/requirements.ts";
 import { cell, table } from "./markdown.ts";
 import type { ModelRef } from "./model.ts";
+import { MODEL_COVERAGE_JSON, readModelCoverage } from "./outputs.ts";
 import { anchor, statusText, validateRequirements } from "./requirements-md.ts";
 import { compare, type FileError, type TestRecord, testName } from "./results.ts";
+
+/** One machine's coverage by the model-based tests (test/model/*.model.test.ts). */
+export interface MachineCoverage {
+  machine: string;
+  /** How the generated paths were bounded, e.g. key versions. */
+  bound: string;
+  paths: { shortest: number; simple: number };
+  states: { covered: number; total: number; missing: string[] };
+  /** `source --EVENT [guard]--> target`, a guard's refusing branch as `--> (refused)`. */
+  transitions: { covered: number; total: number; missing: string[]; all: string[] };
+}
+
+/** spec/model-coverage.json. */
+export interface ModelCoverage {
+  machines: MachineCoverage[];
+}
 
 export interface Counts {
   passed: number;
@@ -30,6 +49,8 @@ export interface Trace {
   untraced: TestRecord[];
   totals: Counts & { tests: number };
   fileErrors: FileError[];
+  /** From spec/model-coverage.json; null when the file is absent. */
+  modelCoverage: ModelCoverage | null;
   problems: string[];
 }
 
@@ -46,6 +67,7 @@ export function buildTrace(
   tests: readonly TestRecord[],
   modelRefs: readonly ModelRef[],
   fileErrors: readonly FileError[] = [],
+  modelCoverage: ModelCoverage | null = readModelCoverage(),
 ): Trace {
   const problems = validateRequirements(requirements);
   const known = new Set(requirements.map((r) => r.id));
@@ -86,14 +108,57 @@ export function buildTrace(
   if (failed.length > MAX_LISTED)
     problems.push(`... and ${failed.length - MAX_LISTED} more failed tests`);
   for (const e of fileErrors) problems.push(`test file did not run: ${e.file}: ${e.message}`);
+  for (const m of modelCoverage?.machines ?? []) {
+    const { states: s, transitions: t } = m;
+    if (s.covered < s.total || t.covered < t.total) {
+      problems.push(
+        `model coverage of machine ${m.machine} below 100%: states ${s.covered}/${s.total}, transitions ${t.covered}/${t.total}`,
+      );
+    }
+  }
 
   return {
     rows,
     untraced: tests.filter((t) => t.ids.length === 0),
     totals: { tests: tests.length, ...counts(tests) },
     fileErrors: [...fileErrors],
+    modelCoverage,
     problems,
   };
+}
+
+const ratio = ({ covered, total }: { covered: number; total: number }) =>
+  `${covered}/${total} (${total === 0 ? 100 : Math.floor((covered * 100) / total)}%)`;
+
+function renderModelCoverage(coverage: ModelCoverage): string[] {
+  const machines = [...coverage.machines].sort((a, b) => compare(a.machine, b.machine));
+  const out = [
+    "",
+    "## Model coverage",
+    "",
+    `From \`${MODEL_COVERAGE_JSON}\`, written by the model-based tests (\`test/model/*.model.test.ts\`, ` +
+      "run with `MODEL_COVERAGE_OUT=1`): paths generated from each machine by xstate's " +
+      "`createTestModel` and run against the real system. A transition is a source state, an event, " +
+      "a guard branch and a target; a guard's refusing branch counts as one, with target `(refused)`.",
+    "",
+    ...table(
+      ["Machine", "States", "Transitions", "Paths (shortest + simple)", "Bound"],
+      machines.map((m) => [
+        `\`${m.machine}\``,
+        ratio(m.states),
+        ratio(m.transitions),
+        `${m.paths.shortest} + ${m.paths.simple}`,
+        cell(m.bound),
+      ]),
+    ),
+  ];
+  for (const m of machines) {
+    const missing = [...m.states.missing.map((s) => `state ${s}`), ...m.transitions.missing];
+    if (missing.length > 0) {
+      out.push("", `Not covered in \`${m.machine}\`:`, "", ...missing.map((x) => `- \`${x}\``));
+    }
+  }
+  return out;
 }
 
 const link = (id: string) => `[${id}](requirements.md#${anchor(id)})`;
@@ -166,6 +231,7 @@ export function renderTrace(trace: Trace): string {
       ]),
     ),
   ];
+  if (trace.modelCoverage) out.push(...renderModelCoverage(trace.modelCoverage));
   if (trace.problems.length > 0) {
     out.push("", "## Problems", "", ...trace.problems.map((p) => `- ${p}`));
   }

@@ -29,7 +29,12 @@ import {
   validateRequirements,
 } from "../../scripts/spec/requirements-md.ts";
 import { readVitestJson, type TestRecord } from "../../scripts/spec/results.ts";
-import { buildTrace, renderTrace } from "../../scripts/spec/trace.ts";
+import {
+  buildTrace,
+  type MachineCoverage,
+  type ModelCoverage,
+  renderTrace,
+} from "../../scripts/spec/trace.ts";
 import { IMPLEMENTED, REQUIREMENTS, type Requirement } from "../../spec/requirements.ts";
 
 const lamp = setup({
@@ -317,6 +322,40 @@ describe("[SPEC-TRACE] the traceability matrix", () => {
     );
   });
 
+  it("[SPEC-MODEL-TESTS] shows the model coverage from spec/model-coverage.json; below 100% is a problem", () => {
+    const machine = (name: string, covered: number): MachineCoverage => ({
+      machine: name,
+      bound: "key versions <= 3",
+      paths: { shortest: 4, simple: 9 },
+      states: { covered: 3, total: 3, missing: [] },
+      transitions: {
+        covered,
+        total: 2,
+        missing: covered < 2 ? ["a --GO [!ok]--> (refused)"] : [],
+        all: ["a --GO [!ok]--> (refused)", "a --GO [ok]--> b"],
+      },
+    });
+    const tests = [record("[R-DONE] a", "passed"), record("b", "passed")];
+    const full: ModelCoverage = { machines: [machine("zeta", 2), machine("alpha", 2)] };
+    const ok = buildTrace(requirements, tests, [], [], full);
+    expect(ok.problems).toEqual([]);
+    const md = squash(renderTrace(ok));
+    expect(md).toContain("## Model coverage");
+    expect(
+      md.indexOf("| `alpha` | 3/3 (100%) | 2/2 (100%) | 4 + 9 | key versions <= 3 |"),
+    ).toBeLessThan(md.indexOf("| `zeta` |"));
+    const partial = buildTrace(requirements, tests, [], [], { machines: [machine("m", 1)] });
+    expect(partial.problems).toEqual([
+      "model coverage of machine m below 100%: states 3/3, transitions 1/2",
+    ]);
+    expect(renderTrace(partial)).toContain(
+      "Not covered in `m`:\n\n- `a --GO [!ok]--> (refused)`\n",
+    );
+    expect(renderTrace(buildTrace(requirements, tests, [], [], null))).not.toContain(
+      "Model coverage",
+    );
+  });
+
   it("is deterministic: the order vitest reports files in does not change the matrix", () => {
     const file = (name: string, title: string) => ({
       name: join(REPO_ROOT, name),
@@ -380,7 +419,7 @@ describe("[SPEC-REQUIREMENTS] spec/requirements.ts", () => {
   it("renders every requirement with its anchor, statement and status", () => {
     const md = renderRequirements(REQUIREMENTS);
     for (const r of REQUIREMENTS) expect(md).toContain(`\n#### ${r.id}\n`);
-    expect(squash(md)).toContain("| [SEED-5.x.1-1](#seed-5x1-1) | seed | deferred |");
+    expect(squash(md)).toContain("| [SEED-5.x.1-1](#seed-5x1-1) | seed | implemented |");
   });
 });
 
