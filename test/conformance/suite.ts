@@ -201,7 +201,7 @@ export function runConformance(name: string, getBaseUrl: () => string): void {
   );
 
   it(
-    `${name}: GET /hello without credentials is 401 problem+json with one Digest challenge per algorithm, SHA-256 first`,
+    `[DIGEST-ALGORITHMS] ${name}: GET /hello without credentials is 401 problem+json with one Digest challenge per algorithm, SHA-256 first`,
     async () => {
       const res = await rawRequest(url("/hello"));
       expect(res.status).toBe(401);
@@ -348,7 +348,7 @@ export function runConformance(name: string, getBaseUrl: () => string): void {
   );
 
   it(
-    `${name}: every offered hash (SHA-256, SHA-512-256, MD5) verifies, with and without userhash`,
+    `[DIGEST-ALGORITHMS] ${name}: every offered hash (SHA-256, SHA-512-256, MD5) verifies, with and without userhash`,
     async () => {
       for (const algorithm of ["SHA-256", "SHA-512-256", "MD5"] as const) {
         for (const userhash of [true, false]) {
