@@ -1,12 +1,11 @@
 /**
  * `digestAuth()`: HTTP Digest (RFC 7616) as a Hono middleware, shaped like
  * hono/basic-auth: the factory validates options once and returns a named
- * middleware; failures throw an HTTPException carrying a ready problem+json
- * Response with the challenges; success sets the principal on `c.var.digest` and
+ * middleware; a failure is answered at once with a problem+json Response
+ * carrying the challenges; success sets the principal on `c.var.digest` and
  * adds Authentication-Info (RFC 7615) so the client can authenticate the server.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { HTTPException } from "hono/http-exception";
 import { CpnsError, problemResponse } from "../errors.ts";
 import {
   createDigestVerifier,
@@ -57,9 +56,10 @@ export function digestAuth<D = unknown>(
         "WWW-Authenticate",
         value,
       ]);
-      throw new HTTPException(outcome.status, {
-        res: problemResponse(outcome.code, undefined, challenges),
-      });
+      // Returned, not thrown as an HTTPException: Hono's getResponse() would re-wrap
+      // the body as a stream, which @hono/node-server writes on a slow path (a timer
+      // per response), and challenges are the one answer an attacker can ask for in bulk.
+      return problemResponse(outcome.code, undefined, challenges);
     }
     c.set("digest", outcome.principal);
     await next();

@@ -95,7 +95,7 @@ function checkInput(header: string): void {
  * far faster than a character loop in JavaScript.
  */
 const PARAM =
-  /[ \t,]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\[\s\S])*)"|([^,\s"]*))[ \t]*(?=,|$)/y;
+  /[ \t,]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*=[ \t]*(?:"([^"\\]*(?:\\[\s\S][^"\\]*)*)"|([^,\s"]*))[ \t]*(?=,|$)/y;
 const NEXT_SCHEME = /[ \t,]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t,]|$)/y;
 const QUOTED_PAIR = /\\([\s\S])/g;
 

@@ -11,7 +11,6 @@
  * when it says no.
  */
 import type { MiddlewareHandler } from "hono";
-import { HTTPException } from "hono/http-exception";
 import { utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
 import { ALGORITHMS, digestAuth, parseAlgorithm, parseCredentials } from "../digest/index.ts";
@@ -89,10 +88,8 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       if (/^bearer\s/i.test(header)) {
         if (!timingSafeEqualString(header.slice(7).trim(), config.adminToken)) {
           log.emit({ event: "admin.denied", address: addressOf(c) });
-          throw new HTTPException(401, {
-            res: problemResponse("ERR_ADMIN_UNAUTHORIZED", undefined, {
-              "WWW-Authenticate": 'Bearer realm="cpns-admin"',
-            }),
+          return problemResponse("ERR_ADMIN_UNAUTHORIZED", undefined, {
+            "WWW-Authenticate": 'Bearer realm="cpns-admin"',
           });
         }
         c.set("principal", { kind: "admin" });
@@ -109,9 +106,7 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       );
       if (wait > 0) {
         log.emit({ event: "auth.rate_limited", username, address });
-        throw new HTTPException(429, {
-          res: problemResponse("ERR_RATE_LIMITED", undefined, { "Retry-After": String(wait) }),
-        });
+        return problemResponse("ERR_RATE_LIMITED", undefined, { "Retry-After": String(wait) });
       }
 
       return digest(c, async () => {
