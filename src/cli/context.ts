@@ -4,24 +4,16 @@
  * two output forms: a human line or table, or JSON with --json.
  */
 import type { FetchLike } from "../digest/index.ts";
-import type { GlobalOptions } from "./settings.ts";
+import type { CliEnv, GlobalOptions } from "./settings.ts";
 
 export interface CliContext {
-  env: NodeJS.ProcessEnv;
+  env: CliEnv;
+  /** Read only by the password prompt (src/runtime/node-password.ts). */
   stdin: NodeJS.ReadStream;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   /** The transport to the server; default the global fetch. */
   fetch?: FetchLike;
-}
-
-export function nodeContext(): CliContext {
-  return {
-    env: process.env,
-    stdin: process.stdin,
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-  };
 }
 
 /** Prints `data` as JSON with --json, else the human form. */

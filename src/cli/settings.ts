@@ -9,12 +9,14 @@
  * and the Entity ID / User ID rules of the server (src/protocol/schemas.ts),
  * checked before anything is sent or a file name is made.
  */
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readAdminTokenFile } from "../runtime/node-cli-files.ts";
 import { keystoreDir } from "../runtime/node-keystore.ts";
 import { CliError, rememberSecret, usageError } from "./errors.ts";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8787";
+
+/** The environment the command reads (process.env on Node). */
+export type CliEnv = Readonly<Record<string, string | undefined>>;
 
 /** The options every command understands (declared on the program). */
 export interface GlobalOptions {
@@ -37,35 +39,27 @@ function checkUrl(url: string): string {
 }
 
 /** The server URL given by flag or environment, if any. */
-export function explicitServer(options: GlobalOptions, env: NodeJS.ProcessEnv): string | undefined {
+export function explicitServer(options: GlobalOptions, env: CliEnv): string | undefined {
   const url = options.server || env.CPNS_SERVER;
   return url ? checkUrl(url) : undefined;
 }
 
-export function serverUrl(options: GlobalOptions, env: NodeJS.ProcessEnv): string {
+export function serverUrl(options: GlobalOptions, env: CliEnv): string {
   return explicitServer(options, env) ?? DEFAULT_SERVER;
 }
 
-export function keystorePath(options: GlobalOptions, env: NodeJS.ProcessEnv): string {
+export function keystorePath(options: GlobalOptions, env: CliEnv): string {
   return keystoreDir(options.keystore, env);
 }
 
-export function dataDir(env: NodeJS.ProcessEnv): string {
-  return resolve(env.CPNS_DATA_DIR || ".cpns-data");
-}
-
-export function adminToken(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+export function adminToken(flag: string | undefined, env: CliEnv): string {
   const given = flag || env.CPNS_ADMIN_TOKEN;
   if (given) {
     rememberSecret(given);
     return given;
   }
-  const file = join(dataDir(env), "admin.token");
-  let token: string;
-  try {
-    token = readFileSync(file, "utf8").trim();
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code ?? "unreadable";
+  const { file, token, reason } = readAdminTokenFile(env.CPNS_DATA_DIR || ".cpns-data");
+  if (token === undefined) {
     throw new CliError(
       "ERR_NO_ADMIN_TOKEN",
       `no admin token: set CPNS_ADMIN_TOKEN, pass --admin-token, or run beside the server's data folder (${file}: ${reason})`,

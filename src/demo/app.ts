@@ -4,7 +4,7 @@
  * APIs and Hono, so the very same module is served by Node, Deno and workerd
  * (src/runtime/*) and checked by one conformance suite (test/conformance).
  * Configuration comes in as a plain string map so every runtime can pass its
- * own environment (process.env, Deno.env, Workers bindings).
+ * own environment (process.env, the Deno environment, Workers bindings).
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";

@@ -11,10 +11,10 @@ import { AgentError, EntityAgent } from "../../agent/agent.ts";
 import type { DeviceRecord } from "../../agent/keystore.ts";
 import type { EntityView } from "../../protocol/schemas.ts";
 import { NodeKeyStore } from "../../runtime/node-keystore.ts";
+import { readPassword } from "../../runtime/node-password.ts";
 import { type CliContext, print } from "../context.ts";
 import { CliError, usageError } from "../errors.ts";
 import { transport, userSession } from "../http.ts";
-import { readPassword } from "../password.ts";
 import {
   checkId,
   DEFAULT_SERVER,

@@ -7,9 +7,9 @@
 import type { Command } from "commander";
 import type { EntityView } from "../../protocol/schemas.ts";
 import { NodeKeyStore } from "../../runtime/node-keystore.ts";
+import { readPassword } from "../../runtime/node-password.ts";
 import { type CliContext, print, table } from "../context.ts";
 import { transport, userSession } from "../http.ts";
-import { readPassword } from "../password.ts";
 import { checkId, type GlobalOptions, keystorePath, serverUrl } from "../settings.ts";
 
 interface UserOptions extends GlobalOptions {

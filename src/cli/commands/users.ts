@@ -8,9 +8,9 @@
 import type { Command } from "commander";
 import type { HashName } from "../../crypto/hash.ts";
 import { ALGORITHMS, computeHa1 } from "../../digest/index.ts";
+import { readPassword } from "../../runtime/node-password.ts";
 import { type CliContext, print } from "../context.ts";
 import { adminRequest, serverInfo, transport } from "../http.ts";
-import { readPassword } from "../password.ts";
 import { adminToken, checkId, type GlobalOptions, serverUrl } from "../settings.ts";
 
 const HASHES: readonly HashName[] = ["SHA-256", "SHA-512-256", "MD5"];

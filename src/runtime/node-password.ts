@@ -9,7 +9,7 @@
  * The password is registered as a secret so no error line can carry it.
  */
 import type { ReadStream } from "node:tty";
-import { CliError, rememberSecret } from "./errors.ts";
+import { CliError, rememberSecret } from "../cli/errors.ts";
 
 export interface PasswordSources {
   passwordStdin?: boolean;

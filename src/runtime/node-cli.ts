@@ -1,0 +1,23 @@
+/**
+ * The `cpns` process (bin/cpns.mjs loads this through tsx): Node's OpenSSL
+ * hashes for Digest, the program on process.argv, and the exit status. The
+ * status is set, not forced, so buffered output is never cut short.
+ */
+import type { CliContext } from "../cli/context.ts";
+import { run } from "../cli/program.ts";
+import { installHashBackend } from "../crypto/hash.ts";
+import { nodeHashes } from "./node-hashes.ts";
+
+/** The process's own streams and environment. */
+function nodeContext(): CliContext {
+  return {
+    env: process.env,
+    stdin: process.stdin,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+}
+
+installHashBackend(nodeHashes);
+
+process.exitCode = await run(process.argv.slice(2), nodeContext());
