@@ -5,6 +5,7 @@
  * transition is written in the block of the lowest composite state holding both of its ends.
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xstate";
+import { actionName, guardName } from "../../src/model/describe.ts";
 import { childStates, eventLabel, stateNodes, transitionsOf } from "./model.ts";
 
 /** Words the stateDiagram lexer (case-insensitive) takes for keywords: never used as a state id. */
@@ -26,36 +27,9 @@ const quoted = (text: string) => text.replace(/\s+/g, " ").replace(/"/g, "'");
 /** A multi-line note ends at the first `end note` (any case). */
 const noteText = (text: string) => text.replace(/end(\s+)note/gi, "end-note");
 
-type Named = { type?: unknown; name?: unknown; guards?: unknown; stateValue?: unknown };
-const INLINE_NAMES = new Set(["", "anonymous", "actions", "guard", "entry", "exit"]);
-
-/** `isOwner`, `!a`, `a && (b || c)`, `in("x")`; an inline function by its name or `inline`. */
-export function guardLabel(guard: unknown, nested = false): string {
-  if (typeof guard === "string") return guard;
-  const g = guard as Named;
-  if (typeof guard === "function") {
-    const inner = Array.isArray(g.guards) ? g.guards.map((x) => guardLabel(x, true)) : [];
-    if (g.name === "not" && inner.length === 1) return `!${inner[0]}`;
-    if (g.name === "and" || g.name === "or") {
-      const joined = inner.join(g.name === "and" ? " && " : " || ");
-      return nested ? `(${joined})` : joined;
-    }
-    if (g.name === "stateIn") return `in(${JSON.stringify(g.stateValue)})`;
-    return typeof g.name === "string" && !INLINE_NAMES.has(g.name) ? g.name : "inline";
-  }
-  return typeof g?.type === "string" ? g.type : "inline";
-}
-
-/** `issueNextKey`, `assign` (for xstate's built-in `xstate.assign`), or `inline`. */
-export function actionLabel(action: unknown): string {
-  if (typeof action === "string") return action;
-  const a = action as Named;
-  if (typeof a?.type === "string") return a.type.replace(/^xstate\./, "");
-  if (typeof action === "function" && typeof a.name === "string" && !INLINE_NAMES.has(a.name)) {
-    return a.name;
-  }
-  return "inline";
-}
+/** Guard and action names: one definition, in src/model (the reviewer page uses the same). */
+export const guardLabel = guardName;
+export const actionLabel = actionName;
 
 /**
  * The entry or exit actions as written: `node.entry` also holds the raise/cancel pairs xstate adds

@@ -6,7 +6,8 @@
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xstate";
+import type { AnyStateMachine, AnyStateNode } from "xstate";
+import { childStates, eventName, requirementsOf, transitionsOf } from "../../src/model/describe.ts";
 
 export interface LoadedMachine {
   machine: AnyStateMachine;
@@ -55,37 +56,15 @@ export async function loadMachines(dir: string, repoRoot: string): Promise<Loade
   return found;
 }
 
-/** A node's child states in document order. */
-export function childStates(node: AnyStateNode): AnyStateNode[] {
-  return (Object.values(node.states) as AnyStateNode[]).sort((a, b) => a.order - b.order);
-}
-
 /** Every state node under `node` (itself included), parents before children, in document order. */
+export { childStates, transitionsOf };
+
 export function stateNodes(node: AnyStateNode): AnyStateNode[] {
   return [node, ...childStates(node).flatMap(stateNodes)];
 }
 
-/** A node's outgoing transitions in document order: event transitions, delayed ones, then `always`. */
-export function transitionsOf(node: AnyStateNode): AnyTransitionDefinition[] {
-  return [...[...node.transitions.values()].flat(), ...(node.always ?? [])];
-}
-
-/**
- * Readable event name: `after 1000` for a delayed transition, `always` for an eventless one,
- * `onDone` for a compound state's completion, `done: id` / `error: id` for an invoked actor's.
- */
-export function eventLabel(transition: AnyTransitionDefinition): string {
-  const type = String(transition.eventType ?? "");
-  const own = `.${transition.source.id}`;
-  if (type === "") return "always";
-  if (type.startsWith("xstate.after.") && type.endsWith(own)) {
-    return `after ${type.slice("xstate.after.".length, -own.length)}`;
-  }
-  if (type === `xstate.done.state${own}`) return "onDone";
-  if (type.startsWith("xstate.done.actor.")) return `done: ${type.slice(18)}`;
-  if (type.startsWith("xstate.error.actor.")) return `error: ${type.slice(19)}`;
-  return type;
-}
+/** Readable event name (`after 1000`, `always`, `onDone`, `done: id`, ...): one definition, in src/model. */
+export const eventLabel = eventName;
 
 /** `entity.active`, or `entity` for the root: a state's path from the machine. */
 export function statePath(node: AnyStateNode): string {
@@ -99,20 +78,11 @@ export interface ModelRef {
   ids: string[];
 }
 
-function requirementsIn(meta: unknown, where: string): string[] {
-  if (typeof meta !== "object" || meta === null || !("requirements" in meta)) return [];
-  const ids = (meta as { requirements: unknown }).requirements;
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) {
-    throw new Error(`${where}: meta.requirements must be an array of requirement ids`);
-  }
-  return ids;
-}
-
 /** The requirement ids named by a machine's states and transitions, in document order. */
 export function modelRefs(machine: AnyStateMachine): ModelRef[] {
   const refs: ModelRef[] = [];
   const push = (where: string, meta: unknown) => {
-    const ids = requirementsIn(meta, `${machine.id}: ${where}`);
+    const ids = requirementsOf(meta, `${machine.id}: ${where}`);
     if (ids.length > 0) refs.push({ machine: machine.id, where, ids });
   };
   for (const node of stateNodes(machine.root)) {

@@ -61,7 +61,7 @@ export interface ModelDescription {
 }
 
 /** A node's child states in document order. */
-function childStates(node: AnyStateNode): AnyStateNode[] {
+export function childStates(node: AnyStateNode): AnyStateNode[] {
   return (Object.values(node.states) as AnyStateNode[]).sort((a, b) => a.order - b.order);
 }
 
@@ -71,7 +71,7 @@ function descendants(node: AnyStateNode): AnyStateNode[] {
 }
 
 /** A node's outgoing transitions in document order: event transitions, delayed ones, `always`. */
-function transitionsOf(node: AnyStateNode): AnyTransitionDefinition[] {
+export function transitionsOf(node: AnyStateNode): AnyTransitionDefinition[] {
   return [...[...node.transitions.values()].flat(), ...(node.always ?? [])];
 }
 
