@@ -14,10 +14,6 @@ export const ErrorCodes = {
     status: 502,
     title: "The server did not prove knowledge of the shared secret (rspauth)",
   },
-  ERR_DIGEST_UNSUPPORTED_CHALLENGE: {
-    status: 401,
-    title: "No acceptable Digest challenge was offered",
-  },
   // Requests (any route)
   ERR_BODY_MALFORMED: { status: 400, title: "The request body is not valid JSON" },
   ERR_BODY_INVALID: { status: 400, title: "The request body does not match the schema" },
