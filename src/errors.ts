@@ -10,6 +10,7 @@ export const ErrorCodes = {
   ERR_DIGEST_MALFORMED: { status: 400, title: "Malformed Authorization header" },
   ERR_DIGEST_UNAUTHORIZED: { status: 401, title: "Authentication required" },
   ERR_DIGEST_URI_MISMATCH: { status: 400, title: "Digest uri does not match the request target" },
+  ERR_PROXY_UNAUTHORIZED: { status: 407, title: "Proxy authentication required" },
   ERR_DIGEST_SERVER_UNAUTHENTICATED: {
     status: 502,
     title: "The server did not prove knowledge of the shared secret (rspauth)",
@@ -30,6 +31,37 @@ export const ErrorCodes = {
   ERR_ENTITY_STATE: { status: 409, title: "The entity's lifecycle does not allow this now" },
   ERR_ENTITY_TYPE_MISMATCH: { status: 409, title: "The entity is enrolled with another type" },
   ERR_KEY_UNWRAP: { status: 502, title: "The sealed key could not be opened" },
+  // One-time keys (seed 5.x.2, second bullet)
+  ERR_OTK_PAIRING_REFUSED: {
+    status: 403,
+    title: "This entity may not share a one-time key with that peer",
+  },
+  ERR_OTK_EXPIRY: {
+    status: 400,
+    title: "The one-time key's expiry is outside the allowed lifetime",
+  },
+  ERR_OTK_REPLAYED: { status: 409, title: "A one-time key with this id was deposited already" },
+  ERR_OTK_UNSEAL: {
+    status: 400,
+    title: "The sealed one-time key does not open under the sender's key",
+  },
+  ERR_OTK_NOT_ADDRESSEE: { status: 403, title: "The one-time key is addressed to another entity" },
+  ERR_OTK_NOT_ISSUER: { status: 403, title: "Only the issuing PN GW may consume its one-time key" },
+  ERR_OTK_STATE: { status: 409, title: "The one-time key's lifecycle does not allow this now" },
+  ERR_OTK_GONE: {
+    status: 410,
+    title: "The one-time key expired, was used, or its issuer's key changed",
+  },
+  // PN GW (CPNS-1/6, CPNS-3) and the relay
+  ERR_PEER_SESSION_REFUSED: {
+    status: 403,
+    title: "The CPNS Server did not confirm the one-time key",
+  },
+  ERR_PEER_SESSION_GONE: { status: 410, title: "The peer session is closed or expired" },
+  ERR_RELAY_UPSTREAM: {
+    status: 502,
+    title: "The CPNS Server could not be reached through the relay",
+  },
   // Storage
   ERR_STORE_UNAVAILABLE: { status: 503, title: "Storage is unavailable; nothing was changed" },
   ERR_STORE_CORRUPT: { status: 503, title: "A stored record failed its integrity check" },

@@ -61,7 +61,7 @@ function advance(snapshot: AgentSnapshot, event: AgentEvent): AgentSnapshot {
   return transition(agentMachine, snapshot, event)[0];
 }
 
-async function problemOf(res: Response): Promise<AgentError> {
+export async function problemOf(res: Response): Promise<AgentError> {
   let code = `HTTP_${res.status}`;
   let title = res.statusText;
   try {

@@ -6,6 +6,10 @@
  * userhash, and verifies `rspauth`: a server that cannot produce it does not
  * know the shared secret. With `requireRspauth` its absence is an error too,
  * which is how the CPNS agents authenticate the server (seed 5.x.2 FFS).
+ * With `proxy: true` it authenticates to a proxy or gateway instead (RFC 7235
+ * §4.3-4.4, RFC 7616 §3.1/§3.4, RFC 7615 §4): 407 and Proxy-Authenticate in,
+ * Proxy-Authorization out, rspauth from Proxy-Authentication-Info. The two
+ * compose: a proxy-mode wrapper as the `fetch` of an ordinary one.
  */
 import { toHex } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
@@ -35,15 +39,28 @@ export interface DigestExchange {
   username: string;
 }
 
+// One map per layer: when the wrappers are stacked, both record on the same
+// Response object (the outer one returns what the inner one returned).
 const exchanges = new WeakMap<Response, DigestExchange>();
+const proxyExchanges = new WeakMap<Response, DigestExchange>();
 
 /**
  * The Digest exchange behind a response returned by a digest fetch, if it was
  * authenticated (and, when the server sent rspauth, the server proved itself).
- * Applications bind key derivations to it (CPNS EUKey transport).
+ * Applications bind key derivations to it (CPNS EUKey transport). Always the
+ * end-to-end exchange, never a proxy's: see `proxyExchangeOf`.
  */
 export function digestExchangeOf(response: Response): DigestExchange | undefined {
   return exchanges.get(response);
+}
+
+/**
+ * The proxy-layer exchange behind a response returned by a digest fetch in proxy
+ * mode, if the proxy authenticated the request (and proved itself when it sent
+ * rspauth in Proxy-Authentication-Info).
+ */
+export function proxyExchangeOf(response: Response): DigestExchange | undefined {
+  return proxyExchanges.get(response);
 }
 
 export interface DigestFetchOptions {
@@ -54,8 +71,18 @@ export interface DigestFetchOptions {
   /**
    * Refuse every response in which the server has not proved the shared secret:
    * no valid rspauth, or an answer given without a Digest exchange. Default false.
+   * In proxy mode the proxy must prove it, in Proxy-Authentication-Info.
    */
   requireRspauth?: boolean;
+  /**
+   * Authenticate to the proxy or gateway that `fetch` reaches, not to the origin
+   * server (default false): answer 407 + Proxy-Authenticate with
+   * Proxy-Authorization and check Proxy-Authentication-Info. The request's own
+   * Authorization is passed on untouched, and 401s are the origin's business,
+   * so an ordinary wrapper over this one handles the end-to-end exchange. One
+   * protection space is kept for every origin: each request meets the same proxy.
+   */
+  proxy?: boolean;
   /** Preferred qop when the server offers both. Default "auth". */
   qop?: Qop;
   /** Send H(username:realm) when the server allows it. Default true. */
@@ -104,12 +131,31 @@ export function createDigestFetch(
   const preference = options.algorithms ?? CLIENT_PREFERENCE;
   const preferredQop = options.qop ?? "auth";
   const useUserhash = options.userhash ?? true;
+  const proxy = options.proxy ?? false;
+  // RFC 7235 §3.1 / §3.2 and §4: the origin layer and the proxy layer differ only in names.
+  const layer = proxy
+    ? {
+        challengeStatus: 407,
+        challenge: "proxy-authenticate",
+        credentials: "proxy-authorization",
+        info: "proxy-authentication-info",
+        recorded: proxyExchanges,
+      }
+    : {
+        challengeStatus: 401,
+        challenge: "www-authenticate",
+        credentials: "authorization",
+        info: "authentication-info",
+        recorded: exchanges,
+      };
+  /** Protection spaces are per origin, or the proxy's own in proxy mode. */
+  const scopeOf = (url: URL) => (proxy ? "proxy" : url.origin);
   /** Keyed by origin + realm; `lastRealm` says which space to use before any challenge. */
   const spaces = new Map<string, ProtectionSpace>();
   const lastRealm = new Map<string, string>();
 
   function spaceFromChallenge(res: Response): ProtectionSpace | undefined {
-    const header = res.headers.get("www-authenticate");
+    const header = res.headers.get(layer.challenge);
     if (!header) return undefined;
     let elements: ReturnType<typeof parseChallenges>;
     try {
@@ -201,7 +247,7 @@ export function createDigestFetch(
 
   /** RFC 7615 / RFC 7616 §3.5: check rspauth, take nextnonce. Throws if the server is not who it claims. */
   async function acceptAuthenticationInfo(res: Response, sent: SentAuthorization): Promise<void> {
-    const header = res.headers.get("authentication-info");
+    const header = res.headers.get(layer.info);
     let params: Map<string, string> | undefined;
     if (header) {
       try {
@@ -234,13 +280,19 @@ export function createDigestFetch(
         (ncEchoed !== undefined && ncEchoed.toLowerCase() !== sent.nc)
       ) {
         await res.body?.cancel();
-        throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED", "rspauth does not match");
+        throw new CpnsError(
+          "ERR_DIGEST_SERVER_UNAUTHENTICATED",
+          proxy ? "the proxy's rspauth does not match" : "rspauth does not match",
+        );
       }
     } else if (options.requireRspauth) {
       await res.body?.cancel();
-      throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED", "no rspauth in the response");
+      throw new CpnsError(
+        "ERR_DIGEST_SERVER_UNAUTHENTICATED",
+        proxy ? "no rspauth from the proxy" : "no rspauth in the response",
+      );
     }
-    exchanges.set(res, {
+    layer.recorded.set(res, {
       realm: sent.space.realm,
       algorithm: sent.space.algorithm.name,
       nonce: sent.nonce,
@@ -263,7 +315,9 @@ export function createDigestFetch(
     const uri = url.pathname + url.search;
     const send = (authorization?: string) => {
       const headers = new Headers(template.headers);
-      if (authorization) headers.set("authorization", authorization);
+      // Only this layer's header: in proxy mode the request's Authorization is
+      // the end-to-end credential and goes through as it came.
+      if (authorization) headers.set(layer.credentials, authorization);
       return transport(
         new Request(template.url, {
           method: template.method,
@@ -275,26 +329,34 @@ export function createDigestFetch(
       );
     };
 
-    const realm = lastRealm.get(url.origin);
-    const cached = realm === undefined ? undefined : spaces.get(`${url.origin} ${realm}`);
+    const scope = scopeOf(url);
+    // A 407 comes from a proxy on the way that refused the request: the origin never
+    // saw it, so the end-to-end layer neither checks it nor retries (its own
+    // proxy-mode wrapper, if any, has already answered the challenge once).
+    const refusedByProxy = (response: Response) => !proxy && response.status === 407;
+
+    const realm = lastRealm.get(scope);
+    const cached = realm === undefined ? undefined : spaces.get(`${scope} ${realm}`);
     let res: Response;
     if (cached) {
       const { header, sent } = authorize(cached, template.method, uri, body);
       res = await send(header);
-      if (res.status !== 401) {
+      if (refusedByProxy(res)) return res;
+      if (res.status !== layer.challengeStatus) {
         await acceptAuthenticationInfo(res, sent);
         return res;
       }
     } else {
       res = await send();
-      if (res.status !== 401) {
+      if (refusedByProxy(res)) return res;
+      if (res.status !== layer.challengeStatus) {
         // Answered without asking for credentials, so without proving anything:
         // under requireRspauth that is no answer at all.
         if (options.requireRspauth) {
           await res.body?.cancel();
           throw new CpnsError(
             "ERR_DIGEST_SERVER_UNAUTHENTICATED",
-            "the server did not authenticate",
+            proxy ? "the proxy did not authenticate" : "the server did not authenticate",
           );
         }
         return res;
@@ -305,13 +367,14 @@ export function createDigestFetch(
     const space = spaceFromChallenge(res);
     if (!space) return res;
     await res.body?.cancel();
-    spaces.set(`${url.origin} ${space.realm}`, space);
-    lastRealm.set(url.origin, space.realm);
+    spaces.set(`${scope} ${space.realm}`, space);
+    lastRealm.set(scope, space.realm);
     const { header, sent } = authorize(space, template.method, uri, body);
     res = await send(header);
-    if (res.status === 401) {
+    if (refusedByProxy(res)) return res;
+    if (res.status === layer.challengeStatus) {
       // Wrong credentials: forget the space so the next call starts clean.
-      spaces.delete(`${url.origin} ${space.realm}`);
+      spaces.delete(`${scope} ${space.realm}`);
       return res;
     }
     await acceptAuthenticationInfo(res, sent);

@@ -11,6 +11,7 @@ export {
   type DigestFetchOptions,
   digestExchangeOf,
   type FetchLike,
+  proxyExchangeOf,
 } from "./client.ts";
 export { computeHa1, computeHa2, computeResponse, computeUserhash, sessionHa1 } from "./compute.ts";
 export { staticCredentials } from "./credentials.ts";

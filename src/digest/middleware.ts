@@ -4,6 +4,9 @@
  * middleware; a failure is answered at once with a problem+json Response
  * carrying the challenges; success sets the principal on `c.var.digest` and
  * adds Authentication-Info (RFC 7615) so the client can authenticate the server.
+ * With `proxy: true` the same exchange runs on the proxy headers (RFC 7235
+ * §4.3-4.4, RFC 7616 §3.1/§3.4, RFC 7615 §4): Proxy-Authorization in, 407 with
+ * Proxy-Authenticate out, Proxy-Authentication-Info on success.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { CpnsError, problemResponse } from "../errors.ts";
@@ -24,9 +27,35 @@ export interface DigestAuthOptions<D = unknown> extends DigestServerOptions<D> {
    * read before the response can be checked, so it must be bounded.
    */
   maxBodyBytes?: number;
-  /** Called before a failure is answered, e.g. to count failed attempts. */
+  /**
+   * Called before a failure is answered, e.g. to count failed attempts. It sees
+   * the verifier's outcome: in proxy mode its status 401 is answered as 407.
+   */
   onFailure?: (c: Context, failure: DigestFailure) => void | Promise<void>;
+  /**
+   * Authenticate the client as a proxy or gateway does (default false): read
+   * Proxy-Authorization, challenge with 407 and Proxy-Authenticate, answer with
+   * Proxy-Authentication-Info. Authorization, WWW-Authenticate and
+   * Authentication-Info are left alone: they belong to the end-to-end exchange
+   * with the server the request is relayed to. Proxy-Authorization is meant for
+   * this hop only (RFC 7235 §4.4): a relaying handler should not forward it.
+   */
+  proxy?: boolean;
 }
+
+/** The header names of one layer: origin server (RFC 7235 §4.1-4.2) or proxy (§4.3-4.4). */
+const HEADERS = {
+  origin: {
+    credentials: "authorization",
+    challenge: "WWW-Authenticate",
+    info: "Authentication-Info",
+  },
+  proxy: {
+    credentials: "proxy-authorization",
+    challenge: "Proxy-Authenticate",
+    info: "Proxy-Authentication-Info",
+  },
+} as const;
 
 export function digestAuth<D = unknown>(
   options: DigestAuthOptions<D>,
@@ -34,12 +63,14 @@ export function digestAuth<D = unknown>(
   const verifier = createDigestVerifier(options);
   const { onFailure } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const proxy = options.proxy ?? false;
+  const names = proxy ? HEADERS.proxy : HEADERS.origin;
 
   return async function digestAuth(c, next) {
     const outcome = await verifier.verify({
       method: c.req.method,
       url: c.req.url,
-      authorization: c.req.header("authorization"),
+      authorization: c.req.header(names.credentials),
       // Only read for qop=auth-int. Hono caches it, so the handler can still read it.
       body: async () => {
         if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) {
@@ -53,20 +84,28 @@ export function digestAuth<D = unknown>(
     if (!outcome.ok) {
       if (onFailure) await onFailure(c, outcome);
       const challenges = outcome.challenges.map((value): [string, string] => [
-        "WWW-Authenticate",
+        names.challenge,
         value,
       ]);
+      // RFC 7235 §3.2: a proxy asks for credentials with 407, not 401 (which would
+      // read as the origin server's challenge). Malformed requests stay 400.
+      const code =
+        proxy && outcome.code === "ERR_DIGEST_UNAUTHORIZED"
+          ? "ERR_PROXY_UNAUTHORIZED"
+          : outcome.code;
       // Returned, not thrown as an HTTPException: Hono's getResponse() would re-wrap
       // the body as a stream, which @hono/node-server writes on a slow path (a timer
       // per response), and challenges are the one answer an attacker can ask for in bulk.
-      return problemResponse(outcome.code, undefined, challenges);
+      return problemResponse(code, undefined, challenges);
     }
     c.set("digest", outcome.principal);
     await next();
     if (!outcome.needsResponseBody) {
       const info = outcome.authenticationInfo();
       try {
-        c.res.headers.set("Authentication-Info", info);
+        // Only this layer's header: in proxy mode an upstream Authentication-Info or
+        // WWW-Authenticate is the end-to-end exchange's and passes through as is.
+        c.res.headers.set(names.info, info);
         return;
       } catch {
         // Immutable headers (a Response straight from fetch, e.g. a relay): rebuild below.
@@ -82,10 +121,13 @@ export function digestAuth<D = unknown>(
     const { status, statusText } = c.res;
     const body = new Uint8Array(await c.res.arrayBuffer());
     headers.set(
-      "Authentication-Info",
+      names.info,
       outcome.authenticationInfo(outcome.needsResponseBody ? body : undefined),
     );
     c.res = undefined;
-    c.res = new Response(body, { status, statusText, headers });
+    // A relayed 204 or 304 must stay bodiless: the Response constructor refuses a
+    // body, even an empty one, for those statuses.
+    const bodiless = status === 204 || status === 205 || status === 304;
+    c.res = new Response(bodiless ? null : body, { status, statusText, headers });
   };
 }

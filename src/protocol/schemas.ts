@@ -63,3 +63,87 @@ export interface ServerInfo {
   realm: string;
   algorithms: string[];
 }
+
+// One-time keys (seed 5.x.2, second bullet; spec/otk.md).
+
+/** OTK ids: 16-48 random bytes in base64url, chosen by the issuing PN GW. */
+export const otkIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22,64}$/, "22-64 base64url characters");
+
+const base64urlSchema = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+$/, "base64url without padding");
+
+/** Where the peer reaches the issuing PN GW: an absolute http(s) URL. */
+export const endpointSchema = z
+  .string()
+  .max(2048)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (
+        (url.protocol === "http:" || url.protocol === "https:") && !url.username && !url.password
+      );
+    } catch {
+      return false;
+    }
+  }, "an absolute http(s) URL without credentials");
+
+export const depositOtkSchema = z.strictObject({
+  otkId: otkIdSchema,
+  peerId: idSchema,
+  /** Epoch seconds. */
+  expiresAt: z.number().int().positive().max(1e11),
+  sealedOtk: base64urlSchema(256),
+  endpoint: endpointSchema.optional(),
+});
+
+export type DepositOtkBody = z.infer<typeof depositOtkSchema>;
+
+export interface OtkView {
+  otkId: string;
+  issuerId: string;
+  peerId: string;
+  expiresAt: number;
+  state: string;
+  endpoint?: string;
+}
+
+export interface DepositOtkResponse extends OtkView {
+  peerType: "PNE" | "PNGW";
+}
+
+export interface OtkInboxResponse {
+  otks: OtkView[];
+}
+
+export interface OtkDeliveryResponse extends OtkView {
+  alg: string;
+  sealedOtk: string;
+}
+
+// The PN GW's own API (src/gateway/, base path /cpns-gw/v1).
+
+export interface GatewayInfo {
+  service: "cpns-gw";
+  version: 1;
+  gatewayId: string;
+  realm: string;
+}
+
+export interface PeerSessionView {
+  sessionId: string;
+  gatewayId: string;
+  peerId: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+export const peerMessageSchema = z.strictObject({ message: z.string().max(4096) });
+
+export interface PeerMessageResponse {
+  sessionId: string;
+  from: string;
+  echo: string;
+}

@@ -13,6 +13,7 @@ import { type CpnsServerConfig, createParts, type ServerEnv } from "./context.ts
 import { entityHandlers } from "./entities.ts";
 import { createGuard } from "./guard.ts";
 import { modelPageHandlers } from "./model-page.ts";
+import { otkHandlers } from "./otks.ts";
 import { POLICY, type RouteId } from "./policy.ts";
 import { userHandlers } from "./users.ts";
 
@@ -24,6 +25,7 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
   const users = userHandlers(parts);
   const entities = entityHandlers(parts);
   const model = modelPageHandlers(parts);
+  const otks = otkHandlers(parts);
 
   const handlers: Record<RouteId, (c: Context<ServerEnv>) => Response | Promise<Response>> = {
     health: (c) => c.json({ status: "ok" }),
@@ -43,6 +45,10 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     "entities.get": entities.get,
     "entities.revoke": entities.revoke,
     whoami: entities.whoami,
+    "otks.deposit": otks.deposit,
+    "otks.inbox": otks.inbox,
+    "otks.deliver": otks.deliver,
+    "otks.consume": otks.consume,
     "model.page": model.page,
     "model.icon": model.icon,
     "model.machines": model.machines,

@@ -8,8 +8,8 @@ import type { Storage } from "unstorage";
 import type { CryptoProvider } from "../crypto/provider.ts";
 import type { DigestAlgorithm, DigestPrincipal, ReplayLedger } from "../digest/index.ts";
 import { AtRestCipher } from "../store/at-rest.ts";
-import type { EntityType } from "../store/records.ts";
-import { EntityRepository, UserRepository } from "../store/repositories.ts";
+import type { EntityRecord, EntityType } from "../store/records.ts";
+import { EntityRepository, OtkRepository, UserRepository } from "../store/repositories.ts";
 import { type SecurityEventSink, SecurityLog } from "./events.ts";
 import { KeyedMutex } from "./mutex.ts";
 import { FailureLimiter } from "./rate-limit.ts";
@@ -33,6 +33,13 @@ export interface CpnsServerConfig {
   /** The client's address, from the runtime (Node: the socket). Default "unknown". */
   clientAddress?: (request: Request, env: unknown) => string | undefined;
   bodyLimitBytes?: number;
+  /** Longest lifetime a PN GW may give an OTK (seed 5.x.2 "onetime"). Default 300 s. */
+  otkMaxLifetimeSeconds?: number;
+  /**
+   * Which issuer may share an OTK with which peer. Default: both belong to the
+   * same CPNS User. Called with active, authenticated records only.
+   */
+  otkPairing?: (issuer: EntityRecord, peer: EntityRecord) => boolean;
   now?: () => number;
   crypto?: CryptoProvider;
 }
@@ -54,6 +61,7 @@ export interface ServerParts {
   config: CpnsServerConfig;
   users: UserRepository;
   entities: EntityRepository;
+  otks: OtkRepository;
   cipher: AtRestCipher;
   log: SecurityLog;
   limiter: FailureLimiter;
@@ -67,6 +75,7 @@ export function createParts(config: CpnsServerConfig): ServerParts {
     config,
     users: new UserRepository(config.storage),
     entities: new EntityRepository(config.storage),
+    otks: new OtkRepository(config.storage),
     cipher: new AtRestCipher(config.masterKey, config.crypto),
     log: new SecurityLog(config.securityLog ?? (() => {}), now),
     limiter: new FailureLimiter({

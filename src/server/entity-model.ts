@@ -1,37 +1,26 @@
 /**
- * The bridge between stored entity records and the entity lifecycle machine
- * (machines/entity.ts): rebuild a snapshot from a record, ask the machine
- * whether an event is allowed, and compute the next state. Handlers write only
- * what `step` returns; a refused event writes nothing.
+ * The entity lifecycle machine (machines/entity.ts) as the server's handlers
+ * use it, through the shared bridge (src/model/bridge.ts): rebuild a snapshot
+ * from a record, ask, step, persist. A refused event writes nothing.
  */
-import { initialTransition, type SnapshotFrom, transition } from "xstate";
-import { type EntityContext, type EntityEvent, entityMachine } from "../../machines/entity.ts";
-import { CpnsError } from "../errors.ts";
+import type { SnapshotFrom } from "xstate";
+import { type EntityEvent, entityMachine } from "../../machines/entity.ts";
+import { machineBridge } from "../model/bridge.ts";
 import type { EntityRecord, PersistedMachineState } from "../store/records.ts";
 
 export type EntitySnapshot = SnapshotFrom<typeof entityMachine>;
 
-/** The states a stored record may name; anything else is a damaged record. */
-const STATE_NAMES = new Set(Object.keys(entityMachine.root.states));
+const bridge = machineBridge(entityMachine);
 
 export function entitySnapshot(entityId: string, record?: EntityRecord): EntitySnapshot {
-  if (!record) return initialTransition(entityMachine, { entityId })[0];
-  if (!STATE_NAMES.has(record.machine.value)) throw new CpnsError("ERR_STORE_CORRUPT");
-  return entityMachine.resolveState({
-    value: record.machine.value,
-    context: record.machine.context as unknown as EntityContext,
-  });
+  return record ? bridge.restore(record.machine) : bridge.initial({ entityId });
 }
 
 /** The next snapshot, or undefined when the machine refuses the event. */
 export function step(snapshot: EntitySnapshot, event: EntityEvent): EntitySnapshot | undefined {
-  if (!snapshot.can(event)) return undefined;
-  return transition(entityMachine, snapshot, event)[0];
+  return bridge.step(snapshot, event);
 }
 
 export function persist(snapshot: EntitySnapshot): PersistedMachineState {
-  return {
-    value: snapshot.value as string,
-    context: { ...snapshot.context } as unknown as Record<string, unknown>,
-  };
+  return bridge.persist(snapshot);
 }

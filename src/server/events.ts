@@ -8,6 +8,11 @@ export type SecurityEventName =
   | "entity.enrolled"
   | "entity.rotated"
   | "entity.revoked"
+  | "otk.deposited"
+  | "otk.delivered"
+  | "otk.consumed"
+  | "otk.expired"
+  | "otk.revoked"
   | "auth.failed"
   | "auth.rate_limited"
   | "admin.denied";
@@ -18,6 +23,9 @@ export interface SecurityEvent {
   entityId?: string;
   entityType?: string;
   keyVersion?: number;
+  /** OTK events: the OTK's id and its addressee (ids only, never the key). */
+  otkId?: string;
+  peerId?: string;
   /** The username as sent in a failed attempt (an id, never a secret). */
   username?: string;
   address?: string;

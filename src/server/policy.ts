@@ -71,6 +71,30 @@ export const POLICY = {
     allow: ["PNE", "PNGW"],
     requirements: ["SEED-5.x.2-1", "SEED-5.x.3-1"],
   },
+  "otks.deposit": {
+    method: "POST",
+    path: "/cpns/v1/otks",
+    allow: ["PNGW"],
+    requirements: ["SEED-5.x.2-4", "SEED-5.x.2-5", "OTK-DEPOSIT", "OTK-PAIRING"],
+  },
+  "otks.inbox": {
+    method: "GET",
+    path: "/cpns/v1/otks/inbox",
+    allow: ["PNE", "PNGW"],
+    requirements: ["OTK-DELIVERY"],
+  },
+  "otks.deliver": {
+    method: "POST",
+    path: "/cpns/v1/otks/:otkId/delivery",
+    allow: ["PNE", "PNGW"],
+    requirements: ["SEED-5.x.2-5", "OTK-DELIVERY", "OTK-CUT-THROUGH"],
+  },
+  "otks.consume": {
+    method: "POST",
+    path: "/cpns/v1/otks/:otkId/consume",
+    allow: ["PNGW"],
+    requirements: ["OTK-FORMAT", "OTK-CUT-THROUGH"],
+  },
   "model.page": {
     method: "GET",
     path: "/model",

@@ -64,3 +64,40 @@ export const userRecordSchema = z.object({
   ha1: z.object({ "SHA-256": z.string(), "SHA-512-256": z.string(), MD5: z.string() }),
   createdAt: z.string(),
 });
+
+/**
+ * One OTK as the server keeps it (seed 5.x.2). `otk` holds the AtRestCipher
+ * output until delivery and is removed then: after its single delivery the
+ * server keeps only the lifecycle (machines/otk.ts), which the consume step
+ * and replayed deposits still need.
+ */
+export interface OtkRecord {
+  v: 1;
+  otkId: string;
+  issuerId: string;
+  issuerKeyVersion: number;
+  peerId: string;
+  peerType: EntityType;
+  /** Epoch seconds. */
+  expiresAt: number;
+  endpoint?: string;
+  otk?: string;
+  machine: PersistedMachineState;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const otkRecordSchema = z.object({
+  v: z.literal(1),
+  otkId: z.string(),
+  issuerId: z.string(),
+  issuerKeyVersion: z.number().int().positive(),
+  peerId: z.string(),
+  peerType: z.enum(["PNE", "PNGW"]),
+  expiresAt: z.number().int(),
+  endpoint: z.string().optional(),
+  otk: z.string().optional(),
+  machine: machineStateSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});

@@ -18,6 +18,8 @@ import { CpnsError } from "../errors.ts";
 import {
   type EntityRecord,
   entityRecordSchema,
+  type OtkRecord,
+  otkRecordSchema,
   type UserRecord,
   userRecordSchema,
 } from "./records.ts";
@@ -155,6 +157,55 @@ export class EntityRepository {
         .filter((record): record is EntityRecord => entityRecordSchema.safeParse(record).success)
         .filter((record) => record.userId === userId)
         .sort((a, b) => a.entityId.localeCompare(b.entityId));
+    });
+  }
+}
+
+/**
+ * OTK records (seed 5.x.2), one value each, plus an index per addressee so an
+ * entity's inbox is one prefix listing. As for userhashes, the index entry is
+ * written first: a failed write leaves at most an entry that leads nowhere.
+ */
+export class OtkRepository {
+  constructor(private readonly storage: Storage) {}
+
+  get(otkId: string): Promise<OtkRecord | undefined> {
+    return guarded(async () =>
+      validated<OtkRecord>(otkRecordSchema, await this.storage.getItem(keyOf("otk", otkId))),
+    );
+  }
+
+  has(otkId: string): Promise<boolean> {
+    return guarded(() => this.storage.hasItem(keyOf("otk", otkId)));
+  }
+
+  put(record: OtkRecord): Promise<void> {
+    return guarded(async () => {
+      await this.storage.setItem(
+        `${keyOf("otk-peer", record.peerId)}:${toBase64url(utf8(record.otkId))}`,
+        record.otkId,
+      );
+      await this.storage.setItem(keyOf("otk", record.otkId), record);
+    });
+  }
+
+  /** The OTK records addressed to `peerId`, oldest expiry first; damaged ones are left out. */
+  listForPeer(peerId: string): Promise<OtkRecord[]> {
+    return guarded(async () => {
+      const ids = await Promise.all(
+        (await this.storage.getKeys(keyOf("otk-peer", peerId))).map((key) =>
+          this.storage.getItem<string>(key),
+        ),
+      );
+      const records = await Promise.all(
+        ids
+          .filter((id): id is string => typeof id === "string")
+          .map((id) => this.storage.getItem(keyOf("otk", id))),
+      );
+      return records
+        .filter((record): record is OtkRecord => otkRecordSchema.safeParse(record).success)
+        .filter((record) => record.peerId === peerId)
+        .sort((a, b) => a.expiresAt - b.expiresAt || a.otkId.localeCompare(b.otkId));
     });
   }
 }

@@ -1,0 +1,145 @@
+/**
+ * Seed 5.x.2, second bullet, PN GW side (CPNS-1/6 towards a PNE, CPNS-3
+ * towards another PN GW): one OTK offered to one peer, and the peer session
+ * it may open.
+ *
+ *   created --DEPOSITED--> offered --PEER_PROVED_OTK--> consuming --SERVER_CONSUMED--> open
+ *   created --DEPOSIT_REFUSED--> refused        consuming --SERVER_REFUSED--> refused
+ *   offered --EXPIRE--> expired                 open --MESSAGE | RELAY--> open
+ *                                               open --EXPIRE--> expired, --CLOSE--> closed
+ *
+ * The PN GW answers the peer's Digest (username = peer's Entity ID, secret =
+ * base64url(OTK)) and then asks the CPNS Server to consume the OTK: only the
+ * server knows whether the issuer's key was rotated or revoked since the
+ * deposit, so the session opens only when the server says yes. Session traffic
+ * is accepted only before the session's expiry; the relay of traffic to the
+ * server only for a PNE (a PN GW has a route of its own).
+ *
+ * Pure: the gateway (src/gateway/) asks this machine before every step.
+ */
+import { assign, setup } from "xstate";
+import type { EntityType } from "./entity.ts";
+
+export interface GatewaySessionContext {
+  gatewayId: string;
+  peerId: string;
+  peerType: EntityType;
+  otkId: string;
+  /** Epoch seconds: the OTK's expiry, after which no session opens with it. */
+  offerExpiresAt: number;
+  sessionId: string | null;
+  /** Epoch seconds; null until the session opens. */
+  sessionExpiresAt: number | null;
+}
+
+export type GatewaySessionEvent =
+  | { type: "DEPOSITED" }
+  | { type: "DEPOSIT_REFUSED" }
+  | { type: "PEER_PROVED_OTK"; peerId: string; now: number }
+  | { type: "SERVER_CONSUMED"; sessionId: string; sessionExpiresAt: number }
+  | { type: "SERVER_REFUSED" }
+  | { type: "MESSAGE"; now: number }
+  | { type: "RELAY"; now: number }
+  | { type: "EXPIRE"; now: number }
+  | { type: "CLOSE" };
+
+const now = (event: GatewaySessionEvent) => ("now" in event ? event.now : Number.NaN);
+
+export const gatewaySessionMachine = setup({
+  types: {
+    context: {} as GatewaySessionContext,
+    events: {} as GatewaySessionEvent,
+    input: {} as Omit<GatewaySessionContext, "sessionId" | "sessionExpiresAt">,
+  },
+  guards: {
+    isThePeerInTime: ({ context, event }) =>
+      event.type === "PEER_PROVED_OTK" &&
+      event.peerId === context.peerId &&
+      event.now < context.offerExpiresAt,
+    offerExpired: ({ context, event }) => now(event) >= context.offerExpiresAt,
+    sessionLive: ({ context, event }) =>
+      context.sessionExpiresAt !== null && now(event) < context.sessionExpiresAt,
+    mayRelay: ({ context, event }) =>
+      context.peerType === "PNE" &&
+      context.sessionExpiresAt !== null &&
+      now(event) < context.sessionExpiresAt,
+    sessionExpired: ({ context, event }) =>
+      context.sessionExpiresAt !== null && now(event) >= context.sessionExpiresAt,
+  },
+  actions: {
+    openSession: assign(({ event }) =>
+      event.type === "SERVER_CONSUMED"
+        ? { sessionId: event.sessionId, sessionExpiresAt: event.sessionExpiresAt }
+        : {},
+    ),
+  },
+}).createMachine({
+  id: "gatewaySession",
+  context: ({ input }) => ({ ...input, sessionId: null, sessionExpiresAt: null }),
+  initial: "created",
+  states: {
+    created: {
+      description: "The PN GW generated an OTK for the peer and is depositing it at the server.",
+      on: {
+        DEPOSITED: { target: "offered", meta: { requirements: ["SEED-5.x.2-4", "OTK-DEPOSIT"] } },
+        DEPOSIT_REFUSED: { target: "refused" },
+      },
+    },
+    offered: {
+      description: "The server holds the OTK for the peer; the PN GW waits for the peer's Digest.",
+      on: {
+        PEER_PROVED_OTK: {
+          guard: "isThePeerInTime",
+          target: "consuming",
+          meta: { requirements: ["SEED-5.x.2-6", "SEED-5.x.2-7", "PEER-DIGEST"] },
+        },
+        EXPIRE: {
+          guard: "offerExpired",
+          target: "expired",
+          meta: { requirements: ["OTK-FORMAT"] },
+        },
+      },
+    },
+    consuming: {
+      description: "The peer proved the OTK; the PN GW asks the server to consume it.",
+      on: {
+        SERVER_CONSUMED: {
+          target: "open",
+          actions: "openSession",
+          meta: { requirements: ["OTK-FORMAT", "OTK-CUT-THROUGH", "PEER-SESSION"] },
+        },
+        SERVER_REFUSED: { target: "refused", meta: { requirements: ["OTK-CUT-THROUGH"] } },
+      },
+    },
+    open: {
+      description: "Mutually authenticated; session traffic is accepted until the session expires.",
+      on: {
+        MESSAGE: {
+          guard: "sessionLive",
+          target: "open",
+          meta: { requirements: ["PEER-SESSION"] },
+        },
+        RELAY: {
+          guard: "mayRelay",
+          target: "open",
+          meta: { requirements: ["GATEWAY-RELAY", "GATEWAY-RELAY-E2E"] },
+        },
+        EXPIRE: {
+          guard: "sessionExpired",
+          target: "expired",
+          meta: { requirements: ["PEER-SESSION"] },
+        },
+        CLOSE: { target: "closed", meta: { requirements: ["PEER-SESSION"] } },
+      },
+    },
+    refused: {
+      description: "The server refused the deposit or the consumption: no session with this OTK.",
+      type: "final",
+    },
+    expired: {
+      description: "The offer or the session outlived its expiry.",
+      type: "final",
+    },
+    closed: { description: "The peer closed the session.", type: "final" },
+  },
+});

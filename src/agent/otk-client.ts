@@ -1,0 +1,134 @@
+/**
+ * Seed 5.x.2, second bullet, device side of the sharing through the server:
+ * a PN GW creates an OTK (32 random bytes) and deposits it for a peer, sealed
+ * under its own EUKey; the peer lists its inbox and fetches the OTK, which
+ * arrives sealed under the peer's EUKey; the PN GW consumes it at the server
+ * before opening a peer session. Every call is an EntityAgent Digest request,
+ * so the server's rspauth is required on each.
+ */
+import { fromBase64url, toBase64url } from "../crypto/bytes.ts";
+import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
+import { CpnsError } from "../errors.ts";
+import { OTK_BYTES, openOtk, sealOtk } from "../protocol/otk-transport.ts";
+import type {
+  DepositOtkBody,
+  DepositOtkResponse,
+  OtkDeliveryResponse,
+  OtkInboxResponse,
+  OtkView,
+} from "../protocol/schemas.ts";
+import { type EntityAgent, problemOf } from "./agent.ts";
+import type { DeviceKeyStore } from "./keystore.ts";
+
+export interface OtkClientOptions {
+  agent: EntityAgent;
+  store: DeviceKeyStore;
+  crypto?: CryptoProvider;
+  /** Epoch milliseconds; default Date.now. */
+  now?: () => number;
+}
+
+/** An OTK the PN GW created and the server accepted. */
+export interface IssuedOtk {
+  otkId: string;
+  otk: Uint8Array;
+  peerId: string;
+  peerType: "PNE" | "PNGW";
+  expiresAt: number;
+}
+
+/** An OTK a peer received, opened. */
+export interface ReceivedOtk {
+  view: OtkView;
+  otk: Uint8Array;
+}
+
+const json = (method: string, body?: unknown): RequestInit => ({
+  method,
+  ...(body === undefined
+    ? {}
+    : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+});
+
+export class OtkClient {
+  constructor(private readonly options: OtkClientOptions) {}
+
+  async #eukey(entityId: string): Promise<Uint8Array> {
+    const record = await this.options.store.get(entityId);
+    if (!record?.eukey) throw new CpnsError("ERR_ENTITY_STATE", `${entityId} holds no EUKey`);
+    return fromBase64url(record.eukey);
+  }
+
+  /** PN GW: create an OTK for `peerId` and deposit it, sealed under this gateway's EUKey. */
+  async deposit(
+    gatewayId: string,
+    input: { peerId: string; lifetimeSeconds: number; endpoint?: string },
+  ): Promise<IssuedOtk> {
+    const otk = randomBytes(OTK_BYTES, this.options.crypto);
+    const otkId = toBase64url(randomBytes(16, this.options.crypto));
+    const now = Math.floor((this.options.now ?? Date.now)() / 1000);
+    const expiresAt = now + input.lifetimeSeconds;
+    const context = { otkId, issuerId: gatewayId, peerId: input.peerId, expiresAt };
+    const body: DepositOtkBody = {
+      otkId,
+      peerId: input.peerId,
+      expiresAt,
+      sealedOtk: await sealOtk(
+        "deposit",
+        otk,
+        await this.#eukey(gatewayId),
+        context,
+        this.options.crypto,
+      ),
+      ...(input.endpoint ? { endpoint: input.endpoint } : {}),
+    };
+    const res = await this.options.agent.fetchAsEntity(
+      gatewayId,
+      "/cpns/v1/otks",
+      json("POST", body),
+    );
+    if (res.status !== 201) throw await problemOf(res);
+    const answer = (await res.json()) as DepositOtkResponse;
+    return { otkId, otk, peerId: input.peerId, peerType: answer.peerType, expiresAt };
+  }
+
+  /** PN GW: the server's consent to open a session with this OTK (it is consumed then). */
+  async consume(gatewayId: string, otkId: string): Promise<OtkView> {
+    const res = await this.options.agent.fetchAsEntity(
+      gatewayId,
+      `/cpns/v1/otks/${encodeURIComponent(otkId)}/consume`,
+      json("POST"),
+    );
+    if (!res.ok) throw await problemOf(res);
+    return (await res.json()) as OtkView;
+  }
+
+  /** Peer: the OTKs waiting for this entity (ids, issuers, expiries; no keys). */
+  async inbox(entityId: string): Promise<OtkView[]> {
+    const res = await this.options.agent.fetchAsEntity(entityId, "/cpns/v1/otks/inbox");
+    if (!res.ok) throw await problemOf(res);
+    return ((await res.json()) as OtkInboxResponse).otks;
+  }
+
+  /** Peer: fetch one OTK (delivered once) and open it with this entity's EUKey. */
+  async fetch(entityId: string, otkId: string): Promise<ReceivedOtk> {
+    const res = await this.options.agent.fetchAsEntity(
+      entityId,
+      `/cpns/v1/otks/${encodeURIComponent(otkId)}/delivery`,
+      json("POST"),
+    );
+    if (!res.ok) throw await problemOf(res);
+    const body = (await res.json()) as OtkDeliveryResponse;
+    if (body.otkId !== otkId || body.peerId !== entityId) throw new CpnsError("ERR_KEY_UNWRAP");
+    const otk = await openOtk(
+      "delivery",
+      body.sealedOtk,
+      await this.#eukey(entityId),
+      { otkId, issuerId: body.issuerId, peerId: entityId, expiresAt: body.expiresAt },
+      this.options.crypto,
+    );
+    if (!otk) throw new CpnsError("ERR_KEY_UNWRAP");
+    const { alg: _alg, sealedOtk: _sealed, ...view } = body;
+    return { view, otk };
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * Seed 5.x.2, second bullet: "PN GW creates onetime security key and share it
+ * with another entity ... Sharing of onetime security key is intermediated by
+ * CPNS Server and secured by EUKey." The server's side of that sharing:
+ *
+ *   POST /cpns/v1/otks                   deposit (a PN GW; sealed under its EUKey)
+ *   GET  /cpns/v1/otks/inbox             what is waiting for the caller (no keys)
+ *   POST /cpns/v1/otks/:otkId/delivery   the OTK, once, re-sealed under the addressee's EUKey
+ *   POST /cpns/v1/otks/:otkId/consume    the issuing PN GW, before it opens a peer session
+ *
+ * Every change goes through the OTK machine (machines/otk.ts). Before any
+ * event, a record is first settled: past its expiry it becomes `expired`, and
+ * if its issuer's EUKey was rotated or revoked since the deposit it becomes
+ * `revoked` (both drop the sealed OTK). That is how revocation and rotation
+ * cut through. The OTK is sealed at rest under the master key until its
+ * single delivery and never stored in clear.
+ */
+import type { Context } from "hono";
+import type { SnapshotFrom } from "xstate";
+import { type OtkEvent, otkMachine } from "../../machines/otk.ts";
+import { CpnsError } from "../errors.ts";
+import { machineBridge } from "../model/bridge.ts";
+import { OTK_TRANSPORT_ALG, openOtk, sealOtk } from "../protocol/otk-transport.ts";
+import {
+  type DepositOtkResponse,
+  depositOtkSchema,
+  type OtkDeliveryResponse,
+  type OtkInboxResponse,
+  type OtkView,
+  otkIdSchema,
+} from "../protocol/schemas.ts";
+import type { EntityRecord, OtkRecord } from "../store/records.ts";
+import { readJson } from "./body.ts";
+import type { Principal, ServerEnv, ServerParts } from "./context.ts";
+import { eukeySealId } from "./credentials.ts";
+
+type OtkSnapshot = SnapshotFrom<typeof otkMachine>;
+type EntityPrincipal = Extract<Principal, { entityId: string }>;
+
+const bridge = machineBridge(otkMachine);
+const DEFAULT_MAX_LIFETIME_SECONDS = 300;
+
+function entityOf(principal: Principal): EntityPrincipal {
+  if (principal.kind !== "PNE" && principal.kind !== "PNGW") throw new CpnsError("ERR_FORBIDDEN");
+  return principal;
+}
+
+function view(record: OtkRecord): OtkView {
+  const { otkId, issuerId, peerId, expiresAt, endpoint } = record;
+  return {
+    otkId,
+    issuerId,
+    peerId,
+    expiresAt,
+    state: record.machine.value,
+    ...(endpoint ? { endpoint } : {}),
+  };
+}
+
+export function otkHandlers(parts: ServerParts) {
+  const { entities, otks, cipher, log, config, mutex } = parts;
+  const crypto = config.crypto;
+  const maxLifetimeSeconds = config.otkMaxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
+  const pairing =
+    config.otkPairing ??
+    ((issuer: EntityRecord, peer: EntityRecord) => issuer.userId === peer.userId);
+  const nowSeconds = () => Math.floor(parts.now() / 1000);
+  const stamp = () => new Date(parts.now()).toISOString();
+
+  /** The caller's EUKey of the version it just authenticated with. */
+  async function eukeyOf(principal: EntityPrincipal): Promise<Uint8Array> {
+    const record = await entities.get(principal.entityId);
+    // Rotated or revoked between the Digest check and now: the key it used is gone.
+    if (!record?.eukey || record.keyVersion !== principal.keyVersion) {
+      throw new CpnsError("ERR_ENTITY_STATE");
+    }
+    return cipher.open("eukey", eukeySealId(record.entityId, record.keyVersion), record.eukey);
+  }
+
+  async function issuerKeyVersion(issuerId: string): Promise<number | null> {
+    const issuer = await entities.get(issuerId);
+    return issuer && issuer.machine.value === "active" ? issuer.keyVersion : null;
+  }
+
+  async function write(record: OtkRecord, next: OtkSnapshot, keepOtk: boolean): Promise<OtkRecord> {
+    const { otk, ...rest } = record;
+    const updated: OtkRecord = {
+      ...rest,
+      ...(keepOtk && otk ? { otk } : {}),
+      machine: bridge.persist(next),
+      updatedAt: stamp(),
+    };
+    await otks.put(updated);
+    return updated;
+  }
+
+  /** Expiry and issuer key changes first: the record as it stands now. */
+  async function settle(record: OtkRecord): Promise<{ record: OtkRecord; snapshot: OtkSnapshot }> {
+    const snapshot = bridge.restore(record.machine);
+    const expired = bridge.step(snapshot, { type: "EXPIRE", now: nowSeconds() });
+    const revoked = expired
+      ? undefined
+      : bridge.step(snapshot, {
+          type: "ISSUER_KEY_CHANGED",
+          issuerKeyVersion: await issuerKeyVersion(record.issuerId),
+        });
+    const next = expired ?? revoked;
+    if (!next) return { record, snapshot };
+    const updated = await write(record, next, false);
+    log.emit({
+      event: expired ? "otk.expired" : "otk.revoked",
+      entityId: record.issuerId,
+      peerId: record.peerId,
+      otkId: record.otkId,
+    });
+    return { record: updated, snapshot: next };
+  }
+
+  /** Loads an OTK by the id in the path; an id of the wrong shape names nothing. */
+  async function load(c: Context<ServerEnv>): Promise<OtkRecord> {
+    const parsed = otkIdSchema.safeParse(c.req.param("otkId"));
+    const record = parsed.success ? await otks.get(parsed.data) : undefined;
+    if (!record) throw new CpnsError("ERR_NOT_FOUND");
+    return record;
+  }
+
+  /** After a refusal: the most precise reason, from the settled record. */
+  function refusal(snapshot: OtkSnapshot, expected: OtkSnapshot["value"]): CpnsError {
+    if (snapshot.status === "done") return new CpnsError("ERR_OTK_GONE");
+    return new CpnsError(snapshot.value === expected ? "ERR_OTK_GONE" : "ERR_OTK_STATE");
+  }
+
+  async function deposit(c: Context<ServerEnv>) {
+    const issuer = entityOf(c.var.principal);
+    const body = await readJson(c, depositOtkSchema, config.bodyLimitBytes);
+    const { otkId, peerId, expiresAt, sealedOtk, endpoint } = body;
+
+    return mutex.run(`otk:${otkId}`, async () => {
+      // Seen before in any state: a replay (or a reused id), never a second OTK.
+      if (await otks.has(otkId)) throw new CpnsError("ERR_OTK_REPLAYED");
+      const [issuerRecord, peer] = await Promise.all([
+        entities.get(issuer.entityId),
+        entities.get(peerId),
+      ]);
+      if (!peer) throw new CpnsError("ERR_NOT_FOUND");
+      if (!issuerRecord) throw new CpnsError("ERR_ENTITY_STATE");
+      const peerActive = peer.machine.value === "active";
+      const pairingAllowed = peerActive && pairing(issuerRecord, peer);
+      const now = nowSeconds();
+      const context = { otkId, issuerId: issuer.entityId, peerId, expiresAt };
+      const next = bridge.step(
+        bridge.initial({ ...context, issuerKeyVersion: issuer.keyVersion }),
+        {
+          type: "DEPOSIT",
+          issuerType: issuer.kind,
+          peerActive,
+          pairingAllowed,
+          now,
+          maxLifetimeSeconds,
+        },
+      );
+      if (!next) {
+        if (issuer.kind !== "PNGW") throw new CpnsError("ERR_FORBIDDEN");
+        if (!peerActive) throw new CpnsError("ERR_ENTITY_STATE", "the peer holds no active EUKey");
+        if (!pairingAllowed || peerId === issuer.entityId) {
+          throw new CpnsError("ERR_OTK_PAIRING_REFUSED");
+        }
+        throw new CpnsError("ERR_OTK_EXPIRY", `at most ${maxLifetimeSeconds} s from now`);
+      }
+      const otk = await openOtk("deposit", sealedOtk, await eukeyOf(issuer), context, crypto);
+      if (!otk) throw new CpnsError("ERR_OTK_UNSEAL");
+
+      const created = stamp();
+      const record: OtkRecord = {
+        v: 1,
+        otkId,
+        issuerId: issuer.entityId,
+        issuerKeyVersion: issuer.keyVersion,
+        peerId,
+        peerType: peer.type,
+        expiresAt,
+        ...(endpoint ? { endpoint } : {}),
+        otk: await cipher.seal("otk", otkId, otk),
+        machine: bridge.persist(next),
+        createdAt: created,
+        updatedAt: created,
+      };
+      await otks.put(record);
+      log.emit({
+        event: "otk.deposited",
+        userId: issuerRecord.userId,
+        entityId: issuer.entityId,
+        keyVersion: issuer.keyVersion,
+        peerId,
+        otkId,
+      });
+      const response: DepositOtkResponse = { ...view(record), peerType: peer.type };
+      return c.json(response, 201);
+    });
+  }
+
+  async function inbox(c: Context<ServerEnv>) {
+    const caller = entityOf(c.var.principal);
+    const waiting: OtkView[] = [];
+    for (const stored of await otks.listForPeer(caller.entityId)) {
+      const { record } = await mutex.run(`otk:${stored.otkId}`, async () => {
+        const fresh = await otks.get(stored.otkId);
+        return fresh ? settle(fresh) : { record: undefined };
+      });
+      if (record?.machine.value === "deposited") waiting.push(view(record));
+    }
+    const response: OtkInboxResponse = { otks: waiting };
+    return c.json(response);
+  }
+
+  async function deliver(c: Context<ServerEnv>) {
+    const caller = entityOf(c.var.principal);
+    return mutex.run(`otk:${c.req.param("otkId")}`, async () => {
+      const loaded = await load(c);
+      if (loaded.peerId !== caller.entityId) throw new CpnsError("ERR_OTK_NOT_ADDRESSEE");
+      const { record, snapshot } = await settle(loaded);
+      const event: OtkEvent = {
+        type: "DELIVER",
+        callerId: caller.entityId,
+        issuerKeyVersion: await issuerKeyVersion(record.issuerId),
+        now: nowSeconds(),
+      };
+      const next = bridge.step(snapshot, event);
+      if (!next || !record.otk) throw refusal(snapshot, "delivered");
+      const otk = await cipher.open("otk", record.otkId, record.otk);
+      const context = {
+        otkId: record.otkId,
+        issuerId: record.issuerId,
+        peerId: record.peerId,
+        expiresAt: record.expiresAt,
+      };
+      const sealedOtk = await sealOtk("delivery", otk, await eukeyOf(caller), context, crypto);
+      // The sealed copy is dropped in the same write that records the delivery: delivered once.
+      const delivered = await write(record, next, false);
+      log.emit({
+        event: "otk.delivered",
+        entityId: record.issuerId,
+        peerId: record.peerId,
+        otkId: record.otkId,
+      });
+      const response: OtkDeliveryResponse = {
+        ...view(delivered),
+        alg: OTK_TRANSPORT_ALG,
+        sealedOtk,
+      };
+      return c.json(response);
+    });
+  }
+
+  async function consume(c: Context<ServerEnv>) {
+    const caller = entityOf(c.var.principal);
+    return mutex.run(`otk:${c.req.param("otkId")}`, async () => {
+      const loaded = await load(c);
+      if (loaded.issuerId !== caller.entityId) throw new CpnsError("ERR_OTK_NOT_ISSUER");
+      const { record, snapshot } = await settle(loaded);
+      const next = bridge.step(snapshot, {
+        type: "CONSUME",
+        callerId: caller.entityId,
+        callerKeyVersion: caller.keyVersion,
+        now: nowSeconds(),
+      });
+      if (!next) throw refusal(snapshot, "consumed");
+      const consumed = await write(record, next, false);
+      log.emit({
+        event: "otk.consumed",
+        entityId: record.issuerId,
+        peerId: record.peerId,
+        otkId: record.otkId,
+      });
+      return c.json(view(consumed));
+    });
+  }
+
+  return { deposit, inbox, deliver, consume };
+}
