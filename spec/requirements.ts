@@ -356,6 +356,13 @@ const ADDITIONS: Requirement[] = [
     { source: "RFC 7616 §3.4, §3.7" },
   ),
   add(
+    "DIGEST-PROXY",
+    DIGEST,
+    "Proxy mode: the server side reads Proxy-Authorization and answers 407 with Proxy-Authenticate and Proxy-Authentication-Info; the client answers 407 and verifies its rspauth, and both layers stack without touching the end-to-end Authorization.",
+    ISSUE_4,
+    { source: "RFC 7616 §3.1, §3.4; RFC 7235 §3.2, §4.3, §4.4; RFC 7615 §4" },
+  ),
+  add(
     "DIGEST-HOSTILE",
     DIGEST,
     "Hostile or arbitrary Authorization headers never authenticate and never throw; the middleware answers only 400 (malformed) or 401 (with fresh challenges) as problem+json.",
@@ -589,6 +596,34 @@ const ADDITIONS: Requirement[] = [
     "Peers authenticate with Digest: username = the calling entity's ID, secret = base64url(OTK), realm naming the serving entity; the caller verifies rspauth.",
     ISSUE_4,
     { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-6", "SEED-5.x.2-7"] },
+  ),
+  add(
+    "OTK-PAIRING",
+    PEERS,
+    "Only a PN GW may deposit an OTK, never for itself, only for an active peer of the same CPNS User (a policy hook may widen this), with an expiry inside the configured lifetime and an id never seen before.",
+    ISSUE_4,
+    { source: "issue #4; seed 5.x.2 (PN GW creates)", refines: ["SEED-5.x.2-4", "SEED-5.x.3-1"] },
+  ),
+  add(
+    "OTK-CUT-THROUGH",
+    PEERS,
+    "An OTK deposited by a PN GW whose EUKey was later rotated or revoked can be neither fetched nor consumed.",
+    ISSUE_4,
+    { source: "issue #4", refines: ["SEED-5.x.2-5"] },
+  ),
+  add(
+    "PEER-SESSION",
+    PEERS,
+    "A mutual OTK authentication consumes the OTK at the server and opens a peer session with an id and an expiry; session traffic is Digest under a per-session secret derived from the OTK and the opening exchange, and stops at expiry or close.",
+    ISSUE_4,
+    { source: "issue #4; spec/otk.md", refines: ["SEED-5.x.2-6"] },
+  ),
+  add(
+    "GATEWAY-RELAY",
+    PEERS,
+    "A PN GW relays a PNE's requests to the CPNS Server only under a live peer session (Proxy-Authorization Digest), and relays them unchanged.",
+    ISSUE_4,
+    { source: "issue #4; DESIGN.md §1", refines: ["SEED-5.x.4-2"] },
   ),
   add(
     "OTK-TLS-PIN",
