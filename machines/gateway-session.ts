@@ -23,7 +23,8 @@ import type { EntityType } from "./entity.ts";
 export interface GatewaySessionContext {
   gatewayId: string;
   peerId: string;
-  peerType: EntityType;
+  /** Learnt from the server at deposit; null before. */
+  peerType: EntityType | null;
   otkId: string;
   /** Epoch seconds: the OTK's expiry, after which no session opens with it. */
   offerExpiresAt: number;
@@ -33,7 +34,7 @@ export interface GatewaySessionContext {
 }
 
 export type GatewaySessionEvent =
-  | { type: "DEPOSITED" }
+  | { type: "DEPOSITED"; peerType: EntityType }
   | { type: "DEPOSIT_REFUSED" }
   | { type: "PEER_PROVED_OTK"; peerId: string; now: number }
   | { type: "SERVER_CONSUMED"; sessionId: string; sessionExpiresAt: number }
@@ -49,7 +50,7 @@ export const gatewaySessionMachine = setup({
   types: {
     context: {} as GatewaySessionContext,
     events: {} as GatewaySessionEvent,
-    input: {} as Omit<GatewaySessionContext, "sessionId" | "sessionExpiresAt">,
+    input: {} as Omit<GatewaySessionContext, "peerType" | "sessionId" | "sessionExpiresAt">,
   },
   guards: {
     isThePeerInTime: ({ context, event }) =>
@@ -67,6 +68,9 @@ export const gatewaySessionMachine = setup({
       context.sessionExpiresAt !== null && now(event) >= context.sessionExpiresAt,
   },
   actions: {
+    learnPeerType: assign(({ event }) =>
+      event.type === "DEPOSITED" ? { peerType: event.peerType } : {},
+    ),
     openSession: assign(({ event }) =>
       event.type === "SERVER_CONSUMED"
         ? { sessionId: event.sessionId, sessionExpiresAt: event.sessionExpiresAt }
@@ -75,13 +79,17 @@ export const gatewaySessionMachine = setup({
   },
 }).createMachine({
   id: "gatewaySession",
-  context: ({ input }) => ({ ...input, sessionId: null, sessionExpiresAt: null }),
+  context: ({ input }) => ({ ...input, peerType: null, sessionId: null, sessionExpiresAt: null }),
   initial: "created",
   states: {
     created: {
       description: "The PN GW generated an OTK for the peer and is depositing it at the server.",
       on: {
-        DEPOSITED: { target: "offered", meta: { requirements: ["SEED-5.x.2-4", "OTK-DEPOSIT"] } },
+        DEPOSITED: {
+          target: "offered",
+          actions: "learnPeerType",
+          meta: { requirements: ["SEED-5.x.2-4", "OTK-DEPOSIT"] },
+        },
         DEPOSIT_REFUSED: { target: "refused" },
       },
     },

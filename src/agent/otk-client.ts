@@ -37,6 +37,13 @@ export interface IssuedOtk {
   expiresAt: number;
 }
 
+export interface PreparedOtk {
+  otk: Uint8Array;
+  otkId: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
 /** An OTK a peer received, opened. */
 export interface ReceivedOtk {
   view: OtkView;
@@ -59,15 +66,22 @@ export class OtkClient {
     return fromBase64url(record.eukey);
   }
 
+  /** PN GW: a fresh OTK (32 random bytes), a random id and its expiry, before the deposit. */
+  prepare(lifetimeSeconds: number): PreparedOtk {
+    const now = Math.floor((this.options.now ?? Date.now)() / 1000);
+    return {
+      otk: randomBytes(OTK_BYTES, this.options.crypto),
+      otkId: toBase64url(randomBytes(16, this.options.crypto)),
+      expiresAt: now + lifetimeSeconds,
+    };
+  }
+
   /** PN GW: create an OTK for `peerId` and deposit it, sealed under this gateway's EUKey. */
   async deposit(
     gatewayId: string,
-    input: { peerId: string; lifetimeSeconds: number; endpoint?: string },
+    input: { peerId: string; lifetimeSeconds: number; endpoint?: string; prepared?: PreparedOtk },
   ): Promise<IssuedOtk> {
-    const otk = randomBytes(OTK_BYTES, this.options.crypto);
-    const otkId = toBase64url(randomBytes(16, this.options.crypto));
-    const now = Math.floor((this.options.now ?? Date.now)() / 1000);
-    const expiresAt = now + input.lifetimeSeconds;
+    const { otk, otkId, expiresAt } = input.prepared ?? this.prepare(input.lifetimeSeconds);
     const context = { otkId, issuerId: gatewayId, peerId: input.peerId, expiresAt };
     const body: DepositOtkBody = {
       otkId,

@@ -83,6 +83,14 @@ export interface DigestFetchOptions {
    * protection space is kept for every origin: each request meets the same proxy.
    */
   proxy?: boolean;
+  /**
+   * A challenge received out of band (a WWW-Authenticate or Proxy-Authenticate
+   * value), answered from the very first request without a round trip; `origin`
+   * is needed outside proxy mode. Why: fetch() turns every 407 into a network
+   * error (Fetch standard, HTTP-network-or-cache fetch), so a proxy-mode client
+   * running over fetch never sees the proxy's challenge and must be given it.
+   */
+  primeWith?: { challenge: string; origin?: string };
   /** Preferred qop when the server offers both. Default "auth". */
   qop?: Qop;
   /** Send H(username:realm) when the server allows it. Default true. */
@@ -153,9 +161,17 @@ export function createDigestFetch(
   /** Keyed by origin + realm; `lastRealm` says which space to use before any challenge. */
   const spaces = new Map<string, ProtectionSpace>();
   const lastRealm = new Map<string, string>();
+  if (options.primeWith) {
+    const scope = proxy ? "proxy" : options.primeWith.origin;
+    const space = spaceFromChallenge(options.primeWith.challenge);
+    if (scope === undefined || !space) {
+      throw new TypeError("digest client: primeWith needs a Digest challenge (and an origin)");
+    }
+    spaces.set(`${scope} ${space.realm}`, space);
+    lastRealm.set(scope, space.realm);
+  }
 
-  function spaceFromChallenge(res: Response): ProtectionSpace | undefined {
-    const header = res.headers.get(layer.challenge);
+  function spaceFromChallenge(header: string | null): ProtectionSpace | undefined {
     if (!header) return undefined;
     let elements: ReturnType<typeof parseChallenges>;
     try {
@@ -364,7 +380,7 @@ export function createDigestFetch(
     }
 
     // A fresh challenge: first contact, stale=true, or a nonce the server dropped.
-    const space = spaceFromChallenge(res);
+    const space = spaceFromChallenge(res.headers.get(layer.challenge));
     if (!space) return res;
     await res.body?.cancel();
     spaces.set(`${scope} ${space.realm}`, space);

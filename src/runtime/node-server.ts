@@ -1,7 +1,7 @@
 /**
  * Serves a fetch handler on Node with @hono/node-server, plus one thing the
  * Fetch API cannot express: each WWW-Authenticate challenge on its own header
- * line. Fetch `Headers` joins repeated fields with ", "; RFC 9110 allows that,
+ * line (and each Proxy-Authenticate one, for the PN GW relay). Fetch `Headers` joins repeated fields with ", "; RFC 9110 allows that,
  * but curl reads only the first challenge of a line and answers the last one
  * of a joined line, so with separate lines it picks our most preferred
  * algorithm (RFC 7616 §3.7) as intended.
@@ -18,7 +18,11 @@ class ChallengeLinesResponse<Request extends IncomingMessage> extends ServerResp
     if (headers && typeof headers === "object" && !Array.isArray(headers)) {
       for (const name of Object.keys(headers)) {
         const value = headers[name];
-        if (name.toLowerCase() === "www-authenticate" && typeof value === "string") {
+        const lower = name.toLowerCase();
+        if (
+          (lower === "www-authenticate" || lower === "proxy-authenticate") &&
+          typeof value === "string"
+        ) {
           headers[name] = splitChallenges(value);
         }
       }

@@ -20,6 +20,7 @@ import type { SnapshotFrom } from "xstate";
 import { type OtkEvent, otkMachine } from "../../machines/otk.ts";
 import { CpnsError } from "../errors.ts";
 import { machineBridge } from "../model/bridge.ts";
+import { readJson } from "../protocol/body.ts";
 import { OTK_TRANSPORT_ALG, openOtk, sealOtk } from "../protocol/otk-transport.ts";
 import {
   type DepositOtkResponse,
@@ -30,7 +31,6 @@ import {
   otkIdSchema,
 } from "../protocol/schemas.ts";
 import type { EntityRecord, OtkRecord } from "../store/records.ts";
-import { readJson } from "./body.ts";
 import type { Principal, ServerEnv, ServerParts } from "./context.ts";
 import { eukeySealId } from "./credentials.ts";
 

@@ -9,9 +9,9 @@ import { utf8 } from "../crypto/bytes.ts";
 import type { HashName } from "../crypto/hash.ts";
 import { ALGORITHMS, computeHa1, computeUserhash } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
+import { readJson } from "../protocol/body.ts";
 import { createUserSchema } from "../protocol/schemas.ts";
 import type { UserRecord } from "../store/records.ts";
-import { readJson } from "./body.ts";
 import type { ServerEnv, ServerParts } from "./context.ts";
 import { ha1SealId } from "./credentials.ts";
 

@@ -12,7 +12,7 @@ import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FetchLike } from "../../src/digest/index.ts";
-import { DEFAULT_BODY_LIMIT } from "../../src/server/body.ts";
+import { DEFAULT_BODY_LIMIT } from "../../src/protocol/body.ts";
 import {
   ADMIN_TOKEN,
   expectProblem,

@@ -1,5 +1,5 @@
 /**
- * Reads a JSON request body safely (issue #3, "bad input"): application/json
+ * Reads a request body safely (issue #3, "bad input"; used by the server and the PN GW): application/json
  * only, a size limit enforced while reading (not trusted from Content-Length),
  * strict UTF-8, and a zod schema; every failure is a 4xx problem with a
  * stable code, and nothing is stored before the body has passed all of it.
@@ -17,7 +17,7 @@ export const DEFAULT_BODY_LIMIT = 16 * 1024;
  */
 const tooLarge = () => new CpnsError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
 
-async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge();
   if (!request.body) return new Uint8Array(0);

@@ -1,0 +1,244 @@
+/**
+ * Seed 5.x.2, second bullet, the peer's side (a PNE over CPNS-1/6, or a PN GW
+ * over CPNS-3): with an OTK fetched from the CPNS Server, authenticate to the
+ * PN GW that created it with Digest (username = own Entity ID, secret =
+ * base64url(OTK), realm "cpns-gw:<gatewayId>") and REQUIRE the PN GW's rspauth:
+ * only a PN GW that knows the OTK can produce it, so the authentication is
+ * mutual. The session that opens carries its traffic under Digest with a
+ * per-session secret (spec/otk.md), and can relay this entity's own requests
+ * to the CPNS Server through the PN GW (Proxy-Authorization), leaving their
+ * end-to-end Authorization to the server untouched.
+ *
+ * Every step asks the peerSession machine (machines/peer-session.ts) first.
+ */
+import type { SnapshotFrom } from "xstate";
+import { type PeerSessionEvent, peerSessionMachine } from "../../machines/peer-session.ts";
+import { toBase64url } from "../crypto/bytes.ts";
+import type { CryptoProvider } from "../crypto/provider.ts";
+import { createDigestFetch, digestExchangeOf, type FetchLike } from "../digest/index.ts";
+import { CpnsError } from "../errors.ts";
+import { machineBridge } from "../model/bridge.ts";
+import { peerSessionSecret } from "../protocol/otk-transport.ts";
+import type { PeerMessageResponse, PeerSessionView } from "../protocol/schemas.ts";
+import { problemOf } from "./agent.ts";
+import type { ReceivedOtk } from "./otk-client.ts";
+
+type PeerSnapshot = SnapshotFrom<typeof peerSessionMachine>;
+
+const bridge = machineBridge(peerSessionMachine);
+
+export interface OpenPeerSessionOptions {
+  /** This entity's id: the Digest username towards the PN GW. */
+  entityId: string;
+  /** The OTK as fetched from the server (src/agent/otk-client.ts). */
+  received: ReceivedOtk;
+  /** Where the PN GW listens. Default: the endpoint the PN GW deposited with the OTK. */
+  gatewayUrl?: string;
+  fetch?: FetchLike;
+  /** Epoch milliseconds. Default Date.now. */
+  now?: () => number;
+  crypto?: CryptoProvider;
+}
+
+export class PeerSession {
+  #snapshot: PeerSnapshot;
+  readonly #gatewayUrl: string;
+  readonly #now: () => number;
+  #sessionFetch: ((input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) | undefined;
+  #proxyFetch: ((input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) | undefined;
+
+  private constructor(snapshot: PeerSnapshot, gatewayUrl: string, now: () => number) {
+    this.#snapshot = snapshot;
+    this.#gatewayUrl = gatewayUrl.replace(/\/+$/, "");
+    this.#now = now;
+  }
+
+  get state(): string {
+    return String(this.#snapshot.value);
+  }
+
+  get sessionId(): string | null {
+    return this.#snapshot.context.sessionId;
+  }
+
+  get expiresAt(): number | null {
+    return this.#snapshot.context.sessionExpiresAt;
+  }
+
+  get gatewayId(): string {
+    return this.#snapshot.context.gatewayId;
+  }
+
+  #seconds(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+
+  #advance(event: PeerSessionEvent): boolean {
+    const next = bridge.step(this.#snapshot, event);
+    if (!next) return false;
+    this.#snapshot = next;
+    return true;
+  }
+
+  /** Session traffic only while the session lives; past its expiry it is over for good. */
+  #requireLive(event: "MESSAGE" | "RELAY"): void {
+    const now = this.#seconds();
+    if (this.#advance({ type: event, now })) return;
+    this.#advance({ type: "EXPIRE", now });
+    throw new CpnsError("ERR_PEER_SESSION_GONE");
+  }
+
+  /**
+   * Opens a session with the PN GW that created the OTK. The OTK is tried
+   * once: whatever happens, it is zeroed before this returns.
+   */
+  static async open(options: OpenPeerSessionOptions): Promise<PeerSession> {
+    const { view, otk } = options.received;
+    const gatewayUrl = options.gatewayUrl ?? view.endpoint;
+    if (!gatewayUrl) throw new CpnsError("ERR_CONFIG", "no address for the PN GW");
+    const now = options.now ?? Date.now;
+    const session = new PeerSession(
+      bridge.initial({
+        entityId: options.entityId,
+        gatewayId: view.issuerId,
+        otkId: view.otkId,
+        otkExpiresAt: view.expiresAt,
+      }),
+      gatewayUrl,
+      now,
+    );
+    try {
+      await session.#open(options, otk);
+      return session;
+    } finally {
+      otk.fill(0);
+    }
+  }
+
+  async #open(options: OpenPeerSessionOptions, otk: Uint8Array): Promise<void> {
+    const at = this.#seconds();
+    if (!this.#advance({ type: "OPEN", now: at })) {
+      this.#advance({ type: "EXPIRE", now: at });
+      throw new CpnsError("ERR_OTK_GONE");
+    }
+    const withOtk = createDigestFetch({
+      username: options.entityId,
+      password: toBase64url(otk),
+      requireRspauth: true,
+      userhash: false,
+      fetch: options.fetch,
+      crypto: options.crypto,
+    });
+    let res: Response;
+    try {
+      res = await withOtk(`${this.#gatewayUrl}/cpns-gw/v1/sessions`, { method: "POST" });
+    } catch (err) {
+      this.#advance(
+        err instanceof CpnsError && err.code === "ERR_DIGEST_SERVER_UNAUTHENTICATED"
+          ? { type: "GATEWAY_UNPROVEN" }
+          : { type: "REJECTED" },
+      );
+      throw err;
+    }
+    if (res.status !== 201) {
+      this.#advance({ type: "REJECTED" });
+      throw await problemOf(res);
+    }
+    const exchange = digestExchangeOf(res);
+    // The realm names the PN GW the OTK came from; anything else is not that PN GW.
+    if (!exchange || exchange.realm !== `cpns-gw:${this.gatewayId}`) {
+      this.#advance({ type: "GATEWAY_UNPROVEN" });
+      await res.body?.cancel();
+      throw new CpnsError(
+        "ERR_DIGEST_SERVER_UNAUTHENTICATED",
+        "not the PN GW that created the OTK",
+      );
+    }
+    const view = (await res.json()) as PeerSessionView;
+    const secret = toBase64url(await peerSessionSecret(otk, exchange, options.crypto));
+    this.#advance({
+      type: "GATEWAY_PROVED",
+      sessionId: view.sessionId,
+      sessionExpiresAt: view.expiresAt,
+    });
+    const credentials = {
+      username: view.sessionId,
+      password: secret,
+      requireRspauth: true,
+      userhash: false,
+      fetch: options.fetch,
+      crypto: options.crypto,
+    };
+    this.#sessionFetch = createDigestFetch(credentials);
+    // The relay's first challenge comes with the session (see src/gateway/gateway.ts).
+    const relayChallenge = res.headers.get("proxy-authenticate");
+    this.#proxyFetch = createDigestFetch({
+      ...credentials,
+      proxy: true,
+      ...(relayChallenge ? { primeWith: { challenge: relayChallenge } } : {}),
+    });
+  }
+
+  /** Session traffic: a message the PN GW echoes, both ways authenticated. */
+  async send(message: string): Promise<PeerMessageResponse> {
+    this.#requireLive("MESSAGE");
+    const res = await this.#sessionFetch?.(
+      `${this.#gatewayUrl}/cpns-gw/v1/sessions/${this.sessionId}/messages`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message }),
+      },
+    );
+    if (!res) throw new CpnsError("ERR_PEER_SESSION_GONE");
+    if (!res.ok) throw await problemOf(res);
+    return (await res.json()) as PeerMessageResponse;
+  }
+
+  /**
+   * A transport for this entity's own requests to the CPNS Server (an
+   * EntityAgent's `fetch`): each request goes to the PN GW instead, with the
+   * session's Proxy-Authorization, as to an HTTP proxy; its path, body and
+   * Authorization are left as they are, so the server sees what the entity sent.
+   */
+  relayTransport(): FetchLike {
+    return async (request) => {
+      this.#requireLive("RELAY");
+      const original = new URL(request.url);
+      const body =
+        request.method === "GET" || request.method === "HEAD"
+          ? undefined
+          : new Uint8Array(await request.arrayBuffer());
+      const relayed = new Request(`${this.#gatewayUrl}${original.pathname}${original.search}`, {
+        method: request.method,
+        headers: request.headers,
+        body: body as BodyInit | undefined,
+        redirect: "manual",
+      });
+      if (!this.#proxyFetch) throw new CpnsError("ERR_PEER_SESSION_GONE");
+      try {
+        return await this.#proxyFetch(relayed);
+      } catch (err) {
+        if (err instanceof CpnsError) throw err;
+        // fetch() reports the PN GW's 407 (session unknown to it) as a network
+        // error, indistinguishable from an unreachable PN GW.
+        throw new CpnsError(
+          "ERR_PEER_SESSION_GONE",
+          "the PN GW refused the relay or is unreachable",
+        );
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#snapshot.value !== "open") return;
+    const res = await this.#sessionFetch?.(
+      `${this.#gatewayUrl}/cpns-gw/v1/sessions/${this.sessionId}`,
+      { method: "DELETE" },
+    );
+    this.#advance({ type: "CLOSE" });
+    this.#sessionFetch = undefined;
+    this.#proxyFetch = undefined;
+    if (res && res.status !== 204) throw await problemOf(res);
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * The PN GW as a Hono app (seed 5.x.2, second bullet; reference points CPNS-1/6
+ * towards PNEs and CPNS-3 towards other PN GWs), base path /cpns-gw/v1:
+ *
+ *   POST   /cpns-gw/v1/sessions              a peer opens a session: Digest, realm
+ *                                            "cpns-gw:<gatewayId>", username = its Entity ID,
+ *                                            secret = base64url(OTK); answered with rspauth
+ *   POST   /cpns-gw/v1/sessions/:id/messages session traffic (echo): Digest, username = the
+ *                                            session id, secret = the per-session secret
+ *   DELETE /cpns-gw/v1/sessions/:id          close
+ *   ANY    /cpns/v1/*                        relay to the CPNS Server for a PNE with a live
+ *                                            session: Proxy-Authorization with the session
+ *                                            credentials; the PNE's Authorization passes untouched
+ *
+ * The PN GW offers OTKs with `offer(peerId)`: it creates the OTK, deposits it at
+ * the server, and waits for the peer. When the peer proves the OTK, the PN GW
+ * asks the server to consume it (so a rotated or revoked issuer key cuts
+ * through) before the session opens. Every step is a gatewaySession machine
+ * event (machines/gateway-session.ts); a refused event changes nothing.
+ */
+import { type Context, Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { EntityAgent } from "../agent/agent.ts";
+import type { DeviceKeyStore } from "../agent/keystore.ts";
+import { OtkClient } from "../agent/otk-client.ts";
+import { toBase64url } from "../crypto/bytes.ts";
+import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
+import {
+  type CredentialLookup,
+  createDigestVerifier,
+  type DigestEnv,
+  type DigestPrincipal,
+  digestAuth,
+  type FetchLike,
+} from "../digest/index.ts";
+import { CpnsError, errorToResponse, problemResponse } from "../errors.ts";
+import { readJson } from "../protocol/body.ts";
+import { peerSessionSecret } from "../protocol/otk-transport.ts";
+import {
+  type GatewayInfo,
+  type PeerMessageResponse,
+  type PeerSessionView,
+  peerMessageSchema,
+} from "../protocol/schemas.ts";
+import { relayToServer } from "./relay.ts";
+import {
+  GatewaySessionBook,
+  type GatewaySessionEntry,
+  type GatewaySessionState,
+} from "./sessions.ts";
+
+export interface PnGatewayOptions {
+  /** This PN GW's Entity ID; its EUKey must be in `store`. */
+  gatewayId: string;
+  /** The CPNS Server: OTK deposits and consumption, and the relay's destination. */
+  serverUrl: string;
+  agent: EntityAgent;
+  store: DeviceKeyStore;
+  /** Nonce MAC key of this gateway's Digest realm (>= 16 bytes). Default: random per process. */
+  digestSecret?: Uint8Array | string;
+  /** Where peers reach this gateway; travels with the OTK so the peer knows where to go. */
+  endpoint?: string;
+  /** Default 120 s (the server's maximum is 300 s by default). */
+  otkLifetimeSeconds?: number;
+  /** Default 900 s. */
+  sessionLifetimeSeconds?: number;
+  /** How the relay reaches the server. Default: the global fetch. */
+  upstream?: FetchLike;
+  /** Largest relayed request body. Default 64 KiB. */
+  maxRelayBodyBytes?: number;
+  /** Epoch milliseconds. Default Date.now. */
+  now?: () => number;
+  crypto?: CryptoProvider;
+}
+
+export interface OfferResult {
+  otkId: string;
+  peerId: string;
+  peerType: "PNE" | "PNGW";
+  expiresAt: number;
+}
+
+type GatewayEnv = DigestEnv<GatewaySessionEntry>;
+
+export class PnGateway {
+  readonly app: Hono;
+  readonly realm: string;
+  readonly #book = new GatewaySessionBook();
+  readonly #otks: OtkClient;
+  readonly #now: () => number;
+
+  constructor(private readonly options: PnGatewayOptions) {
+    this.realm = `cpns-gw:${options.gatewayId}`;
+    this.#now = options.now ?? Date.now;
+    this.#otks = new OtkClient({
+      agent: options.agent,
+      store: options.store,
+      crypto: options.crypto,
+      now: this.#now,
+    });
+    this.app = this.#buildApp();
+  }
+
+  #seconds(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+
+  /** Creates an OTK for `peerId`, deposits it at the server, and waits for the peer. */
+  async offer(peerId: string): Promise<OfferResult> {
+    const prepared = this.#otks.prepare(this.options.otkLifetimeSeconds ?? 120);
+    const entry = this.#book.create({
+      gatewayId: this.options.gatewayId,
+      peerId,
+      otkId: prepared.otkId,
+      offerExpiresAt: prepared.expiresAt,
+      otk: prepared.otk,
+    });
+    try {
+      const issued = await this.#otks.deposit(this.options.gatewayId, {
+        peerId,
+        lifetimeSeconds: 0,
+        prepared,
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      });
+      this.#book.apply(entry, { type: "DEPOSITED", peerType: issued.peerType });
+      return {
+        otkId: issued.otkId,
+        peerId,
+        peerType: issued.peerType,
+        expiresAt: issued.expiresAt,
+      };
+    } catch (err) {
+      this.#book.apply(entry, { type: "DEPOSIT_REFUSED" });
+      throw err;
+    }
+  }
+
+  /** Every offer and session this gateway made, with its machine state (no key material). */
+  states(): GatewaySessionState[] {
+    return this.#book.states();
+  }
+
+  /** Session traffic is refused past the session's expiry; the entry is then expired for good. */
+  #live(entry: GatewaySessionEntry, event: "MESSAGE" | "RELAY"): void {
+    const now = this.#seconds();
+    if (this.#book.apply(entry, { type: event, now })) return;
+    if (this.#book.apply(entry, { type: "EXPIRE", now }))
+      throw new CpnsError("ERR_PEER_SESSION_GONE");
+    // Live but not allowed: the relay serves PNEs only.
+    throw new CpnsError("ERR_FORBIDDEN");
+  }
+
+  #buildApp(): Hono {
+    const { options } = this;
+    const book = this.#book;
+    const secret = options.digestSecret ?? randomBytes(32, options.crypto);
+    const common = {
+      realm: this.realm,
+      secret,
+      // Peer and session ids are no secret to the gateway; plain usernames keep lookups direct.
+      userhash: false,
+      crypto: options.crypto,
+      now: this.#now,
+    };
+    const offerLookup: CredentialLookup<GatewaySessionEntry> = ({ username }) => {
+      const entry = book.offerTo(username);
+      return entry?.otk ? { password: toBase64url(entry.otk), data: entry } : undefined;
+    };
+    const sessionLookup: CredentialLookup<GatewaySessionEntry> = ({ username }) => {
+      const entry = book.session(username);
+      return entry?.secret ? { password: toBase64url(entry.secret), data: entry } : undefined;
+    };
+    const withOtk = digestAuth<GatewaySessionEntry>({ ...common, lookup: offerLookup });
+    const withSession = digestAuth<GatewaySessionEntry>({ ...common, lookup: sessionLookup });
+    // The relay's nonces live as long as a session may, and the session opening
+    // hands the peer its first relay challenge: fetch() turns a 407 into a network
+    // error, so a fetch-based peer could never read the challenge of a 407 itself.
+    const proxyOptions = {
+      ...common,
+      lookup: sessionLookup,
+      nonceLifetimeSeconds: options.sessionLifetimeSeconds ?? 900,
+    };
+    const asProxy = digestAuth<GatewaySessionEntry>({ ...proxyOptions, proxy: true });
+    const relayChallenges = createDigestVerifier(proxyOptions);
+    const entryOf = (c: Context<GatewayEnv>) => {
+      const digest = c.var.digest as DigestPrincipal<GatewaySessionEntry>;
+      if (!digest.data) throw new CpnsError("ERR_INTERNAL");
+      return { entry: digest.data, username: digest.username, digest };
+    };
+    const sessionEntryOf = (c: Context<GatewayEnv>) => {
+      const { entry } = entryOf(c);
+      // The credentials name one session; the path must name the same one.
+      if (entry.snapshot.context.sessionId !== c.req.param("sessionId")) {
+        throw new CpnsError("ERR_FORBIDDEN");
+      }
+      return entry;
+    };
+
+    const app = new Hono<GatewayEnv>();
+    app.get("/health", (c) => c.json({ status: "ok" }));
+    app.get("/cpns-gw/v1", (c) => {
+      const info: GatewayInfo = {
+        service: "cpns-gw",
+        version: 1,
+        gatewayId: options.gatewayId,
+        realm: this.realm,
+      };
+      return c.json(info);
+    });
+
+    app.post("/cpns-gw/v1/sessions", withOtk, async (c) => {
+      const { entry, username, digest } = entryOf(c);
+      const now = this.#seconds();
+      if (!book.apply(entry, { type: "PEER_PROVED_OTK", peerId: username, now })) {
+        if (book.apply(entry, { type: "EXPIRE", now })) throw new CpnsError("ERR_OTK_GONE");
+        // Another request with the same OTK got here first.
+        throw new CpnsError("ERR_PEER_SESSION_REFUSED");
+      }
+      const otk = entry.otk;
+      const { otkId } = entry.snapshot.context;
+      try {
+        if (!otk) throw new CpnsError("ERR_INTERNAL");
+        await this.#otks.consume(options.gatewayId, otkId);
+      } catch {
+        // The server said no (expired, rotated or revoked issuer key, used) or
+        // could not be asked: either way this OTK opens nothing.
+        book.apply(entry, { type: "SERVER_REFUSED" });
+        throw new CpnsError("ERR_PEER_SESSION_REFUSED");
+      }
+      const sessionId = toBase64url(randomBytes(16, options.crypto));
+      entry.secret = await peerSessionSecret(otk, digest, options.crypto);
+      const expiresAt = now + (options.sessionLifetimeSeconds ?? 900);
+      book.apply(entry, { type: "SERVER_CONSUMED", sessionId, sessionExpiresAt: expiresAt });
+      const view: PeerSessionView = {
+        sessionId,
+        gatewayId: options.gatewayId,
+        peerId: username,
+        expiresAt,
+      };
+      for (const challenge of relayChallenges.challenges()) {
+        c.header("Proxy-Authenticate", challenge, { append: true });
+      }
+      return c.json(view, 201);
+    });
+
+    app.post("/cpns-gw/v1/sessions/:sessionId/messages", withSession, async (c) => {
+      const entry = sessionEntryOf(c);
+      const { message } = await readJson(c, peerMessageSchema);
+      this.#live(entry, "MESSAGE");
+      const answer: PeerMessageResponse = {
+        sessionId: entry.snapshot.context.sessionId ?? "",
+        from: entry.snapshot.context.peerId,
+        echo: message,
+      };
+      return c.json(answer);
+    });
+
+    app.delete("/cpns-gw/v1/sessions/:sessionId", withSession, (c) => {
+      const entry = sessionEntryOf(c);
+      book.apply(entry, { type: "CLOSE" });
+      return c.body(null, 204);
+    });
+
+    app.all("/cpns/v1/*", asProxy, async (c) => {
+      const { entry } = entryOf(c);
+      this.#live(entry, "RELAY");
+      return relayToServer(c.req.raw, {
+        serverUrl: options.serverUrl,
+        upstream: options.upstream ?? ((request) => fetch(request)),
+        maxBodyBytes: options.maxRelayBodyBytes ?? 64 * 1024,
+      });
+    });
+
+    app.notFound(() => problemResponse("ERR_NOT_FOUND"));
+    app.onError((err) => {
+      if (err instanceof HTTPException) return err.getResponse();
+      return errorToResponse(err);
+    });
+    return app as unknown as Hono;
+  }
+}
