@@ -7,6 +7,9 @@
 import type { AnyStateMachine } from "xstate";
 import { agentMachine } from "../../machines/agent.ts";
 import { entityMachine } from "../../machines/entity.ts";
+import { gatewaySessionMachine } from "../../machines/gateway-session.ts";
+import { otkMachine } from "../../machines/otk.ts";
+import { peerSessionMachine } from "../../machines/peer-session.ts";
 
 export interface RegisteredMachine {
   /** The machine's own id (`machine.id`): the prefix of every state id, `entity.active`. */
@@ -30,5 +33,23 @@ export const MACHINES: readonly RegisteredMachine[] = [
     title: "EUKey lifecycle on the device: a PNE's or PN GW's agent (seed 5.x.1, 5.x.2)",
     source: "machines/agent.ts",
     machine: agentMachine,
+  },
+  {
+    id: "otk",
+    title: "One-time security key (OTK) at the CPNS Server, its only intermediary (seed 5.x.2)",
+    source: "machines/otk.ts",
+    machine: otkMachine,
+  },
+  {
+    id: "gatewaySession",
+    title: "Peer session on the PN GW: an OTK offered to a peer, the session it opens (seed 5.x.2)",
+    source: "machines/gateway-session.ts",
+    machine: gatewaySessionMachine,
+  },
+  {
+    id: "peerSession",
+    title: "Peer session on the peer (PNE or PN GW): mutual Digest with the OTK (seed 5.x.2)",
+    source: "machines/peer-session.ts",
+    machine: peerSessionMachine,
   },
 ];
