@@ -40,11 +40,10 @@ export interface Requirement {
 export const IMPLEMENTED: Status = { state: "implemented" };
 const deferred = (reason: string): Status => ({ state: "deferred", reason });
 
-/** The CPNS Server (EUKey assignment, entity authentication, authorisation, storage). */
-/** One-time security keys and peer authentication. */
-const ISSUE_4 = deferred("issue #4 (OTK sharing and peer authentication), not yet started");
 const SESSIONS = deferred("not yet scheduled: secure sessions (src/channel/)");
-const GATEWAY = deferred("not yet scheduled: PN GW relay (src/gateway/)");
+const GATEWAY = deferred(
+  "needs the secure channel of 5.x.4 (src/channel/): the relay keeps authentication end to end, but without the channel the PN GW can read what it relays",
+);
 
 const S1 = "5.x.1 EUKey assignment";
 const S2A = "5.x.2 Authentication: between PNE/PN GW and CPNS Server";
@@ -92,7 +91,7 @@ const SEED: Requirement[] = [
       "An EUKey is shared only between its entity and the CPNS Server, and is never used for authentication between PN GWs or between a PNE and a PN GW.",
     quote:
       "Since EUKey of PN GW or PNE is shared only with CPNS Server, EUKey can not be used as a shared secret for authentication between PN GWs or authentication between PNE and PN GW.",
-    status: ISSUE_4,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.2-3",
@@ -101,7 +100,7 @@ const SEED: Requirement[] = [
     statement:
       "Authentication between PN GWs and between a PNE and a PN GW uses a one-time security key (OTK).",
     quote: "These authentications are realized by another key, onetime security key.",
-    status: ISSUE_4,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.2-4",
@@ -110,7 +109,7 @@ const SEED: Requirement[] = [
     statement: "A PN GW creates the OTK and shares it with the other entity (a PN GW or a PNE).",
     quote:
       "PN GW creates onetime security key and share it with another entity (i.e., the other PN GW or PNE).",
-    status: ISSUE_4,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.2-5",
@@ -119,7 +118,7 @@ const SEED: Requirement[] = [
     statement:
       "The OTK is shared through the CPNS Server, protected by the EUKeys of the two entities.",
     quote: "Sharing of onetime security key is intermediated by CPNS Server and secured by EUKey.",
-    status: ISSUE_4,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.2-6",
@@ -129,7 +128,7 @@ const SEED: Requirement[] = [
       "When two entities start communicating they authenticate each other (mutually) with the OTK as the shared secret.",
     quote:
       "The two entities authenticate each other using the onetime security key as a shared secret, when the two entities start communication.",
-    status: ISSUE_4,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.2-7",
@@ -137,7 +136,7 @@ const SEED: Requirement[] = [
     section: S2B,
     statement: "Peer authentication with the OTK uses HTTP Digest (RFC 2617).",
     quote: "Digest authentication defined in RFC2617 is used.",
-    status: ISSUE_4,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.3-1",
@@ -359,7 +358,7 @@ const ADDITIONS: Requirement[] = [
     "DIGEST-PROXY",
     DIGEST,
     "Proxy mode: the server side reads Proxy-Authorization and answers 407 with Proxy-Authenticate and Proxy-Authentication-Info; the client answers 407 and verifies its rspauth, and both layers stack without touching the end-to-end Authorization.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "RFC 7616 §3.1, §3.4; RFC 7235 §3.2, §4.3, §4.4; RFC 7615 §4" },
   ),
   add(
@@ -573,63 +572,63 @@ const ADDITIONS: Requirement[] = [
     "OTK-FORMAT",
     PEERS,
     "An OTK is 32 random bytes, short-lived, and used for one session establishment only.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-3", "SEED-5.x.2-4"] },
   ),
   add(
     "OTK-DEPOSIT",
     PEERS,
     "A PN GW deposits an OTK at the server sealed under a key derived from its own EUKey.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.2-5"] },
   ),
   add(
     "OTK-DELIVERY",
     PEERS,
     "The server delivers an OTK to the peer sealed under a key derived from the peer's EUKey, and only to the peer it was deposited for.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.2-5"] },
   ),
   add(
     "PEER-DIGEST",
     PEERS,
     "Peers authenticate with Digest: username = the calling entity's ID, secret = base64url(OTK), realm naming the serving entity; the caller verifies rspauth.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-6", "SEED-5.x.2-7"] },
   ),
   add(
     "OTK-PAIRING",
     PEERS,
     "Only a PN GW may deposit an OTK, never for itself, only for an active peer of the same CPNS User (a policy hook may widen this), with an expiry inside the configured lifetime and an id never seen before.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "issue #4; seed 5.x.2 (PN GW creates)", refines: ["SEED-5.x.2-4", "SEED-5.x.3-1"] },
   ),
   add(
     "OTK-CUT-THROUGH",
     PEERS,
     "An OTK deposited by a PN GW whose EUKey was later rotated or revoked can be neither fetched nor consumed.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "issue #4", refines: ["SEED-5.x.2-5"] },
   ),
   add(
     "PEER-SESSION",
     PEERS,
     "A mutual OTK authentication consumes the OTK at the server and opens a peer session with an id and an expiry; session traffic is Digest under a per-session secret derived from the OTK and the opening exchange, and stops at expiry or close.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "issue #4; spec/otk.md", refines: ["SEED-5.x.2-6"] },
   ),
   add(
     "GATEWAY-RELAY",
     PEERS,
     "A PN GW relays a PNE's requests to the CPNS Server only under a live peer session (Proxy-Authorization Digest), and relays them unchanged.",
-    ISSUE_4,
+    IMPLEMENTED,
     { source: "issue #4; DESIGN.md §1", refines: ["SEED-5.x.4-2"] },
   ),
   add(
     "OTK-TLS-PIN",
     PEERS,
     "A PN GW's self-signed certificate SPKI fingerprint travels with the OTK so that the peer pins it.",
-    ISSUE_4,
+    SESSIONS,
     { source: "DESIGN.md §4 (Secure sessions)", refines: ["SEED-5.x.4-6"] },
   ),
   add(
