@@ -8,13 +8,15 @@
  *                          |                      |
  *                          +----------------------+--EXPIRE------------> expired
  *                          +----------------------+--ISSUER_KEY_CHANGED-> revoked
+ *                          +----------------------+--PEER_REVOKED-------> revoked
  *
  * DEPOSIT: only a PN GW, for an active peer it may pair with (same owner by
  * default), never itself, with an expiry inside the allowed lifetime.
  * DELIVER: only to the addressee, before expiry, while the issuer still holds
  * the EUKey version it deposited under. CONSUME: only by the issuer with that
  * same key version (the PN GW asks before it opens a peer session), before
- * expiry. So a rotated or revoked issuer's OTK can neither be fetched nor used.
+ * expiry. So a rotated or revoked issuer's OTK can neither be fetched nor used,
+ * and an OTK whose addressee was revoked opens no session either.
  * Every terminal state is final: an OTK is used for one session at most.
  *
  * Pure: facts the guards need (caller, key versions, the time) arrive in the
@@ -54,7 +56,8 @@ export type OtkEvent =
     }
   | { type: "CONSUME"; callerId: string; callerKeyVersion: number; now: number }
   | { type: "EXPIRE"; now: number }
-  | { type: "ISSUER_KEY_CHANGED"; issuerKeyVersion: number | null };
+  | { type: "ISSUER_KEY_CHANGED"; issuerKeyVersion: number | null }
+  | { type: "PEER_REVOKED"; peerActive: boolean };
 
 export const otkMachine = setup({
   types: {
@@ -84,6 +87,7 @@ export const otkMachine = setup({
     hasExpired: ({ context, event }) => event.type === "EXPIRE" && event.now >= context.expiresAt,
     issuerKeyChanged: ({ context, event }) =>
       event.type === "ISSUER_KEY_CHANGED" && event.issuerKeyVersion !== context.issuerKeyVersion,
+    peerGone: ({ event }) => event.type === "PEER_REVOKED" && !event.peerActive,
   },
 }).createMachine({
   id: "otk",
@@ -118,6 +122,11 @@ export const otkMachine = setup({
           target: "revoked",
           meta: { requirements: ["OTK-CUT-THROUGH"] },
         },
+        PEER_REVOKED: {
+          guard: "peerGone",
+          target: "revoked",
+          meta: { requirements: ["OTK-CUT-THROUGH"] },
+        },
       },
     },
     delivered: {
@@ -138,6 +147,11 @@ export const otkMachine = setup({
           target: "revoked",
           meta: { requirements: ["OTK-CUT-THROUGH"] },
         },
+        PEER_REVOKED: {
+          guard: "peerGone",
+          target: "revoked",
+          meta: { requirements: ["OTK-CUT-THROUGH"] },
+        },
       },
     },
     consumed: {
@@ -149,7 +163,8 @@ export const otkMachine = setup({
       type: "final",
     },
     revoked: {
-      description: "The issuer's EUKey was rotated or revoked after the deposit.",
+      description:
+        "The issuer's EUKey was rotated or revoked, or the addressee revoked, after the deposit.",
       type: "final",
     },
   },

@@ -9,7 +9,7 @@
 import { fromBase64url, toBase64url } from "../crypto/bytes.ts";
 import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
 import { CpnsError } from "../errors.ts";
-import { OTK_BYTES, openOtk, sealOtk } from "../protocol/otk-transport.ts";
+import { OTK_BYTES, OTK_TRANSPORT_ALG, openOtk, sealOtk } from "../protocol/otk-transport.ts";
 import type {
   DepositOtkBody,
   DepositOtkResponse,
@@ -103,6 +103,15 @@ export class OtkClient {
     );
     if (res.status !== 201) throw await problemOf(res);
     const answer = (await res.json()) as DepositOtkResponse;
+    // Digest (qop=auth) does not cover the body: check the server accepted what was sent.
+    if (
+      answer.otkId !== otkId ||
+      answer.peerId !== input.peerId ||
+      answer.issuerId !== gatewayId ||
+      answer.expiresAt !== expiresAt
+    ) {
+      throw new CpnsError("ERR_KEY_UNWRAP", "the server's answer does not match the deposit");
+    }
     return { otkId, otk, peerId: input.peerId, peerType: answer.peerType, expiresAt };
   }
 
@@ -133,7 +142,10 @@ export class OtkClient {
     );
     if (!res.ok) throw await problemOf(res);
     const body = (await res.json()) as OtkDeliveryResponse;
-    if (body.otkId !== otkId || body.peerId !== entityId) throw new CpnsError("ERR_KEY_UNWRAP");
+    // The AAD below binds ids and expiry; the algorithm must be the one this code speaks.
+    if (body.otkId !== otkId || body.peerId !== entityId || body.alg !== OTK_TRANSPORT_ALG) {
+      throw new CpnsError("ERR_KEY_UNWRAP");
+    }
     const otk = await openOtk(
       "delivery",
       body.sealedOtk,

@@ -1,9 +1,11 @@
 /**
  * What every `cpns` command runs with: its standard streams, environment and
- * transport (injectable, so the program can also run in-process), and the
- * two output forms: a human line or table, or JSON with --json.
+ * transport (injectable, so the program can also run in-process), the runtime
+ * hook that serves HTTP for `cpns gateway serve`, and the two output forms: a
+ * human line or table, or JSON with --json.
  */
 import type { FetchLike } from "../digest/index.ts";
+import type { ServeOptions, Serving } from "../runtime/node-gateway.ts";
 import type { CliEnv, GlobalOptions } from "./settings.ts";
 
 export interface CliContext {
@@ -14,6 +16,11 @@ export interface CliContext {
   stderr: (text: string) => void;
   /** The transport to the server; default the global fetch. */
   fetch?: FetchLike;
+  /**
+   * Serves a fetch handler until SIGINT/SIGTERM (src/runtime/node-gateway.ts on
+   * Node). Only `cpns gateway serve` needs it; a context without it cannot serve.
+   */
+  serve?: (options: ServeOptions) => Promise<Serving>;
 }
 
 /** Prints `data` as JSON with --json, else the human form. */

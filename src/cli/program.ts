@@ -1,12 +1,15 @@
 /**
  * The `cpns` command line (CLI-FLOWS): a commander program with the options
  * every command shares and one subcommand per flow (users, enroll / rotate,
- * whoami, entities, revoke, keys). Commander's own errors are reported as
+ * whoami, entities, revoke, keys; and for seed 5.x.2's one-time keys: gateway
+ * serve, otk inbox, peer connect). Commander's own errors are reported as
  * `cpns: <message> (ERR_USAGE)`; `run` turns any outcome into an exit status.
  */
 import { Command, CommanderError } from "commander";
 import { registerEnrollCommands } from "./commands/enroll.ts";
 import { registerEntityCommands } from "./commands/entities.ts";
+import { registerGatewayCommands } from "./commands/gateway.ts";
+import { registerPeerCommands } from "./commands/peer.ts";
 import { registerUserCommands } from "./commands/users.ts";
 import { registerWhoamiCommand } from "./commands/whoami.ts";
 import type { CliContext } from "./context.ts";
@@ -23,11 +26,19 @@ Environment:
 Example:
   cpns user add alice
   cpns enroll --user alice --entity gw-1 --type PNGW
-  cpns whoami --entity gw-1`;
+  cpns whoami --entity gw-1
+
+Peers (seed 5.x.2: one-time keys, mutual authentication, the relay):
+  cpns enroll --user alice --entity pne-1 --type PNE
+  cpns gateway serve --entity gw-1 --offer pne-1      # terminal 1: until Ctrl-C
+  cpns otk inbox --entity pne-1                       # terminal 2
+  cpns peer connect --entity pne-1 --message hello --via-gateway whoami`;
 
 export function createProgram(ctx: CliContext): Command {
   const program = new Command("cpns")
-    .description("OMA CPNS security: CPNS Users, EUKeys for PNEs and PN GWs, entity authentication")
+    .description(
+      "OMA CPNS security: CPNS Users, EUKeys for PNEs and PN GWs, entity authentication, one-time keys and peer sessions",
+    )
     .option("--server <url>", "CPNS Server URL (env CPNS_SERVER)")
     .option("--keystore <dir>", "device key store folder (env CPNS_KEYSTORE)")
     .option("--json", "print JSON")
@@ -45,6 +56,8 @@ export function createProgram(ctx: CliContext): Command {
   registerEnrollCommands(program, ctx);
   registerWhoamiCommand(program, ctx);
   registerEntityCommands(program, ctx);
+  registerGatewayCommands(program, ctx);
+  registerPeerCommands(program, ctx);
   return program;
 }
 

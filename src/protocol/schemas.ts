@@ -79,6 +79,9 @@ const base64urlSchema = (max: number) =>
 export const endpointSchema = z
   .string()
   .max(2048)
+  // Printable ASCII only: URL parsing silently drops tabs and line breaks, and the
+  // raw string is what the server stores and hands to the peer.
+  .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
   .refine((value) => {
     try {
       const url = new URL(value);

@@ -1,7 +1,8 @@
 /**
  * The `cpns` process (bin/cpns.mjs loads this through tsx): Node's OpenSSL
- * hashes for Digest, the program on process.argv, and the exit status. The
- * status is set, not forced, so buffered output is never cut short.
+ * hashes for Digest, the HTTP serving hook of `cpns gateway serve`, the
+ * program on process.argv, and the exit status. The status is set, not
+ * forced, so buffered output is never cut short.
  */
 import type { CliContext } from "../cli/context.ts";
 import { run } from "../cli/program.ts";
@@ -15,6 +16,8 @@ function nodeContext(): CliContext {
     stdin: process.stdin,
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    // Loaded on demand: node:http and the server adapter only for the command that serves.
+    serve: async (options) => (await import("./node-gateway.ts")).serveUntilSignal(options),
   };
 }
 

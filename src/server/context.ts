@@ -37,7 +37,8 @@ export interface CpnsServerConfig {
   otkMaxLifetimeSeconds?: number;
   /**
    * Which issuer may share an OTK with which peer. Default: both belong to the
-   * same CPNS User. Called with active, authenticated records only.
+   * same CPNS User. Called before the peer's state is looked at (a refusal must
+   * not tell a PN GW whether another user's entity exists or is revoked).
    */
   otkPairing?: (issuer: EntityRecord, peer: EntityRecord) => boolean;
   now?: () => number;

@@ -16,6 +16,22 @@ export function eukeySealId(entityId: string, keyVersion: number): string {
   return `${entityId}#${keyVersion}`;
 }
 
+/**
+ * An OTK at rest is bound to everything the server decides on (issuer and its
+ * key version, addressee, expiry), so that a store writer without the master
+ * key cannot redirect a waiting OTK, extend it, or move it to another key version.
+ */
+export function otkSealId(record: {
+  otkId: string;
+  issuerId: string;
+  issuerKeyVersion: number;
+  peerId: string;
+  expiresAt: number;
+}): string {
+  const { otkId, issuerId, issuerKeyVersion, peerId, expiresAt } = record;
+  return [otkId, issuerId, issuerKeyVersion, peerId, expiresAt].join("\u0000");
+}
+
 export function ha1SealId(userId: string, hash: string): string {
   return `${userId}#${hash}`;
 }

@@ -11,8 +11,8 @@
  * Every change goes through the OTK machine (machines/otk.ts). Before any
  * event, a record is first settled: past its expiry it becomes `expired`, and
  * if its issuer's EUKey was rotated or revoked since the deposit it becomes
- * `revoked` (both drop the sealed OTK). That is how revocation and rotation
- * cut through. The OTK is sealed at rest under the master key until its
+ * `revoked`, and so it does when its addressee was revoked (each drops the
+ * sealed OTK). That is how revocation and rotation cut through. The OTK is sealed at rest under the master key until its
  * single delivery and never stored in clear.
  */
 import type { Context } from "hono";
@@ -32,7 +32,7 @@ import {
 } from "../protocol/schemas.ts";
 import type { EntityRecord, OtkRecord } from "../store/records.ts";
 import type { Principal, ServerEnv, ServerParts } from "./context.ts";
-import { eukeySealId } from "./credentials.ts";
+import { eukeySealId, otkSealId } from "./credentials.ts";
 
 type OtkSnapshot = SnapshotFrom<typeof otkMachine>;
 type EntityPrincipal = Extract<Principal, { entityId: string }>;
@@ -82,6 +82,10 @@ export function otkHandlers(parts: ServerParts) {
     return issuer && issuer.machine.value === "active" ? issuer.keyVersion : null;
   }
 
+  async function isActive(entityId: string): Promise<boolean> {
+    return (await entities.get(entityId))?.machine.value === "active";
+  }
+
   async function write(record: OtkRecord, next: OtkSnapshot, keepOtk: boolean): Promise<OtkRecord> {
     const { otk, ...rest } = record;
     const updated: OtkRecord = {
@@ -94,16 +98,17 @@ export function otkHandlers(parts: ServerParts) {
     return updated;
   }
 
-  /** Expiry and issuer key changes first: the record as it stands now. */
+  /** Expiry, issuer key changes and a revoked addressee first: the record as it stands now. */
   async function settle(record: OtkRecord): Promise<{ record: OtkRecord; snapshot: OtkSnapshot }> {
     const snapshot = bridge.restore(record.machine);
     const expired = bridge.step(snapshot, { type: "EXPIRE", now: nowSeconds() });
-    const revoked = expired
-      ? undefined
-      : bridge.step(snapshot, {
-          type: "ISSUER_KEY_CHANGED",
-          issuerKeyVersion: await issuerKeyVersion(record.issuerId),
-        });
+    const revoked =
+      expired ??
+      bridge.step(snapshot, {
+        type: "ISSUER_KEY_CHANGED",
+        issuerKeyVersion: await issuerKeyVersion(record.issuerId),
+      }) ??
+      bridge.step(snapshot, { type: "PEER_REVOKED", peerActive: await isActive(record.peerId) });
     const next = expired ?? revoked;
     if (!next) return { record, snapshot };
     const updated = await write(record, next, false);
@@ -142,10 +147,13 @@ export function otkHandlers(parts: ServerParts) {
         entities.get(issuer.entityId),
         entities.get(peerId),
       ]);
-      if (!peer) throw new CpnsError("ERR_NOT_FOUND");
       if (!issuerRecord) throw new CpnsError("ERR_ENTITY_STATE");
-      const peerActive = peer.machine.value === "active";
-      const pairingAllowed = peerActive && pairing(issuerRecord, peer);
+      // Unknown peers and other users' entities get the same answer, before the
+      // peer's state is looked at: a PN GW learns nothing about entities it may
+      // not pair with.
+      const pairingAllowed =
+        peer !== undefined && peerId !== issuer.entityId && pairing(issuerRecord, peer);
+      const peerActive = peer?.machine.value === "active";
       const now = nowSeconds();
       const context = { otkId, issuerId: issuer.entityId, peerId, expiresAt };
       const next = bridge.step(
@@ -159,12 +167,10 @@ export function otkHandlers(parts: ServerParts) {
           maxLifetimeSeconds,
         },
       );
-      if (!next) {
+      if (!next || !peer) {
         if (issuer.kind !== "PNGW") throw new CpnsError("ERR_FORBIDDEN");
+        if (!pairingAllowed || !peer) throw new CpnsError("ERR_OTK_PAIRING_REFUSED");
         if (!peerActive) throw new CpnsError("ERR_ENTITY_STATE", "the peer holds no active EUKey");
-        if (!pairingAllowed || peerId === issuer.entityId) {
-          throw new CpnsError("ERR_OTK_PAIRING_REFUSED");
-        }
         throw new CpnsError("ERR_OTK_EXPIRY", `at most ${maxLifetimeSeconds} s from now`);
       }
       const otk = await openOtk("deposit", sealedOtk, await eukeyOf(issuer), context, crypto);
@@ -180,7 +186,11 @@ export function otkHandlers(parts: ServerParts) {
         peerType: peer.type,
         expiresAt,
         ...(endpoint ? { endpoint } : {}),
-        otk: await cipher.seal("otk", otkId, otk),
+        otk: await cipher.seal(
+          "otk",
+          otkSealId({ ...context, issuerKeyVersion: issuer.keyVersion }),
+          otk,
+        ),
         machine: bridge.persist(next),
         createdAt: created,
         updatedAt: created,
@@ -226,8 +236,10 @@ export function otkHandlers(parts: ServerParts) {
         now: nowSeconds(),
       };
       const next = bridge.step(snapshot, event);
-      if (!next || !record.otk) throw refusal(snapshot, "delivered");
-      const otk = await cipher.open("otk", record.otkId, record.otk);
+      if (!next) throw refusal(snapshot, "delivered");
+      // Deposited records always hold the sealed OTK: one without it was damaged.
+      if (!record.otk) throw new CpnsError("ERR_STORE_CORRUPT");
+      const otk = await cipher.open("otk", otkSealId(record), record.otk);
       const context = {
         otkId: record.otkId,
         issuerId: record.issuerId,

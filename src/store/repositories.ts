@@ -45,6 +45,13 @@ async function guarded<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
+/** An index entry's id: `{ id }`, or a bare string as written before that form. */
+function idIn(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  const id = (value as { id?: unknown } | null)?.id;
+  return typeof id === "string" ? id : undefined;
+}
+
 export interface UserhashEntry {
   hash: HashName;
   userhash: string;
@@ -62,14 +69,15 @@ class UserhashIndex {
 
   async put(id: string, entries: readonly UserhashEntry[]): Promise<void> {
     await Promise.all(
-      entries.map((entry) => this.storage.setItem(this.key(entry.hash, entry.userhash), id)),
+      // An object, not the bare id: unstorage parses stored strings that look like
+      // numbers or literals ("12345", "true"), which would turn the id into something else.
+      entries.map((entry) => this.storage.setItem(this.key(entry.hash, entry.userhash), { id })),
     );
   }
 
   async find(hash: HashName, userhash: string): Promise<string | undefined> {
     if (!/^[0-9a-fA-F]{32,128}$/.test(userhash)) return undefined;
-    const id = await this.storage.getItem<string>(this.key(hash, userhash));
-    return typeof id === "string" ? id : undefined;
+    return idIn(await this.storage.getItem(this.key(hash, userhash)));
   }
 }
 
@@ -183,7 +191,7 @@ export class OtkRepository {
     return guarded(async () => {
       await this.storage.setItem(
         `${keyOf("otk-peer", record.peerId)}:${toBase64url(utf8(record.otkId))}`,
-        record.otkId,
+        { id: record.otkId },
       );
       await this.storage.setItem(keyOf("otk", record.otkId), record);
     });
@@ -193,13 +201,13 @@ export class OtkRepository {
   listForPeer(peerId: string): Promise<OtkRecord[]> {
     return guarded(async () => {
       const ids = await Promise.all(
-        (await this.storage.getKeys(keyOf("otk-peer", peerId))).map((key) =>
-          this.storage.getItem<string>(key),
+        (await this.storage.getKeys(keyOf("otk-peer", peerId))).map(async (key) =>
+          idIn(await this.storage.getItem(key)),
         ),
       );
       const records = await Promise.all(
         ids
-          .filter((id): id is string => typeof id === "string")
+          .filter((id): id is string => id !== undefined)
           .map((id) => this.storage.getItem(keyOf("otk", id))),
       );
       return records

@@ -1,0 +1,185 @@
+/**
+ * `cpns gateway serve` (seed 5.x.2, second bullet; SEED-5.x.2-4, PEER-SESSION,
+ * GATEWAY-RELAY): this device's PN GW, with its EUKey from the device key
+ * store, served over HTTP (src/gateway/gateway.ts; base path /cpns-gw/v1 and
+ * the relay under /cpns/v1). At start it creates one OTK per --offer and
+ * deposits it at the CPNS Server for that peer, sealed under its own EUKey
+ * (the PN GW creates the OTK, the server shares it); it prints one line per
+ * offer (peer, OTK id, expiry; never the OTK), the address it listens on, and
+ * then each session as it opens, closes or expires, until SIGINT or SIGTERM.
+ * With --json every line is one JSON object (the command runs for long, so
+ * its events are printed as they happen).
+ *
+ * The HTTP serving itself is the runtime's (CliContext.serve), and the PN GW
+ * code is loaded only here: Hono and zod would slow every other command's start.
+ */
+import { type Command, InvalidArgumentError } from "commander";
+import type { OfferResult } from "../../gateway/gateway.ts";
+import type { GatewaySessionState } from "../../gateway/sessions.ts";
+import type { CliContext } from "../context.ts";
+import { CliError, redact, usageError } from "../errors.ts";
+import { checkId, type GlobalOptions } from "../settings.ts";
+import { checkHttpUrl, explainRefusal, isoTime, openDevice } from "./peer.ts";
+
+export const DEFAULT_LISTEN = "127.0.0.1:8788";
+
+interface ServeOptions extends GlobalOptions {
+  entity: string;
+  listen: string;
+  offer: string[];
+  endpoint?: string;
+  otkLifetime?: number;
+  sessionLifetime?: number;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError("a whole number of seconds, at least 1");
+  }
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** host:port, [v6]:port, :port or port (the host defaults to 127.0.0.1; port 0: any free one). */
+export function parseListen(value: string): { hostname: string; port: number } {
+  const match = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) {
+    throw usageError(`--listen: use host:port (e.g. ${DEFAULT_LISTEN}), got ${value}`);
+  }
+  return { hostname: match[1] ?? (match[2] || "127.0.0.1"), port };
+}
+
+const WILDCARD = new Set(["0.0.0.0", "::", "[::]"]);
+
+async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
+  const gatewayId = checkId("Entity ID", options.entity);
+  // A second offer to the same peer would replace the first: one each.
+  const peers = [...new Set(options.offer.map((peerId) => checkId("Entity ID", peerId)))];
+  const listen = parseListen(options.listen);
+  const endpointFlag = options.endpoint ? checkHttpUrl("--endpoint", options.endpoint) : undefined;
+  if (WILDCARD.has(listen.hostname) && !endpointFlag) {
+    throw usageError(
+      `listening on ${listen.hostname}: pass --endpoint <url>, the address peers should use`,
+    );
+  }
+  if (!ctx.serve) throw new CliError("ERR_CONFIG", "this runtime cannot serve HTTP");
+  const device = await openDevice(ctx, options, gatewayId);
+  if (device.record.type !== "PNGW") {
+    throw new CliError(
+      "ERR_FORBIDDEN",
+      `${gatewayId} is a ${device.record.type}: only a PN GW creates OTKs and serves peers`,
+    );
+  }
+
+  const emit = (human: string, data: Record<string, unknown>) =>
+    ctx.stdout(redact(options.json ? `${JSON.stringify(data)}\n` : `${human}\n`));
+
+  const { PnGateway } = await import("../../gateway/gateway.ts");
+  let gateway: InstanceType<typeof PnGateway> | undefined;
+  /** Each offer's last state seen, to print what changed after every request. */
+  const seen = new Map<string, string>();
+  const report = () => {
+    for (const state of gateway?.states() ?? []) {
+      // Offers are printed when made; from here on, only what peers change.
+      if (state.state === "created" || state.state === "offered") continue;
+      if (seen.get(state.otkId) === state.state) continue;
+      seen.set(state.otkId, state.state);
+      emitState(state);
+    }
+  };
+  const emitState = (state: GatewaySessionState) => {
+    const { peerId, sessionId, otkId } = state;
+    const human =
+      state.state === "open"
+        ? `peer session ${sessionId} open with ${peerId} (${state.peerType}): it proved OTK ${otkId}, the server consumed it; expires ${isoTime(state.sessionExpiresAt ?? 0)}`
+        : sessionId
+          ? `peer session ${sessionId} with ${peerId}: ${state.state}`
+          : `OTK ${otkId} for ${peerId}: ${state.state}`;
+    emit(human, { event: "session", ...state });
+  };
+
+  const serving = await ctx.serve({
+    ...listen,
+    fetch: async (request) => {
+      // Nothing is served before the gateway exists (a few milliseconds at start).
+      if (!gateway) return new Response(null, { status: 503 });
+      const res = await gateway.app.fetch(request);
+      report();
+      return res;
+    },
+  });
+  let signal: string;
+  try {
+    gateway = new PnGateway({
+      gatewayId,
+      serverUrl: device.base,
+      agent: device.agent,
+      store: device.store,
+      endpoint: endpointFlag ?? serving.url,
+      ...(options.otkLifetime ? { otkLifetimeSeconds: options.otkLifetime } : {}),
+      ...(options.sessionLifetime ? { sessionLifetimeSeconds: options.sessionLifetime } : {}),
+      ...(ctx.fetch ? { upstream: ctx.fetch } : {}),
+    });
+    for (const peerId of peers) {
+      let offer: OfferResult;
+      try {
+        offer = await gateway.offer(peerId);
+      } catch (err) {
+        throw explainRefusal(err, device, `offer an OTK to ${peerId}`);
+      }
+      emit(
+        `offered an OTK to ${offer.peerId} (${offer.peerType}): otk ${offer.otkId}, expires ${isoTime(offer.expiresAt)}`,
+        { event: "offer", ...offer },
+      );
+    }
+    emit(
+      `PN GW ${gatewayId} listening on ${serving.url} (realm "${gateway.realm}", peers reach it at ${endpointFlag ?? serving.url}; CPNS Server ${device.base}); Ctrl-C stops it`,
+      {
+        event: "listening",
+        gatewayId,
+        url: serving.url,
+        endpoint: endpointFlag ?? serving.url,
+        realm: gateway.realm,
+        server: device.base,
+      },
+    );
+    signal = await serving.stopped;
+  } finally {
+    await serving.close();
+  }
+  const states = gateway.states();
+  const open = states.filter((s) => s.state === "open").length;
+  emit(`PN GW ${gatewayId} stopped (${signal}); ${open} session(s) were still open`, {
+    event: "stopped",
+    signal,
+    states,
+  });
+}
+
+export function registerGatewayCommands(program: Command, ctx: CliContext): void {
+  const gateway = program
+    .command("gateway")
+    .description("run this device's PN GW: offer OTKs to peers, open peer sessions, relay PNEs");
+  gateway
+    .command("serve")
+    .description(
+      "serve the PN GW with its EUKey from the key store; deposit an OTK for each --offer; stop on Ctrl-C",
+    )
+    .requiredOption("--entity <gatewayId>", "the PN GW's Entity ID (its EUKey is in the key store)")
+    .option("--listen <host:port>", "where to listen (port 0: any free port)", DEFAULT_LISTEN)
+    .option("--offer <peerId>", "deposit an OTK for this PNE or PN GW (repeatable)", collect, [])
+    .option(
+      "--endpoint <url>",
+      "the address peers use, sent with each OTK (default: the listen URL)",
+    )
+    .option("--otk-lifetime <s>", "seconds an OTK may wait for its peer (default 120)", seconds)
+    .option("--session-lifetime <s>", "seconds a peer session lasts (default 900)", seconds)
+    .action((_options: unknown, command: Command) =>
+      serve(ctx, command.optsWithGlobals<ServeOptions>()),
+    );
+}

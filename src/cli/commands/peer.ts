@@ -1,0 +1,316 @@
+/**
+ * `cpns otk inbox` and `cpns peer connect` (seed 5.x.2, second bullet;
+ * SEED-5.x.2-4, PEER-DIGEST, PEER-SESSION, GATEWAY-RELAY): the peer's side of
+ * the one-time keys. The entity lists the OTKs a PN GW deposited for it at the
+ * CPNS Server (ids, issuer, expiry, endpoint; never a key), fetches one (it
+ * arrives sealed under its own EUKey and is delivered once), and with it opens
+ * a peer session with the PN GW: Digest both ways over the OTK, the PN GW's
+ * rspauth required (src/agent/peer.ts). Over the session it sends a message
+ * the PN GW echoes and, with --via-gateway whoami, reaches the server through
+ * the PN GW's relay with its own EUKey, end to end; then it closes the session.
+ * Every request to the server is an EntityAgent Digest exchange with rspauth
+ * required, as for `cpns whoami`.
+ */
+import { type Command, Option } from "commander";
+import { AgentError, EntityAgent } from "../../agent/agent.ts";
+import type { DeviceRecord } from "../../agent/keystore.ts";
+import { OtkClient, type ReceivedOtk } from "../../agent/otk-client.ts";
+import { PeerSession } from "../../agent/peer.ts";
+import { digestExchangeOf, type FetchLike, proxyExchangeOf } from "../../digest/index.ts";
+import { CpnsError } from "../../errors.ts";
+import type { OtkView } from "../../protocol/schemas.ts";
+import { NodeKeyStore } from "../../runtime/node-keystore.ts";
+import { type CliContext, print, table } from "../context.ts";
+import { CliError, rememberSecret, usageError } from "../errors.ts";
+import { problemOf, transport } from "../http.ts";
+import { checkId, explicitServer, type GlobalOptions, keystorePath } from "../settings.ts";
+
+/** An entity of this device that holds an EUKey, with its agent towards the CPNS Server. */
+export interface Device {
+  entityId: string;
+  record: DeviceRecord;
+  store: NodeKeyStore;
+  /** The CPNS Server: --server / CPNS_SERVER, else the one the entity enrolled with. */
+  base: string;
+  agent: EntityAgent;
+}
+
+/** Opens this device's record of `entityId`; without an EUKey there is nothing to authenticate with. */
+export async function openDevice(
+  ctx: CliContext,
+  options: GlobalOptions,
+  entityId: string,
+): Promise<Device> {
+  const store = new NodeKeyStore(keystorePath(options, ctx.env));
+  const record = await store.get(entityId);
+  if (!record?.eukey) {
+    const why = record?.userId
+      ? "its key was refused by the server earlier (rotated elsewhere or revoked)"
+      : "it was never enrolled here";
+    throw new CliError(
+      "ERR_NOT_ENROLLED",
+      `${entityId} holds no EUKey in ${store.dir}: ${why}; run cpns enroll --user <owner> --entity ${entityId}`,
+    );
+  }
+  rememberSecret(record.eukey);
+  const base = explicitServer(options, ctx.env) ?? record.serverUrl;
+  const agent = new EntityAgent({ serverUrl: base, store, fetch: transport(base, ctx.fetch) });
+  return { entityId, record, store, base, agent };
+}
+
+/**
+ * A refusal, in the terms of the step that met it. A 401 from the CPNS Server
+ * means it refused the entity's EUKey; one from the PN GW, the OTK or session.
+ */
+export function explainRefusal(
+  err: unknown,
+  device: Device,
+  step: string,
+  from: "server" | "gateway" = "server",
+  hint = "",
+): unknown {
+  if (err instanceof AgentError && err.code === "ERR_DIGEST_UNAUTHORIZED" && from === "server") {
+    return new CliError(
+      err.code,
+      `${step}: ${device.base} refused key version ${device.record.keyVersion} of ${device.entityId} (rotated elsewhere or revoked)${hint}`,
+    );
+  }
+  if (err instanceof AgentError || err instanceof CpnsError || err instanceof CliError) {
+    const exitCode = err instanceof CliError ? err.exitCode : 1;
+    return new CliError(err.code, `${step}: ${err.message}${hint}`, exitCode);
+  }
+  return err;
+}
+
+/** An http: or https: URL given by an option, without its trailing slashes. */
+export function checkHttpUrl(option: string, value: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw usageError(`${option}: not a URL: ${value}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw usageError(`${option} must be an http: or https: URL, got ${value}`);
+  }
+  return value.replace(/\/+$/, "");
+}
+
+/** Epoch seconds as an ISO 8601 time. */
+export function isoTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString();
+}
+
+/** fetch towards the PN GW, with "cannot connect" turned into an error naming it. */
+function gatewayTransport(gatewayUrl: string, inner?: FetchLike): FetchLike {
+  return async (request) => {
+    try {
+      return await (inner ?? ((r: Request) => fetch(r)))(request);
+    } catch (err) {
+      if (err instanceof CpnsError || err instanceof CliError) throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new CliError(
+        "ERR_GATEWAY_UNREACHABLE",
+        `cannot reach the PN GW at ${gatewayUrl}: ${reason}`,
+      );
+    }
+  };
+}
+
+/** OTK ids are base64url (src/protocol/schemas.ts); checked here so a typo is not sent. */
+const OTK_ID = /^[A-Za-z0-9_-]{22,64}$/;
+
+interface EntityOptions extends GlobalOptions {
+  entity: string;
+}
+
+async function inbox(ctx: CliContext, options: EntityOptions): Promise<void> {
+  const device = await openDevice(ctx, options, checkId("Entity ID", options.entity));
+  const otks = new OtkClient({ agent: device.agent, store: device.store });
+  let waiting: OtkView[];
+  try {
+    waiting = await otks.inbox(device.entityId);
+  } catch (err) {
+    throw explainRefusal(err, device, `otk inbox ${device.entityId}`);
+  }
+  const human =
+    waiting.length === 0
+      ? `no OTK waiting for ${device.entityId} at ${device.base}`
+      : table(
+          ["OTK", "ISSUER", "EXPIRES", "ENDPOINT"],
+          waiting.map((o) => [o.otkId, o.issuerId, isoTime(o.expiresAt), o.endpoint ?? "-"]),
+        );
+  print(ctx, options, human, { entityId: device.entityId, otks: waiting });
+}
+
+interface ConnectOptions extends EntityOptions {
+  otk?: string;
+  gateway?: string;
+  message?: string;
+  viaGateway?: "whoami";
+}
+
+/** The OTK to use: the one named, else the newest waiting (latest expiry, then latest deposit). */
+function choose(waiting: OtkView[], otkId: string | undefined): OtkView | undefined {
+  if (otkId) return waiting.find((o) => o.otkId === otkId);
+  let newest: OtkView | undefined;
+  for (const view of waiting) if (!newest || view.expiresAt >= newest.expiresAt) newest = view;
+  return newest;
+}
+
+async function connect(ctx: CliContext, options: ConnectOptions): Promise<void> {
+  const entityId = checkId("Entity ID", options.entity);
+  const flagUrl = options.gateway ? checkHttpUrl("--gateway", options.gateway) : undefined;
+  if (options.otk !== undefined && !OTK_ID.test(options.otk)) {
+    throw usageError(`--otk: not an OTK id (22-64 base64url characters): ${options.otk}`);
+  }
+  const device = await openDevice(ctx, options, entityId);
+  const otks = new OtkClient({ agent: device.agent, store: device.store });
+
+  let waiting: OtkView[];
+  try {
+    waiting = await otks.inbox(entityId);
+  } catch (err) {
+    throw explainRefusal(err, device, `otk inbox ${entityId}`);
+  }
+  const chosen = choose(waiting, options.otk);
+  if (!chosen && !options.otk) {
+    throw new CliError(
+      "ERR_NO_OTK",
+      `no OTK waiting for ${entityId} at ${device.base} (each OTK opens one session); ask the PN GW for one: cpns gateway serve --entity <gatewayId> --offer ${entityId}`,
+    );
+  }
+  // Decided before the fetch: an OTK is delivered once, and one fetched for
+  // nowhere to go would be spent for nothing.
+  if (chosen && !flagUrl && !chosen.endpoint) {
+    throw usageError(
+      `${chosen.issuerId} deposited OTK ${chosen.otkId} without its address; pass --gateway <url>`,
+    );
+  }
+  // A named OTK not in the inbox is still asked for: the server says why it is not there.
+  const otkId = chosen?.otkId ?? options.otk ?? "";
+  let received: ReceivedOtk;
+  try {
+    received = await otks.fetch(entityId, otkId);
+  } catch (err) {
+    throw explainRefusal(err, device, `fetch OTK ${otkId}`);
+  }
+  const gatewayUrl = flagUrl ?? received.view.endpoint;
+  if (!gatewayUrl) {
+    received.otk.fill(0);
+    throw usageError(
+      `${received.view.issuerId} deposited OTK ${otkId} without its address; it is spent`,
+    );
+  }
+  const gatewayId = received.view.issuerId;
+
+  const session = await PeerSession.open({
+    entityId,
+    received,
+    gatewayUrl,
+    fetch: gatewayTransport(gatewayUrl, ctx.fetch),
+  }).catch((err) => {
+    throw explainRefusal(
+      err,
+      device,
+      `open a peer session with ${gatewayId} at ${gatewayUrl}`,
+      "gateway",
+      `; OTK ${otkId} is spent, ask ${gatewayId} for a new one`,
+    );
+  });
+  const sessionId = session.sessionId ?? "";
+  const expiresAt = session.expiresAt ?? 0;
+  const human = [
+    `fetched OTK ${otkId} from ${gatewayId} (sealed under ${entityId}'s EUKey, delivered once)`,
+    `peer session ${sessionId} open with PN GW ${gatewayId} at ${gatewayUrl}: mutual Digest over the OTK, rspauth verified; expires ${isoTime(expiresAt)}`,
+  ];
+  const data: Record<string, unknown> = {
+    entityId,
+    otkId,
+    gatewayId,
+    gatewayUrl,
+    sessionId,
+    expiresAt,
+  };
+
+  let step = `peer session ${sessionId} with ${gatewayId}`;
+  let from: "server" | "gateway" = "gateway";
+  try {
+    if (options.message !== undefined) {
+      const answer = await session.send(options.message);
+      human.push(`echo from ${gatewayId}: ${answer.echo}`);
+      data.echo = answer.echo;
+    }
+    if (options.viaGateway === "whoami") {
+      step = `whoami ${entityId} via ${gatewayId}'s relay`;
+      from = "server";
+      const relayed = new EntityAgent({
+        serverUrl: device.base,
+        store: device.store,
+        fetch: session.relayTransport(),
+      });
+      const res = await relayed.fetchAsEntity(entityId, "/cpns/v1/whoami");
+      // Two proofs: the server's rspauth over the EUKey (end to end), and the
+      // PN GW's over the session secret (the relay hop).
+      const endToEnd = digestExchangeOf(res);
+      if (!endToEnd || !proxyExchangeOf(res)) {
+        await res.body?.cancel();
+        throw new CpnsError(
+          "ERR_DIGEST_SERVER_UNAUTHENTICATED",
+          "the answer was not authenticated",
+        );
+      }
+      if (!res.ok) throw await problemOf(res);
+      const whoami = (await res.json()) as Record<string, unknown>;
+      human.push(
+        `whoami through ${gatewayId}'s relay (end to end with ${entityId}'s EUKey, realm "${endToEnd.realm}", rspauth verified):`,
+        JSON.stringify(whoami, null, 2),
+      );
+      data.viaGateway = { whoami, realm: endToEnd.realm };
+    }
+  } catch (err) {
+    // The failure is what the user needs to see; closing is only tidying up.
+    await session.close().catch(() => undefined);
+    throw explainRefusal(err, device, step, from);
+  }
+  await session.close();
+  human.push(`peer session ${sessionId} closed`);
+  data.closed = true;
+  print(ctx, options, human, data);
+}
+
+export function registerPeerCommands(program: Command, ctx: CliContext): void {
+  const otk = program
+    .command("otk")
+    .description("one-time keys (OTKs) a PN GW deposited at the CPNS Server for this entity");
+  otk
+    .command("inbox")
+    .description("list the OTKs waiting for an entity (ids, issuer, expiry, endpoint; no keys)")
+    .requiredOption("--entity <entityId>", "the Entity ID whose key this device holds")
+    .action((_options: unknown, command: Command) =>
+      inbox(ctx, command.optsWithGlobals<EntityOptions>()),
+    );
+
+  const peer = program
+    .command("peer")
+    .description("peer sessions with a PN GW, authenticated both ways with an OTK");
+  peer
+    .command("connect")
+    .description(
+      "fetch an OTK, open a peer session with the PN GW that made it (its rspauth required), talk, close",
+    )
+    .requiredOption("--entity <entityId>", "the Entity ID whose key this device holds")
+    .option("--otk <otkId>", "the OTK to use (default: the newest waiting)")
+    .option("--gateway <url>", "where the PN GW listens (default: the endpoint sent with the OTK)")
+    .option("--message <text>", "a message for the PN GW to echo over the session")
+    .addOption(
+      new Option(
+        "--via-gateway <request>",
+        "also ask the CPNS Server through the PN GW's relay, end to end with this entity's EUKey",
+      ).choices(["whoami"]),
+    )
+    .action((_options: unknown, command: Command) =>
+      connect(ctx, command.optsWithGlobals<ConnectOptions>()),
+    );
+}

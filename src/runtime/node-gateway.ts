@@ -1,0 +1,76 @@
+/**
+ * Seed 5.x.2, second bullet: the Node half of `cpns gateway serve` (CPNS-1/6
+ * and CPNS-3 reach the PN GW over HTTP). It serves the PN GW's fetch handler
+ * with serveNode (one challenge per header line, like the CPNS Server) and
+ * reports the first SIGINT or SIGTERM, so the command can shut down cleanly.
+ * The CLI reaches it through CliContext.serve (src/runtime/node-cli.ts), which
+ * keeps node:http out of src/cli and out of the start-up of other commands.
+ */
+import type { Server } from "node:http";
+import { CliError } from "../cli/errors.ts";
+import { serveNode } from "./node-server.ts";
+
+export interface ServeOptions {
+  hostname: string;
+  /** 0: the kernel picks a free port (the answer says which). */
+  port: number;
+  fetch: (request: Request) => Response | Promise<Response>;
+}
+
+export interface Serving {
+  /** The bound address as a URL (the real port when 0 was asked). */
+  url: string;
+  port: number;
+  /** Resolves with the first SIGINT or SIGTERM received after listening started. */
+  stopped: Promise<string>;
+  /** Stops accepting, drops open connections, and waits for the server to close. */
+  close(): Promise<void>;
+}
+
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+function hostForUrl(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+export async function serveUntilSignal(options: ServeOptions): Promise<Serving> {
+  let server!: Server;
+  const port = await new Promise<number>((resolve, reject) => {
+    server = serveNode(
+      { fetch: options.fetch, port: options.port, hostname: options.hostname },
+      (info) => resolve(info.port),
+    ) as Server;
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      const where = `${hostForUrl(options.hostname)}:${options.port}`;
+      reject(new CliError("ERR_LISTEN", `cannot listen on ${where}: ${err.code ?? err.message}`));
+    });
+  });
+
+  // Listeners are installed only once listening, and removed at the first signal
+  // (or at close): a second Ctrl-C then gets Node's default, an immediate exit,
+  // should the shutdown hang.
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  const unlisten = () => {
+    for (const name of SIGNALS) process.off(name, onSignal);
+  };
+  const stopped = new Promise<string>((resolve) => {
+    onSignal = (signal) => {
+      unlisten();
+      resolve(signal);
+    };
+    for (const name of SIGNALS) process.on(name, onSignal);
+  });
+
+  return {
+    url: `http://${hostForUrl(options.hostname)}:${port}`,
+    port,
+    stopped,
+    close: () =>
+      new Promise<void>((resolve) => {
+        unlisten();
+        // Keep-alive connections would otherwise hold close() open until they time out.
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
