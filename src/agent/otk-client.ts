@@ -79,9 +79,13 @@ export class OtkClient {
   /** PN GW: create an OTK for `peerId` and deposit it, sealed under this gateway's EUKey. */
   async deposit(
     gatewayId: string,
-    input: { peerId: string; lifetimeSeconds: number; endpoint?: string; prepared?: PreparedOtk },
+    input: { peerId: string; endpoint?: string } & (
+      | { lifetimeSeconds: number }
+      | { /** Made by `prepare()` beforehand, e.g. to record it first. */ prepared: PreparedOtk }
+    ),
   ): Promise<IssuedOtk> {
-    const { otk, otkId, expiresAt } = input.prepared ?? this.prepare(input.lifetimeSeconds);
+    const { otk, otkId, expiresAt } =
+      "prepared" in input ? input.prepared : this.prepare(input.lifetimeSeconds);
     const context = { otkId, issuerId: gatewayId, peerId: input.peerId, expiresAt };
     const body: DepositOtkBody = {
       otkId,

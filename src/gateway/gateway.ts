@@ -118,7 +118,6 @@ export class PnGateway {
     try {
       const issued = await this.#otks.deposit(this.options.gatewayId, {
         peerId,
-        lifetimeSeconds: 0,
         prepared,
         ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
       });
