@@ -57,6 +57,10 @@ export const ErrorCodes = {
     status: 403,
     title: "The CPNS Server did not confirm the one-time key",
   },
+  ERR_GATEWAY_UNAUTHENTICATED: {
+    status: 502,
+    title: "The PN GW did not prove knowledge of the session secret (Proxy-Authentication-Info)",
+  },
   ERR_PEER_SESSION_GONE: { status: 410, title: "The peer session is closed or expired" },
   ERR_RELAY_UPSTREAM: {
     status: 502,

@@ -24,6 +24,12 @@ import type { DeviceKeyStore, DeviceRecord } from "./keystore.ts";
 
 export interface AgentOptions {
   serverUrl: string;
+  /**
+   * Digest qop of every request. Default "auth-int": the request body and the
+   * server's answer body are then covered too, so a PN GW relaying this
+   * entity's traffic (spec/otk.md §6) cannot alter either undetected.
+   */
+  qop?: "auth" | "auth-int";
   store: DeviceKeyStore;
   fetch?: FetchLike;
   crypto?: CryptoProvider;
@@ -114,6 +120,7 @@ export class EntityAgent {
       username: userId,
       password,
       requireRspauth: true,
+      qop: this.options.qop ?? "auth-int",
       fetch: this.options.fetch,
       crypto: this.options.crypto,
     });
@@ -161,6 +168,7 @@ export class EntityAgent {
       username: entityId,
       password: record.eukey,
       requireRspauth: true,
+      qop: this.options.qop ?? "auth-int",
       fetch: this.options.fetch,
       crypto: this.options.crypto,
     });

@@ -27,6 +27,9 @@ type PeerSnapshot = SnapshotFrom<typeof peerSessionMachine>;
 
 const bridge = machineBridge(peerSessionMachine);
 
+/** Problem codes a PN GW's relay answers with itself (src/gateway/gateway.ts). */
+const GATEWAY_REFUSALS = new Set(["ERR_FORBIDDEN", "ERR_PEER_SESSION_GONE", "ERR_RELAY_UPSTREAM"]);
+
 export interface OpenPeerSessionOptions {
   /** This entity's id: the Digest username towards the PN GW. */
   entityId: string;
@@ -95,7 +98,10 @@ export class PeerSession {
   static async open(options: OpenPeerSessionOptions): Promise<PeerSession> {
     const { view, otk } = options.received;
     const gatewayUrl = options.gatewayUrl ?? view.endpoint;
-    if (!gatewayUrl) throw new CpnsError("ERR_CONFIG", "no address for the PN GW");
+    if (!gatewayUrl) {
+      otk.fill(0);
+      throw new CpnsError("ERR_CONFIG", "no address for the PN GW");
+    }
     const now = options.now ?? Date.now;
     const session = new PeerSession(
       bridge.initial({
@@ -191,7 +197,11 @@ export class PeerSession {
       },
     );
     if (!res) throw new CpnsError("ERR_PEER_SESSION_GONE");
-    if (!res.ok) throw await problemOf(res);
+    if (!res.ok) {
+      // The PN GW ended the session (its clock, or it closed it): so is ours.
+      if (res.status === 410) this.#end();
+      throw await problemOf(res);
+    }
     return (await res.json()) as PeerMessageResponse;
   }
 
@@ -216,9 +226,15 @@ export class PeerSession {
         redirect: "manual",
       });
       if (!this.#proxyFetch) throw new CpnsError("ERR_PEER_SESSION_GONE");
+      let res: Response;
       try {
-        return await this.#proxyFetch(relayed);
+        res = await this.#proxyFetch(relayed);
       } catch (err) {
+        // The PN GW's hop failed its own proof: say so, rather than let the
+        // entity's agent take it for the CPNS Server's failure.
+        if (err instanceof CpnsError && err.code === "ERR_DIGEST_SERVER_UNAUTHENTICATED") {
+          throw new CpnsError("ERR_GATEWAY_UNAUTHENTICATED");
+        }
         if (err instanceof CpnsError) throw err;
         // fetch() reports the PN GW's 407 (session unknown to it) as a network
         // error, indistinguishable from an unreachable PN GW.
@@ -227,7 +243,40 @@ export class PeerSession {
           "the PN GW refused the relay or is unreachable",
         );
       }
+      await this.#refusedByGateway(res);
+      return res;
     };
+  }
+
+  /**
+   * The PN GW's own refusal of a relayed request is reported as the PN GW's
+   * problem, not handed to the entity's agent as if the server had said it.
+   * Its own: the PN GW proved itself (Proxy-Authentication-Info), the answer
+   * carries no Authentication-Info of the server's (which the server sends with
+   * every 403 it gives an authenticated entity), and the code is one only the
+   * PN GW gives (the relay's refusals, spec/otk.md §6).
+   */
+  async #refusedByGateway(res: Response): Promise<void> {
+    if (
+      res.ok ||
+      !res.headers.has("proxy-authentication-info") ||
+      res.headers.has("authentication-info") ||
+      !(res.headers.get("content-type") ?? "").startsWith("application/problem+json")
+    ) {
+      return;
+    }
+    const problem = await problemOf(res.clone());
+    if (!GATEWAY_REFUSALS.has(problem.code)) return;
+    await res.body?.cancel();
+    if (res.status === 410) this.#end();
+    throw problem;
+  }
+
+  /** The PN GW says the session is over: so is ours. */
+  #end(): void {
+    this.#advance({ type: "CLOSE" });
+    this.#sessionFetch = undefined;
+    this.#proxyFetch = undefined;
   }
 
   async close(): Promise<void> {
@@ -236,9 +285,7 @@ export class PeerSession {
       `${this.#gatewayUrl}/cpns-gw/v1/sessions/${this.sessionId}`,
       { method: "DELETE" },
     );
-    this.#advance({ type: "CLOSE" });
-    this.#sessionFetch = undefined;
-    this.#proxyFetch = undefined;
+    this.#end();
     if (res && res.status !== 204) throw await problemOf(res);
   }
 }

@@ -18,7 +18,11 @@ export type CliCode =
   | "ERR_NO_ADMIN_TOKEN"
   | "ERR_SERVER_UNREACHABLE"
   | "ERR_NOT_ENROLLED"
-  | "ERR_SERVER_RESPONSE";
+  | "ERR_SERVER_RESPONSE"
+  | "ERR_NO_OTK"
+  | "ERR_NO_GATEWAY_ADDRESS"
+  | "ERR_GATEWAY_UNREACHABLE"
+  | "ERR_LISTEN";
 
 export class CliError extends Error {
   constructor(

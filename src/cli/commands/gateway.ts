@@ -26,7 +26,7 @@ export const DEFAULT_LISTEN = "127.0.0.1:8788";
 interface ServeOptions extends GlobalOptions {
   entity: string;
   listen: string;
-  offer: string[];
+  offer?: string[];
   endpoint?: string;
   otkLifetime?: number;
   sessionLifetime?: number;
@@ -40,8 +40,8 @@ function seconds(value: string): number {
   return n;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** host:port, [v6]:port, :port or port (the host defaults to 127.0.0.1; port 0: any free one). */
@@ -59,7 +59,7 @@ const WILDCARD = new Set(["0.0.0.0", "::", "[::]"]);
 async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
   const gatewayId = checkId("Entity ID", options.entity);
   // A second offer to the same peer would replace the first: one each.
-  const peers = [...new Set(options.offer.map((peerId) => checkId("Entity ID", peerId)))];
+  const peers = [...new Set((options.offer ?? []).map((peerId) => checkId("Entity ID", peerId)))];
   const listen = parseListen(options.listen);
   const endpointFlag = options.endpoint ? checkHttpUrl("--endpoint", options.endpoint) : undefined;
   if (WILDCARD.has(listen.hostname) && !endpointFlag) {
@@ -153,7 +153,9 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
     await serving.close();
   }
   const states = gateway.states();
-  const open = states.filter((s) => s.state === "open").length;
+  // A session past its expiry still reads "open" until traffic settles it: not counted.
+  const now = Date.now() / 1000;
+  const open = states.filter((s) => s.state === "open" && (s.sessionExpiresAt ?? 0) > now).length;
   emit(`PN GW ${gatewayId} stopped (${signal}); ${open} session(s) were still open`, {
     event: "stopped",
     signal,
@@ -172,7 +174,7 @@ export function registerGatewayCommands(program: Command, ctx: CliContext): void
     )
     .requiredOption("--entity <gatewayId>", "the PN GW's Entity ID (its EUKey is in the key store)")
     .option("--listen <host:port>", "where to listen (port 0: any free port)", DEFAULT_LISTEN)
-    .option("--offer <peerId>", "deposit an OTK for this PNE or PN GW (repeatable)", collect, [])
+    .option("--offer <peerId>", "deposit an OTK for this PNE or PN GW (repeatable)", collect)
     .option(
       "--endpoint <url>",
       "the address peers use, sent with each OTK (default: the listen URL)",

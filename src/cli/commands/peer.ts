@@ -159,6 +159,29 @@ function choose(waiting: OtkView[], otkId: string | undefined): OtkView | undefi
   return newest;
 }
 
+/**
+ * The PN GW's address as deposited with the OTK. It came from another device
+ * through the server: anything but an http(s) URL is not followed.
+ */
+function depositedAddress(view: OtkView): string {
+  const refuse = (why: string) =>
+    new CliError(
+      "ERR_NO_GATEWAY_ADDRESS",
+      `${view.issuerId} deposited OTK ${view.otkId} ${why}; pass --gateway <url>`,
+    );
+  if (!view.endpoint) throw refuse("without its address");
+  let url: URL;
+  try {
+    url = new URL(view.endpoint);
+  } catch {
+    throw refuse("with an address that is not a URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw refuse("with an address that is not http: or https:");
+  }
+  return view.endpoint.replace(/\/+$/, "");
+}
+
 async function connect(ctx: CliContext, options: ConnectOptions): Promise<void> {
   const entityId = checkId("Entity ID", options.entity);
   const flagUrl = options.gateway ? checkHttpUrl("--gateway", options.gateway) : undefined;
@@ -183,11 +206,7 @@ async function connect(ctx: CliContext, options: ConnectOptions): Promise<void> 
   }
   // Decided before the fetch: an OTK is delivered once, and one fetched for
   // nowhere to go would be spent for nothing.
-  if (chosen && !flagUrl && !chosen.endpoint) {
-    throw usageError(
-      `${chosen.issuerId} deposited OTK ${chosen.otkId} without its address; pass --gateway <url>`,
-    );
-  }
+  if (chosen && !flagUrl) depositedAddress(chosen);
   // A named OTK not in the inbox is still asked for: the server says why it is not there.
   const otkId = chosen?.otkId ?? options.otk ?? "";
   let received: ReceivedOtk;
@@ -196,12 +215,12 @@ async function connect(ctx: CliContext, options: ConnectOptions): Promise<void> 
   } catch (err) {
     throw explainRefusal(err, device, `fetch OTK ${otkId}`);
   }
-  const gatewayUrl = flagUrl ?? received.view.endpoint;
-  if (!gatewayUrl) {
+  let gatewayUrl: string;
+  try {
+    gatewayUrl = flagUrl ?? depositedAddress(received.view);
+  } catch (err) {
     received.otk.fill(0);
-    throw usageError(
-      `${received.view.issuerId} deposited OTK ${otkId} without its address; it is spent`,
-    );
+    throw err;
   }
   const gatewayId = received.view.issuerId;
 
