@@ -175,7 +175,7 @@ describe("[SPEC-MODEL-PAGE] the reviewer page in Debian's chromium (playwright-c
     await browser?.close();
   });
 
-  it("[SPEC-MODEL-PAGE] draws every state and transition of both machines, titled with requirement ids, from this server alone", async () => {
+  it("[SPEC-MODEL-PAGE] draws every state and transition of every machine, titled with requirement ids, from this server alone", async () => {
     const res = await page.goto(`${url}/model`);
     expect(res?.status()).toBe(200);
     await page.waitForLoadState("networkidle");

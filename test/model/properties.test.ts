@@ -5,11 +5,19 @@
  * Key versions grow without bound, so exploration stops at version 4: every
  * property below is about the relation between consecutive versions, which
  * versions 1-4 already exercise.
+ *
+ * Seed 5.x.2, second bullet (one-time keys and peer sessions): the OTK at the
+ * server, the PN GW's and the peer's side of a session, each alone, and the
+ * three composed as the code runs them. Their states are finite; the payloads
+ * are a finite set chosen so that every guard comparison is met on each side.
  */
 import { describe, expect, it } from "vitest";
-import { type SnapshotFrom, transition } from "xstate";
+import { type AnyStateMachine, initialTransition, type SnapshotFrom, transition } from "xstate";
 import { type AgentEvent, agentMachine } from "../../machines/agent.ts";
 import { type EntityEvent, entityMachine } from "../../machines/entity.ts";
+import { type GatewaySessionEvent, gatewaySessionMachine } from "../../machines/gateway-session.ts";
+import { type OtkEvent, otkMachine } from "../../machines/otk.ts";
+import { type PeerSessionEvent, peerSessionMachine } from "../../machines/peer-session.ts";
 import { describeEvent, explore } from "./explore.ts";
 
 const MAX_VERSION = 4;
@@ -251,5 +259,618 @@ describe("[ENTITY-LIFECYCLE][AGENT-LIFECYCLE][FFS-SERVER-AUTH] server and device
       }
     }
     expect(count).toBeGreaterThan(10);
+  });
+});
+
+// ------------------------------------------------------------------ seed 5.x.2, second bullet
+
+/**
+ * The OTK, the gateway's and the peer's session machines hold no counter, so their reachable
+ * states are finite without a bound. What is finite by choice is the payload set: the callers
+ * (issuer, addressee and a third entity), issuer key versions 1, 2 and null (revoked), and times
+ * before, at and after each expiry; the guards only compare these, so one value per side of each
+ * comparison covers every branch.
+ */
+const ISSUER = "gw-1";
+const PEER = "pne-1";
+const STRANGER = "gw-2";
+const CALLERS = [ISSUER, PEER, STRANGER] as const;
+const KEY_VERSIONS = [1, 2, null] as const;
+/** Epoch seconds of the model: the OTK expires at 1000, a session at 1200. */
+const OTK_EXPIRES = 1000;
+const SESSION_EXPIRES = 1200;
+const MAX_LIFETIME = 300;
+/** Too early for the lifetime, before, at and after the OTK's expiry, then the session's. */
+const TIMES = [600, 900, 1000, 1100, 1200, 1300] as const;
+const OTK_INPUT = {
+  otkId: "otk-1",
+  issuerId: ISSUER,
+  peerId: PEER,
+  issuerKeyVersion: 1,
+  expiresAt: OTK_EXPIRES,
+};
+
+const OTK_EVENTS: OtkEvent[] = [
+  ...TYPES.flatMap((issuerType) =>
+    [true, false].flatMap((peerActive) =>
+      [true, false].flatMap((pairingAllowed) =>
+        TIMES.map((now) => ({
+          type: "DEPOSIT" as const,
+          issuerType,
+          peerActive,
+          pairingAllowed,
+          now,
+          maxLifetimeSeconds: MAX_LIFETIME,
+        })),
+      ),
+    ),
+  ),
+  ...CALLERS.flatMap((callerId) =>
+    KEY_VERSIONS.flatMap((issuerKeyVersion) =>
+      TIMES.map((now) => ({ type: "DELIVER" as const, callerId, issuerKeyVersion, now })),
+    ),
+  ),
+  ...CALLERS.flatMap((callerId) =>
+    [1, 2].flatMap((callerKeyVersion) =>
+      TIMES.map((now) => ({ type: "CONSUME" as const, callerId, callerKeyVersion, now })),
+    ),
+  ),
+  ...TIMES.map((now) => ({ type: "EXPIRE" as const, now })),
+  ...KEY_VERSIONS.map((issuerKeyVersion) => ({
+    type: "ISSUER_KEY_CHANGED" as const,
+    issuerKeyVersion,
+  })),
+  ...[true, false].map((peerActive) => ({ type: "PEER_REVOKED" as const, peerActive })),
+];
+
+type OtkSnapshot = SnapshotFrom<typeof otkMachine>;
+/** An OTK addressed to another entity, and one its issuer addressed to itself. */
+const otkStates = explore<OtkSnapshot>(otkMachine, OTK_INPUT, OTK_EVENTS);
+const selfAddressed = explore<OtkSnapshot>(
+  otkMachine,
+  { ...OTK_INPUT, peerId: ISSUER },
+  OTK_EVENTS,
+);
+
+/** Every accepted step from every reachable state: the edges the properties below speak of. */
+function edges<S extends { value: unknown; can(e: unknown): boolean }, E extends { type: string }>(
+  machine: AnyStateMachine,
+  states: Array<{ snapshot: S; path: string[] }>,
+  events: readonly E[],
+): Array<{ from: S; event: E; to: S; path: string[] }> {
+  return states.flatMap(({ snapshot, path }) =>
+    events
+      .filter((event) => snapshot.can(event))
+      .map((event) => ({
+        from: snapshot,
+        event,
+        // biome-ignore lint/suspicious/noExplicitAny: the snapshot belongs to `machine`.
+        to: transition(machine, snapshot as any, event)[0] as unknown as S,
+        path,
+      })),
+  );
+}
+
+const FINAL_OTK = ["consumed", "expired", "revoked"];
+
+describe("[OTK-FORMAT][OTK-DELIVERY][OTK-CUT-THROUGH][SEED-5.x.2-5] OTK machine: properties over every reachable state (callers issuer/addressee/other, key versions 1, 2, null, times around the expiry)", () => {
+  const otkEdges = edges(otkMachine, otkStates, OTK_EVENTS);
+
+  it("explores every state of the machine", () => {
+    const values = new Set(otkStates.map((s) => String(s.snapshot.value)));
+    expect([...values].sort()).toEqual([
+      "consumed",
+      "created",
+      "delivered",
+      "deposited",
+      "expired",
+      "revoked",
+    ]);
+  });
+
+  it("[OTK-DEPOSIT][OTK-PAIRING][SEED-5.x.2-4] a deposit is accepted only from a PN GW, for an active peer it may pair with, never itself, expiring within the lifetime", () => {
+    for (const { snapshot, path } of [...otkStates, ...selfAddressed]) {
+      for (const event of OTK_EVENTS) {
+        if (event.type !== "DEPOSIT") continue;
+        const { issuerId, peerId, expiresAt } = snapshot.context;
+        const expected =
+          snapshot.value === "created" &&
+          event.issuerType === "PNGW" &&
+          event.peerActive &&
+          event.pairingAllowed &&
+          peerId !== issuerId &&
+          event.now < expiresAt &&
+          expiresAt <= event.now + event.maxLifetimeSeconds;
+        if (snapshot.can(event) !== expected) fail(path, event, `DEPOSIT accepted=${!expected}`);
+      }
+    }
+    // An OTK its issuer addressed to itself never leaves `created`.
+    expect(selfAddressed.map((s) => s.snapshot.value)).toEqual(["created"]);
+  });
+
+  it("an OTK is delivered at most once, only to its addressee, only while the issuer holds the deposit key version, and only before expiry", () => {
+    for (const { event, from, path } of otkEdges) {
+      if (event.type !== "DELIVER") continue;
+      if (from.value !== "deposited") fail(path, event, `delivered from ${String(from.value)}`);
+      if (event.callerId !== from.context.peerId) fail(path, event, "delivered to another entity");
+      if (event.issuerKeyVersion !== from.context.issuerKeyVersion) {
+        fail(path, event, "delivered after the issuer's key changed");
+      }
+      if (event.now >= from.context.expiresAt) fail(path, event, "delivered at or after expiry");
+    }
+    // At most once: `deposited` is entered only from `created`, which nothing re-enters.
+    for (const { event, from, to, path } of otkEdges) {
+      if (to.value === "deposited" && from.value !== "created") fail(path, event, "re-deposited");
+      if (to.value === "created") fail(path, event, "back to created");
+    }
+    // And along every path, counting: the machine is acyclic, so this walk ends.
+    const walk = (snapshot: OtkSnapshot, path: string[], delivered: number): void => {
+      for (const event of OTK_EVENTS) {
+        if (!snapshot.can(event)) continue;
+        const count = delivered + (event.type === "DELIVER" ? 1 : 0);
+        if (count > 1) fail(path, event, "delivered twice");
+        walk(transition(otkMachine, snapshot, event)[0], [...path, describeEvent(event)], count);
+      }
+    };
+    walk(otkStates[0]?.snapshot as OtkSnapshot, [], 0);
+  });
+
+  it("[SEED-5.x.2-6] an OTK is consumed only after its delivery, only by its issuer with the deposit key version, and never at or after expiry", () => {
+    for (const { event, from, to, path } of otkEdges) {
+      if (to.value === "consumed" && event.type !== "CONSUME") {
+        fail(path, event, "consumed without CONSUME");
+      }
+      if (event.type !== "CONSUME") continue;
+      if (from.value !== "delivered") fail(path, event, `consumed from ${String(from.value)}`);
+      if (event.callerId !== from.context.issuerId) fail(path, event, "consumed by another entity");
+      if (event.callerKeyVersion !== from.context.issuerKeyVersion) {
+        fail(path, event, "consumed with another key version");
+      }
+      if (event.now >= from.context.expiresAt) fail(path, event, "consumed at or after expiry");
+    }
+  });
+
+  it("once the issuer's key changed (rotated or revoked), the OTK reaches nothing but a final state", () => {
+    for (const { snapshot, path } of otkStates) {
+      if (snapshot.value === "created") continue;
+      for (const version of KEY_VERSIONS) {
+        if (version === snapshot.context.issuerKeyVersion) continue;
+        // Every event that reports the changed key is refused or ends the OTK.
+        for (const event of OTK_EVENTS) {
+          const reports =
+            (event.type === "DELIVER" && event.issuerKeyVersion === version) ||
+            (event.type === "CONSUME" && event.callerKeyVersion === version) ||
+            (event.type === "ISSUER_KEY_CHANGED" && event.issuerKeyVersion === version);
+          if (!reports || !snapshot.can(event)) continue;
+          const [next] = transition(otkMachine, snapshot, event);
+          if (next.status !== "done") fail(path, event, `changed key led to ${String(next.value)}`);
+        }
+      }
+    }
+    for (const { event, to, path } of otkEdges) {
+      if (event.type === "ISSUER_KEY_CHANGED" && to.value !== "revoked") {
+        fail(path, event, "a key change did not revoke the OTK");
+      }
+    }
+  });
+
+  it("an OTK whose addressee was revoked reaches nothing but `revoked`; an active addressee changes nothing", () => {
+    for (const { event, from, to, path } of otkEdges) {
+      if (event.type !== "PEER_REVOKED") continue;
+      if (event.peerActive) fail(path, event, "an active addressee ended the OTK");
+      if (to.value !== "revoked") fail(path, event, `addressee revoked: ${String(to.value)}`);
+      if (from.value !== "deposited" && from.value !== "delivered") {
+        fail(path, event, `revoked from ${String(from.value)}`);
+      }
+    }
+    expect(otkEdges.some((e) => e.event.type === "PEER_REVOKED")).toBe(true);
+  });
+
+  it("expiry ends the OTK only at or after its expiry; the final states accept nothing and no path leaves them", () => {
+    for (const { event, from, path } of otkEdges) {
+      if (event.type === "EXPIRE" && event.now < from.context.expiresAt) {
+        fail(path, event, "expired early");
+      }
+    }
+    for (const { snapshot, path } of otkStates) {
+      if (!FINAL_OTK.includes(String(snapshot.value))) {
+        expect(snapshot.status, path.join(" -> ")).toBe("active");
+        continue;
+      }
+      expect(snapshot.status).toBe("done");
+      for (const event of OTK_EVENTS)
+        if (snapshot.can(event)) fail(path, event, "left a final state");
+    }
+  });
+});
+
+const GW_EVENTS: GatewaySessionEvent[] = [
+  ...TYPES.map((peerType) => ({ type: "DEPOSITED" as const, peerType })),
+  { type: "DEPOSIT_REFUSED" },
+  ...[PEER, STRANGER].flatMap((peerId) =>
+    TIMES.map((now) => ({ type: "PEER_PROVED_OTK" as const, peerId, now })),
+  ),
+  { type: "SERVER_CONSUMED", sessionId: "session-1", sessionExpiresAt: SESSION_EXPIRES },
+  { type: "SERVER_REFUSED" },
+  ...TIMES.flatMap((now) => [
+    { type: "MESSAGE" as const, now },
+    { type: "RELAY" as const, now },
+    { type: "EXPIRE" as const, now },
+  ]),
+  { type: "CLOSE" },
+];
+
+type GatewaySnapshot = SnapshotFrom<typeof gatewaySessionMachine>;
+const gatewayStates = explore<GatewaySnapshot>(
+  gatewaySessionMachine,
+  { gatewayId: ISSUER, peerId: PEER, otkId: "otk-1", offerExpiresAt: OTK_EXPIRES },
+  GW_EVENTS,
+);
+const FINAL_SESSION = ["closed", "expired", "refused"];
+
+describe("[PEER-SESSION][GATEWAY-RELAY][PEER-DIGEST][OTK-CUT-THROUGH] gatewaySession machine: properties over every reachable state (peer or another entity, PNE or PN GW peer, times around both expiries)", () => {
+  const gatewayEdges = edges(gatewaySessionMachine, gatewayStates, GW_EVENTS);
+
+  it("explores every state of the machine", () => {
+    const values = new Set(gatewayStates.map((s) => String(s.snapshot.value)));
+    expect([...values].sort()).toEqual([
+      "closed",
+      "consuming",
+      "created",
+      "expired",
+      "offered",
+      "open",
+      "refused",
+    ]);
+  });
+
+  it("[SEED-5.x.2-6] a session opens only through PEER_PROVED_OTK by the addressee before the offer's expiry, then SERVER_CONSUMED", () => {
+    for (const { event, from, to, path } of gatewayEdges) {
+      if (to.value === "consuming") {
+        if (event.type !== "PEER_PROVED_OTK" || from.value !== "offered") {
+          fail(path, event, "consuming without the peer's proof");
+        }
+        if (event.peerId !== from.context.peerId) fail(path, event, "another entity's proof");
+        if (event.now >= from.context.offerExpiresAt) fail(path, event, "proof after expiry");
+      }
+      if (to.value === "open" && from.value !== "open") {
+        if (event.type !== "SERVER_CONSUMED" || from.value !== "consuming") {
+          fail(path, event, "open without the server's consent");
+        }
+      }
+    }
+    // Every open state's shortest path carries both steps, in this order.
+    for (const { snapshot, path } of gatewayStates) {
+      if (snapshot.value !== "open") continue;
+      const proved = path.findIndex((p) => p.startsWith("PEER_PROVED_OTK("));
+      const consumed = path.findIndex((p) => p.startsWith("SERVER_CONSUMED("));
+      expect(proved, path.join(" -> ")).toBeGreaterThanOrEqual(0);
+      expect(consumed, path.join(" -> ")).toBeGreaterThan(proved);
+    }
+  });
+
+  it("[GATEWAY-RELAY] relays only for a PNE and only before the session's expiry; messages only before it", () => {
+    for (const { event, from, path } of gatewayEdges) {
+      if (event.type !== "RELAY" && event.type !== "MESSAGE") continue;
+      const { sessionExpiresAt, peerType } = from.context;
+      if (from.value !== "open") fail(path, event, `traffic in ${String(from.value)}`);
+      if (sessionExpiresAt === null || event.now >= sessionExpiresAt) {
+        fail(path, event, "traffic at or after the session's expiry");
+      }
+      if (event.type === "RELAY" && peerType !== "PNE") fail(path, event, "relay for a PN GW");
+    }
+    // And the relay is taken for a PNE in time: the refusals above are not all there is.
+    expect(gatewayEdges.some((e) => e.event.type === "RELAY")).toBe(true);
+  });
+
+  it("session traffic never changes the session: its id and expiry are set once, when it opens", () => {
+    for (const { event, from, to, path } of gatewayEdges) {
+      if (from.value !== "open") continue;
+      if (to.context.sessionId !== from.context.sessionId) fail(path, event, "session id changed");
+      if (to.context.sessionExpiresAt !== from.context.sessionExpiresAt) {
+        fail(path, event, "session expiry changed");
+      }
+    }
+  });
+
+  it("a refused, expired or closed session accepts nothing, and no path leaves it", () => {
+    for (const { snapshot, path } of gatewayStates) {
+      if (!FINAL_SESSION.includes(String(snapshot.value))) continue;
+      expect(snapshot.status).toBe("done");
+      for (const event of GW_EVENTS)
+        if (snapshot.can(event)) fail(path, event, "left a final state");
+    }
+  });
+});
+
+const PEER_EVENTS: PeerSessionEvent[] = [
+  ...TIMES.flatMap((now) => [
+    { type: "OPEN" as const, now },
+    { type: "MESSAGE" as const, now },
+    { type: "RELAY" as const, now },
+    { type: "EXPIRE" as const, now },
+  ]),
+  { type: "GATEWAY_PROVED", sessionId: "session-1", sessionExpiresAt: SESSION_EXPIRES },
+  { type: "GATEWAY_UNPROVEN" },
+  { type: "REJECTED" },
+  { type: "CLOSE" },
+];
+
+type PeerSnapshot = SnapshotFrom<typeof peerSessionMachine>;
+const peerStates = explore<PeerSnapshot>(
+  peerSessionMachine,
+  { entityId: PEER, gatewayId: ISSUER, otkId: "otk-1", otkExpiresAt: OTK_EXPIRES },
+  PEER_EVENTS,
+);
+
+describe("[PEER-DIGEST][PEER-SESSION][SEED-5.x.2-6] peerSession machine: properties over every reachable state (times around the OTK's and the session's expiry)", () => {
+  const peerEdges = edges(peerSessionMachine, peerStates, PEER_EVENTS);
+
+  it("explores every state of the machine", () => {
+    const values = new Set(peerStates.map((s) => String(s.snapshot.value)));
+    expect([...values].sort()).toEqual([
+      "closed",
+      "expired",
+      "holding",
+      "open",
+      "opening",
+      "refused",
+    ]);
+  });
+
+  it("[SEED-5.x.2-7] open is reached only through GATEWAY_PROVED (the PN GW's rspauth over the OTK), after one OPEN before the OTK's expiry", () => {
+    for (const { event, from, to, path } of peerEdges) {
+      if (to.value === "open" && from.value !== "open" && event.type !== "GATEWAY_PROVED") {
+        fail(path, event, "open without the PN GW's proof");
+      }
+      if (event.type === "OPEN" && event.now >= from.context.otkExpiresAt) {
+        fail(path, event, "an expired OTK was tried");
+      }
+      // The OTK is tried once: nothing returns to `holding`.
+      if (to.value === "holding") fail(path, event, "back to holding");
+    }
+  });
+
+  it("session traffic only in `open` and only before the session's expiry", () => {
+    for (const { event, from, path } of peerEdges) {
+      if (event.type !== "MESSAGE" && event.type !== "RELAY") continue;
+      const expiresAt = from.context.sessionExpiresAt;
+      if (from.value !== "open") fail(path, event, `traffic in ${String(from.value)}`);
+      if (expiresAt === null || event.now >= expiresAt) fail(path, event, "traffic after expiry");
+    }
+  });
+
+  it("a refused, expired or closed session accepts nothing, and no path leaves it", () => {
+    for (const { snapshot, path } of peerStates) {
+      if (!FINAL_SESSION.includes(String(snapshot.value))) continue;
+      expect(snapshot.status).toBe("done");
+      for (const event of PEER_EVENTS) {
+        if (snapshot.can(event)) fail(path, event, "left a final state");
+      }
+    }
+  });
+});
+
+describe("[OTK-CUT-THROUGH][PEER-SESSION][SEED-5.x.2-5][SEED-5.x.2-6] server, PN GW and peer composed: a peer session is open only on an OTK the server consumed under the issuer's deposit key", () => {
+  // Composition as the code runs it: the server settles an OTK (EXPIRE, then ISSUER_KEY_CHANGED,
+  // then PEER_REVOKED) before every delivery and consumption (src/server/otks.ts); the PN GW asks
+  // the server to consume before it opens (src/gateway/gateway.ts); the peer opens only on the
+  // PN GW's proof (src/agent/peer.ts). The issuer's key may be rotated or revoked and the
+  // addressee revoked at any point, and time runs through TIMES. The peer's clock is the server's.
+  type World = {
+    otk: OtkSnapshot;
+    gateway: GatewaySnapshot;
+    peer: PeerSnapshot | undefined;
+    /** The issuer's current key version at the server, null once revoked. */
+    issuerKey: number | null;
+    /** The addressee still holds an active EUKey. */
+    peerActive: boolean;
+    /** Index into TIMES. */
+    time: number;
+  };
+  const gatewayInput = {
+    gatewayId: ISSUER,
+    peerId: PEER,
+    otkId: "otk-1",
+    offerExpiresAt: OTK_EXPIRES,
+  };
+  const peerInput = {
+    entityId: PEER,
+    gatewayId: ISSUER,
+    otkId: "otk-1",
+    otkExpiresAt: OTK_EXPIRES,
+  };
+  const step = <S>(
+    machine: AnyStateMachine,
+    snapshot: S,
+    event: { type: string } & Record<string, unknown>,
+  ): S | undefined =>
+    (snapshot as { can(e: unknown): boolean }).can(event)
+      ? // biome-ignore lint/suspicious/noExplicitAny: the snapshot belongs to `machine`.
+        (transition(machine, snapshot as any, event as any)[0] as S)
+      : undefined;
+  /** What the server does to an OTK before it looks at it. */
+  const settle = (w: World, now: number): OtkSnapshot =>
+    step(otkMachine, w.otk, { type: "EXPIRE", now }) ??
+    step(otkMachine, w.otk, { type: "ISSUER_KEY_CHANGED", issuerKeyVersion: w.issuerKey }) ??
+    step(otkMachine, w.otk, { type: "PEER_REVOKED", peerActive: w.peerActive }) ??
+    w.otk;
+
+  const actions: Array<{ label: string; apply: (w: World) => World | undefined }> = [
+    {
+      label: "offer",
+      apply: (w) => {
+        if (w.gateway.value !== "created") return undefined;
+        // The server takes the issuer's key version from the deposit's own Digest exchange; a
+        // revoked issuer cannot authenticate, so its deposit never reaches the machine.
+        const deposited =
+          w.issuerKey === null
+            ? undefined
+            : step(
+                otkMachine,
+                initialTransition(otkMachine, { ...OTK_INPUT, issuerKeyVersion: w.issuerKey })[0],
+                {
+                  type: "DEPOSIT",
+                  issuerType: "PNGW",
+                  peerActive: w.peerActive,
+                  pairingAllowed: true,
+                  now: TIMES[w.time] as number,
+                  maxLifetimeSeconds: MAX_LIFETIME,
+                },
+              );
+        if (!deposited) {
+          return {
+            ...w,
+            gateway: transition(gatewaySessionMachine, w.gateway, { type: "DEPOSIT_REFUSED" })[0],
+          };
+        }
+        const gateway = transition(gatewaySessionMachine, w.gateway, {
+          type: "DEPOSITED",
+          peerType: "PNE",
+        })[0];
+        return { ...w, otk: deposited, gateway };
+      },
+    },
+    {
+      label: "fetch",
+      apply: (w) => {
+        // A revoked addressee cannot authenticate to fetch.
+        if (w.peer || !w.peerActive) return undefined;
+        const now = TIMES[w.time] as number;
+        const settled = settle(w, now);
+        const delivered = step(otkMachine, settled, {
+          type: "DELIVER",
+          callerId: PEER,
+          issuerKeyVersion: w.issuerKey,
+          now,
+        });
+        if (!delivered) return settled === w.otk ? undefined : { ...w, otk: settled };
+        return { ...w, otk: delivered, peer: initialTransition(peerSessionMachine, peerInput)[0] };
+      },
+    },
+    {
+      label: "open",
+      apply: (w) => {
+        if (w.peer?.value !== "holding") return undefined;
+        const now = TIMES[w.time] as number;
+        const opening = step(peerSessionMachine, w.peer, { type: "OPEN", now });
+        if (!opening) {
+          return { ...w, peer: transition(peerSessionMachine, w.peer, { type: "EXPIRE", now })[0] };
+        }
+        const consuming = step(gatewaySessionMachine, w.gateway, {
+          type: "PEER_PROVED_OTK",
+          peerId: PEER,
+          now,
+        });
+        const rejected = transition(peerSessionMachine, opening, { type: "REJECTED" })[0];
+        if (!consuming) {
+          const gateway =
+            step(gatewaySessionMachine, w.gateway, { type: "EXPIRE", now }) ?? w.gateway;
+          return { ...w, gateway, peer: rejected };
+        }
+        const settled = settle(w, now);
+        // The PN GW authenticates with its current key; a revoked PN GW cannot ask at all.
+        const consumed =
+          w.issuerKey === null
+            ? undefined
+            : step(otkMachine, settled, {
+                type: "CONSUME",
+                callerId: ISSUER,
+                callerKeyVersion: w.issuerKey,
+                now,
+              });
+        if (!consumed) {
+          const gateway = transition(gatewaySessionMachine, consuming, {
+            type: "SERVER_REFUSED",
+          })[0];
+          return { ...w, otk: settled, gateway, peer: rejected };
+        }
+        const session = { sessionId: "session-1", sessionExpiresAt: now + 300 };
+        const gateway = transition(gatewaySessionMachine, consuming, {
+          type: "SERVER_CONSUMED",
+          ...session,
+        })[0];
+        const peer = transition(peerSessionMachine, opening, {
+          type: "GATEWAY_PROVED",
+          ...session,
+        })[0];
+        return { ...w, otk: consumed, gateway, peer };
+      },
+    },
+    {
+      label: "rotate the issuer",
+      apply: (w) => (w.issuerKey === 1 ? { ...w, issuerKey: 2 } : undefined),
+    },
+    {
+      label: "revoke the issuer",
+      apply: (w) => (w.issuerKey === null ? undefined : { ...w, issuerKey: null }),
+    },
+    {
+      label: "revoke the addressee",
+      apply: (w) => (w.peerActive ? { ...w, peerActive: false } : undefined),
+    },
+    {
+      label: "time passes",
+      apply: (w) => (w.time + 1 < TIMES.length ? { ...w, time: w.time + 1 } : undefined),
+    },
+  ];
+
+  it("every reachable world: the peer is open only while the PN GW holds the same open session and the server consumed the OTK under the deposit key, for an enrolled addressee", () => {
+    const start: World = {
+      otk: initialTransition(otkMachine, OTK_INPUT)[0],
+      gateway: initialTransition(gatewaySessionMachine, gatewayInput)[0],
+      peer: undefined,
+      issuerKey: 1,
+      peerActive: true,
+      time: 0,
+    };
+    const key = (w: World) =>
+      JSON.stringify([
+        w.otk.value,
+        w.gateway.value,
+        w.gateway.context,
+        w.peer?.value,
+        w.peer?.context,
+        w.issuerKey,
+        w.peerActive,
+        w.time,
+      ]);
+    const seen = new Set([key(start)]);
+    const queue: Array<{ world: World; path: string[] }> = [{ world: start, path: [] }];
+    const reached = new Set<string>();
+    while (queue.length > 0) {
+      const { world, path } = queue.shift() as { world: World; path: string[] };
+      for (const action of actions) {
+        const next = action.apply(world);
+        if (!next) continue;
+        const where = [...path, action.label];
+        if (next.peer?.value === "open") {
+          reached.add("peer open");
+          const ok =
+            next.gateway.value === "open" &&
+            next.gateway.context.sessionExpiresAt === next.peer.context.sessionExpiresAt &&
+            next.otk.value === "consumed";
+          if (!ok)
+            fail(path, { type: action.label }, "peer open without the PN GW's and the server's");
+          // At the opening itself, the issuer still held the key the OTK was deposited under,
+          // and the addressee was still enrolled.
+          if (action.label === "open" && next.issuerKey !== next.otk.context.issuerKeyVersion) {
+            fail(path, { type: action.label }, "opened after the issuer's key changed");
+          }
+          if (action.label === "open" && !next.peerActive) {
+            fail(path, { type: action.label }, "opened after the addressee was revoked");
+          }
+        }
+        if (next.otk.value === "revoked") reached.add("otk revoked");
+        if (next.gateway.value === "refused" && next.peer?.value === "refused")
+          reached.add("both refused");
+        const k = key(next);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        queue.push({ world: next, path: where });
+      }
+    }
+    // The property is not vacuous: sessions open, and key changes do cut through.
+    expect([...reached].sort()).toEqual(["both refused", "otk revoked", "peer open"]);
   });
 });

@@ -10,6 +10,9 @@ import { describe, expect, it } from "vitest";
 import { and, not, setup } from "xstate";
 import { agentMachine } from "../../machines/agent.ts";
 import { entityMachine } from "../../machines/entity.ts";
+import { gatewaySessionMachine } from "../../machines/gateway-session.ts";
+import { otkMachine } from "../../machines/otk.ts";
+import { peerSessionMachine } from "../../machines/peer-session.ts";
 import {
   describeMachine,
   describe as describeModel,
@@ -41,12 +44,16 @@ function configRequirements(
 }
 
 describe("[SPEC-MODEL-PAGE] describe(): the registered machines as JSON", () => {
-  it("[SPEC-MODEL-PAGE] registers the entity and agent machines under their own ids", () => {
-    expect(MACHINES.map((m) => m.id)).toEqual(["entity", "agent"]);
+  it("[SPEC-MODEL-PAGE] registers every machine of machines/ under its own id", () => {
+    const ids = ["entity", "agent", "otk", "gatewaySession", "peerSession"];
+    expect(MACHINES.map((m) => m.id)).toEqual(ids);
     for (const entry of MACHINES) expect(entry.machine.id).toBe(entry.id);
     expect(MACHINES.find((m) => m.id === "entity")?.machine).toBe(entityMachine);
     expect(MACHINES.find((m) => m.id === "agent")?.machine).toBe(agentMachine);
-    expect(model.machines.map((m) => m.id)).toEqual(["entity", "agent"]);
+    expect(MACHINES.find((m) => m.id === "otk")?.machine).toBe(otkMachine);
+    expect(MACHINES.find((m) => m.id === "gatewaySession")?.machine).toBe(gatewaySessionMachine);
+    expect(MACHINES.find((m) => m.id === "peerSession")?.machine).toBe(peerSessionMachine);
+    expect(model.machines.map((m) => m.id)).toEqual(ids);
   });
 
   it("[SPEC-MODEL-PAGE] is pure: deterministic and JSON-serialisable", () => {
