@@ -6,6 +6,7 @@
  *   created --DEPOSITED--> offered --PEER_PROVED_OTK--> consuming --SERVER_CONSUMED--> open
  *   created --DEPOSIT_REFUSED--> refused        consuming --SERVER_REFUSED--> refused
  *   offered --EXPIRE--> expired                 open --MESSAGE | RELAY--> open
+ *   offered --WITHDRAW--> withdrawn
  *                                               open --EXPIRE--> expired, --CLOSE--> closed
  *
  * The PN GW answers the peer's Digest (username = peer's Entity ID, secret =
@@ -14,6 +15,9 @@
  * deposit, so the session opens only when the server says yes. Session traffic
  * is accepted only before the session's expiry; the relay of traffic to the
  * server only for a PNE (a PN GW has a route of its own).
+ *
+ * A newer offer to the same peer withdraws the older one (Digest names the peer
+ * by its Entity ID, so only one OTK per peer can be answered).
  *
  * Pure: the gateway (src/gateway/) asks this machine before every step.
  */
@@ -42,6 +46,7 @@ export type GatewaySessionEvent =
   | { type: "MESSAGE"; now: number }
   | { type: "RELAY"; now: number }
   | { type: "EXPIRE"; now: number }
+  | { type: "WITHDRAW" }
   | { type: "CLOSE" };
 
 const now = (event: GatewaySessionEvent) => ("now" in event ? event.now : Number.NaN);
@@ -106,6 +111,7 @@ export const gatewaySessionMachine = setup({
           target: "expired",
           meta: { requirements: ["OTK-FORMAT"] },
         },
+        WITHDRAW: { target: "withdrawn", meta: { requirements: ["OTK-FORMAT"] } },
       },
     },
     consuming: {
@@ -149,5 +155,9 @@ export const gatewaySessionMachine = setup({
       type: "final",
     },
     closed: { description: "The peer closed the session.", type: "final" },
+    withdrawn: {
+      description: "A newer offer to the same peer replaced this one before it was used.",
+      type: "final",
+    },
   },
 });

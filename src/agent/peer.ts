@@ -19,7 +19,7 @@ import { createDigestFetch, digestExchangeOf, type FetchLike } from "../digest/i
 import { CpnsError } from "../errors.ts";
 import { machineBridge } from "../model/bridge.ts";
 import { peerSessionSecret } from "../protocol/otk-transport.ts";
-import type { PeerMessageResponse, PeerSessionView } from "../protocol/schemas.ts";
+import { type PeerMessageResponse, peerSessionViewSchema } from "../protocol/schemas.ts";
 import { problemOf } from "./agent.ts";
 import type { ReceivedOtk } from "./otk-client.ts";
 
@@ -86,8 +86,8 @@ export class PeerSession {
   /** Session traffic only while the session lives; past its expiry it is over for good. */
   #requireLive(event: "MESSAGE" | "RELAY"): void {
     const now = this.#seconds();
-    if (this.#advance({ type: event, now })) return;
-    this.#advance({ type: "EXPIRE", now });
+    // Expiry first: past it the session is over for good.
+    if (!this.#advance({ type: "EXPIRE", now }) && this.#advance({ type: event, now })) return;
     throw new CpnsError("ERR_PEER_SESSION_GONE");
   }
 
@@ -123,14 +123,15 @@ export class PeerSession {
 
   async #open(options: OpenPeerSessionOptions, otk: Uint8Array): Promise<void> {
     const at = this.#seconds();
-    if (!this.#advance({ type: "OPEN", now: at })) {
-      this.#advance({ type: "EXPIRE", now: at });
+    if (this.#advance({ type: "EXPIRE", now: at }) || !this.#advance({ type: "OPEN", now: at })) {
       throw new CpnsError("ERR_OTK_GONE");
     }
     const withOtk = createDigestFetch({
       username: options.entityId,
       password: toBase64url(otk),
       requireRspauth: true,
+      // The PN GW's answer (session id, expiry) is then covered by its rspauth too.
+      qop: "auth-int",
       userhash: false,
       fetch: options.fetch,
       crypto: options.crypto,
@@ -160,7 +161,19 @@ export class PeerSession {
         "not the PN GW that created the OTK",
       );
     }
-    const view = (await res.json()) as PeerSessionView;
+    const parsed = peerSessionViewSchema.safeParse(await res.json().catch(() => undefined));
+    if (
+      !parsed.success ||
+      parsed.data.peerId !== options.entityId ||
+      parsed.data.gatewayId !== this.gatewayId
+    ) {
+      this.#advance({ type: "GATEWAY_UNPROVEN" });
+      throw new CpnsError(
+        "ERR_DIGEST_SERVER_UNAUTHENTICATED",
+        "the PN GW's answer is not a session",
+      );
+    }
+    const view = parsed.data;
     const secret = toBase64url(await peerSessionSecret(otk, exchange, options.crypto));
     this.#advance({
       type: "GATEWAY_PROVED",
@@ -171,6 +184,7 @@ export class PeerSession {
       username: view.sessionId,
       password: secret,
       requireRspauth: true,
+      qop: "auth-int" as const,
       userhash: false,
       fetch: options.fetch,
       crypto: options.crypto,

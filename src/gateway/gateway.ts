@@ -139,12 +139,16 @@ export class PnGateway {
     return this.#book.states();
   }
 
-  /** Session traffic is refused past the session's expiry; the entry is then expired for good. */
+  /**
+   * Session traffic: expiry is settled first (past it the entry is expired for
+   * good), then the machine is asked for the traffic itself.
+   */
   #live(entry: GatewaySessionEntry, event: "MESSAGE" | "RELAY"): void {
     const now = this.#seconds();
-    if (this.#book.apply(entry, { type: event, now })) return;
-    if (this.#book.apply(entry, { type: "EXPIRE", now }))
+    if (this.#book.apply(entry, { type: "EXPIRE", now })) {
       throw new CpnsError("ERR_PEER_SESSION_GONE");
+    }
+    if (this.#book.apply(entry, { type: event, now })) return;
     // Live but not allowed: the relay serves PNEs only.
     throw new CpnsError("ERR_FORBIDDEN");
   }
@@ -179,7 +183,12 @@ export class PnGateway {
       lookup: sessionLookup,
       nonceLifetimeSeconds: options.sessionLifetimeSeconds ?? 900,
     };
-    const asProxy = digestAuth<GatewaySessionEntry>({ ...proxyOptions, proxy: true });
+    const maxRelayBodyBytes = options.maxRelayBodyBytes ?? 64 * 1024;
+    const asProxy = digestAuth<GatewaySessionEntry>({
+      ...proxyOptions,
+      proxy: true,
+      maxBodyBytes: maxRelayBodyBytes,
+    });
     const relayChallenges = createDigestVerifier(proxyOptions);
     const entryOf = (c: Context<GatewayEnv>) => {
       const digest = c.var.digest as DigestPrincipal<GatewaySessionEntry>;
@@ -210,8 +219,9 @@ export class PnGateway {
     app.post("/cpns-gw/v1/sessions", withOtk, async (c) => {
       const { entry, username, digest } = entryOf(c);
       const now = this.#seconds();
+      // Expiry first, as for session traffic: an OTK past its time opens nothing.
+      if (book.apply(entry, { type: "EXPIRE", now })) throw new CpnsError("ERR_OTK_GONE");
       if (!book.apply(entry, { type: "PEER_PROVED_OTK", peerId: username, now })) {
-        if (book.apply(entry, { type: "EXPIRE", now })) throw new CpnsError("ERR_OTK_GONE");
         // Another request with the same OTK got here first.
         throw new CpnsError("ERR_PEER_SESSION_REFUSED");
       }
@@ -263,10 +273,18 @@ export class PnGateway {
     app.all("/cpns/v1/*", asProxy, async (c) => {
       const { entry } = entryOf(c);
       this.#live(entry, "RELAY");
-      return relayToServer(c.req.raw, {
+      let body: Uint8Array | undefined;
+      if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+        if (Number(c.req.header("content-length") ?? 0) > maxRelayBodyBytes) {
+          throw new CpnsError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
+        }
+        // Through Hono's body cache: the proxy layer may have read it for auth-int.
+        body = new Uint8Array(await c.req.arrayBuffer());
+        if (body.length > maxRelayBodyBytes) throw new CpnsError("ERR_BODY_TOO_LARGE");
+      }
+      return relayToServer(c.req.raw, body, {
         serverUrl: options.serverUrl,
         upstream: options.upstream ?? ((request) => fetch(request)),
-        maxBodyBytes: options.maxRelayBodyBytes ?? 64 * 1024,
       });
     });
 

@@ -11,7 +11,6 @@
 
 import type { FetchLike } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
-import { readLimited } from "../protocol/body.ts";
 
 const HOP_BY_HOP = [
   "connection",
@@ -39,16 +38,20 @@ export interface RelayOptions {
   /** The CPNS Server's base URL (origin). */
   serverUrl: string;
   upstream: FetchLike;
-  maxBodyBytes: number;
 }
 
-export async function relayToServer(request: Request, options: RelayOptions): Promise<Response> {
+/**
+ * `body` is the request body as already read (and bounded) by the caller: the
+ * proxy Digest layer may have read the stream for qop=auth-int, so it cannot be
+ * read from `request` again.
+ */
+export async function relayToServer(
+  request: Request,
+  body: Uint8Array | undefined,
+  options: RelayOptions,
+): Promise<Response> {
   const incoming = new URL(request.url);
   const target = new URL(incoming.pathname + incoming.search, options.serverUrl);
-  const body =
-    request.method === "GET" || request.method === "HEAD"
-      ? undefined
-      : await readLimited(request, options.maxBodyBytes);
   let answer: Response;
   try {
     answer = await options.upstream(

@@ -5,7 +5,7 @@
  * session at most its lifetime, so a restarted gateway simply offers again.
  *
  * One live offer per peer: Digest names the peer by its Entity ID, so a second
- * offer to the same peer replaces the first (the first can then never open a
+ * offer to the same peer withdraws the first (it can then never open a
  * session; at the server it expires unused). Key material is zeroed as soon as
  * it is no longer needed: the OTK once consumed or refused, the session secret
  * once the session ends.
@@ -73,7 +73,8 @@ export class GatewaySessionBook {
     const { peerId, sessionId } = next.context;
     if (next.value === "offered") {
       const replaced = this.#offers.get(peerId);
-      if (replaced && replaced !== entry) replaced.otk?.fill(0);
+      // The newer offer takes the peer's name: the older one can never be used.
+      if (replaced && replaced !== entry) this.apply(replaced, { type: "WITHDRAW" });
       this.#offers.set(peerId, entry);
     } else if (this.#offers.get(peerId) === entry) {
       this.#offers.delete(peerId);

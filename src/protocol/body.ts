@@ -17,7 +17,7 @@ export const DEFAULT_BODY_LIMIT = 16 * 1024;
  */
 const tooLarge = () => new CpnsError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
 
-export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge();
   if (!request.body) return new Uint8Array(0);

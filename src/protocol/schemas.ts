@@ -143,6 +143,14 @@ export interface PeerSessionView {
   expiresAt: number;
 }
 
+/** What a peer accepts as the PN GW's session answer. */
+export const peerSessionViewSchema = z.object({
+  sessionId: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+  gatewayId: z.string(),
+  peerId: z.string(),
+  expiresAt: z.number().int().positive(),
+});
+
 export const peerMessageSchema = z.strictObject({ message: z.string().max(4096) });
 
 export interface PeerMessageResponse {
