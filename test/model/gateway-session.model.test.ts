@@ -5,9 +5,9 @@
  * xstate's createTestModel generates the shortest and the simple paths over every listed payload:
  * DEPOSITED for a PNE or a PN GW peer, PEER_PROVED_OTK by the addressee or another entity before,
  * at and after the offer's expiry, MESSAGE, RELAY and EXPIRE before, at and after the session's
- * expiry. The machine holds no counter; accepted MESSAGE and RELAY are marked so that paths take
- * them (else a self-loop is never a step). One test per path, each with a PN GW, a peer and a
- * gateway clock of its own, on one shared server whose clock stays at the deposit.
+ * expiry, WITHDRAW. The machine holds no counter; accepted MESSAGE and RELAY are marked so that
+ * paths take them (else a self-loop is never a step). One test per path, each with a PN GW, a
+ * peer and a gateway clock of its own, on one shared server whose clock stays at the deposit.
  *
  * Model time is in seconds: the PN GW deposits at 880 an OTK that expires at 1000 (its lifetime
  * is 120 s); a session opened at 900 lasts 300 s, to 1200. The gateway's clock shows BASE + t.
@@ -26,16 +26,24 @@
  *   RELAY            the PNE's own whoami to the server through the PN GW (its Digest end to end)
  *   EXPIRE           the gateway's clock moves to `now`, then the peer comes too late: with the
  *                    OTK (offered) or with a message (open); the PN GW answers 410
+ *   WITHDRAW         PnGateway.offer(the same peer) again: the newer offer withdraws the older
  *   CLOSE            PeerSession.close
  *
  * Each state is checked from outside on every visit: PnGateway.states(), the peer's inbox at the
- * server, and whether the OTK or the session still opens anything at the PN GW. Refusals the
- * model makes are shown on the real gateway where the gateway asks the machine: a PN GW peer's
- * relay (RELAY refused, and EXPIRE refused: the session is live), a proof that comes too late
- * (PEER_PROVED_OTK refused, then EXPIRE), a message after expiry (MESSAGE refused, then EXPIRE).
- * The gateway never asks EXPIRE of a live offer (it asks only after refusing a proof, which for an
- * offer happens only once it has expired), so `offered --EXPIRE [!offerExpired]` has no real
- * counterpart: the coverage check reports it.
+ * server, and whether the OTK or the session still opens anything at the PN GW.
+ *
+ * Refusals (paths never contain them) count only where the real PN GW asked its machine and was
+ * refused: the test watches every event the PN GW asks of the machine for this path's peer (the
+ * model's own snapshots name another peer and are left out), records each refusal in the coverage
+ * and expects, after every event and state check, exactly the refusals that step explains. The PN
+ * GW settles expiry first: each proof in time asks EXPIRE of the offer (refused, then the proof is
+ * taken), each live message and relay asks EXPIRE of the session (refused, then the traffic is
+ * taken); a PN GW peer's relay is then refused too (RELAY), and the live session stays. Because
+ * EXPIRE is asked first with the same `now`, the PN GW never asks a proof or a message it would
+ * refuse: `offered --PEER_PROVED_OTK [!isThePeerInTime]` (a late proof meets EXPIRE first, and a
+ * Digest under another name finds no offer: 401, the machine is not asked) and
+ * `open --MESSAGE [!sessionLive]` (a late message meets EXPIRE first) have no real counterpart,
+ * and the coverage check reports them.
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -117,6 +125,7 @@ const model = createTestModel(gatewaySessionMachine, {
         { type: "RELAY" as const, now },
         { type: "EXPIRE" as const, now },
       ]),
+      { type: "WITHDRAW" },
       { type: "CLOSE" },
     ];
   },
@@ -134,13 +143,48 @@ const shortest = model.getShortestPaths();
 const simple = model.getSimplePaths();
 const coverage = new ModelCoverage(gatewaySessionMachine);
 
+/** The refusals the PN GW can be asked, as the coverage names them. */
+const STILL_OFFERED = "offered --EXPIRE [!offerExpired]--> (refused)";
+const STILL_OPEN = "open --EXPIRE [!sessionExpired]--> (refused)";
+const NO_RELAY = "open --RELAY [!mayRelay]--> (refused)";
+
+/**
+ * What the real PN GWs ask their machine: every refusal, per real peer (each path has its own),
+ * recorded in the coverage as it happens. The model's snapshots (MODEL_PEER) are left out, and so
+ * are the coverage's own look-ups (`quiet`).
+ */
+const refusalsAsked = new Map<string, string[]>();
+let quiet = false;
+const getTransitionData = gatewaySessionMachine.getTransitionData;
+gatewaySessionMachine.getTransitionData = function (snapshot, event) {
+  const chosen = getTransitionData.call(this, snapshot, event);
+  const asked = refusalsAsked.get(snapshot.context.peerId);
+  if (asked && !quiet && chosen.length === 0) {
+    quiet = true;
+    try {
+      // An event the state does not handle at all is no transition of the model.
+      const key = coverage.transitionOf(snapshot, event);
+      if (key) {
+        asked.push(key);
+        coverage.step(snapshot, event);
+      }
+    } finally {
+      quiet = false;
+    }
+  }
+  return chosen;
+};
+
 let server: TestServer;
 let serial = 0;
 beforeAll(async () => {
   server = await startTestServer({ rateLimit: { maxFailures: 1_000_000, windowSeconds: 1 } });
   await server.createUser(ALICE.userId, ALICE.password);
 });
-afterAll(() => server?.close());
+afterAll(async () => {
+  gatewaySessionMachine.getTransitionData = getTransitionData;
+  await server?.close();
+});
 
 /** Model states (value and peer type) whose refusals were already tried in this run. */
 const probed = new Set<string>();
@@ -161,6 +205,8 @@ class GatewayWorld {
   session: PeerSession | undefined;
   /** The model state last checked: the source of the next event. */
   source: Snapshot | undefined;
+  /** Offers this PN GW made to the peer: the path's own, and the newer one of WITHDRAW. */
+  offers = 1;
 
   private constructor(
     /** The PN GW's clock (ms); the server's stays at the deposit. */
@@ -184,6 +230,7 @@ class GatewayWorld {
       otkLifetimeSeconds: OFFER_EXPIRES - DEPOSIT_AT,
       sessionLifetimeSeconds: SESSION_LIFETIME,
     });
+    refusalsAsked.set(peer.entityId, []);
     return new GatewayWorld(clock, wire, gw, peer, running);
   }
 
@@ -198,11 +245,19 @@ class GatewayWorld {
     this.clock.now = ms;
   }
 
-  /** The only entry this gateway has: one offer to one peer. */
+  /** The path's own entry: this gateway's first offer to the peer (the only one until WITHDRAW). */
   entry(): GatewaySessionState {
     const states = this.running.gateway.states();
-    expect(states).toHaveLength(1);
+    expect(states).toHaveLength(this.offers);
     return states[0] as GatewaySessionState;
+  }
+
+  /** The refusals the PN GW was asked since the last call (each once, in order). */
+  refused(): string[] {
+    const asked = refusalsAsked.get(this.peerId) ?? [];
+    const once = [...new Set(asked)];
+    asked.length = 0;
+    return once;
   }
 
   /** Starts `call` with the PN GW's transport held, and waits until its request is on the wire. */
@@ -271,10 +326,14 @@ class GatewayWorld {
   async drain(): Promise<void> {
     if (this.pending) await this.release();
     await this.running.close();
+    refusalsAsked.delete(this.peerId);
   }
 }
 
-/** The state checks, each also recording its state as the source of the next event. */
+/**
+ * The state checks, each also recording its state as the source of the next event. Every refusal
+ * the PN GW was asked must have been expected by the event before (or by the check itself).
+ */
 function tracked(
   world: GatewayWorld,
   checks: Record<string, (s: Snapshot) => Promise<void>>,
@@ -283,7 +342,9 @@ function tracked(
     Object.entries(checks).map(([key, check]) => [
       key,
       async (s: Snapshot) => {
+        expect(world.refused(), `refusals unexplained before ${key}`).toEqual([]);
         await check(s);
+        expect(world.refused(), `refusals unexplained in ${key}`).toEqual([]);
         world.source = s;
       },
     ]),
@@ -366,16 +427,14 @@ async function runGatewayPath(path: (typeof shortest)[number]): Promise<void> {
               }
             : failure(relayed);
           expect(refusal).toMatchObject({ status: 403, code: "ERR_FORBIDDEN" });
-          const refusals: GatewaySessionEvent[] = [
-            { type: "RELAY", now: t },
-            { type: "EXPIRE", now: t },
-          ];
-          for (const event of refusals) {
-            expect(s.can(event), JSON.stringify(event)).toBe(false);
-            coverage.step(s, event);
+          // The PN GW asked whether the session expired (no), then the relay (no), as the model.
+          for (const type of ["EXPIRE", "RELAY"] as const) {
+            expect(s.can({ type, now: t }), type).toBe(false);
           }
+          expect(world.refused()).toEqual([STILL_OPEN, NO_RELAY]);
           expect(world.entry().state).toBe("open");
           expect((await session.send("still here")).echo).toBe("still here");
+          expect(world.refused()).toEqual([STILL_OPEN]);
         },
         refused: async (s) => {
           expect(s.status).toBe("done");
@@ -385,23 +444,39 @@ async function runGatewayPath(path: (typeof shortest)[number]): Promise<void> {
         },
         expired: async (s) => {
           expect(s.status).toBe("done");
-          expect(world.entry().state).toBe("expired");
-          const session = world.session;
-          if (session?.state === "open") {
-            // The peer's clock says the session lives; the PN GW no longer knows it.
-            expect(failure(await settle(session.send("too late")))?.status).toBe(401);
-          } else if (session) {
-            // The peer took the PN GW's 410 as the end of the session.
-            expect(session.state).not.toBe("open");
-          } else {
-            expect(failure(await world.reuseOtk())?.status).toBe(401);
-          }
+          expect(world.entry()).toMatchObject({ state: "expired" });
+          // The peer took the PN GW's 410 as the end of the session (src/agent/peer.ts).
+          if (world.session) expect(world.session.state).toBe("closed");
+          expect(failure(await world.reuseOtk())?.status).toBe(401);
         },
         closed: async (s) => {
           expect(s.status).toBe("done");
           expect(world.entry().state).toBe("closed");
           expect(world.session?.state).toBe("closed");
           expect(failure(await world.reuseOtk())?.status).toBe(401);
+        },
+        withdrawn: async (s) => {
+          expect(s.status).toBe("done");
+          const [older, newer] = world.running.gateway.states();
+          expect(world.entry()).toMatchObject({ state: "withdrawn", peerId, sessionId: null });
+          expect(newer).toMatchObject({ state: "offered", peerId, sessionId: null });
+          const olderId = (older as GatewaySessionState).otkId;
+          const newerId = (newer as GatewaySessionState).otkId;
+          // Both OTKs wait at the server (the older expires there unused) ...
+          const waiting = await world.peer.otks.inbox(peerId);
+          expect(waiting.map((o) => o.otkId).sort()).toEqual([olderId, newerId].sort());
+          // ... but the older one opens nothing at the PN GW any more: its Digest fails.
+          const stale = await world.peer.otks.fetch(peerId, olderId);
+          expect(failure(await settle(world.open(stale)))?.status).toBe(401);
+          expect(world.entry().state).toBe("withdrawn");
+          // The newer one does: the peer's name belongs to it now.
+          const fresh = await world.open(await world.peer.otks.fetch(peerId, newerId));
+          expect(fresh.state).toBe("open");
+          expect(world.refused()).toEqual([STILL_OFFERED]);
+          expect(world.running.gateway.states()).toMatchObject([
+            { state: "withdrawn", otkId: olderId, sessionId: null },
+            { state: "open", otkId: newerId, sessionId: fresh.sessionId },
+          ]);
         },
       }),
       events: {
@@ -425,6 +500,8 @@ async function runGatewayPath(path: (typeof shortest)[number]): Promise<void> {
           world.at(e.now);
           const received = await world.fetchOtk();
           await world.hold(() => world.open(received));
+          // In time: the PN GW asked whether the offer expired (no), then took the proof.
+          expect(world.refused()).toEqual([STILL_OFFERED]);
         },
         SERVER_CONSUMED: async () => {
           const outcome = await world.release();
@@ -453,27 +530,38 @@ async function runGatewayPath(path: (typeof shortest)[number]): Promise<void> {
             from: peerId,
             echo: `at ${e.now}`,
           });
+          // The PN GW asked whether the session expired (no), then took the message.
+          expect(world.refused()).toEqual([STILL_OPEN]);
         },
         RELAY: async ({ event }) => {
           const e = event as Extract<GatewaySessionEvent, { type: "RELAY" }>;
           world.at(e.now);
           const viaGateway = relayedAgent(server, world.peer, world.session as PeerSession);
           expect(await viaGateway.whoami(peerId)).toMatchObject({ entityId: peerId, type: "PNE" });
+          expect(world.refused()).toEqual([STILL_OPEN]);
         },
         EXPIRE: async ({ event }) => {
           const e = event as Extract<GatewaySessionEvent, { type: "EXPIRE" }>;
           const state = world.source as Snapshot;
           world.at(e.now);
           if (state.matches("offered")) {
-            // The peer, whose clock says the OTK lives, proves it too late.
+            // The peer, whose clock says the OTK lives, proves it too late: the PN GW settles
+            // expiry first and asks nothing else.
             const late = await settle(world.open(await world.fetchOtk()));
             expect(failure(late)).toMatchObject({ status: 410, code: "ERR_OTK_GONE" });
-            coverage.step(state, { type: "PEER_PROVED_OTK", peerId: MODEL_PEER, now: e.now });
           } else {
+            // Likewise a message past the session's expiry.
             const late = await settle((world.session as PeerSession).send("late"));
             expect(failure(late)).toMatchObject({ status: 410, code: "ERR_PEER_SESSION_GONE" });
-            coverage.step(state, { type: "MESSAGE", now: e.now });
           }
+          expect(world.refused()).toEqual([]);
+        },
+        WITHDRAW: async () => {
+          // A newer offer to the same peer (the PN GW's transport is not held this time).
+          const newer = await world.running.gateway.offer(peerId);
+          world.offers++;
+          expect(newer).toMatchObject({ peerId, expiresAt: expect.any(Number) });
+          expect(newer.otkId).not.toBe(world.entry().otkId);
         },
         CLOSE: async () => {
           await (world.session as PeerSession).close();
@@ -491,6 +579,10 @@ describe("[PEER-SESSION][PEER-DIGEST][GATEWAY-RELAY][OTK-CUT-THROUGH][SEED-5.x.2
     expect(shortest.length).toBeGreaterThan(0);
     expect(simple.length).toBeGreaterThan(shortest.length);
     expect(new Set([...shortest, ...simple].map(peerTypeOf))).toEqual(new Set(["PNE", "PNGW"]));
+    // The refusals the tests expect by name are the model's.
+    for (const key of [STILL_OFFERED, STILL_OPEN, NO_RELAY]) {
+      expect(coverage.transitions).toContain(key);
+    }
   });
 
   describe.concurrent("shortest paths", () => {

@@ -24,15 +24,22 @@
  *   EXPIRE            the clock moves to `now`, then the peer tries to use what has expired: the
  *                     OTK (holding), a message (at the session's expiry) or the relay (after it);
  *                     the peer refuses by itself and sends nothing
- *   CLOSE             PeerSession.close
+ *   CLOSE             PeerSession.close after the opening; after a message (a relay), the PN GW's
+ *                     clock runs ahead past the session's expiry and its 410 on the next message
+ *                     (relay) ends the peer's session
  *
  * Each state is checked from outside on every visit: the PeerSession, the OTK it was given (zeroed
- * once tried), PnGateway.states() and the requests the peer sent. Refusals: the peer asks the
- * machine OPEN, MESSAGE or RELAY after their expiry and is refused (then EXPIRE); a live session
- * carries a message, so it has not expired (EXPIRE refused). The peer never asks EXPIRE of an OTK
- * it still holds in time (it asks only after OPEN was refused, which happens only once the OTK
- * has expired), so `holding --EXPIRE [!otkExpired]` has no real counterpart: the coverage check
- * reports it.
+ * once tried), PnGateway.states() and the requests the peer sent.
+ *
+ * Refusals (paths never contain them) count only where the real peer asked its machine and was
+ * refused: the test watches every event the PeerSession asks of the machine (the model's own
+ * snapshots name another entity and are left out), records each refusal in the coverage and
+ * expects, after every event and state check, exactly the refusals that step explains. The peer
+ * settles expiry first: each opening in time asks EXPIRE of the OTK (refused, then OPEN), each
+ * live message and relay asks EXPIRE of the session (refused, then the traffic). Because EXPIRE is
+ * asked first with the same `now`, the peer never asks an OPEN, MESSAGE or RELAY it would refuse:
+ * `holding --OPEN [!otkLive]`, `open --MESSAGE [!sessionLive]` and `open --RELAY [!sessionLive]`
+ * have no real counterpart, and the coverage check reports them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SnapshotFrom } from "xstate";
@@ -117,6 +124,37 @@ const shortest = model.getShortestPaths();
 const simple = model.getSimplePaths();
 const coverage = new ModelCoverage(peerSessionMachine);
 
+/** The refusals the peer can be asked, as the coverage names them. */
+const STILL_HOLDING = "holding --EXPIRE [!otkExpired]--> (refused)";
+const STILL_OPEN = "open --EXPIRE [!sessionExpired]--> (refused)";
+
+/**
+ * What the real PeerSessions ask their machine: every refusal, per real peer (each path has its
+ * own), recorded in the coverage as it happens. The model's snapshots ("model-peer") are left out,
+ * and so are the coverage's own look-ups (`quiet`).
+ */
+const refusalsAsked = new Map<string, string[]>();
+let quiet = false;
+const getTransitionData = peerSessionMachine.getTransitionData;
+peerSessionMachine.getTransitionData = function (snapshot, event) {
+  const chosen = getTransitionData.call(this, snapshot, event);
+  const asked = refusalsAsked.get(snapshot.context.entityId);
+  if (asked && !quiet && chosen.length === 0) {
+    quiet = true;
+    try {
+      // An event the state does not handle at all (any event once final) is no transition.
+      const key = coverage.transitionOf(snapshot, event);
+      if (key) {
+        asked.push(key);
+        coverage.step(snapshot, event);
+      }
+    } finally {
+      quiet = false;
+    }
+  }
+  return chosen;
+};
+
 let server: TestServer;
 let impostor: Served;
 let serial = 0;
@@ -126,6 +164,7 @@ beforeAll(async () => {
   impostor = await startImpostor({ challenge: true });
 });
 afterAll(async () => {
+  peerSessionMachine.getTransitionData = getTransitionData;
   await impostor?.close();
   await server?.close();
 });
@@ -148,10 +187,15 @@ class PeerWorld {
   session: PeerSession | undefined;
   /** The model state last checked: the source of the next event. */
   source: Snapshot | undefined;
+  /** The PN GW ended the session (its 410), not the peer. */
+  endedByGateway = false;
 
   private constructor(
-    /** The PN GW's and the peer's clock (ms); the server's stays at the deposit. */
-    readonly clock: { now: number },
+    /**
+     * The peer's clock (ms), and how far the PN GW's runs ahead of it (0 but when the PN GW ends
+     * the session); the server's clock stays at the deposit.
+     */
+    readonly clock: { now: number; gatewayAhead: number },
     readonly wire: Wire,
     readonly gw: Device,
     readonly peer: Device,
@@ -163,13 +207,14 @@ class PeerWorld {
 
   static async start(): Promise<PeerWorld> {
     const n = ++serial;
-    const clock = { now: T0 };
+    const clock = { now: T0, gatewayAhead: 0 };
     const [gw, peer] = await Promise.all([
       enrollDevice(server, ALICE, `ps-gw-${n}`, "PNGW"),
       enrollDevice(server, ALICE, `ps-pne-${n}`, "PNE"),
     ]);
+    refusalsAsked.set(peer.entityId, []);
     const running = await startGateway(server, gw, {
-      now: () => clock.now,
+      now: () => clock.now + clock.gatewayAhead,
       otkLifetimeSeconds: OTK_EXPIRES - DEPOSIT_AT,
       sessionLifetimeSeconds: SESSION_LIFETIME,
     });
@@ -189,6 +234,14 @@ class PeerWorld {
     const ms = (BASE + t) * 1000;
     if (ms < this.clock.now) throw new Error(`the clock would go back to ${t}`);
     this.clock.now = ms;
+  }
+
+  /** The refusals the peer was asked since the last call (each once, in order). */
+  refused(): string[] {
+    const asked = refusalsAsked.get(this.peerId) ?? [];
+    const once = [...new Set(asked)];
+    asked.length = 0;
+    return once;
   }
 
   /** The PN GW's only entry: its offer to this peer. */
@@ -221,9 +274,14 @@ class PeerWorld {
   async drain(): Promise<void> {
     if (this.pending) await this.release(this.running.url);
     await this.running.close();
+    refusalsAsked.delete(this.peerId);
   }
 }
 
+/**
+ * The state checks, each also recording its state as the source of the next event. Every refusal
+ * the peer was asked must have been expected by the event before (or by the check itself).
+ */
 function tracked(
   world: PeerWorld,
   checks: Record<string, (s: Snapshot) => Promise<void>>,
@@ -232,11 +290,20 @@ function tracked(
     Object.entries(checks).map(([key, check]) => [
       key,
       async (s: Snapshot) => {
+        expect(world.refused(), `refusals unexplained before ${key}`).toEqual([]);
         await check(s);
+        expect(world.refused(), `refusals unexplained in ${key}`).toEqual([]);
         world.source = s;
       },
     ]),
   );
+}
+
+/** How CLOSE comes about on a path: by the peer, or by the PN GW's 410 on a message or relay. */
+function closedBy(path: (typeof shortest)[number]): "peer" | "MESSAGE" | "RELAY" {
+  const types = path.steps.map((step) => step.event.type);
+  const before = types[types.indexOf("CLOSE") - 1];
+  return before === "MESSAGE" || before === "RELAY" ? before : "peer";
 }
 
 async function runPeerPath(path: (typeof shortest)[number]): Promise<void> {
@@ -287,13 +354,13 @@ async function runPeerPath(path: (typeof shortest)[number]): Promise<void> {
           });
           otkDiscarded();
           if (!firstVisit(s)) return;
-          // The session carries a message now: it has not expired (EXPIRE now is refused).
+          // The session carries a message now: the peer asked whether it expired, and it has not.
           const t = world.clock.now / 1000 - BASE;
-          const event = { type: "EXPIRE", now: t } as const;
-          expect(s.can(event)).toBe(false);
+          expect(s.can({ type: "EXPIRE", now: t })).toBe(false);
           expect((await session.send("still open")).echo).toBe("still open");
+          expect(world.refused()).toEqual([STILL_OPEN]);
           expect(session.state).toBe("open");
-          coverage.step(s, event);
+          expect(world.gatewayState().state).toBe("open");
         },
         refused: async (s) => {
           expect(s.status).toBe("done");
@@ -317,7 +384,8 @@ async function runPeerPath(path: (typeof shortest)[number]): Promise<void> {
           expect(s.status).toBe("done");
           const session = world.session as PeerSession;
           expect(session.state).toBe("closed");
-          expect(world.gatewayState().state).toBe("closed");
+          // Closed by the peer, or expired at the PN GW, whose 410 ended the peer's session.
+          expect(world.gatewayState().state).toBe(world.endedByGateway ? "expired" : "closed");
           await refusesTraffic(session);
         },
       }),
@@ -332,6 +400,8 @@ async function runPeerPath(path: (typeof shortest)[number]): Promise<void> {
             throw new Error(`settled before any request: ${JSON.stringify(failure(outcome))}`);
           });
           await Promise.race([wire.reached(), early]);
+          // In time: the peer asked whether the OTK expired (no), then OPEN.
+          expect(world.refused()).toEqual([STILL_HOLDING]);
         },
         GATEWAY_PROVED: async () => {
           const outcome = await world.release(world.running.url);
@@ -364,41 +434,74 @@ async function runPeerPath(path: (typeof shortest)[number]): Promise<void> {
             from: peerId,
             echo: `at ${e.now}`,
           });
+          // The peer asked whether the session expired (no), then MESSAGE.
+          expect(world.refused()).toEqual([STILL_OPEN]);
         },
         RELAY: async ({ event }) => {
           const e = event as Extract<PeerSessionEvent, { type: "RELAY" }>;
           world.at(e.now);
           const viaGateway = relayedAgent(server, world.peer, world.session as PeerSession);
           expect(await viaGateway.whoami(peerId)).toMatchObject({ entityId: peerId, type: "PNE" });
+          expect(world.refused()).toEqual([STILL_OPEN]);
         },
         EXPIRE: async ({ event }) => {
           const e = event as Extract<PeerSessionEvent, { type: "EXPIRE" }>;
           const state = world.source as Snapshot;
           world.at(e.now);
           const sent = wire.requests;
+          // The peer settles expiry first: EXPIRE is taken, and nothing else is asked.
           if (state.matches("holding")) {
-            // The OTK has expired: the peer does not even try it (OPEN refused, then EXPIRE).
+            // The OTK has expired: the peer does not even try it.
             const late = await settle(world.open());
             expect(failure(late)?.code).toBe("ERR_OTK_GONE");
-            coverage.step(state, { type: "OPEN", now: e.now });
           } else if (e.now === SESSION_EXPIRES) {
-            // At the session's expiry, a message (MESSAGE refused, then EXPIRE).
+            // At the session's expiry, a message.
             const late = await settle((world.session as PeerSession).send("late"));
             expect(failure(late)?.code).toBe("ERR_PEER_SESSION_GONE");
-            coverage.step(state, { type: "MESSAGE", now: e.now });
           } else {
-            // After it, the relay (RELAY refused, then EXPIRE).
+            // After it, the relay.
             const relay = (world.session as PeerSession).relayTransport();
             const late = await settle(
               Promise.resolve(relay(new Request(`${server.url}/cpns/v1/whoami`))),
             );
             expect(failure(late)?.code).toBe("ERR_PEER_SESSION_GONE");
-            coverage.step(state, { type: "RELAY", now: e.now });
           }
+          expect(world.refused()).toEqual([]);
           expect(wire.requests).toBe(sent);
         },
         CLOSE: async () => {
-          await (world.session as PeerSession).close();
+          const session = world.session as PeerSession;
+          const by = closedBy(path);
+          if (by === "peer") {
+            await session.close();
+            return;
+          }
+          // The PN GW's clock runs ahead to the session's expiry; the peer's says it lives.
+          const gatewayAt = (t: number) => {
+            world.clock.gatewayAhead = (BASE + t) * 1000 - world.clock.now;
+          };
+          if (by === "RELAY") {
+            // The relay nonce the session opened with dies with it (the PN GW would answer a
+            // stale 407, which fetch reports as a network error): a relay in its last minute
+            // brings a nextnonce that outlives the session.
+            gatewayAt(SESSION_EXPIRES - 50);
+            await relayedAgent(server, world.peer, session).whoami(peerId);
+            expect(world.refused()).toEqual([STILL_OPEN]);
+          }
+          gatewayAt(SESSION_EXPIRES);
+          world.endedByGateway = true;
+          const late =
+            by === "MESSAGE"
+              ? await settle(session.send("the PN GW's clock says no"))
+              : await settle(
+                  Promise.resolve(
+                    session.relayTransport()(new Request(`${server.url}/cpns/v1/whoami`)),
+                  ),
+                );
+          expect(failure(late)).toMatchObject({ status: 410, code: "ERR_PEER_SESSION_GONE" });
+          // The peer asked (its clock: live), the PN GW answered 410: the peer took it as the end.
+          expect(world.refused()).toEqual([STILL_OPEN]);
+          expect(world.gatewayState().state).toBe("expired");
         },
       },
     });
@@ -408,9 +511,15 @@ async function runPeerPath(path: (typeof shortest)[number]): Promise<void> {
 }
 
 describe("[PEER-DIGEST][PEER-SESSION][GATEWAY-RELAY][OTK-CUT-THROUGH][SEED-5.x.2-6][SEED-5.x.2-7][SPEC-MODEL-TESTS] peerSession machine, model-based: a real PeerSession against a real PN GW and an impostor", () => {
-  it("generates paths over every payload", () => {
+  it("generates paths over every payload, closing by the peer and by the PN GW's 410", () => {
     expect(shortest.length).toBeGreaterThan(0);
     expect(simple.length).toBeGreaterThan(shortest.length);
+    const closing = [...shortest, ...simple].filter((p) =>
+      p.steps.some((s) => s.event.type === "CLOSE"),
+    );
+    expect(new Set(closing.map(closedBy))).toEqual(new Set(["peer", "MESSAGE", "RELAY"]));
+    // The refusals the tests expect by name are the model's.
+    for (const key of [STILL_HOLDING, STILL_OPEN]) expect(coverage.transitions).toContain(key);
   });
 
   describe.concurrent("shortest paths", () => {

@@ -497,6 +497,7 @@ const GW_EVENTS: GatewaySessionEvent[] = [
     { type: "RELAY" as const, now },
     { type: "EXPIRE" as const, now },
   ]),
+  { type: "WITHDRAW" },
   { type: "CLOSE" },
 ];
 
@@ -507,6 +508,7 @@ const gatewayStates = explore<GatewaySnapshot>(
   GW_EVENTS,
 );
 const FINAL_SESSION = ["closed", "expired", "refused"];
+const FINAL_GATEWAY = [...FINAL_SESSION, "withdrawn"];
 
 describe("[PEER-SESSION][GATEWAY-RELAY][PEER-DIGEST][OTK-CUT-THROUGH] gatewaySession machine: properties over every reachable state (peer or another entity, PNE or PN GW peer, times around both expiries)", () => {
   const gatewayEdges = edges(gatewaySessionMachine, gatewayStates, GW_EVENTS);
@@ -521,6 +523,7 @@ describe("[PEER-SESSION][GATEWAY-RELAY][PEER-DIGEST][OTK-CUT-THROUGH] gatewaySes
       "offered",
       "open",
       "refused",
+      "withdrawn",
     ]);
   });
 
@@ -573,13 +576,44 @@ describe("[PEER-SESSION][GATEWAY-RELAY][PEER-DIGEST][OTK-CUT-THROUGH] gatewaySes
     }
   });
 
-  it("a refused, expired or closed session accepts nothing, and no path leaves it", () => {
+  it("[OTK-FORMAT] an offer is withdrawn only while it waits for the peer, never once the peer proved the OTK, and a withdrawn offer opens nothing", () => {
     for (const { snapshot, path } of gatewayStates) {
-      if (!FINAL_SESSION.includes(String(snapshot.value))) continue;
+      // A newer offer to the same peer replaces a waiting offer only: a proof under way or an
+      // open session is left alone.
+      const withdraw = { type: "WITHDRAW" } as const;
+      if (snapshot.can(withdraw) !== (snapshot.value === "offered")) {
+        fail(
+          path,
+          withdraw,
+          `WITHDRAW ${snapshot.can(withdraw) ? "taken" : "refused"} in ${String(snapshot.value)}`,
+        );
+      }
+    }
+    for (const { event, from, to, path } of gatewayEdges) {
+      if (to.value !== "withdrawn") continue;
+      if (event.type !== "WITHDRAW" || from.value !== "offered")
+        fail(path, event, "withdrawn otherwise");
+      if (to.context.sessionId !== null || to.context.sessionExpiresAt !== null) {
+        fail(path, event, "a withdrawn offer holds a session");
+      }
+    }
+    expect(gatewayStates.some((s) => s.snapshot.value === "withdrawn")).toBe(true);
+  });
+
+  it("a refused, expired, closed or withdrawn entry accepts nothing, and no path leaves it", () => {
+    for (const { snapshot, path } of gatewayStates) {
+      if (!FINAL_GATEWAY.includes(String(snapshot.value))) continue;
       expect(snapshot.status).toBe("done");
       for (const event of GW_EVENTS)
         if (snapshot.can(event)) fail(path, event, "left a final state");
     }
+    // And these are all the final states.
+    const done = new Set(
+      gatewayStates
+        .filter((s) => s.snapshot.status === "done")
+        .map((s) => String(s.snapshot.value)),
+    );
+    expect([...done].sort()).toEqual([...FINAL_GATEWAY].sort());
   });
 });
 
@@ -653,10 +687,13 @@ describe("[PEER-DIGEST][PEER-SESSION][SEED-5.x.2-6] peerSession machine: propert
 
 describe("[OTK-CUT-THROUGH][PEER-SESSION][SEED-5.x.2-5][SEED-5.x.2-6] server, PN GW and peer composed: a peer session is open only on an OTK the server consumed under the issuer's deposit key", () => {
   // Composition as the code runs it: the server settles an OTK (EXPIRE, then ISSUER_KEY_CHANGED,
-  // then PEER_REVOKED) before every delivery and consumption (src/server/otks.ts); the PN GW asks
-  // the server to consume before it opens (src/gateway/gateway.ts); the peer opens only on the
-  // PN GW's proof (src/agent/peer.ts). The issuer's key may be rotated or revoked and the
-  // addressee revoked at any point, and time runs through TIMES. The peer's clock is the server's.
+  // then PEER_REVOKED) before every delivery and consumption (src/server/otks.ts); the peer and
+  // the PN GW settle expiry first too (EXPIRE, then OPEN or PEER_PROVED_OTK); the PN GW answers
+  // the peer's Digest only with the OTK of the offer it holds for the peer, and asks the server to
+  // consume it before it opens (src/gateway/gateway.ts); a newer offer to the same peer withdraws
+  // the older (src/gateway/sessions.ts); the peer opens only on the PN GW's proof
+  // (src/agent/peer.ts). The issuer's key may be rotated or revoked and the addressee revoked at
+  // any point, and time runs through TIMES. The peer's and the PN GW's clocks are the server's.
   type World = {
     otk: OtkSnapshot;
     gateway: GatewaySnapshot;
@@ -753,21 +790,23 @@ describe("[OTK-CUT-THROUGH][PEER-SESSION][SEED-5.x.2-5][SEED-5.x.2-6] server, PN
       apply: (w) => {
         if (w.peer?.value !== "holding") return undefined;
         const now = TIMES[w.time] as number;
+        // Expiry first, then the step itself: so the peer and the PN GW never refuse the step.
+        const expired = step(peerSessionMachine, w.peer, { type: "EXPIRE", now });
+        if (expired) return { ...w, peer: expired };
         const opening = step(peerSessionMachine, w.peer, { type: "OPEN", now });
-        if (!opening) {
-          return { ...w, peer: transition(peerSessionMachine, w.peer, { type: "EXPIRE", now })[0] };
-        }
+        if (!opening) throw new Error("the peer refused to try an OTK in time");
+        const rejected = transition(peerSessionMachine, opening, { type: "REJECTED" })[0];
+        // No offer for the peer (withdrawn, expired, used, refused): the Digest fails (401), and
+        // the PN GW's machine is not asked.
+        if (w.gateway.value !== "offered") return { ...w, peer: rejected };
+        const lapsed = step(gatewaySessionMachine, w.gateway, { type: "EXPIRE", now });
+        if (lapsed) return { ...w, gateway: lapsed, peer: rejected };
         const consuming = step(gatewaySessionMachine, w.gateway, {
           type: "PEER_PROVED_OTK",
           peerId: PEER,
           now,
         });
-        const rejected = transition(peerSessionMachine, opening, { type: "REJECTED" })[0];
-        if (!consuming) {
-          const gateway =
-            step(gatewaySessionMachine, w.gateway, { type: "EXPIRE", now }) ?? w.gateway;
-          return { ...w, gateway, peer: rejected };
-        }
+        if (!consuming) throw new Error("the PN GW refused the addressee's proof in time");
         const settled = settle(w, now);
         // The PN GW authenticates with its current key; a revoked PN GW cannot ask at all.
         const consumed =
@@ -798,6 +837,16 @@ describe("[OTK-CUT-THROUGH][PEER-SESSION][SEED-5.x.2-5][SEED-5.x.2-6] server, PN
       },
     },
     {
+      label: "offer again to the peer",
+      // The newer offer's own OTK is another world's; this one can then never open a session, and
+      // at the server it waits until it expires. Only a deposit the server takes withdraws.
+      apply: (w) => {
+        if (w.issuerKey === null || !w.peerActive) return undefined;
+        const gateway = step(gatewaySessionMachine, w.gateway, { type: "WITHDRAW" });
+        return gateway ? { ...w, gateway } : undefined;
+      },
+    },
+    {
       label: "rotate the issuer",
       apply: (w) => (w.issuerKey === 1 ? { ...w, issuerKey: 2 } : undefined),
     },
@@ -815,7 +864,7 @@ describe("[OTK-CUT-THROUGH][PEER-SESSION][SEED-5.x.2-5][SEED-5.x.2-6] server, PN
     },
   ];
 
-  it("every reachable world: the peer is open only while the PN GW holds the same open session and the server consumed the OTK under the deposit key, for an enrolled addressee", () => {
+  it("every reachable world: the peer is open only while the PN GW holds the same open session and the server consumed the OTK under the deposit key, for an enrolled addressee; a withdrawn offer's OTK opens nothing", () => {
     const start: World = {
       otk: initialTransition(otkMachine, OTK_INPUT)[0],
       gateway: initialTransition(gatewaySessionMachine, gatewayInput)[0],
@@ -864,13 +913,22 @@ describe("[OTK-CUT-THROUGH][PEER-SESSION][SEED-5.x.2-5][SEED-5.x.2-6] server, PN
         if (next.otk.value === "revoked") reached.add("otk revoked");
         if (next.gateway.value === "refused" && next.peer?.value === "refused")
           reached.add("both refused");
+        if (next.gateway.value === "withdrawn" && next.peer?.value === "refused") {
+          reached.add("withdrawn: its OTK refused");
+        }
         const k = key(next);
         if (seen.has(k)) continue;
         seen.add(k);
         queue.push({ world: next, path: where });
       }
     }
-    // The property is not vacuous: sessions open, and key changes do cut through.
-    expect([...reached].sort()).toEqual(["both refused", "otk revoked", "peer open"]);
+    // The property is not vacuous: sessions open, key changes do cut through, and a withdrawn
+    // offer's OTK is refused.
+    expect([...reached].sort()).toEqual([
+      "both refused",
+      "otk revoked",
+      "peer open",
+      "withdrawn: its OTK refused",
+    ]);
   });
 });
