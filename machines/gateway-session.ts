@@ -12,9 +12,11 @@
  * The PN GW answers the peer's Digest (username = peer's Entity ID, secret =
  * base64url(OTK)) and then asks the CPNS Server to consume the OTK: only the
  * server knows whether the issuer's key was rotated or revoked since the
- * deposit, so the session opens only when the server says yes. Session traffic
- * is accepted only before the session's expiry; the relay of traffic to the
- * server only for a PNE (a PN GW has a route of its own).
+ * deposit, so the session opens only when the server says yes. Time is one
+ * transition of its own: before every step the gateway first offers EXPIRE,
+ * which ends the offer or the session once its time is up (so nothing is ever
+ * accepted late); the relay of traffic to the server serves a PNE only (a PN
+ * GW has a route of its own).
  *
  * A newer offer to the same peer withdraws the older one (Digest names the peer
  * by its Entity ID, so only one OTK per peer can be answered).
@@ -40,11 +42,11 @@ export interface GatewaySessionContext {
 export type GatewaySessionEvent =
   | { type: "DEPOSITED"; peerType: EntityType }
   | { type: "DEPOSIT_REFUSED" }
-  | { type: "PEER_PROVED_OTK"; peerId: string; now: number }
+  | { type: "PEER_PROVED_OTK"; peerId: string }
   | { type: "SERVER_CONSUMED"; sessionId: string; sessionExpiresAt: number }
   | { type: "SERVER_REFUSED" }
-  | { type: "MESSAGE"; now: number }
-  | { type: "RELAY"; now: number }
+  | { type: "MESSAGE" }
+  | { type: "RELAY" }
   | { type: "EXPIRE"; now: number }
   | { type: "WITHDRAW" }
   | { type: "CLOSE" };
@@ -58,19 +60,11 @@ export const gatewaySessionMachine = setup({
     input: {} as Omit<GatewaySessionContext, "peerType" | "sessionId" | "sessionExpiresAt">,
   },
   guards: {
-    isThePeerInTime: ({ context, event }) =>
-      event.type === "PEER_PROVED_OTK" &&
-      event.peerId === context.peerId &&
-      event.now < context.offerExpiresAt,
     offerExpired: ({ context, event }) => now(event) >= context.offerExpiresAt,
-    sessionLive: ({ context, event }) =>
-      context.sessionExpiresAt !== null && now(event) < context.sessionExpiresAt,
-    mayRelay: ({ context, event }) =>
-      context.peerType === "PNE" &&
-      context.sessionExpiresAt !== null &&
-      now(event) < context.sessionExpiresAt,
     sessionExpired: ({ context, event }) =>
       context.sessionExpiresAt !== null && now(event) >= context.sessionExpiresAt,
+    /** The relay carries a PNE's traffic only: a PN GW has a route of its own. */
+    peerIsPne: ({ context }) => context.peerType === "PNE",
   },
   actions: {
     learnPeerType: assign(({ event }) =>
@@ -101,8 +95,9 @@ export const gatewaySessionMachine = setup({
     offered: {
       description: "The server holds the OTK for the peer; the PN GW waits for the peer's Digest.",
       on: {
+        // No guard: the Digest lookup found this offer by the peer's name, and
+        // expiry is settled first (EXPIRE) before any step, on both sides.
         PEER_PROVED_OTK: {
-          guard: "isThePeerInTime",
           target: "consuming",
           meta: { requirements: ["SEED-5.x.2-6", "SEED-5.x.2-7", "PEER-DIGEST"] },
         },
@@ -129,12 +124,11 @@ export const gatewaySessionMachine = setup({
       description: "Mutually authenticated; session traffic is accepted until the session expires.",
       on: {
         MESSAGE: {
-          guard: "sessionLive",
           target: "open",
           meta: { requirements: ["PEER-SESSION"] },
         },
         RELAY: {
-          guard: "mayRelay",
+          guard: "peerIsPne",
           target: "open",
           meta: { requirements: ["GATEWAY-RELAY", "GATEWAY-RELAY-E2E"] },
         },

@@ -9,6 +9,8 @@
  *                                  open --EXPIRE--> expired, --CLOSE--> closed
  *
  * An OTK is tried once: whatever the outcome of `opening`, it is never sent again.
+ * Time is one transition of its own: before every step the peer first offers
+ * EXPIRE, which ends the OTK or the session once its time is up.
  * Pure: the peer agent (src/agent/peer.ts) asks this machine before each step.
  */
 import { assign, setup } from "xstate";
@@ -25,12 +27,12 @@ export interface PeerSessionContext {
 }
 
 export type PeerSessionEvent =
-  | { type: "OPEN"; now: number }
+  | { type: "OPEN" }
   | { type: "GATEWAY_PROVED"; sessionId: string; sessionExpiresAt: number }
   | { type: "GATEWAY_UNPROVEN" }
   | { type: "REJECTED" }
-  | { type: "MESSAGE"; now: number }
-  | { type: "RELAY"; now: number }
+  | { type: "MESSAGE" }
+  | { type: "RELAY" }
   | { type: "EXPIRE"; now: number }
   | { type: "CLOSE" };
 
@@ -43,10 +45,7 @@ export const peerSessionMachine = setup({
     input: {} as Omit<PeerSessionContext, "sessionId" | "sessionExpiresAt">,
   },
   guards: {
-    otkLive: ({ context, event }) => now(event) < context.otkExpiresAt,
     otkExpired: ({ context, event }) => now(event) >= context.otkExpiresAt,
-    sessionLive: ({ context, event }) =>
-      context.sessionExpiresAt !== null && now(event) < context.sessionExpiresAt,
     sessionExpired: ({ context, event }) =>
       context.sessionExpiresAt !== null && now(event) >= context.sessionExpiresAt,
   },
@@ -65,7 +64,7 @@ export const peerSessionMachine = setup({
     holding: {
       description: "The peer fetched and opened the OTK; no session has been tried with it.",
       on: {
-        OPEN: { guard: "otkLive", target: "opening", meta: { requirements: ["PEER-DIGEST"] } },
+        OPEN: { target: "opening", meta: { requirements: ["PEER-DIGEST"] } },
         EXPIRE: { guard: "otkExpired", target: "expired", meta: { requirements: ["OTK-FORMAT"] } },
       },
     },
@@ -85,9 +84,8 @@ export const peerSessionMachine = setup({
     open: {
       description: "Both sides proved the OTK; session traffic flows until the session expires.",
       on: {
-        MESSAGE: { guard: "sessionLive", target: "open", meta: { requirements: ["PEER-SESSION"] } },
+        MESSAGE: { target: "open", meta: { requirements: ["PEER-SESSION"] } },
         RELAY: {
-          guard: "sessionLive",
           target: "open",
           meta: { requirements: ["GATEWAY-RELAY", "GATEWAY-RELAY-E2E"] },
         },

@@ -87,7 +87,7 @@ export class PeerSession {
   #requireLive(event: "MESSAGE" | "RELAY"): void {
     const now = this.#seconds();
     // Expiry first: past it the session is over for good.
-    if (!this.#advance({ type: "EXPIRE", now }) && this.#advance({ type: event, now })) return;
+    if (!this.#advance({ type: "EXPIRE", now }) && this.#advance({ type: event })) return;
     throw new CpnsError("ERR_PEER_SESSION_GONE");
   }
 
@@ -123,7 +123,7 @@ export class PeerSession {
 
   async #open(options: OpenPeerSessionOptions, otk: Uint8Array): Promise<void> {
     const at = this.#seconds();
-    if (this.#advance({ type: "EXPIRE", now: at }) || !this.#advance({ type: "OPEN", now: at })) {
+    if (this.#advance({ type: "EXPIRE", now: at }) || !this.#advance({ type: "OPEN" })) {
       throw new CpnsError("ERR_OTK_GONE");
     }
     const withOtk = createDigestFetch({

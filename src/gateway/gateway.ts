@@ -148,7 +148,7 @@ export class PnGateway {
     if (this.#book.apply(entry, { type: "EXPIRE", now })) {
       throw new CpnsError("ERR_PEER_SESSION_GONE");
     }
-    if (this.#book.apply(entry, { type: event, now })) return;
+    if (this.#book.apply(entry, { type: event })) return;
     // Live but not allowed: the relay serves PNEs only.
     throw new CpnsError("ERR_FORBIDDEN");
   }
@@ -181,7 +181,9 @@ export class PnGateway {
     const proxyOptions = {
       ...common,
       lookup: sessionLookup,
-      nonceLifetimeSeconds: options.sessionLifetimeSeconds ?? 900,
+      // A minute beyond the session: a late relay is then answered 410 (session
+      // over), not with a stale 407 that a fetch-based peer could not even read.
+      nonceLifetimeSeconds: (options.sessionLifetimeSeconds ?? 900) + 60,
     };
     const maxRelayBodyBytes = options.maxRelayBodyBytes ?? 64 * 1024;
     const asProxy = digestAuth<GatewaySessionEntry>({
@@ -221,7 +223,7 @@ export class PnGateway {
       const now = this.#seconds();
       // Expiry first, as for session traffic: an OTK past its time opens nothing.
       if (book.apply(entry, { type: "EXPIRE", now })) throw new CpnsError("ERR_OTK_GONE");
-      if (!book.apply(entry, { type: "PEER_PROVED_OTK", peerId: username, now })) {
+      if (!book.apply(entry, { type: "PEER_PROVED_OTK", peerId: username })) {
         // Another request with the same OTK got here first.
         throw new CpnsError("ERR_PEER_SESSION_REFUSED");
       }
