@@ -13,10 +13,11 @@
  * base64url(OTK)) and then asks the CPNS Server to consume the OTK: only the
  * server knows whether the issuer's key was rotated or revoked since the
  * deposit, so the session opens only when the server says yes. Time is one
- * transition of its own: before every step the gateway first offers EXPIRE,
- * which ends the offer or the session once its time is up (so nothing is ever
- * accepted late); the relay of traffic to the server serves a PNE only (a PN
- * GW has a route of its own).
+ * transition of its own: before every step that uses the offer or the session
+ * (opening, messages, relay) the gateway first offers EXPIRE, which ends the
+ * offer or the session once its time is up, so nothing is accepted late. The
+ * relay of traffic to the server serves a PNE only (a PN GW has a route of
+ * its own).
  *
  * A newer offer to the same peer withdraws the older one (Digest names the peer
  * by its Entity ID, so only one OTK per peer can be answered).
@@ -96,7 +97,7 @@ export const gatewaySessionMachine = setup({
       description: "The server holds the OTK for the peer; the PN GW waits for the peer's Digest.",
       on: {
         // No guard: the Digest lookup found this offer by the peer's name, and
-        // expiry is settled first (EXPIRE) before any step, on both sides.
+        // expiry is settled first (EXPIRE) before it is asked.
         PEER_PROVED_OTK: {
           target: "consuming",
           meta: { requirements: ["SEED-5.x.2-6", "SEED-5.x.2-7", "PEER-DIGEST"] },

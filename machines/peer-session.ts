@@ -9,8 +9,9 @@
  *                                  open --EXPIRE--> expired, --CLOSE--> closed
  *
  * An OTK is tried once: whatever the outcome of `opening`, it is never sent again.
- * Time is one transition of its own: before every step the peer first offers
- * EXPIRE, which ends the OTK or the session once its time is up.
+ * Time is one transition of its own: before every step that uses the OTK or
+ * the session (opening, messages, relay) the peer first offers EXPIRE, which
+ * ends the OTK or the session once its time is up.
  * Pure: the peer agent (src/agent/peer.ts) asks this machine before each step.
  */
 import { assign, setup } from "xstate";

@@ -175,9 +175,9 @@ export class PnGateway {
     };
     const withOtk = digestAuth<GatewaySessionEntry>({ ...common, lookup: offerLookup });
     const withSession = digestAuth<GatewaySessionEntry>({ ...common, lookup: sessionLookup });
-    // The relay's nonces live as long as a session may, and the session opening
-    // hands the peer its first relay challenge: fetch() turns a 407 into a network
-    // error, so a fetch-based peer could never read the challenge of a 407 itself.
+    // The relay's nonces outlive any session, and the session opening hands the
+    // peer its first relay challenge: fetch() turns a 407 into a network error, so
+    // a fetch-based peer could never read the challenge of a 407 itself.
     const proxyOptions = {
       ...common,
       lookup: sessionLookup,

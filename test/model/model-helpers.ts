@@ -10,7 +10,9 @@
  * - `ModelCoverage`: states and transitions of the machine definition, a transition being source
  *   state + event + guard branch + target, where a guard's refusing branch counts too (target
  *   `(refused)`): paths never contain refused events (xstate's traversal drops self-loops), so the
- *   tests probe them in each state and show that the system refuses and changes nothing;
+ *   tests probe them in each state and show that the system refuses and changes nothing (the
+ *   session machines' tests record them where the real system asked its machine and was refused:
+ *   peer-model-helpers.ts);
  * - the deterministic spec/model-coverage.json writer (when MODEL_COVERAGE_OUT is set).
  */
 import { randomBytes } from "node:crypto";

@@ -10,6 +10,9 @@
  * server, the PN GW's and the peer's side of a session, each alone, and the
  * three composed as the code runs them. Their states are finite; the payloads
  * are a finite set chosen so that every guard comparison is met on each side.
+ * The session machines' traffic carries no clock (time is EXPIRE, a transition
+ * of its own), so their time-safety is a property of the composition with the
+ * clock in the order the code asks: EXPIRE first, then the traffic.
  */
 import { describe, expect, it } from "vitest";
 import { type AnyStateMachine, initialTransition, type SnapshotFrom, transition } from "xstate";
@@ -18,7 +21,7 @@ import { type EntityEvent, entityMachine } from "../../machines/entity.ts";
 import { type GatewaySessionEvent, gatewaySessionMachine } from "../../machines/gateway-session.ts";
 import { type OtkEvent, otkMachine } from "../../machines/otk.ts";
 import { type PeerSessionEvent, peerSessionMachine } from "../../machines/peer-session.ts";
-import { describeEvent, explore } from "./explore.ts";
+import { describeEvent, type ExplorableSnapshot, explore } from "./explore.ts";
 
 const MAX_VERSION = 4;
 const USERS = ["alice", "bob"] as const;
@@ -487,26 +490,19 @@ describe("[OTK-FORMAT][OTK-DELIVERY][OTK-CUT-THROUGH][SEED-5.x.2-5] OTK machine:
 const GW_EVENTS: GatewaySessionEvent[] = [
   ...TYPES.map((peerType) => ({ type: "DEPOSITED" as const, peerType })),
   { type: "DEPOSIT_REFUSED" },
-  ...[PEER, STRANGER].flatMap((peerId) =>
-    TIMES.map((now) => ({ type: "PEER_PROVED_OTK" as const, peerId, now })),
-  ),
+  ...[PEER, STRANGER].map((peerId) => ({ type: "PEER_PROVED_OTK" as const, peerId })),
   { type: "SERVER_CONSUMED", sessionId: "session-1", sessionExpiresAt: SESSION_EXPIRES },
   { type: "SERVER_REFUSED" },
-  ...TIMES.flatMap((now) => [
-    { type: "MESSAGE" as const, now },
-    { type: "RELAY" as const, now },
-    { type: "EXPIRE" as const, now },
-  ]),
+  { type: "MESSAGE" },
+  { type: "RELAY" },
+  ...TIMES.map((now) => ({ type: "EXPIRE" as const, now })),
   { type: "WITHDRAW" },
   { type: "CLOSE" },
 ];
 
 type GatewaySnapshot = SnapshotFrom<typeof gatewaySessionMachine>;
-const gatewayStates = explore<GatewaySnapshot>(
-  gatewaySessionMachine,
-  { gatewayId: ISSUER, peerId: PEER, otkId: "otk-1", offerExpiresAt: OTK_EXPIRES },
-  GW_EVENTS,
-);
+const GW_INPUT = { gatewayId: ISSUER, peerId: PEER, otkId: "otk-1", offerExpiresAt: OTK_EXPIRES };
+const gatewayStates = explore<GatewaySnapshot>(gatewaySessionMachine, GW_INPUT, GW_EVENTS);
 const FINAL_SESSION = ["closed", "expired", "refused"];
 const FINAL_GATEWAY = [...FINAL_SESSION, "withdrawn"];
 
@@ -527,14 +523,12 @@ describe("[PEER-SESSION][GATEWAY-RELAY][PEER-DIGEST][OTK-CUT-THROUGH] gatewaySes
     ]);
   });
 
-  it("[SEED-5.x.2-6] a session opens only through PEER_PROVED_OTK by the addressee before the offer's expiry, then SERVER_CONSUMED", () => {
+  it("[SEED-5.x.2-6] a session opens only through PEER_PROVED_OTK on an offer, then SERVER_CONSUMED", () => {
     for (const { event, from, to, path } of gatewayEdges) {
       if (to.value === "consuming") {
         if (event.type !== "PEER_PROVED_OTK" || from.value !== "offered") {
           fail(path, event, "consuming without the peer's proof");
         }
-        if (event.peerId !== from.context.peerId) fail(path, event, "another entity's proof");
-        if (event.now >= from.context.offerExpiresAt) fail(path, event, "proof after expiry");
       }
       if (to.value === "open" && from.value !== "open") {
         if (event.type !== "SERVER_CONSUMED" || from.value !== "consuming") {
@@ -552,17 +546,30 @@ describe("[PEER-SESSION][GATEWAY-RELAY][PEER-DIGEST][OTK-CUT-THROUGH] gatewaySes
     }
   });
 
-  it("[GATEWAY-RELAY] relays only for a PNE and only before the session's expiry; messages only before it", () => {
+  it("the machine alone takes the peer's proof under any name and traffic at any time: what binds the proof to the addressee is the PN GW's lookup, what keeps it in time is the order of the composition below", () => {
+    // PEER_PROVED_OTK carries the Digest username whose offer the PN GW found (it looks offers up
+    // by the peer's name, src/gateway/sessions.ts offerTo), so the real PN GW never asks another
+    // name of an offer; the machine itself no longer compares it.
+    const offered = gatewayStates.filter((s) => s.snapshot.value === "offered");
+    expect(offered.length).toBeGreaterThan(0);
+    for (const { snapshot } of offered) {
+      expect(snapshot.can({ type: "PEER_PROVED_OTK", peerId: STRANGER })).toBe(true);
+    }
+    // No event but EXPIRE carries a clock: an open session past any time takes traffic.
+    const open = gatewayStates.filter((s) => s.snapshot.value === "open");
+    expect(open.length).toBeGreaterThan(0);
+    for (const { snapshot } of open) expect(snapshot.can({ type: "MESSAGE" })).toBe(true);
+  });
+
+  it("[GATEWAY-RELAY] traffic only in an open session, and the relay only for a PNE", () => {
     for (const { event, from, path } of gatewayEdges) {
       if (event.type !== "RELAY" && event.type !== "MESSAGE") continue;
-      const { sessionExpiresAt, peerType } = from.context;
       if (from.value !== "open") fail(path, event, `traffic in ${String(from.value)}`);
-      if (sessionExpiresAt === null || event.now >= sessionExpiresAt) {
-        fail(path, event, "traffic at or after the session's expiry");
+      if (event.type === "RELAY" && from.context.peerType !== "PNE") {
+        fail(path, event, "relay for a PN GW");
       }
-      if (event.type === "RELAY" && peerType !== "PNE") fail(path, event, "relay for a PN GW");
     }
-    // And the relay is taken for a PNE in time: the refusals above are not all there is.
+    // And the relay is taken for a PNE: the refusals above are not all there is.
     expect(gatewayEdges.some((e) => e.event.type === "RELAY")).toBe(true);
   });
 
@@ -618,12 +625,10 @@ describe("[PEER-SESSION][GATEWAY-RELAY][PEER-DIGEST][OTK-CUT-THROUGH] gatewaySes
 });
 
 const PEER_EVENTS: PeerSessionEvent[] = [
-  ...TIMES.flatMap((now) => [
-    { type: "OPEN" as const, now },
-    { type: "MESSAGE" as const, now },
-    { type: "RELAY" as const, now },
-    { type: "EXPIRE" as const, now },
-  ]),
+  { type: "OPEN" },
+  { type: "MESSAGE" },
+  { type: "RELAY" },
+  ...TIMES.map((now) => ({ type: "EXPIRE" as const, now })),
   { type: "GATEWAY_PROVED", sessionId: "session-1", sessionExpiresAt: SESSION_EXPIRES },
   { type: "GATEWAY_UNPROVEN" },
   { type: "REJECTED" },
@@ -631,11 +636,8 @@ const PEER_EVENTS: PeerSessionEvent[] = [
 ];
 
 type PeerSnapshot = SnapshotFrom<typeof peerSessionMachine>;
-const peerStates = explore<PeerSnapshot>(
-  peerSessionMachine,
-  { entityId: PEER, gatewayId: ISSUER, otkId: "otk-1", otkExpiresAt: OTK_EXPIRES },
-  PEER_EVENTS,
-);
+const PEER_INPUT = { entityId: PEER, gatewayId: ISSUER, otkId: "otk-1", otkExpiresAt: OTK_EXPIRES };
+const peerStates = explore<PeerSnapshot>(peerSessionMachine, PEER_INPUT, PEER_EVENTS);
 
 describe("[PEER-DIGEST][PEER-SESSION][SEED-5.x.2-6] peerSession machine: properties over every reachable state (times around the OTK's and the session's expiry)", () => {
   const peerEdges = edges(peerSessionMachine, peerStates, PEER_EVENTS);
@@ -652,26 +654,25 @@ describe("[PEER-DIGEST][PEER-SESSION][SEED-5.x.2-6] peerSession machine: propert
     ]);
   });
 
-  it("[SEED-5.x.2-7] open is reached only through GATEWAY_PROVED (the PN GW's rspauth over the OTK), after one OPEN before the OTK's expiry", () => {
+  it("[SEED-5.x.2-7] open is reached only through GATEWAY_PROVED (the PN GW's rspauth over the OTK), after one OPEN", () => {
     for (const { event, from, to, path } of peerEdges) {
       if (to.value === "open" && from.value !== "open" && event.type !== "GATEWAY_PROVED") {
         fail(path, event, "open without the PN GW's proof");
       }
-      if (event.type === "OPEN" && event.now >= from.context.otkExpiresAt) {
-        fail(path, event, "an expired OTK was tried");
+      if (to.value === "opening" && (event.type !== "OPEN" || from.value !== "holding")) {
+        fail(path, event, "opening without OPEN");
       }
       // The OTK is tried once: nothing returns to `holding`.
       if (to.value === "holding") fail(path, event, "back to holding");
     }
   });
 
-  it("session traffic only in `open` and only before the session's expiry", () => {
+  it("session traffic only in `open` (its time is the composition's, below)", () => {
     for (const { event, from, path } of peerEdges) {
       if (event.type !== "MESSAGE" && event.type !== "RELAY") continue;
-      const expiresAt = from.context.sessionExpiresAt;
       if (from.value !== "open") fail(path, event, `traffic in ${String(from.value)}`);
-      if (expiresAt === null || event.now >= expiresAt) fail(path, event, "traffic after expiry");
     }
+    expect(peerEdges.some((e) => e.event.type === "RELAY")).toBe(true);
   });
 
   it("a refused, expired or closed session accepts nothing, and no path leaves it", () => {
@@ -682,6 +683,234 @@ describe("[PEER-DIGEST][PEER-SESSION][SEED-5.x.2-6] peerSession machine: propert
         if (snapshot.can(event)) fail(path, event, "left a final state");
       }
     }
+  });
+});
+
+// ------------------------------------------------------------------ time, as the code asks it
+
+/**
+ * Time is one transition of its own: the session machines' traffic (the PN GW's PEER_PROVED_OTK,
+ * MESSAGE and RELAY; the peer's OPEN, MESSAGE and RELAY) carries no clock, and the machine alone
+ * takes it at any time. What keeps late traffic out is the order in which the code asks: EXPIRE
+ * with its clock first, the step itself only when EXPIRE is refused (src/gateway/gateway.ts #live
+ * and POST /cpns-gw/v1/sessions; src/agent/peer.ts #requireLive and #open). The model tests
+ * (gateway-session.model.test.ts, peer-session.model.test.ts) show that the real code asks in this
+ * order: each of their drivers expects the EXPIRE refusal, then the step.
+ *
+ * So the time-safety properties are the composition's: a clock that only runs forward through
+ * TIMES, every clocked step preceded by EXPIRE at the clock's time, the other steps (the deposit,
+ * the server's and the PN GW's answers, WITHDRAW, CLOSE) as the code takes them, without a clock.
+ * The same composition asked traffic first shows why the order matters: then late traffic is taken.
+ */
+type Order = "expiry first" | "traffic first";
+/**
+ * The order src/ asks in (the model tests show it). Were it "traffic first", the property "no
+ * traffic is accepted at or after expiry" below would fail, as the last test of the block shows.
+ */
+const THE_CODE_ASKS: Order = "expiry first";
+
+interface ClockedStep<S> {
+  from: S;
+  event: { type: string };
+  now: number;
+  /** The machine took the clocked step itself (EXPIRE aside). */
+  took: boolean;
+  to: S;
+  path: string[];
+}
+
+function composeWithClock<S extends ExplorableSnapshot>(
+  machine: AnyStateMachine,
+  input: unknown,
+  plain: ReadonlyArray<{ type: string }>,
+  clocked: ReadonlyArray<{ type: string }>,
+  order: Order,
+): { states: Array<{ snapshot: S; time: number; path: string[] }>; steps: Array<ClockedStep<S>> } {
+  const take = (snapshot: S, event: { type: string }): S | undefined =>
+    snapshot.can(event)
+      ? // biome-ignore lint/suspicious/noExplicitAny: the snapshot belongs to `machine`.
+        (transition(machine, snapshot as any, event as any)[0] as unknown as S)
+      : undefined;
+  const [initial] = initialTransition(machine, input) as unknown as [S];
+  const start = { snapshot: initial, time: 0, path: [] as string[] };
+  const key = (s: S, time: number) => JSON.stringify([s.value, s.context, s.status, time]);
+  const seen = new Set([key(initial, 0)]);
+  const queue = [start];
+  const states = [start];
+  const steps: Array<ClockedStep<S>> = [];
+  const visit = (snapshot: S, time: number, path: string[]) => {
+    const k = key(snapshot, time);
+    if (seen.has(k)) return;
+    seen.add(k);
+    const next = { snapshot, time, path };
+    states.push(next);
+    queue.push(next);
+  };
+  while (queue.length > 0) {
+    const { snapshot, time, path } = queue.shift() as (typeof queue)[number];
+    const now = TIMES[time] as number;
+    for (const event of plain) {
+      const next = take(snapshot, event);
+      if (next) visit(next, time, [...path, describeEvent(event)]);
+    }
+    for (const event of clocked) {
+      const expire = { type: "EXPIRE", now };
+      let took: boolean;
+      let to: S;
+      if (order === "expiry first") {
+        const expired = take(snapshot, expire);
+        const stepped = expired ? undefined : take(snapshot, event);
+        took = stepped !== undefined;
+        to = expired ?? stepped ?? snapshot;
+      } else {
+        // The step, then expiry settled after it.
+        const stepped = take(snapshot, event);
+        took = stepped !== undefined;
+        to = take(stepped ?? snapshot, expire) ?? stepped ?? snapshot;
+      }
+      const where = [...path, `${describeEvent(event)}@${now}`];
+      steps.push({ from: snapshot, event, now, took, to, path });
+      visit(to, time, where);
+    }
+    if (time + 1 < TIMES.length) visit(snapshot, time + 1, [...path, `(time: ${TIMES[time + 1]})`]);
+  }
+  return { states, steps };
+}
+
+/** Clocked steps taken at or after their deadline (taken with none known counts too). */
+function lateSteps<S>(
+  steps: Array<ClockedStep<S>>,
+  deadline: (from: S, event: { type: string }) => number | null,
+): Array<ClockedStep<S>> {
+  return steps.filter((s) => {
+    const at = deadline(s.from, s.event);
+    return s.took && (at === null || s.now >= at);
+  });
+}
+
+/** Whether a state has a deadline that has come, as EXPIRE sees it. */
+function isOver(snapshot: ExplorableSnapshot, now: number): boolean {
+  return snapshot.status === "active" && snapshot.can({ type: "EXPIRE", now });
+}
+
+const GW_PLAIN: GatewaySessionEvent[] = GW_EVENTS.filter(
+  (e) => !["PEER_PROVED_OTK", "MESSAGE", "RELAY", "EXPIRE"].includes(e.type),
+);
+/** The proof names the addressee: the PN GW looks its offer up by the peer's Digest username. */
+const GW_CLOCKED: GatewaySessionEvent[] = [
+  { type: "PEER_PROVED_OTK", peerId: PEER },
+  { type: "MESSAGE" },
+  { type: "RELAY" },
+];
+const gatewayDeadline = (from: GatewaySnapshot, event: { type: string }) =>
+  event.type === "PEER_PROVED_OTK" ? from.context.offerExpiresAt : from.context.sessionExpiresAt;
+const PEER_PLAIN: PeerSessionEvent[] = PEER_EVENTS.filter(
+  (e) => !["OPEN", "MESSAGE", "RELAY", "EXPIRE"].includes(e.type),
+);
+const PEER_CLOCKED: PeerSessionEvent[] = [{ type: "OPEN" }, { type: "MESSAGE" }, { type: "RELAY" }];
+const peerDeadline = (from: PeerSnapshot, event: { type: string }) =>
+  event.type === "OPEN" ? from.context.otkExpiresAt : from.context.sessionExpiresAt;
+const composeGateway = (order: Order) =>
+  composeWithClock<GatewaySnapshot>(gatewaySessionMachine, GW_INPUT, GW_PLAIN, GW_CLOCKED, order);
+const composePeer = (order: Order) =>
+  composeWithClock<PeerSnapshot>(peerSessionMachine, PEER_INPUT, PEER_PLAIN, PEER_CLOCKED, order);
+
+describe("[PEER-SESSION][PEER-DIGEST][GATEWAY-RELAY][OTK-FORMAT] session machines composed with the clock as the code asks them: EXPIRE offered first, before every proof, opening, message and relay", () => {
+  const gateway = composeGateway(THE_CODE_ASKS);
+  const peer = composePeer(THE_CODE_ASKS);
+  const both = [
+    {
+      ...gateway,
+      late: lateSteps(gateway.steps, gatewayDeadline),
+      plain: GW_PLAIN,
+      final: FINAL_GATEWAY,
+    },
+    { ...peer, late: lateSteps(peer.steps, peerDeadline), plain: PEER_PLAIN, final: FINAL_SESSION },
+  ];
+
+  it("reaches every state of both machines, through clocked steps taken in time and ended by expiry", () => {
+    const values = (states: Array<{ snapshot: { value: unknown } }>) =>
+      [...new Set(states.map((s) => String(s.snapshot.value)))].sort();
+    expect(values(gateway.states)).toEqual([...values(gatewayStates)]);
+    expect(values(peer.states)).toEqual([...values(peerStates)]);
+    for (const { steps } of both) {
+      expect(steps.some((s) => s.took)).toBe(true);
+      expect(steps.some((s) => !s.took && s.to.value === "expired")).toBe(true);
+    }
+  });
+
+  it("no traffic is accepted at or after expiry when EXPIRE is offered first: no proof or opening at or after the OTK's expiry, no message or relay at or after the session's", () => {
+    for (const { late } of both) {
+      for (const step of late)
+        fail(step.path, step.event, `${step.event.type} taken at ${step.now}`);
+    }
+    expect(both.map((b) => b.late)).toEqual([[], []]);
+  });
+
+  it("a step at or after the deadline ends the offer, the OTK or the session for good: expired, final", () => {
+    for (const { steps } of both) {
+      for (const { from, event, now, to, path } of steps) {
+        if (!isOver(from, now)) continue;
+        if (to.value !== "expired" || to.status !== "done") {
+          fail(path, event, `late step led to ${String(to.value)}`);
+        }
+      }
+    }
+  });
+
+  it("withdrawn, refused, expired and closed are final: no step, clocked or not, leaves them", () => {
+    for (const { states, steps, plain, final } of both) {
+      for (const { from, event, took, to, path } of steps) {
+        if (!final.includes(String(from.value))) continue;
+        if (took || to !== from) fail(path, event, `left ${String(from.value)}`);
+      }
+      for (const { snapshot, path } of states as Array<{
+        snapshot: ExplorableSnapshot;
+        path: string[];
+      }>) {
+        if (!final.includes(String(snapshot.value))) continue;
+        expect(snapshot.status).toBe("done");
+        for (const event of plain) if (snapshot.can(event)) fail(path, event, "left a final state");
+      }
+    }
+  });
+
+  it("[GATEWAY-RELAY] the relay only for a PNE: a PN GW peer's relay in time is refused and its session stays open", () => {
+    for (const { from, event, took, path } of gateway.steps) {
+      if (event.type === "RELAY" && took && from.context.peerType !== "PNE") {
+        fail(path, event, "relay for a PN GW");
+      }
+    }
+    const refused = gateway.steps.filter(
+      (s) => s.event.type === "RELAY" && s.from.value === "open" && !s.took,
+    );
+    expect(refused.some((s) => s.from.context.peerType === "PNGW" && s.to === s.from)).toBe(true);
+    expect(gateway.steps.some((s) => s.event.type === "RELAY" && s.took)).toBe(true);
+  });
+
+  it("the order matters: asked traffic first, the same composition takes late traffic (what the code's EXPIRE-first order prevents)", () => {
+    // Were src/ to ask the traffic before EXPIRE (THE_CODE_ASKS = "traffic first"), the machines,
+    // whose traffic carries no clock, would take it past the expiry: this is what "no traffic is
+    // accepted at or after expiry" would then find, and fail on.
+    const trafficFirst = [
+      lateSteps(composeGateway("traffic first").steps, gatewayDeadline),
+      lateSteps(composePeer("traffic first").steps, peerDeadline),
+    ];
+    const late = trafficFirst.map((steps) => [
+      ...new Set(steps.map((s) => `${String(s.from.value)} ${s.event.type}@${s.now}`)),
+    ]);
+    // A proof at the offer's expiry, a message and a relay at the session's ...
+    expect(late[0]).toEqual(
+      expect.arrayContaining([
+        "offered PEER_PROVED_OTK@1000",
+        "open MESSAGE@1200",
+        "open RELAY@1200",
+      ]),
+    );
+    // ... an opening at the OTK's expiry, a message and a relay at the session's.
+    expect(late[1]).toEqual(
+      expect.arrayContaining(["holding OPEN@1000", "open MESSAGE@1200", "open RELAY@1200"]),
+    );
   });
 });
 
@@ -793,7 +1022,7 @@ describe("[OTK-CUT-THROUGH][PEER-SESSION][SEED-5.x.2-5][SEED-5.x.2-6] server, PN
         // Expiry first, then the step itself: so the peer and the PN GW never refuse the step.
         const expired = step(peerSessionMachine, w.peer, { type: "EXPIRE", now });
         if (expired) return { ...w, peer: expired };
-        const opening = step(peerSessionMachine, w.peer, { type: "OPEN", now });
+        const opening = step(peerSessionMachine, w.peer, { type: "OPEN" });
         if (!opening) throw new Error("the peer refused to try an OTK in time");
         const rejected = transition(peerSessionMachine, opening, { type: "REJECTED" })[0];
         // No offer for the peer (withdrawn, expired, used, refused): the Digest fails (401), and
@@ -801,10 +1030,10 @@ describe("[OTK-CUT-THROUGH][PEER-SESSION][SEED-5.x.2-5][SEED-5.x.2-6] server, PN
         if (w.gateway.value !== "offered") return { ...w, peer: rejected };
         const lapsed = step(gatewaySessionMachine, w.gateway, { type: "EXPIRE", now });
         if (lapsed) return { ...w, gateway: lapsed, peer: rejected };
+        // The PN GW found the offer by the peer's Digest username: the proof names the addressee.
         const consuming = step(gatewaySessionMachine, w.gateway, {
           type: "PEER_PROVED_OTK",
           peerId: PEER,
-          now,
         });
         if (!consuming) throw new Error("the PN GW refused the addressee's proof in time");
         const settled = settle(w, now);
