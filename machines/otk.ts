@@ -59,6 +59,21 @@ export type OtkEvent =
   | { type: "ISSUER_KEY_CHANGED"; issuerKeyVersion: number | null }
   | { type: "PEER_REVOKED"; peerActive: boolean };
 
+/** How a deposited or delivered OTK can end without being used: the same in both states. */
+const ENDS_BEFORE_USE = {
+  EXPIRE: { guard: "hasExpired", target: "expired", meta: { requirements: ["OTK-FORMAT"] } },
+  ISSUER_KEY_CHANGED: {
+    guard: "issuerKeyChanged",
+    target: "revoked",
+    meta: { requirements: ["OTK-CUT-THROUGH"] },
+  },
+  PEER_REVOKED: {
+    guard: "peerGone",
+    target: "revoked",
+    meta: { requirements: ["OTK-CUT-THROUGH"] },
+  },
+} as const;
+
 export const otkMachine = setup({
   types: {
     context: {} as OtkContext,
@@ -112,21 +127,7 @@ export const otkMachine = setup({
           target: "delivered",
           meta: { requirements: ["SEED-5.x.2-5", "OTK-DELIVERY", "OTK-CUT-THROUGH"] },
         },
-        EXPIRE: {
-          guard: "hasExpired",
-          target: "expired",
-          meta: { requirements: ["OTK-FORMAT"] },
-        },
-        ISSUER_KEY_CHANGED: {
-          guard: "issuerKeyChanged",
-          target: "revoked",
-          meta: { requirements: ["OTK-CUT-THROUGH"] },
-        },
-        PEER_REVOKED: {
-          guard: "peerGone",
-          target: "revoked",
-          meta: { requirements: ["OTK-CUT-THROUGH"] },
-        },
+        ...ENDS_BEFORE_USE,
       },
     },
     delivered: {
@@ -137,21 +138,7 @@ export const otkMachine = setup({
           target: "consumed",
           meta: { requirements: ["OTK-FORMAT", "OTK-CUT-THROUGH", "SEED-5.x.2-6"] },
         },
-        EXPIRE: {
-          guard: "hasExpired",
-          target: "expired",
-          meta: { requirements: ["OTK-FORMAT"] },
-        },
-        ISSUER_KEY_CHANGED: {
-          guard: "issuerKeyChanged",
-          target: "revoked",
-          meta: { requirements: ["OTK-CUT-THROUGH"] },
-        },
-        PEER_REVOKED: {
-          guard: "peerGone",
-          target: "revoked",
-          meta: { requirements: ["OTK-CUT-THROUGH"] },
-        },
+        ...ENDS_BEFORE_USE,
       },
     },
     consumed: {
