@@ -86,14 +86,10 @@ export function otkHandlers(parts: ServerParts) {
     return (await entities.get(entityId))?.machine.value === "active";
   }
 
-  async function write(record: OtkRecord, next: OtkSnapshot, keepOtk: boolean): Promise<OtkRecord> {
-    const { otk, ...rest } = record;
-    const updated: OtkRecord = {
-      ...rest,
-      ...(keepOtk && otk ? { otk } : {}),
-      machine: bridge.persist(next),
-      updatedAt: stamp(),
-    };
+  /** Every step after the deposit leaves the server without the OTK: it is dropped in the same write. */
+  async function write(record: OtkRecord, next: OtkSnapshot): Promise<OtkRecord> {
+    const { otk: _dropped, ...rest } = record;
+    const updated: OtkRecord = { ...rest, machine: bridge.persist(next), updatedAt: stamp() };
     await otks.put(updated);
     return updated;
   }
@@ -102,16 +98,15 @@ export function otkHandlers(parts: ServerParts) {
   async function settle(record: OtkRecord): Promise<{ record: OtkRecord; snapshot: OtkSnapshot }> {
     const snapshot = bridge.restore(record.machine);
     const expired = bridge.step(snapshot, { type: "EXPIRE", now: nowSeconds() });
-    const revoked =
+    const next =
       expired ??
       bridge.step(snapshot, {
         type: "ISSUER_KEY_CHANGED",
         issuerKeyVersion: await issuerKeyVersion(record.issuerId),
       }) ??
       bridge.step(snapshot, { type: "PEER_REVOKED", peerActive: await isActive(record.peerId) });
-    const next = expired ?? revoked;
     if (!next) return { record, snapshot };
-    const updated = await write(record, next, false);
+    const updated = await write(record, next);
     log.emit({
       event: expired ? "otk.expired" : "otk.revoked",
       entityId: record.issuerId,
@@ -248,7 +243,7 @@ export function otkHandlers(parts: ServerParts) {
       };
       const sealedOtk = await sealOtk("delivery", otk, await eukeyOf(caller), context, crypto);
       // The sealed copy is dropped in the same write that records the delivery: delivered once.
-      const delivered = await write(record, next, false);
+      const delivered = await write(record, next);
       log.emit({
         event: "otk.delivered",
         entityId: record.issuerId,
@@ -277,7 +272,7 @@ export function otkHandlers(parts: ServerParts) {
         now: nowSeconds(),
       });
       if (!next) throw refusal(snapshot, "consumed");
-      const consumed = await write(record, next, false);
+      const consumed = await write(record, next);
       log.emit({
         event: "otk.consumed",
         entityId: record.issuerId,
