@@ -17,9 +17,10 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { OfferResult } from "../../gateway/gateway.ts";
 import type { GatewaySessionState } from "../../gateway/sessions.ts";
 import type { CliContext } from "../context.ts";
+import { openDevice } from "../device.ts";
 import { CliError, redact, usageError } from "../errors.ts";
 import { checkId, type GlobalOptions } from "../settings.ts";
-import { checkHttpUrl, explainRefusal, isoTime, openDevice } from "./peer.ts";
+import { checkHttpUrl, explainRefusal, isoTime } from "./peer.ts";
 
 export const DEFAULT_LISTEN = "127.0.0.1:8788";
 

@@ -13,50 +13,16 @@
  */
 import { type Command, Option } from "commander";
 import { AgentError, EntityAgent } from "../../agent/agent.ts";
-import type { DeviceRecord } from "../../agent/keystore.ts";
 import { OtkClient, type ReceivedOtk } from "../../agent/otk-client.ts";
 import { PeerSession } from "../../agent/peer.ts";
 import { digestExchangeOf, type FetchLike, proxyExchangeOf } from "../../digest/index.ts";
 import { CpnsError } from "../../errors.ts";
 import type { OtkView } from "../../protocol/schemas.ts";
-import { NodeKeyStore } from "../../runtime/node-keystore.ts";
 import { type CliContext, print, table } from "../context.ts";
-import { CliError, rememberSecret, usageError } from "../errors.ts";
-import { problemOf, transport } from "../http.ts";
-import { checkId, explicitServer, type GlobalOptions, keystorePath } from "../settings.ts";
-
-/** An entity of this device that holds an EUKey, with its agent towards the CPNS Server. */
-export interface Device {
-  entityId: string;
-  record: DeviceRecord;
-  store: NodeKeyStore;
-  /** The CPNS Server: --server / CPNS_SERVER, else the one the entity enrolled with. */
-  base: string;
-  agent: EntityAgent;
-}
-
-/** Opens this device's record of `entityId`; without an EUKey there is nothing to authenticate with. */
-export async function openDevice(
-  ctx: CliContext,
-  options: GlobalOptions,
-  entityId: string,
-): Promise<Device> {
-  const store = new NodeKeyStore(keystorePath(options, ctx.env));
-  const record = await store.get(entityId);
-  if (!record?.eukey) {
-    const why = record?.userId
-      ? "its key was refused by the server earlier (rotated elsewhere or revoked)"
-      : "it was never enrolled here";
-    throw new CliError(
-      "ERR_NOT_ENROLLED",
-      `${entityId} holds no EUKey in ${store.dir}: ${why}; run cpns enroll --user <owner> --entity ${entityId}`,
-    );
-  }
-  rememberSecret(record.eukey);
-  const base = explicitServer(options, ctx.env) ?? record.serverUrl;
-  const agent = new EntityAgent({ serverUrl: base, store, fetch: transport(base, ctx.fetch) });
-  return { entityId, record, store, base, agent };
-}
+import { type Device, openDevice } from "../device.ts";
+import { CliError, usageError } from "../errors.ts";
+import { problemOf } from "../http.ts";
+import { checkId, type GlobalOptions } from "../settings.ts";
 
 /**
  * A refusal, in the terms of the step that met it. A 401 from the CPNS Server

@@ -7,14 +7,14 @@
  * prove itself (the key is kept, nothing the server said is used).
  */
 import type { Command } from "commander";
-import { AgentError, EntityAgent } from "../../agent/agent.ts";
+import { AgentError } from "../../agent/agent.ts";
 import { digestExchangeOf } from "../../digest/index.ts";
 import { CpnsError } from "../../errors.ts";
-import { NodeKeyStore } from "../../runtime/node-keystore.ts";
 import type { CliContext } from "../context.ts";
-import { CliError, rememberSecret } from "../errors.ts";
-import { problemOf, transport } from "../http.ts";
-import { checkId, explicitServer, type GlobalOptions, keystorePath } from "../settings.ts";
+import { openDevice } from "../device.ts";
+import { CliError } from "../errors.ts";
+import { problemOf } from "../http.ts";
+import { checkId, type GlobalOptions } from "../settings.ts";
 
 interface WhoamiOptions extends GlobalOptions {
   entity: string;
@@ -22,20 +22,7 @@ interface WhoamiOptions extends GlobalOptions {
 
 async function whoami(ctx: CliContext, options: WhoamiOptions): Promise<void> {
   const entityId = checkId("Entity ID", options.entity);
-  const store = new NodeKeyStore(keystorePath(options, ctx.env));
-  const record = await store.get(entityId);
-  if (!record?.eukey) {
-    const why = record?.userId
-      ? "its key was refused by the server earlier (rotated elsewhere or revoked)"
-      : "it was never enrolled here";
-    throw new CliError(
-      "ERR_NOT_ENROLLED",
-      `${entityId} holds no EUKey in ${store.dir}: ${why}; run cpns enroll --user <owner> --entity ${entityId}`,
-    );
-  }
-  rememberSecret(record.eukey);
-  const base = explicitServer(options, ctx.env) ?? record.serverUrl;
-  const agent = new EntityAgent({ serverUrl: base, store, fetch: transport(base, ctx.fetch) });
+  const { record, base, agent } = await openDevice(ctx, options, entityId);
 
   let res: Response;
   try {
