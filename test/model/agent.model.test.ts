@@ -32,9 +32,8 @@ import { type DeviceRecord, MemoryKeyStore } from "../../src/agent/keystore.ts";
 import {
   type CpnsUnderTest,
   cloneRecord,
-  coverageOutPath,
   failure,
-  formatCoverage,
+  itCoversTheMachine,
   ModelCoverage,
   type Outcome,
   PASSWORDS,
@@ -48,7 +47,6 @@ import {
   startImpostor,
   type UserSession,
   Wire,
-  writeCoverage,
 } from "./model-helpers.ts";
 
 type Snapshot = SnapshotFrom<typeof agentMachine>;
@@ -289,16 +287,7 @@ describe("[AGENT-LIFECYCLE][FFS-SERVER-AUTH][AGENT-REQUIRE-RSPAUTH][KEY-TRANSPOR
     }
   });
 
-  it("the executed paths cover every state and transition of the machine", async () => {
-    const summary = coverage.summary(BOUND, { shortest: shortest.length, simple: simple.length });
-    console.log(formatCoverage(summary));
-    const out = coverageOutPath();
-    if (out) await writeCoverage(summary, out);
-    expect(
-      [...summary.states.missing, ...summary.transitions.missing],
-      formatCoverage(summary),
-    ).toEqual([]);
-  });
+  itCoversTheMachine(coverage, BOUND, { shortest, simple });
 });
 
 describe("[FFS-SERVER-AUTH][AGENT-REQUIRE-RSPAUTH][SPEC-MODEL-TESTS] agent machine, one given path: an impostor that answers at once, without a Digest challenge", () => {

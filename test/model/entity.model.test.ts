@@ -20,9 +20,9 @@ import { EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import {
   type CpnsUnderTest,
-  coverageOutPath,
   failure,
   formatCoverage,
+  itCoversTheMachine,
   ModelCoverage,
   type Outcome,
   PASSWORDS,
@@ -35,7 +35,6 @@ import {
   USERS,
   type UserId,
   type UserSession,
-  writeCoverage,
 } from "./model-helpers.ts";
 
 type Snapshot = SnapshotFrom<typeof entityMachine>;
@@ -365,16 +364,7 @@ describe("[ENTITY-LIFECYCLE][SERVER-MODEL-GATE][SERVER-OWNERSHIP][SEED-5.x.2-1][
     for (const path of simple) it(pathTitle(path), () => runEntityPath(path), PATH_TIMEOUT_MS);
   });
 
-  it("the executed paths cover every state and transition of the machine", async () => {
-    const summary = coverage.summary(BOUND, { shortest: shortest.length, simple: simple.length });
-    console.log(formatCoverage(summary));
-    const out = coverageOutPath();
-    if (out) await writeCoverage(summary, out);
-    expect(
-      [...summary.states.missing, ...summary.transitions.missing],
-      formatCoverage(summary),
-    ).toEqual([]);
-  });
+  itCoversTheMachine(coverage, BOUND, { shortest, simple });
 });
 
 describe("[SPEC-MODEL-TESTS] how coverage is counted", () => {

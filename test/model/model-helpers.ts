@@ -22,6 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { Hono } from "hono";
 import { createStorage, type Storage } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
+import { expect, it } from "vitest";
 import {
   type AnyStateMachine,
   type AnyStateNode,
@@ -458,6 +459,31 @@ export async function writeCoverage(entry: MachineCoverage, path: string): Promi
   } finally {
     rmdirSync(lock);
   }
+}
+
+/**
+ * The closing test of every model-based file: the paths it executed showed every state and every
+ * transition (refusals included) of its machine for real; the figures go to the coverage file
+ * when MODEL_COVERAGE_OUT asks for them.
+ */
+export function itCoversTheMachine(
+  coverage: ModelCoverage,
+  bound: string,
+  paths: { shortest: readonly unknown[]; simple: readonly unknown[] },
+): void {
+  it("the executed paths cover every state and transition of the machine", async () => {
+    const summary = coverage.summary(bound, {
+      shortest: paths.shortest.length,
+      simple: paths.simple.length,
+    });
+    console.log(formatCoverage(summary));
+    const out = coverageOutPath();
+    if (out) await writeCoverage(summary, out);
+    expect(
+      [...summary.states.missing, ...summary.transitions.missing],
+      formatCoverage(summary),
+    ).toEqual([]);
+  });
 }
 
 // ------------------------------------------------------------------ running a path

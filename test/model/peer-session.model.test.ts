@@ -56,9 +56,8 @@ import {
 } from "../e2e/peer-helpers.ts";
 import { startTestServer, T0, type TestServer } from "../e2e/server-helpers.ts";
 import {
-  coverageOutPath,
   failure,
-  formatCoverage,
+  itCoversTheMachine,
   ModelCoverage,
   type Outcome,
   PATH_TIMEOUT_MS,
@@ -68,7 +67,6 @@ import {
   settle,
   startImpostor,
   Wire,
-  writeCoverage,
 } from "./model-helpers.ts";
 import { firstTime, MachineWatch, relayGet, tracked } from "./peer-model-helpers.ts";
 
@@ -479,14 +477,5 @@ describe("[PEER-DIGEST][PEER-SESSION][GATEWAY-RELAY][OTK-CUT-THROUGH][SEED-5.x.2
     for (const path of simple) it(pathTitle(path), () => runPeerPath(path), PATH_TIMEOUT_MS);
   });
 
-  it("the executed paths cover every state and transition of the machine", async () => {
-    const summary = coverage.summary(BOUND, { shortest: shortest.length, simple: simple.length });
-    console.log(formatCoverage(summary));
-    const out = coverageOutPath();
-    if (out) await writeCoverage(summary, out);
-    expect(
-      [...summary.states.missing, ...summary.transitions.missing],
-      formatCoverage(summary),
-    ).toEqual([]);
-  });
+  itCoversTheMachine(coverage, BOUND, { shortest, simple });
 });
