@@ -282,6 +282,7 @@ const SERVER = "Profile: CPNS Server (src/server/, src/store/)";
 const PEERS = "Profile: one-time keys and peers";
 const CHANNEL = "Profile: secure sessions (src/channel/)";
 const SPEC = "Profile: specification tooling (spec/, scripts/)";
+const HARDENING_SECTION = "Profile: hardening against an attacker (issue #9)";
 
 const ADDITIONS: Requirement[] = [
   add(
@@ -693,4 +694,23 @@ const ADDITIONS: Requirement[] = [
   ),
 ];
 
-export const REQUIREMENTS: readonly Requirement[] = [...SEED, ...RESOLUTIONS, ...ADDITIONS];
+/** Issue #9: guarantees that must hold against an attacker. One block per area, kept apart. */
+const HARDENING: Requirement[] = [
+  // --- Digest engine and agents: downgrades and replay across restarts (items 1, 2) ---
+  // --- end: Digest engine and agents ---
+  // --- failure limits, security log, store keys, data folder (items 3, 4, 5, 8, 9, 10, 11) ---
+  // --- end: failure limits ---
+  // --- admin secrets on the wire and passwords (items 6, 7) ---
+  // --- end: admin secrets ---
+  // --- checks the test suite could not see (mutation gaps) ---
+  // --- end: mutation gaps ---
+  // --- reliability figures (npm run soak) ---
+  // --- end: reliability ---
+];
+
+export const REQUIREMENTS: readonly Requirement[] = [
+  ...SEED,
+  ...RESOLUTIONS,
+  ...ADDITIONS,
+  ...HARDENING,
+];

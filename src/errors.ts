@@ -66,6 +66,12 @@ export const ErrorCodes = {
     status: 502,
     title: "The CPNS Server could not be reached through the relay",
   },
+  // Hardening (issue #9): Digest downgrades
+  // (end: Digest downgrades)
+  // Hardening (issue #9): failure limits and store
+  // (end: failure limits and store)
+  // Hardening (issue #9): admin secrets and passwords
+  // (end: admin secrets and passwords)
   // Storage
   ERR_STORE_UNAVAILABLE: { status: 503, title: "Storage is unavailable; nothing was changed" },
   ERR_STORE_CORRUPT: { status: 503, title: "A stored record failed its integrity check" },
