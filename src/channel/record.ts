@@ -46,13 +46,21 @@ const TYPE_NAMES = new Map<number, RecordTypeName>(
   Object.entries(RecordType).map(([name, code]) => [code, name as RecordTypeName]),
 );
 
+const TWO_32 = 2 ** 32;
+
+/** seq as 8 big-endian bytes without BigInt (it is below 2^53): this runs twice per record. */
+function writeSeq(view: DataView, offset: number, seq: number): void {
+  view.setUint32(offset, Math.floor(seq / TWO_32));
+  view.setUint32(offset + 4, seq >>> 0);
+}
+
 export function encodeHeader(header: RecordHeader): Uint8Array {
   const out = new Uint8Array(HEADER_LENGTH);
   const view = new DataView(out.buffer);
   out[0] = RECORD_VERSION;
   out[1] = RecordType[header.type];
   view.setUint32(2, header.epoch);
-  view.setBigUint64(6, BigInt(header.seq));
+  writeSeq(view, 6, header.seq);
   return out;
 }
 
@@ -62,17 +70,33 @@ export function decodeHeader(record: Uint8Array): RecordHeader | undefined {
   const type = TYPE_NAMES.get(record[1] as number);
   if (!type) return undefined;
   const view = new DataView(record.buffer, record.byteOffset, HEADER_LENGTH);
-  const seq = view.getBigUint64(6);
-  if (seq > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-  return { type, epoch: view.getUint32(2), seq: Number(seq) };
+  const high = view.getUint32(6);
+  // Above 2^53 a seq could not be represented exactly; no sender gets near it (it re-keys at 2^24).
+  if (high >= 2 ** 21) return undefined;
+  return { type, epoch: view.getUint32(2), seq: high * TWO_32 + view.getUint32(10) };
 }
 
 export function recordNonce(iv: Uint8Array, seq: number): Uint8Array {
   const nonce = iv.slice();
-  const counter = new Uint8Array(8);
-  new DataView(counter.buffer).setBigUint64(0, BigInt(seq));
-  for (let i = 0; i < 8; i++) nonce[4 + i] = (nonce[4 + i] as number) ^ (counter[i] as number);
+  const view = new DataView(nonce.buffer);
+  view.setUint32(4, view.getUint32(4) ^ Math.floor(seq / TWO_32));
+  view.setUint32(8, view.getUint32(8) ^ (seq >>> 0));
   return nonce;
+}
+
+/** The fixed parts of the AAD for one place, encoded once per place (the same place recurs). */
+let lastPlace: { key: string; prefix: Uint8Array; suffix: Uint8Array } | undefined;
+
+function placeParts(place: RecordPlace): { prefix: Uint8Array; suffix: Uint8Array } {
+  const key = `${place.sessionId}\u0000${place.method}\u0000${place.path}`;
+  if (lastPlace?.key !== key) {
+    lastPlace = {
+      key,
+      prefix: utf8(`${CHANNEL_LABEL}\u0000${place.sessionId}\u0000`),
+      suffix: utf8(`\u0000${place.method}\u0000${place.path}`),
+    };
+  }
+  return lastPlace;
 }
 
 export function recordAad(
@@ -80,20 +104,17 @@ export function recordAad(
   place: RecordPlace,
   binding?: RequestBinding,
 ): Uint8Array {
-  const prefix = utf8(`${CHANNEL_LABEL}\u0000${place.sessionId}\u0000`);
-  const suffix = utf8(`\u0000${place.method}\u0000${place.path}`);
-  const bound = binding ? new Uint8Array(13) : new Uint8Array(0);
-  if (binding) {
-    const view = new DataView(bound.buffer);
-    bound[0] = 0;
-    view.setUint32(1, binding.epoch);
-    view.setBigUint64(5, BigInt(binding.seq));
-  }
-  const out = new Uint8Array(prefix.length + header.length + suffix.length + bound.length);
+  const { prefix, suffix } = placeParts(place);
+  const out = new Uint8Array(prefix.length + header.length + suffix.length + (binding ? 13 : 0));
   out.set(prefix, 0);
   out.set(header, prefix.length);
   out.set(suffix, prefix.length + header.length);
-  out.set(bound, prefix.length + header.length + suffix.length);
+  if (binding) {
+    // 0x00 || epoch(4) || seq(8) of the request this response answers.
+    const view = new DataView(out.buffer, prefix.length + header.length + suffix.length);
+    view.setUint32(1, binding.epoch);
+    writeSeq(view, 5, binding.seq);
+  }
   return out;
 }
 
