@@ -7,6 +7,7 @@
  * algorithm (RFC 7616 §3.7) as intended.
  */
 import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { splitChallenges } from "../digest/params.ts";
@@ -31,19 +32,45 @@ class ChallengeLinesResponse<Request extends IncomingMessage> extends ServerResp
   }
 }
 
+/** PEM certificate chain and private key: serve HTTPS instead of HTTP. */
+export interface NodeTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
 export interface NodeServeOptions {
   fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   port?: number;
   hostname?: string;
+  tls?: NodeTlsOptions;
 }
 
+/**
+ * TLS 1.2 minimum, 1.3 preferred (our resolution of the seed's FFS on the TLS
+ * version, after RFC 8996, which retired TLS 1.0 and 1.1). OpenSSL negotiates
+ * the highest version both ends have, so a TLS 1.3 client gets TLS 1.3.
+ */
+export const TLS_MIN_VERSION = "TLSv1.2";
+
 export function serveNode(options: NodeServeOptions, onListen?: (info: AddressInfo) => void) {
+  const common = {
+    fetch: options.fetch,
+    port: options.port ?? 0,
+    hostname: options.hostname ?? "127.0.0.1",
+  };
+  if (!options.tls) {
+    return serve({ ...common, serverOptions: { ServerResponse: ChallengeLinesResponse } }, onListen);
+  }
   return serve(
     {
-      fetch: options.fetch,
-      port: options.port ?? 0,
-      hostname: options.hostname ?? "127.0.0.1",
-      serverOptions: { ServerResponse: ChallengeLinesResponse },
+      ...common,
+      createServer: createHttpsServer,
+      serverOptions: {
+        ServerResponse: ChallengeLinesResponse,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        minVersion: TLS_MIN_VERSION,
+      },
     },
     onListen,
   );
