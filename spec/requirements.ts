@@ -675,6 +675,13 @@ const ADDITIONS: Requirement[] = [
     { source: "spec/channel.md", refines: ["FFS-NO-TLS"] },
   ),
   add(
+    "TLS-SELF-SIGNED",
+    CHANNEL,
+    "The CPNS Server's development default and a PN GW make their own ECDSA P-256 certificate (server authentication, subjectAltName of their hosts) with WebCrypto, and publish its RFC 7469 SPKI pin; third-party TLS clients accept it by CA file or by that pin.",
+    IMPLEMENTED,
+    { source: "DESIGN.md §4 (Secure sessions); RFC 7469 §2.4", refines: ["SEED-5.x.4-6"] },
+  ),
+  add(
     "GATEWAY-RELAY-E2E",
     CHANNEL,
     "A PN GW relaying a PNE's traffic to the server can neither read nor alter it (the PNE–Server session is end to end).",

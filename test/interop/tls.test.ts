@@ -3,17 +3,23 @@
 // RFC 8996). The CPNS Server app served over HTTPS by src/runtime/node-server.ts, checked with
 // real third-party TLS clients: openssl s_client per protocol version, and curl with --cacert and
 // --pinnedpubkey (SPKI SHA-256 pinning, as the agents will pin a PN GW's self-signed certificate).
+// The certificate is the one src/channel/certificate.ts makes; openssl must read it and agree on
+// its pin.
 //
 // The TLS 1.1 refusal is only meaningful if the client would have spoken TLS 1.1: the same
 // s_client command (with -cipher DEFAULT@SECLEVEL=0, without which OpenSSL 3 refuses by itself)
 // must first succeed against an `openssl s_server` that allows TLS 1.1 (the positive control).
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createStorage } from "unstorage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  generateSelfSignedCertificate,
+  spkiPinOfCertificate,
+} from "../../src/channel/certificate.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import {
@@ -28,7 +34,7 @@ import {
 const OPENSSL = locateBinary("openssl", ["/usr/bin/openssl"]);
 const CURL = locateBinary("curl", ["/usr/bin/curl"]);
 
-describe("[FFS-TLS-VERSION] the CPNS Server over HTTPS: TLS 1.2 minimum, 1.3 preferred", () => {
+describe("[FFS-TLS-VERSION][TLS-SELF-SIGNED] the CPNS Server over HTTPS: TLS 1.2 minimum, 1.3 preferred", () => {
   if (!requirePrerequisites([...(OPENSSL ? [] : ["openssl"]), ...(CURL ? [] : ["curl"])])) return;
   const openssl = OPENSSL as string;
   const curl = CURL as string;
@@ -40,26 +46,14 @@ describe("[FFS-TLS-VERSION] the CPNS Server over HTTPS: TLS 1.2 minimum, 1.3 pre
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "cpns-tls-"));
-    const made = await runProcess(openssl, [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ]);
-    expect(made.code, made.stderr).toBe(0);
+    // The certificate the CPNS Server and a PN GW make for themselves (src/channel/certificate.ts).
+    const generated = await generateSelfSignedCertificate({
+      commonName: "cpns-tls-test",
+      hosts: ["127.0.0.1", "localhost"],
+    });
+    writeFileSync(join(dir, "cert.pem"), generated.certPem);
+    writeFileSync(join(dir, "key.pem"), generated.keyPem, { mode: 0o600 });
+    // openssl must parse it and compute the same pin from it.
     const spki = await runProcess(openssl, [
       "x509",
       "-in",
@@ -67,11 +61,25 @@ describe("[FFS-TLS-VERSION] the CPNS Server over HTTPS: TLS 1.2 minimum, 1.3 pre
       "-pubkey",
       "-noout",
     ]);
+    expect(spki.code, spki.stderr).toBe(0);
     const der = Buffer.from(
       spki.stdout.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""),
       "base64",
     );
     spkiPin = createHash("sha256").update(der).digest("base64");
+    expect(generated.spkiPin).toBe(spkiPin);
+    expect(await spkiPinOfCertificate(generated.certPem)).toBe(spkiPin);
+    const text = await runProcess(openssl, [
+      "x509",
+      "-in",
+      join(dir, "cert.pem"),
+      "-noout",
+      "-text",
+    ]);
+    expect(text.stdout).toMatch(/IP Address:127\.0\.0\.1/);
+    expect(text.stdout).toMatch(/DNS:localhost/);
+    expect(text.stdout).toMatch(/TLS Web Server Authentication/);
+    expect(text.stdout).toMatch(/CA:FALSE/);
 
     const app = createServerApp({
       realm: "cpns-tls",
@@ -167,7 +175,7 @@ describe("[FFS-TLS-VERSION] the CPNS Server over HTTPS: TLS 1.2 minimum, 1.3 pre
     expect(any.stdout).toMatch(/Verify return code: 0 \(ok\)/);
   });
 
-  it("[FFS-TLS-VERSION] curl reaches the server by CA file and by SPKI pin; a wrong pin is refused", async () => {
+  it("[TLS-SELF-SIGNED][FFS-TLS-VERSION] curl reaches the server by CA file and by SPKI pin; a wrong pin is refused", async () => {
     const url = `https://127.0.0.1:${port}/cpns/v1`;
     const byCa = await runProcess(curl, ["-sS", "--cacert", join(dir, "cert.pem"), url]);
     expect(byCa.code, byCa.stderr).toBe(0);
