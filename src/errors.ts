@@ -52,6 +52,8 @@ export const ErrorCodes = {
     status: 410,
     title: "The one-time key expired, was used, or its issuer's key changed",
   },
+  // Secure sessions (seed 5.x.4)
+  ERR_TLS_VERSION: { status: 400, title: "TLS 1.2 or later is required" },
   // PN GW (CPNS-1/6, CPNS-3) and the relay
   ERR_PEER_SESSION_REFUSED: {
     status: 403,

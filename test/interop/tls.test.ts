@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createStorage } from "unstorage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -31,6 +32,7 @@ import {
   waitForPort,
 } from "./helpers.ts";
 
+const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const OPENSSL = locateBinary("openssl", ["/usr/bin/openssl"]);
 const CURL = locateBinary("curl", ["/usr/bin/curl"]);
 
@@ -200,5 +202,91 @@ describe("[FFS-TLS-VERSION][TLS-SELF-SIGNED] the CPNS Server over HTTPS: TLS 1.2
     expect(wrongPin.code).toBe(90); // CURLE_SSL_PINNEDPUBKEYNOTMATCH
     const noTrust = await runProcess(curl, ["-sS", url]);
     expect(noTrust.code).toBe(60); // CURLE_PEER_FAILED_VERIFICATION: verification is never turned off
+  });
+});
+
+describe("[FFS-TLS-VERSION] Deno serves HTTPS with TLS 1.2 minimum (Deno.serve with cert and key)", () => {
+  const deno = join(REPO_ROOT, "node_modules", ".bin", "deno");
+  if (!requirePrerequisites([...(OPENSSL ? [] : ["openssl"]), ...(CURL ? [] : ["curl"])])) return;
+  const openssl = OPENSSL as string;
+  const curl = CURL as string;
+  let dir: string;
+  let port: number;
+  let server: ReturnType<typeof startProcess> | undefined;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "cpns-tls-deno-"));
+    const generated = await generateSelfSignedCertificate({
+      commonName: "cpns-deno",
+      hosts: ["127.0.0.1"],
+    });
+    writeFileSync(join(dir, "cert.pem"), generated.certPem);
+    writeFileSync(join(dir, "key.pem"), generated.keyPem, { mode: 0o600 });
+    port = await findFreePort();
+    server = startProcess(
+      deno,
+      [
+        "run",
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        "--allow-read",
+        "--no-prompt",
+        "src/runtime/deno.ts",
+      ],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          DENO_NO_UPDATE_CHECK: "1",
+          NO_COLOR: "1",
+          PORT: String(port),
+          HOST: "127.0.0.1",
+          CPNS_REALM: "cpns-deno-tls",
+          CPNS_DIGEST_SECRET: "deno-tls-test-secret-0123456789",
+          CPNS_DEMO_USERS: "alice:wonderland",
+          CPNS_TLS_CERT_FILE: join(dir, "cert.pem"),
+          CPNS_TLS_KEY_FILE: join(dir, "key.pem"),
+        },
+        detached: true,
+      },
+    );
+    await waitForPort(port, 60_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("[FFS-TLS-VERSION] TLS 1.1 refused by Deno; 1.2 and 1.3 accepted; curl reaches /health by CA file", async () => {
+    const sClient = (version: string) =>
+      runProcess(
+        openssl,
+        [
+          "s_client",
+          "-connect",
+          `127.0.0.1:${port}`,
+          `-${version}`,
+          "-cipher",
+          "DEFAULT@SECLEVEL=0",
+        ],
+        { input: "Q\n", timeoutMs: 10_000 },
+      );
+    const old = await sClient("tls1_1");
+    expect(old.code, server?.output()).not.toBe(0);
+    expect(old.stdout).toMatch(/New, \(NONE\), Cipher is \(NONE\)/);
+    // An alert received from Deno (rustls answers handshake_failure, 40; OpenSSL protocol_version, 70).
+    expect(old.stdout + old.stderr).toMatch(
+      /alert (protocol version|handshake failure).*SSL alert number (70|40)/i,
+    );
+    expect((await sClient("tls1_2")).stdout).toMatch(/New, TLSv1\.2, Cipher is [A-Z0-9-]+/);
+    expect((await sClient("tls1_3")).stdout).toMatch(/New, TLSv1\.3, Cipher is TLS_[A-Z0-9_]+/);
+    const health = await runProcess(curl, [
+      "-sS",
+      "--cacert",
+      join(dir, "cert.pem"),
+      `https://127.0.0.1:${port}/health`,
+    ]);
+    expect(health.code, health.stderr).toBe(0);
   });
 });
