@@ -10,6 +10,10 @@ import { entityMachine } from "../../machines/entity.ts";
 import { gatewaySessionMachine } from "../../machines/gateway-session.ts";
 import { otkMachine } from "../../machines/otk.ts";
 import { peerSessionMachine } from "../../machines/peer-session.ts";
+import {
+  secureChannelClientMachine,
+  secureChannelServerMachine,
+} from "../../machines/secure-channel.ts";
 
 export interface RegisteredMachine {
   /** The machine's own id (`machine.id`): the prefix of every state id, `entity.active`. */
@@ -51,5 +55,19 @@ export const MACHINES: readonly RegisteredMachine[] = [
     title: "Peer session on the peer (PNE or PN GW): mutual Digest with the OTK (seed 5.x.2)",
     source: "machines/peer-session.ts",
     machine: peerSessionMachine,
+  },
+  {
+    id: "secureChannelClient",
+    title:
+      "Secure channel, client side: a PNE or PN GW where TLS is missing or a relay sits between (seed 5.x.4)",
+    source: "machines/secure-channel.ts",
+    machine: secureChannelClientMachine,
+  },
+  {
+    id: "secureChannelServer",
+    title:
+      "Secure channel, server side: the CPNS Server or the PN GW a peer opened it with (seed 5.x.4)",
+    source: "machines/secure-channel.ts",
+    machine: secureChannelServerMachine,
   },
 ];

@@ -397,3 +397,16 @@ describe("[CHANNEL-REPLAY][CHANNEL-BINDING] second layers behind the direction k
     await refused(slow, "closed");
   });
 });
+
+describe("[CHANNEL-REKEY][CHANNEL-CLOSE] close at the re-key limit", () => {
+  it("[CHANNEL-REKEY][CHANNEL-CLOSE] with one record per epoch, the close and its answer each re-key and still close both ends", async () => {
+    const { client, server } = await pair({ maxRecordsPerEpoch: 1 });
+    expect(await exchange(client, server)).toContain(SECRET_PAYLOAD);
+    const closing = await client.sealClose(PLACE);
+    expect(closing.binding.epoch).toBe(1);
+    const opened = await server.openRequest(closing.record, PLACE);
+    const bye = await server.sealResponse("close", PLACE, opened.binding);
+    expect(await client.openResponse(bye, PLACE, closing.binding)).toBe("closed");
+    expect([client.state, server.state]).toEqual(["closed", "closed"]);
+  });
+});

@@ -14,6 +14,10 @@ import { gatewaySessionMachine } from "../../machines/gateway-session.ts";
 import { otkMachine } from "../../machines/otk.ts";
 import { peerSessionMachine } from "../../machines/peer-session.ts";
 import {
+  secureChannelClientMachine,
+  secureChannelServerMachine,
+} from "../../machines/secure-channel.ts";
+import {
   describeMachine,
   describe as describeModel,
   type MachineDescription,
@@ -45,7 +49,15 @@ function configRequirements(
 
 describe("[SPEC-MODEL-PAGE] describe(): the registered machines as JSON", () => {
   it("[SPEC-MODEL-PAGE] registers every machine of machines/ under its own id", () => {
-    const ids = ["entity", "agent", "otk", "gatewaySession", "peerSession"];
+    const ids = [
+      "entity",
+      "agent",
+      "otk",
+      "gatewaySession",
+      "peerSession",
+      "secureChannelClient",
+      "secureChannelServer",
+    ];
     expect(MACHINES.map((m) => m.id)).toEqual(ids);
     for (const entry of MACHINES) expect(entry.machine.id).toBe(entry.id);
     expect(MACHINES.find((m) => m.id === "entity")?.machine).toBe(entityMachine);
@@ -53,6 +65,12 @@ describe("[SPEC-MODEL-PAGE] describe(): the registered machines as JSON", () => 
     expect(MACHINES.find((m) => m.id === "otk")?.machine).toBe(otkMachine);
     expect(MACHINES.find((m) => m.id === "gatewaySession")?.machine).toBe(gatewaySessionMachine);
     expect(MACHINES.find((m) => m.id === "peerSession")?.machine).toBe(peerSessionMachine);
+    expect(MACHINES.find((m) => m.id === "secureChannelClient")?.machine).toBe(
+      secureChannelClientMachine,
+    );
+    expect(MACHINES.find((m) => m.id === "secureChannelServer")?.machine).toBe(
+      secureChannelServerMachine,
+    );
     expect(model.machines.map((m) => m.id)).toEqual(ids);
   });
 
