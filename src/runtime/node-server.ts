@@ -59,7 +59,10 @@ export function serveNode(options: NodeServeOptions, onListen?: (info: AddressIn
     hostname: options.hostname ?? "127.0.0.1",
   };
   if (!options.tls) {
-    return serve({ ...common, serverOptions: { ServerResponse: ChallengeLinesResponse } }, onListen);
+    return serve(
+      { ...common, serverOptions: { ServerResponse: ChallengeLinesResponse } },
+      onListen,
+    );
   }
   return serve(
     {
