@@ -40,9 +40,11 @@ export interface Requirement {
 export const IMPLEMENTED: Status = { state: "implemented" };
 const deferred = (reason: string): Status => ({ state: "deferred", reason });
 
-const SESSIONS = deferred("not yet scheduled: secure sessions (src/channel/)");
+const SESSIONS = deferred(
+  "in progress (issue #10): the secure channel runs between an entity and the CPNS Server, direct and through a PN GW relay (src/channel/, src/server/channels.ts, src/agent/channel-client.ts), and Node and Deno serve TLS 1.2+; not yet: TLS in the server's and PN GW's own entries with pinning through the OTK, the channel between peers (PNE-PN GW, PN GW-PN GW), the agents and CLI using it by default, and its model-based tests",
+);
 const GATEWAY = deferred(
-  "needs the secure channel of 5.x.4 (src/channel/): the relay keeps authentication end to end, but without the channel the PN GW can read what it relays",
+  "in progress (issue #10): a PNE that opens the secure channel through the relay keeps its traffic opaque and tamper-evident to the PN GW (test/e2e/channel-server.test.ts), but the agents and the CLI still relay plain Digest by default, which the PN GW can read",
 );
 
 const S1 = "5.x.1 EUKey assignment";

@@ -54,6 +54,11 @@ export const ErrorCodes = {
   },
   // Secure sessions (seed 5.x.4)
   ERR_TLS_VERSION: { status: 400, title: "TLS 1.2 or later is required" },
+  ERR_CHANNEL_UNKNOWN: { status: 404, title: "No such secure channel" },
+  ERR_CHANNEL_RECORD: { status: 400, title: "The channel record does not open" },
+  ERR_CHANNEL_REPLAY: { status: 409, title: "The channel record was accepted before" },
+  ERR_CHANNEL_CLOSED: { status: 410, title: "The secure channel is closed or expired" },
+  ERR_CHANNEL_NESTED: { status: 400, title: "A channel request cannot open or use a channel" },
   // PN GW (CPNS-1/6, CPNS-3) and the relay
   ERR_PEER_SESSION_REFUSED: {
     status: 403,

@@ -4,17 +4,23 @@
  * code. Web-standard only: the runtime entries (src/runtime/) serve `app.fetch`
  * on Node, Deno or workerd and supply storage, keys and the client address.
  */
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DEFAULT_ALGORITHMS } from "../digest/index.ts";
 import { errorToResponse, problemResponse } from "../errors.ts";
 import type { ServerInfo } from "../protocol/schemas.ts";
-import { type CpnsServerConfig, createParts, type ServerEnv } from "./context.ts";
+import { channelHandlers } from "./channels.ts";
+import {
+  type CpnsServerConfig,
+  type CredentialData,
+  createParts,
+  type ServerEnv,
+} from "./context.ts";
 import { entityHandlers } from "./entities.ts";
 import { createGuard } from "./guard.ts";
 import { modelPageHandlers } from "./model-page.ts";
 import { otkHandlers } from "./otks.ts";
-import { POLICY, type RouteId } from "./policy.ts";
+import { isAllowed, needsAuthentication, POLICY, type RouteId } from "./policy.ts";
 import { userHandlers } from "./users.ts";
 
 export type { CpnsServerConfig } from "./context.ts";
@@ -26,6 +32,9 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
   const entities = entityHandlers(parts);
   const model = modelPageHandlers(parts);
   const otks = otkHandlers(parts);
+  const channels = channelHandlers(parts, async (request, principal) =>
+    inner.fetch(request, { [CHANNEL_PRINCIPAL]: principal }),
+  );
 
   const handlers: Record<RouteId, (c: Context<ServerEnv>) => Response | Promise<Response>> = {
     health: (c) => c.json({ status: "ok" }),
@@ -49,6 +58,8 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     "otks.inbox": otks.inbox,
     "otks.deliver": otks.deliver,
     "otks.consume": otks.consume,
+    "channels.open": channels.open,
+    "channels.send": channels.send,
     "model.page": model.page,
     "model.icon": model.icon,
     "model.machines": model.machines,
@@ -61,10 +72,37 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
   >) {
     app.on(policy.method, policy.path, guard(route), handlers[route]);
   }
-  app.notFound(() => problemResponse("ERR_NOT_FOUND"));
-  app.onError((err) => {
-    if (err instanceof HTTPException) return err.getResponse();
-    return errorToResponse(err);
-  });
+  // What a secure channel's inner requests reach (seed 5.x.4): the same handlers and the
+  // same policy table, as the entity that opened the channel. Only routes that need a
+  // principal, and never the channel routes themselves.
+  const inner = new Hono<ServerEnv>();
+  for (const [route, policy] of Object.entries(POLICY) as Array<
+    [RouteId, (typeof POLICY)[RouteId]]
+  >) {
+    if (!needsAuthentication(route) || route.startsWith("channels.")) continue;
+    inner.on(policy.method, policy.path, channelGuard(route), handlers[route]);
+  }
+
+  for (const hono of [app, inner]) {
+    hono.notFound(() => problemResponse("ERR_NOT_FOUND"));
+    hono.onError((err) => {
+      if (err instanceof HTTPException) return err.getResponse();
+      return errorToResponse(err);
+    });
+  }
   return app;
+}
+
+/** Set only by the channel handler when it dispatches an inner request: unforgeable from outside. */
+const CHANNEL_PRINCIPAL = Symbol("cpns.channel.principal");
+
+/** The guard of inner requests: the channel already authenticated the entity; the policy still decides. */
+function channelGuard(route: RouteId): MiddlewareHandler<ServerEnv> {
+  return async function channelGuard(c, next) {
+    const principal = (c.env as Record<symbol, CredentialData> | undefined)?.[CHANNEL_PRINCIPAL];
+    if (!principal) return problemResponse("ERR_FORBIDDEN");
+    c.set("principal", principal);
+    if (!isAllowed(route, principal.kind)) return problemResponse("ERR_FORBIDDEN");
+    await next();
+  };
 }

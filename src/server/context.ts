@@ -33,6 +33,8 @@ export interface CpnsServerConfig {
   /** The client's address, from the runtime (Node: the socket). Default "unknown". */
   clientAddress?: (request: Request, env: unknown) => string | undefined;
   bodyLimitBytes?: number;
+  /** Lifetime of a secure channel (seed 5.x.4, spec/channel.md). Default 600 s. */
+  channelLifetimeSeconds?: number;
   /** Longest lifetime a PN GW may give an OTK (seed 5.x.2 "onetime"). Default 300 s. */
   otkMaxLifetimeSeconds?: number;
   /**

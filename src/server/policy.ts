@@ -95,6 +95,20 @@ export const POLICY = {
     allow: ["PNGW"],
     requirements: ["OTK-FORMAT", "OTK-CUT-THROUGH"],
   },
+  "channels.open": {
+    method: "POST",
+    path: "/cpns/v1/channels",
+    allow: ["PNE", "PNGW"],
+    requirements: ["SEED-5.x.4-1", "SEED-5.x.4-2", "SEED-5.x.4-3", "FFS-NO-TLS", "CHANNEL-KEYS"],
+  },
+  "channels.send": {
+    method: "POST",
+    path: "/cpns/v1/channels/:sessionId",
+    // The record is the credential: it opens only under the channel's keys, which
+    // only the entity that opened it (and this server) can derive.
+    allow: EVERYONE,
+    requirements: ["SEED-5.x.4-1", "SEED-5.x.4-2", "CHANNEL-REPLAY", "CHANNEL-BINDING"],
+  },
   "model.page": {
     method: "GET",
     path: "/model",

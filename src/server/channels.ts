@@ -1,0 +1,178 @@
+/**
+ * Seed 5.x.4 at the CPNS Server, where TLS is missing or a PN GW relays a
+ * PNE's traffic (our answer to FFS-NO-TLS; spec/channel.md):
+ *
+ *   POST /cpns/v1/channels             open: Digest with the EUKey (the exchange is the handshake)
+ *   POST /cpns/v1/channels/:sessionId  one request record in, one response record out
+ *
+ * A record is decrypted, its inner request is dispatched to the server's own
+ * routes as the entity that opened the channel (the policy table still decides),
+ * and the answer goes back sealed and bound to its request. Revocation and
+ * rotation cut through: every record first checks that the entity still holds
+ * the key version the channel was opened with.
+ *
+ * Channels live in this process's memory (a restart closes them all: a client
+ * opens a new one), bounded per entity and in total.
+ */
+import type { Context } from "hono";
+import { ChannelEndpoint, ChannelError } from "../channel/endpoint.ts";
+import { innerToRequest, readRecord, recordResponse, responseToInner } from "../channel/http.ts";
+import { CHANNEL_SUITE } from "../channel/keys.ts";
+import { toBase64url } from "../crypto/bytes.ts";
+import { randomBytes } from "../crypto/provider.ts";
+import { CpnsError, problemResponse } from "../errors.ts";
+import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
+import { eukeySealId } from "./credentials.ts";
+
+type EntityPrincipal = Extract<CredentialData, { entityId: string }>;
+
+interface OpenChannel {
+  endpoint: ChannelEndpoint;
+  principal: EntityPrincipal;
+  expiresAtMs: number;
+}
+
+export const CHANNELS_PATH = "/cpns/v1/channels";
+const DEFAULT_LIFETIME_SECONDS = 600;
+const MAX_PER_ENTITY = 8;
+const MAX_TOTAL = 10_000;
+
+/** Open channels by session id; oldest first within an entity, so the oldest goes when one is too many. */
+export class ChannelRegistry {
+  readonly #channels = new Map<string, OpenChannel>();
+
+  constructor(private readonly now: () => number) {}
+
+  get size(): number {
+    return this.#channels.size;
+  }
+
+  add(sessionId: string, channel: OpenChannel): void {
+    const nowMs = this.now();
+    if (this.#channels.size >= MAX_TOTAL) {
+      for (const [id, open] of this.#channels)
+        if (open.expiresAtMs <= nowMs) this.#channels.delete(id);
+    }
+    const mine = [...this.#channels].filter(
+      ([, open]) => open.principal.entityId === channel.principal.entityId,
+    );
+    for (const [id] of mine.slice(0, Math.max(0, mine.length - MAX_PER_ENTITY + 1))) {
+      this.#channels.delete(id);
+    }
+    if (this.#channels.size >= MAX_TOTAL) {
+      this.#channels.delete(this.#channels.keys().next().value as string);
+    }
+    this.#channels.set(sessionId, channel);
+  }
+
+  get(sessionId: string): OpenChannel | undefined {
+    return this.#channels.get(sessionId);
+  }
+
+  delete(sessionId: string): void {
+    this.#channels.delete(sessionId);
+  }
+}
+
+function channelProblem(err: ChannelError): CpnsError {
+  if (err.reason === "replay") return new CpnsError("ERR_CHANNEL_REPLAY");
+  if (err.reason === "record") return new CpnsError("ERR_CHANNEL_RECORD");
+  return new CpnsError("ERR_CHANNEL_CLOSED");
+}
+
+/**
+ * `dispatch` runs an inner request through the server's routes as `principal`
+ * (src/server/app.ts builds it over the same handlers and policy table).
+ */
+export function channelHandlers(
+  parts: ServerParts,
+  dispatch: (request: Request, principal: EntityPrincipal) => Promise<Response>,
+) {
+  const { entities, cipher, config } = parts;
+  const registry = new ChannelRegistry(parts.now);
+  const lifetimeMs = (config.channelLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS) * 1000;
+
+  /** The entity's EUKey of the version it authenticated with, or the answer that it has none now. */
+  async function currentEukey(principal: EntityPrincipal): Promise<Uint8Array> {
+    const record = await entities.get(principal.entityId);
+    if (!record?.eukey || record.keyVersion !== principal.keyVersion) {
+      throw new CpnsError("ERR_ENTITY_STATE");
+    }
+    return cipher.open("eukey", eukeySealId(record.entityId, record.keyVersion), record.eukey);
+  }
+
+  async function open(c: Context<ServerEnv>) {
+    const principal = c.var.principal;
+    if (principal.kind !== "PNE" && principal.kind !== "PNGW") throw new CpnsError("ERR_FORBIDDEN");
+    const eukey = await currentEukey(principal);
+    const sessionId = toBase64url(randomBytes(16, config.crypto));
+    const expiresAtMs = parts.now() + lifetimeMs;
+    try {
+      const endpoint = await ChannelEndpoint.open(
+        "server",
+        {
+          secret: eukey,
+          nonce: c.var.digest.nonce,
+          cnonce: c.var.digest.cnonce,
+          clientId: principal.entityId,
+          serverId: config.realm,
+          sessionId,
+        },
+        { expiresAtMs, now: parts.now, ...(config.crypto ? { crypto: config.crypto } : {}) },
+      );
+      registry.add(sessionId, { endpoint, principal, expiresAtMs });
+    } finally {
+      eukey.fill(0);
+    }
+    return c.json(
+      { sessionId, expiresAt: Math.floor(expiresAtMs / 1000), suite: CHANNEL_SUITE },
+      201,
+    );
+  }
+
+  async function send(c: Context<ServerEnv>) {
+    const sessionId = c.req.param("sessionId") ?? "";
+    const channel = registry.get(sessionId);
+    if (!channel) throw new CpnsError("ERR_CHANNEL_UNKNOWN");
+    const record = await readRecord(c.req.raw);
+    const current = await entities.get(channel.principal.entityId);
+    if (
+      current?.machine.value !== "active" ||
+      current.keyVersion !== channel.principal.keyVersion
+    ) {
+      // Revoked or rotated since the channel opened: it dies with the key.
+      registry.delete(sessionId);
+      throw new CpnsError("ERR_CHANNEL_CLOSED");
+    }
+    const place = { sessionId, method: c.req.method, path: new URL(c.req.url).pathname };
+    const { endpoint } = channel;
+    let opened: Awaited<ReturnType<ChannelEndpoint["openRequest"]>>;
+    try {
+      opened = await endpoint.openRequest(record, place);
+    } catch (err) {
+      if (!(err instanceof ChannelError)) throw err;
+      if (err.reason === "closed" || err.reason === "expired") registry.delete(sessionId);
+      throw channelProblem(err);
+    }
+    if (opened.request === "close") {
+      const answer = await endpoint.sealResponse("close", place, opened.binding);
+      registry.delete(sessionId);
+      return recordResponse(answer);
+    }
+    const inner = opened.request;
+    const answer =
+      inner.target === CHANNELS_PATH || inner.target.startsWith(`${CHANNELS_PATH}/`)
+        ? problemResponse("ERR_CHANNEL_NESTED")
+        : await dispatch(innerToRequest(inner, "http://cpns.channel"), channel.principal);
+    try {
+      return recordResponse(
+        await endpoint.sealResponse(await responseToInner(answer), place, opened.binding),
+      );
+    } catch (err) {
+      if (err instanceof ChannelError) throw channelProblem(err);
+      throw err;
+    }
+  }
+
+  return { open, send, registry };
+}
