@@ -133,6 +133,9 @@ interface SentAuthorization {
   sessHa1: string;
 }
 
+/** Fetch standard: statuses whose responses have a null body. */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
 /** Weakest first: a qop is acceptable when its rank is at least the minimum's. */
 const QOP_STRENGTH: readonly Qop[] = ["auth", "auth-int"];
 
@@ -316,10 +319,13 @@ export function createDigestFetch(
     const rspauth = params?.get("rspauth");
     if (rspauth !== undefined) {
       const { space } = sent;
+      // A null-body status (204, 304...) has no body to read: some Response
+      // implementations even throw when asked to clone one with a body.
+      const bytes = NULL_BODY_STATUS.has(res.status)
+        ? new Uint8Array(0)
+        : new Uint8Array(await res.clone().arrayBuffer());
       const bodyHash =
-        space.qop === "auth-int"
-          ? toHex(hashBytes(space.algorithm.hash, new Uint8Array(await res.clone().arrayBuffer())))
-          : undefined;
+        space.qop === "auth-int" ? toHex(hashBytes(space.algorithm.hash, bytes)) : undefined;
       const expected = computeResponse(space.algorithm, {
         ha1: sent.sessHa1,
         nonce: sent.nonce,
