@@ -707,7 +707,7 @@ const HARDENING: Requirement[] = [
   add(
     "DIGEST-QOP-REQUIRED",
     HARDENING_SECTION,
-    "The verifier takes a minimum qop per request (digestAuth requiredQop): a weaker answer gets 401 with challenges that offer only the required qop; the CPNS Server's policy table demands auth-int on every route with a request body or answers an attacker must not alter (users.create, enrollments.create, entities.revoke, whoami, otks.deposit, otks.inbox, otks.deliver, otks.consume), and the PN GW offers only auth-int on all its Digest routes.",
+    "The verifier takes a minimum qop per request (digestAuth requiredQop): a weaker answer gets 401 with challenges that offer only the required qop; the CPNS Server's policy table demands auth-int on every route with a request body or answers an attacker must not alter (users.create, enrollments.create, entities.revoke, whoami, otks.deposit, otks.inbox, otks.deliver, otks.consume), and the PN GW offers only auth-int on its session routes and relay.",
     IMPLEMENTED,
     { source: "issue #9 item 1", refines: ["DIGEST-AUTHINT", "SEED-5.x.3-1"] },
   ),

@@ -175,11 +175,13 @@ export class PnGateway {
       const entry = book.session(username);
       return entry?.secret ? { password: toBase64url(entry.secret), data: entry } : undefined;
     };
-    // The session opening (its answer names the session) and the session routes
-    // (message bodies) take auth-int only, so a path attacker has no weaker qop
-    // to strip the challenge down to (issue #9 item 1).
+    // The session routes (message bodies) and the relay take auth-int only, so a
+    // path attacker has no weaker qop to strip the challenge down to (issue #9
+    // item 1). The opening carries no body and keeps both qops, so any Digest
+    // client can still be a peer (Python requests knows only auth); our peers
+    // insist on auth-int there (src/agent/peer.ts), which covers its answer.
     const authInt = { qop: ["auth-int"] as const };
-    const withOtk = digestAuth<GatewaySessionEntry>({ ...common, ...authInt, lookup: offerLookup });
+    const withOtk = digestAuth<GatewaySessionEntry>({ ...common, lookup: offerLookup });
     const withSession = digestAuth<GatewaySessionEntry>({
       ...common,
       ...authInt,
