@@ -254,6 +254,36 @@ describe("[AGENT-NO-DOWNGRADE][DIGEST-AUTHINT] a man in the middle rewriting bod
   });
 });
 
+describe("[DIGEST-QOP-REQUIRED] the PN GW's session routes and relay offer only auth-int", () => {
+  it("[DIGEST-QOP-REQUIRED] messages and close challenge with qop=auth-int only; a qop=auth answer gets the same refusal", async () => {
+    for (const [method, path] of [
+      ["POST", "/cpns-gw/v1/sessions/any/messages"],
+      ["DELETE", "/cpns-gw/v1/sessions/any"],
+    ] as const) {
+      const res = await fetch(`${g.url}${path}`, { method });
+      expect(res.status, path).toBe(401);
+      const challenges = splitChallenges(res.headers.get("www-authenticate") ?? "");
+      expect(challenges.length).toBeGreaterThan(0);
+      for (const c of challenges) expect(challengeParam(c, "qop"), path).toBe("auth-int");
+      const { header } = answerChallenge(challenges[0] as string, {
+        username: "any",
+        password: "guess",
+        method,
+        uri: path,
+        qop: "auth",
+      });
+      const answered = await fetch(`${g.url}${path}`, {
+        method,
+        headers: { authorization: header },
+      });
+      expect(answered.status, path).toBe(401);
+      for (const c of splitChallenges(answered.headers.get("www-authenticate") ?? "")) {
+        expect(challengeParam(c, "qop"), path).toBe("auth-int");
+      }
+    }
+  });
+});
+
 describe("[DIGEST-QOP-REQUIRED] a third-party client answering qop=auth on the server's auth-int routes", () => {
   const key = async () => (await pne.store.get(pne.entityId))?.eukey as string;
   const routes = Object.entries(POLICY).filter(
