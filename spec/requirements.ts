@@ -727,6 +727,62 @@ const ADDITIONS: Requirement[] = [
 /** Issue #9: guarantees that must hold against an attacker. One block per area, kept apart. */
 const HARDENING: Requirement[] = [
   // --- Digest engine and agents: downgrades and replay across restarts (items 1, 2) ---
+  add(
+    "DIGEST-MINIMUM",
+    HARDENING_SECTION,
+    "The Digest client never answers a challenge weaker than required: a minimum qop (default the qop asked for) and the algorithms list as an allow-list; when no challenge offers both (qop stripped, SHA-2 challenges stripped leaving MD5, no qop at all), the request fails with ERR_DIGEST_DOWNGRADE and no answer is sent.",
+    IMPLEMENTED,
+    { source: "issue #9 item 1", refines: ["DIGEST-CLIENT", "DIGEST-AUTHINT"] },
+  ),
+  add(
+    "DIGEST-QOP-REQUIRED",
+    HARDENING_SECTION,
+    "The verifier takes a minimum qop per request (digestAuth requiredQop): a weaker answer gets 401 with challenges that offer only the required qop; the CPNS Server's policy table demands auth-int on every route with a request body or answers an attacker must not alter (users.create, enrollments.create, entities.revoke, whoami, otks.deposit, otks.inbox, otks.deliver, otks.consume), and the PN GW offers only auth-int on its session routes and relay.",
+    IMPLEMENTED,
+    { source: "issue #9 item 1", refines: ["DIGEST-AUTHINT", "SEED-5.x.3-1"] },
+  ),
+  add(
+    "AGENT-NO-DOWNGRADE",
+    HARDENING_SECTION,
+    "The agents (enrollment, entity requests, OTK client, peer session opening and messages, the relay transport) and the CLI answer only qop=auth-int with SHA-256 / SHA-512-256 (and -sess): a man in the middle stripping auth-int or the SHA-2 challenges, or rewriting request or response bodies, is detected on every route (the agent throws or the server refuses) and nothing is written at the server.",
+    IMPLEMENTED,
+    { source: "issue #9 item 1", refines: ["AGENT-REQUIRE-RSPAUTH", "DIGEST-MINIMUM"] },
+  ),
+  add(
+    "DIGEST-EPOCH",
+    HARDENING_SECTION,
+    "Nonces are bound to the replay ledger's epoch (in the nonce MAC); an in-memory ledger draws a fresh epoch per instance, so an answer captured before a restart, or answered at another instance with its own ledger, is refused, and our client recovers with the fresh challenge without any user-visible error.",
+    IMPLEMENTED,
+    { source: "issue #9 item 2", refines: ["DIGEST-REPLAY", "DIGEST-NONCE"] },
+  ),
+  add(
+    "DIGEST-REPLAY-RESTART",
+    HARDENING_SECTION,
+    "A request captured from the real Node server (tsx src/runtime/node.ts on a data folder) and replayed byte for byte after a restart on the same folder, or to a second server on the same storage and secret, is refused, and the victim's key version is unchanged.",
+    IMPLEMENTED,
+    { source: "issue #9 item 2", refines: ["DIGEST-EPOCH"] },
+  ),
+  add(
+    "DIGEST-RSPAUTH-UNCHALLENGED",
+    HARDENING_SECTION,
+    "Under requireRspauth, a 2xx given to the first, credential-less request (no Digest exchange at all) is refused with ERR_DIGEST_SERVER_UNAUTHENTICATED.",
+    IMPLEMENTED,
+    { source: "issue #9 (mutation gap)", refines: ["AGENT-REQUIRE-RSPAUTH"] },
+  ),
+  add(
+    "DIGEST-REALM-BOUND",
+    HARDENING_SECTION,
+    "An answer computed for another realm of a verifier sharing the nonce secret and the user's password is refused, and each part alone is refused by its own check: the other realm's nonce (realm in the nonce MAC), realm parameter, HA1, or opaque.",
+    IMPLEMENTED,
+    { source: "issue #9 (mutation gap)", refines: ["DIGEST-NONCE"] },
+  ),
+  add(
+    "DIGEST-NONCE-CANONICAL",
+    HARDENING_SECTION,
+    "A non-canonical base64url alias of a genuine nonce (other unused low bits in the last character) is refused, so it never opens a fresh replay-ledger window for an answer already given.",
+    IMPLEMENTED,
+    { source: "issue #9 (mutation gap)", refines: ["DIGEST-NONCE", "DIGEST-REPLAY"] },
+  ),
   // --- end: Digest engine and agents ---
   // --- failure limits, security log, store keys, data folder (items 3, 4, 5, 8, 9, 10, 11) ---
   // --- end: failure limits ---

@@ -74,6 +74,10 @@ export const ErrorCodes = {
     title: "The CPNS Server could not be reached through the relay",
   },
   // Hardening (issue #9): Digest downgrades
+  ERR_DIGEST_DOWNGRADE: {
+    status: 502,
+    title: "The challenge offers only weaker protection than required",
+  },
   // (end: Digest downgrades)
   // Hardening (issue #9): failure limits and store
   // (end: failure limits and store)

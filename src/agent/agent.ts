@@ -14,8 +14,10 @@ import {
   ALGORITHMS,
   computeHa1,
   createDigestFetch,
+  type DigestAlgorithm,
   digestExchangeOf,
   type FetchLike,
+  STRONG_ALGORITHMS,
 } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import { openEukey } from "../protocol/key-transport.ts";
@@ -30,6 +32,14 @@ export interface AgentOptions {
    * entity's traffic (spec/otk.md §6) cannot alter either undetected.
    */
   qop?: "auth" | "auth-int";
+  /**
+   * The weakest qop accepted from a challenge (issue #9 item 1): challenges are
+   * not authenticated, so a relay or anyone on the path could strip auth-int.
+   * Default: `qop`. A challenge offering less fails with ERR_DIGEST_DOWNGRADE.
+   */
+  minimumQop?: "auth" | "auth-int";
+  /** Digest algorithms allowed, strongest first. Default SHA-512-256 and SHA-256 (and -sess): no MD5. */
+  algorithms?: readonly DigestAlgorithm[];
   store: DeviceKeyStore;
   fetch?: FetchLike;
   crypto?: CryptoProvider;
@@ -106,6 +116,17 @@ export class EntityAgent {
     return record;
   }
 
+  /** What every Digest exchange of this agent insists on: rspauth, a qop floor, no MD5. */
+  #protection() {
+    const qop = this.options.qop ?? "auth-int";
+    return {
+      requireRspauth: true,
+      qop,
+      minimumQop: this.options.minimumQop ?? qop,
+      algorithms: this.options.algorithms ?? STRONG_ALGORITHMS,
+    };
+  }
+
   /** 5.x.1: the owner's User ID and password obtain (or rotate) this entity's EUKey. */
   async enroll(input: {
     userId: string;
@@ -119,8 +140,7 @@ export class EntityAgent {
     const fetchAsOwner = createDigestFetch({
       username: userId,
       password,
-      requireRspauth: true,
-      qop: this.options.qop ?? "auth-int",
+      ...this.#protection(),
       fetch: this.options.fetch,
       crypto: this.options.crypto,
     });
@@ -167,8 +187,7 @@ export class EntityAgent {
     const fetchAsEntity = createDigestFetch({
       username: entityId,
       password: record.eukey,
-      requireRspauth: true,
-      qop: this.options.qop ?? "auth-int",
+      ...this.#protection(),
       fetch: this.options.fetch,
       crypto: this.options.crypto,
     });

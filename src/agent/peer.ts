@@ -15,7 +15,12 @@ import type { SnapshotFrom } from "xstate";
 import { type PeerSessionEvent, peerSessionMachine } from "../../machines/peer-session.ts";
 import { toBase64url } from "../crypto/bytes.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
-import { createDigestFetch, digestExchangeOf, type FetchLike } from "../digest/index.ts";
+import {
+  createDigestFetch,
+  digestExchangeOf,
+  type FetchLike,
+  STRONG_ALGORITHMS,
+} from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import { machineBridge } from "../model/bridge.ts";
 import { peerSessionSecret } from "../protocol/otk-transport.ts";
@@ -130,8 +135,11 @@ export class PeerSession {
       username: options.entityId,
       password: toBase64url(otk),
       requireRspauth: true,
-      // The PN GW's answer (session id, expiry) is then covered by its rspauth too.
+      // The PN GW's answer (session id, expiry) is then covered by its rspauth too;
+      // never less, whatever a path attacker leaves of the challenge (issue #9 item 1).
       qop: "auth-int",
+      minimumQop: "auth-int",
+      algorithms: STRONG_ALGORITHMS,
       userhash: false,
       fetch: options.fetch,
       crypto: options.crypto,
@@ -185,6 +193,8 @@ export class PeerSession {
       password: secret,
       requireRspauth: true,
       qop: "auth-int" as const,
+      minimumQop: "auth-int" as const,
+      algorithms: STRONG_ALGORITHMS,
       userhash: false,
       fetch: options.fetch,
       crypto: options.crypto,

@@ -6,7 +6,12 @@
  * refused, whatever its status. Failures become problem codes.
  */
 
-import { createDigestFetch, digestExchangeOf, type FetchLike } from "../digest/index.ts";
+import {
+  createDigestFetch,
+  digestExchangeOf,
+  type FetchLike,
+  STRONG_ALGORITHMS,
+} from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import type { ServerInfo } from "../protocol/schemas.ts";
 import { CliError } from "./errors.ts";
@@ -106,6 +111,10 @@ export function userSession(base: string, userId: string, password: string, fetc
     username: userId,
     password,
     requireRspauth: true,
+    // Bodies covered both ways, and no downgrade by a stripped challenge (issue #9 item 1).
+    qop: "auth-int",
+    minimumQop: "auth-int",
+    algorithms: STRONG_ALGORITHMS,
     fetch: fetchLike,
   });
   return async function request<T>(method: "GET" | "DELETE", path: string): Promise<T> {

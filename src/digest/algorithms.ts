@@ -47,6 +47,17 @@ export const CLIENT_PREFERENCE: readonly DigestAlgorithm[] = [
   "MD5-sess",
 ];
 
+/**
+ * The SHA-2 algorithms only, strongest first: what a client that must not be
+ * downgraded to MD5 by a path attacker stripping challenges allows (issue #9 item 1).
+ */
+export const STRONG_ALGORITHMS: readonly DigestAlgorithm[] = [
+  "SHA-512-256",
+  "SHA-512-256-sess",
+  "SHA-256",
+  "SHA-256-sess",
+];
+
 const BY_UPPER = new Map<string, DigestAlgorithm>(
   Object.keys(ALGORITHMS).map((name) => [name.toUpperCase(), name as DigestAlgorithm]),
 );

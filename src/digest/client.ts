@@ -93,9 +93,21 @@ export interface DigestFetchOptions {
   primeWith?: { challenge: string; origin?: string };
   /** Preferred qop when the server offers both. Default "auth". */
   qop?: Qop;
+  /**
+   * The weakest qop this client will answer (issue #9 item 1). Challenges are
+   * not authenticated, so anyone on the path can strip auth-int from them: a
+   * client that settled for what was offered would let that someone alter the
+   * bodies unseen. Default: the `qop` asked for, or "auth" when none was asked.
+   * When no challenge offers it (or an algorithm of `algorithms`), the request
+   * fails with ERR_DIGEST_DOWNGRADE instead of returning the 401.
+   */
+  minimumQop?: Qop;
   /** Send H(username:realm) when the server allows it. Default true. */
   userhash?: boolean;
-  /** Acceptable algorithms, most preferred first. Default strongest first. */
+  /**
+   * Acceptable algorithms, most preferred first: an allow-list, anything else
+   * offered is never answered. Default strongest first, MD5 included.
+   */
   algorithms?: readonly DigestAlgorithm[];
   crypto?: CryptoProvider;
 }
@@ -121,11 +133,19 @@ interface SentAuthorization {
   sessHa1: string;
 }
 
-function pickQop(offered: string | undefined, preferred: Qop): Qop | undefined {
+/** Fetch standard: statuses whose responses have a null body. */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** Weakest first: a qop is acceptable when its rank is at least the minimum's. */
+const QOP_STRENGTH: readonly Qop[] = ["auth", "auth-int"];
+
+/** The preferred qop if offered, else any offered one at least as strong as `minimum`. */
+function pickQop(offered: string | undefined, preferred: Qop, minimum: Qop): Qop | undefined {
   if (offered === undefined) return undefined;
   const list = offered.split(",").map((token) => token.trim().toLowerCase());
-  if (list.includes(preferred)) return preferred;
-  return (["auth", "auth-int"] as const).find((qop) => list.includes(qop));
+  const acceptable = QOP_STRENGTH.slice(QOP_STRENGTH.indexOf(minimum));
+  if (acceptable.includes(preferred) && list.includes(preferred)) return preferred;
+  return acceptable.find((qop) => list.includes(qop));
 }
 
 export function createDigestFetch(
@@ -138,6 +158,10 @@ export function createDigestFetch(
   const crypto = options.crypto ?? defaultCrypto();
   const preference = options.algorithms ?? CLIENT_PREFERENCE;
   const preferredQop = options.qop ?? "auth";
+  const minimumQop = options.minimumQop ?? options.qop ?? "auth";
+  if (!QOP_STRENGTH.includes(preferredQop) || !QOP_STRENGTH.includes(minimumQop)) {
+    throw new TypeError("digest client: qop and minimumQop must be 'auth' or 'auth-int'");
+  }
   const useUserhash = options.userhash ?? true;
   const proxy = options.proxy ?? false;
   // RFC 7235 §3.1 / §3.2 and §4: the origin layer and the proxy layer differ only in names.
@@ -163,7 +187,13 @@ export function createDigestFetch(
   const lastRealm = new Map<string, string>();
   if (options.primeWith) {
     const scope = proxy ? "proxy" : options.primeWith.origin;
-    const space = spaceFromChallenge(options.primeWith.challenge);
+    const { space, weaker } = readChallenges(options.primeWith.challenge);
+    if (weaker) {
+      throw new CpnsError(
+        "ERR_DIGEST_DOWNGRADE",
+        "the primed challenge offers only weaker protection than required",
+      );
+    }
     if (scope === undefined || !space) {
       throw new TypeError("digest client: primeWith needs a Digest challenge (and an origin)");
     }
@@ -171,14 +201,23 @@ export function createDigestFetch(
     lastRealm.set(scope, space.realm);
   }
 
-  function spaceFromChallenge(header: string | null): ProtectionSpace | undefined {
-    if (!header) return undefined;
+  /**
+   * The best acceptable challenge; `weaker` when there were Digest challenges
+   * but each offered only a qop below the minimum or an algorithm outside the
+   * allow-list (what a downgrading man in the middle leaves).
+   */
+  function readChallenges(header: string | null): {
+    space: ProtectionSpace | undefined;
+    weaker: boolean;
+  } {
+    if (!header) return { space: undefined, weaker: false };
     let elements: ReturnType<typeof parseChallenges>;
     try {
       elements = parseChallenges(header);
     } catch {
-      return undefined;
+      return { space: undefined, weaker: false };
     }
+    let weaker = false;
     let best: { rank: number; space: ProtectionSpace } | undefined;
     for (const element of elements) {
       if (element.scheme.toLowerCase() !== "digest") continue;
@@ -186,11 +225,15 @@ export function createDigestFetch(
       const name = parseAlgorithm(p.get("algorithm"));
       const realm = p.get("realm");
       const nonce = p.get("nonce");
-      const qop = pickQop(p.get("qop"), preferredQop);
-      // No qop means RFC 2069 mode, which has no replay protection: not answered.
+      const qop = pickQop(p.get("qop"), preferredQop, minimumQop);
+      const rank = name ? preference.indexOf(name) : -1;
+      if (realm !== undefined && nonce && (rank < 0 || !qop)) {
+        // No qop at all (RFC 2069 mode, no replay protection) is as weak as a weak qop.
+        weaker = true;
+        continue;
+      }
       if (!name || realm === undefined || !nonce || !qop) continue;
-      const rank = preference.indexOf(name);
-      if (rank < 0 || (best && best.rank <= rank)) continue;
+      if (best && best.rank <= rank) continue;
       const algorithm = ALGORITHMS[name];
       best = {
         rank,
@@ -206,7 +249,7 @@ export function createDigestFetch(
         },
       };
     }
-    return best?.space;
+    return { space: best?.space, weaker: weaker && !best };
   }
 
   function authorize(
@@ -276,10 +319,13 @@ export function createDigestFetch(
     const rspauth = params?.get("rspauth");
     if (rspauth !== undefined) {
       const { space } = sent;
+      // A null-body status (204, 304...) has no body to read: some Response
+      // implementations even throw when asked to clone one with a body.
+      const bytes = NULL_BODY_STATUS.has(res.status)
+        ? new Uint8Array(0)
+        : new Uint8Array(await res.clone().arrayBuffer());
       const bodyHash =
-        space.qop === "auth-int"
-          ? toHex(hashBytes(space.algorithm.hash, new Uint8Array(await res.clone().arrayBuffer())))
-          : undefined;
+        space.qop === "auth-int" ? toHex(hashBytes(space.algorithm.hash, bytes)) : undefined;
       const expected = computeResponse(space.algorithm, {
         ha1: sent.sessHa1,
         nonce: sent.nonce,
@@ -380,8 +426,17 @@ export function createDigestFetch(
     }
 
     // A fresh challenge: first contact, stale=true, or a nonce the server dropped.
-    const space = spaceFromChallenge(res.headers.get(layer.challenge));
-    if (!space) return res;
+    const { space, weaker } = readChallenges(res.headers.get(layer.challenge));
+    if (!space) {
+      if (weaker) {
+        await res.body?.cancel();
+        throw new CpnsError(
+          "ERR_DIGEST_DOWNGRADE",
+          `${proxy ? "the proxy's" : "the server's"} challenge offers only weaker protection than required (qop ${minimumQop}, algorithms ${preference.join(", ")})`,
+        );
+      }
+      return res;
+    }
     await res.body?.cancel();
     spaces.set(`${scope} ${space.realm}`, space);
     lastRealm.set(scope, space.realm);

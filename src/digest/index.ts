@@ -4,7 +4,13 @@
  * folder knows nothing of CPNS and could be published on its own.
  */
 export type { AlgorithmSpec, DigestAlgorithm } from "./algorithms.ts";
-export { ALGORITHMS, CLIENT_PREFERENCE, DEFAULT_ALGORITHMS, parseAlgorithm } from "./algorithms.ts";
+export {
+  ALGORITHMS,
+  CLIENT_PREFERENCE,
+  DEFAULT_ALGORITHMS,
+  parseAlgorithm,
+  STRONG_ALGORITHMS,
+} from "./algorithms.ts";
 export {
   createDigestFetch,
   type DigestExchange,

@@ -13,6 +13,15 @@
 
 export interface ReplayLedger {
   /**
+   * Which ledger this is (issue #9 item 2): the nonce MAC covers it, so a nonce
+   * is only ever accepted under the ledger that remembers its answers. An
+   * in-memory ledger draws a fresh one per instance, so a restarted process or
+   * a second process on the same data never accepts a nonce the first issued
+   * (whose answers it has not seen); a persistent or shared ledger keeps one
+   * stable epoch for as long as it keeps its entries.
+   */
+  readonly epoch: Uint8Array;
+  /**
    * Records `nc` for `nonce` and answers whether it was fresh. `expiresAtMs` is
    * when the nonce stops being accepted anyway, after which the entry may go.
    */
@@ -56,6 +65,9 @@ export function advanceWindow(
   return { highest, seen: (seen | bit) >>> 0 };
 }
 
+/** Bytes of an epoch drawn at random: enough that two instances never share one. */
+export const EPOCH_BYTES = 16;
+
 export interface MemoryReplayLedgerOptions {
   window?: number;
   now?: () => number;
@@ -70,6 +82,8 @@ export class MemoryReplayLedger implements ReplayLedger {
   readonly #now: () => number;
   readonly #sweepIntervalMs: number;
   #nextSweepAt = 0;
+  /** Fresh per instance: what this ledger has not seen, it must not be asked to judge. */
+  readonly epoch: Uint8Array = globalThis.crypto.getRandomValues(new Uint8Array(EPOCH_BYTES));
 
   constructor(options: MemoryReplayLedgerOptions = {}) {
     this.#window = options.window ?? DEFAULT_NC_WINDOW;

@@ -15,6 +15,7 @@ import {
   type DigestOutcome,
   type DigestPrincipal,
   type DigestServerOptions,
+  type Qop,
 } from "./server.ts";
 
 export type DigestEnv<D = unknown> = { Variables: { digest: DigestPrincipal<D> } };
@@ -41,6 +42,12 @@ export interface DigestAuthOptions<D = unknown> extends DigestServerOptions<D> {
    * this hop only (RFC 7235 §4.4): a relaying handler should not forward it.
    */
   proxy?: boolean;
+  /**
+   * The weakest qop this request may be answered with (issue #9 item 1): e.g.
+   * "auth-int" on routes with a body or key material. A weaker answer gets 401
+   * (407) with challenges offering only the required qop. Default: any.
+   */
+  requiredQop?: (c: Context) => Qop | undefined;
 }
 
 /** The header names of one layer: origin server (RFC 7235 §4.1-4.2) or proxy (§4.3-4.4). */
@@ -64,6 +71,7 @@ export function digestAuth<D = unknown>(
   const { onFailure } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const proxy = options.proxy ?? false;
+  const { requiredQop } = options;
   const names = proxy ? HEADERS.proxy : HEADERS.origin;
 
   return async function digestAuth(c, next) {
@@ -71,6 +79,7 @@ export function digestAuth<D = unknown>(
       method: c.req.method,
       url: c.req.url,
       authorization: c.req.header(names.credentials),
+      minimumQop: requiredQop?.(c),
       // Only read for qop=auth-int. Hono caches it, so the handler can still read it.
       body: async () => {
         if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) {

@@ -3,12 +3,15 @@
  * "time-stamp H(time-stamp ":" ETag ":" secret-data)"). Ours:
  *
  *   nonce  = base64url( issuedAt(8, ms, big-endian) || random(8) || mac(16) )
- *   mac    = HMAC-SHA-256(secret, "cpns-digest-nonce-v1" || 0x00 || realm || 0x00 || issuedAt || random)[0..16)
+ *   mac    = HMAC-SHA-256(secret, "cpns-digest-nonce-v2" || 0x00 || len(epoch) || epoch || realm || 0x00 || issuedAt || random)[0..16)
  *
  * Issuing a challenge stores nothing, so unanswered challenges cost no memory.
  * The realm is inside the MAC, so a nonce from another realm (of a server that
  * shares the secret) is refused. Freshness comes from issuedAt; replay of a
- * fresh nonce is the replay ledger's job.
+ * fresh nonce is the replay ledger's job, and the ledger's epoch (fixed length)
+ * is inside the MAC too (issue #9 item 2), so a nonce issued before a restart,
+ * or by a second process with its own ledger, is refused instead of being
+ * answered again under a ledger that never saw its first answers.
  */
 import { concatBytes, fromBase64url, toBase64url, uint64be, utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualBytes } from "../crypto/compare.ts";
@@ -17,7 +20,7 @@ import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
 
 const NONCE_BYTES = 32;
 const MAC_BYTES = 16;
-const LABEL = utf8("cpns-digest-nonce-v1\u0000");
+const LABEL = utf8("cpns-digest-nonce-v2\u0000");
 /** Nonces claiming to come from further in the future than this are forged or from a bad clock. */
 const MAX_CLOCK_SKEW_MS = 5_000;
 
@@ -40,21 +43,23 @@ export function freshness(issuedAtMs: number, nowMs: number, lifetimeMs: number)
 export class NonceFactory {
   readonly #secret: Uint8Array;
   readonly #realm: Uint8Array;
+  /** Label, length-prefixed epoch and realm: the fixed prefix of every MAC input. */
+  readonly #prefix: Uint8Array;
 
   constructor(
     secret: Uint8Array,
     realm: string,
     readonly crypto: CryptoProvider,
+    epoch: Uint8Array = new Uint8Array(0),
   ) {
+    if (epoch.length > 255) throw new TypeError("digest: a ledger epoch is at most 255 bytes");
     this.#secret = secret.slice();
     this.#realm = utf8(`${realm}\u0000`);
+    this.#prefix = concatBytes(LABEL, Uint8Array.of(epoch.length), epoch, this.#realm);
   }
 
   #mac(body: Uint8Array): Uint8Array {
-    return hmacSha256Sync(this.#secret, concatBytes(LABEL, this.#realm, body)).subarray(
-      0,
-      MAC_BYTES,
-    );
+    return hmacSha256Sync(this.#secret, concatBytes(this.#prefix, body)).subarray(0, MAC_BYTES);
   }
 
   issue(nowMs: number): string {

@@ -87,6 +87,13 @@ export interface DigestRequest {
   authorization: string | null | undefined;
   /** Needed only for qop=auth-int. */
   body?: () => Promise<Uint8Array | ArrayBuffer>;
+  /**
+   * The weakest qop this request may be answered with (issue #9 item 1), e.g.
+   * "auth-int" for a route with a body or key material. A weaker answer gets a
+   * 401 whose challenges offer only the qops at least this strong. Default: any
+   * configured qop.
+   */
+  minimumQop?: Qop;
 }
 
 export interface DigestPrincipal<D = unknown> {
@@ -130,7 +137,8 @@ const GENUINE_NONCE_CACHE = 4096;
 
 export interface DigestVerifier<D = unknown> {
   readonly realm: string;
-  challenges(options?: { stale?: boolean }): string[];
+  /** `minimumQop`: offer only the configured qops at least this strong. */
+  challenges(options?: { stale?: boolean; minimumQop?: Qop }): string[];
   verify(request: DigestRequest): Promise<DigestOutcome<D>>;
 }
 
@@ -206,7 +214,8 @@ export function createDigestVerifier<D = unknown>(
   const advertiseUserhash = options.userhash ?? true;
   const ledger = options.ledger ?? new MemoryReplayLedger({ now });
   const secret = typeof options.secret === "string" ? utf8(options.secret) : options.secret;
-  const nonces = new NonceFactory(secret, realm, crypto);
+  // The ledger's epoch is in every nonce: see ledger.ts (issue #9 item 2).
+  const nonces = new NonceFactory(secret, realm, crypto, ledger.epoch);
   const opaque = nonces.opaque();
   const genuineNonces = new Map<string, number>();
   // HA2 for qop=auth depends only on public inputs (method, uri), and the same
@@ -224,36 +233,42 @@ export function createDigestVerifier<D = unknown>(
     return value;
   }
 
-  // Everything but the nonce and stale is fixed per algorithm: format it once.
+  // Everything but the nonce and stale is fixed per algorithm and qop set:
+  // format it once for each minimum qop (this runs on every refused request).
   const NONCE_SLOT = "\u0000";
-  const challengeTemplates = offered.map((spec) => {
-    const params: Array<[string, ParamValue]> = [
-      ["realm", { value: realm, quoted: true }],
-      ["qop", { value: qops.join(", "), quoted: true }],
-      ["algorithm", { value: spec.name, quoted: false }],
-      ["nonce", { value: NONCE_SLOT, quoted: true }],
-      ["opaque", { value: opaque, quoted: true }],
-      ["charset", { value: "UTF-8", quoted: false }],
-    ];
-    if (advertiseUserhash) params.push(["userhash", { value: "true", quoted: false }]);
-    const [before, after] = `Digest ${formatParams(params)}`.split(NONCE_SLOT) as [string, string];
-    return { before, after };
-  });
+  const templatesFor = (qopSet: readonly Qop[]) =>
+    offered.map((spec) => {
+      const params: Array<[string, ParamValue]> = [
+        ["realm", { value: realm, quoted: true }],
+        ["qop", { value: qopSet.join(", "), quoted: true }],
+        ["algorithm", { value: spec.name, quoted: false }],
+        ["nonce", { value: NONCE_SLOT, quoted: true }],
+        ["opaque", { value: opaque, quoted: true }],
+        ["charset", { value: "UTF-8", quoted: false }],
+      ];
+      if (advertiseUserhash) params.push(["userhash", { value: "true", quoted: false }]);
+      const [before, after] = `Digest ${formatParams(params)}`.split(NONCE_SLOT) as [
+        string,
+        string,
+      ];
+      return { before, after };
+    });
+  /** Keyed by minimum qop: the configured qops at least that strong (possibly none). */
+  const acceptedQops: Readonly<Record<Qop, readonly Qop[]>> = {
+    auth: qops,
+    "auth-int": qops.filter((qop) => qop === "auth-int"),
+  };
+  const challengeTemplates = {
+    auth: templatesFor(acceptedQops.auth),
+    "auth-int": templatesFor(acceptedQops["auth-int"]),
+  } as const;
 
-  function challenges(opts: { stale?: boolean } = {}): string[] {
+  function challenges(opts: { stale?: boolean; minimumQop?: Qop } = {}): string[] {
     const nonce = nonces.issue(now());
     const stale = opts.stale ? ", stale=true" : "";
-    return challengeTemplates.map(({ before, after }) => before + nonce + after + stale);
-  }
-
-  function fail(status: 400 | 401, code: ErrorCode, stale = false): DigestOutcome<D> {
-    return {
-      ok: false,
-      status,
-      code,
-      stale,
-      challenges: status === 401 ? challenges({ stale }) : [],
-    };
+    const templates = challengeTemplates[opts.minimumQop ?? "auth"];
+    if (acceptedQops[opts.minimumQop ?? "auth"].length === 0) return [];
+    return templates.map(({ before, after }) => before + nonce + after + stale);
   }
 
   /**
@@ -278,6 +293,18 @@ export function createDigestVerifier<D = unknown>(
   }
 
   async function verify(request: DigestRequest): Promise<DigestOutcome<D>> {
+    const minimumQop = request.minimumQop ?? "auth";
+    const allowedQops = acceptedQops[minimumQop];
+    if (allowedQops === undefined) throw new TypeError("digest: minimumQop must be a qop");
+    function fail(status: 400 | 401, code: ErrorCode, stale = false): DigestOutcome<D> {
+      return {
+        ok: false,
+        status,
+        code,
+        stale,
+        challenges: status === 401 ? challenges({ stale, minimumQop }) : [],
+      };
+    }
     const header = request.authorization;
     if (!header) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
 
@@ -335,7 +362,8 @@ export function createDigestVerifier<D = unknown>(
     }
     const algorithm = ALGORITHMS[algorithmName];
     const qop = qopToken.toLowerCase() as Qop;
-    if (!qops.includes(qop)) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    // A qop weaker than this request requires is a downgrade: refused before any hashing.
+    if (!allowedQops.includes(qop)) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
     if (response.length !== algorithm.hexLength) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
     if (sentRealm !== realm) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
     if (p.has("opaque") && p.get("opaque") !== opaque) {

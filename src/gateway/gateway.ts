@@ -32,6 +32,7 @@ import {
   type DigestPrincipal,
   digestAuth,
   type FetchLike,
+  MemoryReplayLedger,
 } from "../digest/index.ts";
 import { CpnsError, errorToResponse, problemResponse } from "../errors.ts";
 import { readJson } from "../protocol/body.ts";
@@ -162,6 +163,7 @@ export class PnGateway {
       secret,
       // Peer and session ids are no secret to the gateway; plain usernames keep lookups direct.
       userhash: false,
+
       crypto: options.crypto,
       now: this.#now,
     };
@@ -173,14 +175,29 @@ export class PnGateway {
       const entry = book.session(username);
       return entry?.secret ? { password: toBase64url(entry.secret), data: entry } : undefined;
     };
+    // The session routes (message bodies) and the relay take auth-int only, so a
+    // path attacker has no weaker qop to strip the challenge down to (issue #9
+    // item 1). The opening carries no body and keeps both qops, so any Digest
+    // client can still be a peer (Python requests knows only auth); our peers
+    // insist on auth-int there (src/agent/peer.ts), which covers its answer.
+    const authInt = { qop: ["auth-int"] as const };
     const withOtk = digestAuth<GatewaySessionEntry>({ ...common, lookup: offerLookup });
-    const withSession = digestAuth<GatewaySessionEntry>({ ...common, lookup: sessionLookup });
+    const withSession = digestAuth<GatewaySessionEntry>({
+      ...common,
+      ...authInt,
+      lookup: sessionLookup,
+    });
     // The relay's nonces outlive any session, and the session opening hands the
     // peer its first relay challenge: fetch() turns a 407 into a network error, so
     // a fetch-based peer could never read the challenge of a 407 itself.
     const proxyOptions = {
       ...common,
+      // Relayed bodies and answers are bound to the session's hop too.
+      ...authInt,
       lookup: sessionLookup,
+      // One ledger for the verifier that hands out the first relay challenge and
+      // the one that checks the answers: its epoch is in the nonces (issue #9 item 2).
+      ledger: new MemoryReplayLedger({ now: this.#now }),
       // A minute beyond the session: a late relay is then answered 410 (session
       // over), not with a stale 407 that a fetch-based peer could not even read.
       nonceLifetimeSeconds: (options.sessionLifetimeSeconds ?? 900) + 60,

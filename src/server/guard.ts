@@ -18,7 +18,7 @@ import { decodeExtValue } from "../digest/params.ts";
 import { problemResponse } from "../errors.ts";
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { credentialLookup } from "./credentials.ts";
-import { isAllowed, needsAuthentication, type RouteId } from "./policy.ts";
+import { isAllowed, needsAuthentication, POLICY, type RouteId } from "./policy.ts";
 
 /**
  * The identity a Digest attempt is counted against: the User ID or Entity ID
@@ -58,8 +58,15 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
   const addressOf = (c: Parameters<MiddlewareHandler<ServerEnv>>[0]) =>
     config.clientAddress?.(c.req.raw, c.env) ?? "unknown";
 
+  // One verifier (one ledger, one epoch) for every route; each request's route
+  // says which qop it demands (policy.ts, issue #9 item 1).
+  const routeOf = new WeakMap<object, RouteId>();
   // digestAuth only sets `digest`; ServerEnv is a superset of its env.
   const digest = digestAuth<CredentialData>({
+    requiredQop: (c) => {
+      const route = routeOf.get(c);
+      return route === undefined ? "auth-int" : POLICY[route].qop;
+    },
     realm: config.realm,
     secret: config.digestSecret,
     lookup: credentialLookup(parts),
@@ -109,6 +116,7 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
         return problemResponse("ERR_RATE_LIMITED", undefined, { "Retry-After": String(wait) });
       }
 
+      routeOf.set(c, route);
       return digest(c, async () => {
         const principal = c.var.digest.data as CredentialData;
         if (!limiter.isEmpty()) limiter.clear(`u:${c.var.digest.username}`);

@@ -22,84 +22,103 @@ export interface RoutePolicy {
   allow: readonly PrincipalKind[];
   /** Requirement ids this route implements (spec/requirements.ts). */
   requirements: readonly string[];
+  /**
+   * The weakest Digest qop accepted (issue #9 item 1): "auth-int" wherever a
+   * request body or an answer (key material, identity, OTK records) must not be
+   * alterable by a relay or anyone on the path; "auth" leaves bodies unprotected.
+   */
+  qop: "auth" | "auth-int";
 }
 
 const EVERYONE: readonly PrincipalKind[] = PRINCIPAL_KINDS;
 
 export const POLICY = {
-  health: { method: "GET", path: "/health", allow: EVERYONE, requirements: [] },
-  info: { method: "GET", path: "/cpns/v1", allow: EVERYONE, requirements: [] },
+  health: { method: "GET", path: "/health", allow: EVERYONE, requirements: [], qop: "auth" },
+  info: { method: "GET", path: "/cpns/v1", allow: EVERYONE, requirements: [], qop: "auth" },
   "users.create": {
     method: "POST",
     path: "/cpns/v1/admin/users",
     allow: ["admin"],
     requirements: ["SEED-5.x.1-1"],
+    qop: "auth-int",
   },
   "users.list": {
     method: "GET",
     path: "/cpns/v1/admin/users",
     allow: ["admin"],
     requirements: [],
+    qop: "auth",
   },
   "enrollments.create": {
     method: "POST",
     path: "/cpns/v1/enrollments",
     allow: ["user"],
     requirements: ["SEED-5.x.1-1", "SEED-5.x.1-2"],
+    qop: "auth-int",
   },
   "entities.list": {
     method: "GET",
     path: "/cpns/v1/entities",
     allow: ["user"],
     requirements: ["SEED-5.x.3-1"],
+    qop: "auth",
   },
   "entities.get": {
     method: "GET",
     path: "/cpns/v1/entities/:entityId",
     allow: ["user"],
     requirements: ["SEED-5.x.3-1"],
+    qop: "auth",
   },
   "entities.revoke": {
     method: "DELETE",
     path: "/cpns/v1/entities/:entityId",
     allow: ["user"],
     requirements: ["SEED-5.x.3-1"],
+    qop: "auth-int",
   },
   whoami: {
     method: "GET",
     path: "/cpns/v1/whoami",
     allow: ["PNE", "PNGW"],
     requirements: ["SEED-5.x.2-1", "SEED-5.x.3-1"],
+    qop: "auth-int",
   },
   "otks.deposit": {
     method: "POST",
     path: "/cpns/v1/otks",
     allow: ["PNGW"],
     requirements: ["SEED-5.x.2-4", "SEED-5.x.2-5", "OTK-DEPOSIT", "OTK-PAIRING"],
+    qop: "auth-int",
   },
   "otks.inbox": {
     method: "GET",
     path: "/cpns/v1/otks/inbox",
     allow: ["PNE", "PNGW"],
     requirements: ["OTK-DELIVERY"],
+    qop: "auth-int",
   },
   "otks.deliver": {
     method: "POST",
     path: "/cpns/v1/otks/:otkId/delivery",
     allow: ["PNE", "PNGW"],
     requirements: ["SEED-5.x.2-5", "OTK-DELIVERY", "OTK-CUT-THROUGH"],
+    qop: "auth-int",
   },
   "otks.consume": {
     method: "POST",
     path: "/cpns/v1/otks/:otkId/consume",
     allow: ["PNGW"],
     requirements: ["OTK-FORMAT", "OTK-CUT-THROUGH"],
+    qop: "auth-int",
   },
   "channels.open": {
     method: "POST",
     path: "/cpns/v1/channels",
     allow: ["PNE", "PNGW"],
     requirements: ["SEED-5.x.4-1", "SEED-5.x.4-2", "SEED-5.x.4-3", "FFS-NO-TLS", "CHANNEL-KEYS"],
+    // The answer names the session the channel keys are bound to: not alterable on the way.
+    qop: "auth-int",
   },
   "channels.send": {
     method: "POST",
@@ -108,30 +127,36 @@ export const POLICY = {
     // only the entity that opened it (and this server) can derive.
     allow: EVERYONE,
     requirements: ["SEED-5.x.4-1", "SEED-5.x.4-2", "CHANNEL-REPLAY", "CHANNEL-BINDING"],
+    // No Digest at all: the AEAD record authenticates itself.
+    qop: "auth",
   },
   "model.page": {
     method: "GET",
     path: "/model",
     allow: EVERYONE,
     requirements: ["SPEC-MODEL-PAGE"],
+    qop: "auth",
   },
   "model.icon": {
     method: "GET",
     path: "/model/icon.svg",
     allow: EVERYONE,
     requirements: ["SPEC-MODEL-PAGE"],
+    qop: "auth",
   },
   "model.machines": {
     method: "GET",
     path: "/model/machines.json",
     allow: EVERYONE,
     requirements: ["SPEC-MODEL-PAGE"],
+    qop: "auth",
   },
   "entities.state": {
     method: "GET",
     path: "/cpns/v1/admin/entities/:entityId/state",
     allow: ["admin"],
     requirements: ["SPEC-MODEL-PAGE"],
+    qop: "auth",
   },
 } as const satisfies Record<string, RoutePolicy>;
 

@@ -155,7 +155,7 @@ export async function startImpostor(mode: "challenge" | "open"): Promise<Imposto
   const server: Server = createServer((req, res) => {
     if (mode === "challenge" && !req.headers.authorization) {
       res.writeHead(401, {
-        "www-authenticate": 'Digest realm="cpns", qop="auth", algorithm=SHA-256, nonce="n0nce"',
+        "www-authenticate": 'Digest realm="cpns", qop="auth-int", algorithm=SHA-256, nonce="n0nce"',
         "content-type": "application/problem+json",
       });
       res.end('{"code":"ERR_DIGEST_UNAUTHORIZED","title":"Authentication required"}');

@@ -15,6 +15,7 @@ import {
   type DigestEnv,
   type DigestVerifier,
   digestAuth,
+  MemoryReplayLedger,
   staticCredentials,
 } from "../../src/digest/index.ts";
 import type { ErrorCode } from "../../src/errors.ts";
@@ -36,6 +37,9 @@ const USERS = { alice: "correct horse", "J\u00e4s\u00f8n Doe": "Secret, or not?"
 const options = {
   realm: REALM,
   secret: SECRET,
+  // One ledger behind every verifier here: its epoch is in the nonces (issue #9
+  // item 2), so instances share nonces only when they share the ledger.
+  ledger: new MemoryReplayLedger({ now: () => T0 }),
   lookup: staticCredentials(USERS),
   algorithms: ["SHA-256", "MD5"] as const,
   qop: ["auth"] as const,
