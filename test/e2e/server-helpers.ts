@@ -27,6 +27,7 @@ import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import type { CpnsServerConfig } from "../../src/server/context.ts";
 import type { SecurityEvent } from "../../src/server/events.ts";
+import { createUserSealed } from "../admin-users.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const REALM = "cpns-e2e";
@@ -112,10 +113,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     fetch: raw,
     admin,
     async createUser(userId, password) {
-      const res = await admin("/cpns/v1/admin/users", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ userId, password }),
+      const res = await createUserSealed({
+        transport: (request) => fetch(request),
+        base: url,
+        adminToken: ADMIN_TOKEN,
+        userId,
+        password,
+        now: () => (controlledClock ? clock.now : Date.now()),
       });
       expect(res.status, await res.clone().text()).toBe(201);
       await res.arrayBuffer();
