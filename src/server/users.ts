@@ -40,6 +40,9 @@ const HASH_ALGORITHMS = {
 export function userHandlers(parts: ServerParts) {
   const { users, entities, cipher, log, config, mutex } = parts;
 
+  if (config.adminTransportKey !== undefined && config.adminTransportKey.length !== 32) {
+    throw new CpnsError("ERR_CONFIG", "adminTransportKey must be 32 bytes");
+  }
   let transportKey: Promise<AdminTransportKey> | undefined;
   function adminTransportKey(): Promise<AdminTransportKey> {
     transportKey ??= importAdminTransportKey(

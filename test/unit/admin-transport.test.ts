@@ -245,6 +245,10 @@ describe("[ADMIN-NO-PLAIN-SECRET][PASSWORD-POLICY] the create-user route, in pro
     expect(await server.storage.getKeys()).toEqual([]);
   });
 
+  it("[ADMIN-TRANSPORT-KEY] a configured admin transport key of the wrong size is a configuration error at start, not a 500 later", () => {
+    expect(() => app({ adminTransportKey: new Uint8Array(31) })).toThrow(/adminTransportKey/);
+  });
+
   it("[ADMIN-SEALED-SECRET] an envelope sealed to a configured key is opened by a second instance with the same key (restart)", async () => {
     const secret = generateAdminTransportSecret();
     const storage = createStorage({ driver: memoryDriver() });
