@@ -17,6 +17,11 @@ export const zxcvbnEstimator: StrengthEstimator = (password, userInputs) => {
     dictionary: { ...common.dictionary, ...english.dictionary },
     graphs: common.adjacencyGraphs,
     translations: english.translations,
+    // Bounds on the work per check (the library's defaults, 256 and 100, let one 1024-character
+    // password take seconds): only the first 64 characters are estimated, which can only
+    // understate a longer password, and l33t substitutions are capped.
+    maxLength: 64,
+    l33tMaxSubstitutions: 10,
   });
   const result = factory.check(password, userInputs);
   const feedback = [result.feedback.warning, ...result.feedback.suggestions].filter(
