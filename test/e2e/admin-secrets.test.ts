@@ -319,6 +319,10 @@ describe("[ADMIN-SEALED-SECRET][ADMIN-KEY-PIN][ADMIN-TRANSPORT-KEY][PASSWORD-POL
     "[ADMIN-TRANSPORT-KEY] npm start prints the pin, keeps it in <data>/admin-key.pin, and keeps the key owner-only so a restart serves the same key",
     async () => {
       const pin = readFileSync(join(dataDir, "admin-key.pin"), "utf8").trim();
+      // The pin line follows the "listening" line the harness waits for.
+      for (let i = 0; i < 100 && !server?.output().includes("admin key pin:"); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       expect(server?.output()).toContain(`admin key pin: ${pin}`);
       expect(statSync(join(dataDir, "admin-transport.key")).mode & 0o777).toBe(0o600);
       expect(statSync(join(dataDir, "admin-key.pin")).mode & 0o777).toBe(0o600);
