@@ -172,6 +172,19 @@ describe("[PASSWORD-POLICY] the password policy", () => {
     ).toEqual({ ok: true });
   });
 
+  it("[PASSWORD-POLICY] long inputs: a 1024-character repetition is refused, a long varied passphrase accepted, 1025 characters refused by length", () => {
+    expect(check("a".repeat(1024))).toMatchObject({ ok: false });
+    const passphrase = Array.from({ length: 12 }, (_, i) => `quill${i * 7}-marsh${i * 3}`).join(
+      " ",
+    );
+    expect(passphrase.length).toBeGreaterThan(64);
+    expect(check(passphrase)).toEqual({ ok: true });
+    expect(check(`${STRONG}${"x".repeat(1025)}`)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/at most 1024/),
+    });
+  });
+
   it("[PASSWORD-POLICY] accepts a strong password and passes the library's advice on", () => {
     expect(check(STRONG)).toEqual({ ok: true });
     expect(check("correct horse battery staple")).toEqual({ ok: true });
