@@ -787,6 +787,48 @@ const HARDENING: Requirement[] = [
   // --- failure limits, security log, store keys, data folder (items 3, 4, 5, 8, 9, 10, 11) ---
   // --- end: failure limits ---
   // --- admin secrets on the wire and passwords (items 6, 7) ---
+  add(
+    "ADMIN-TRANSPORT-KEY",
+    HARDENING_SECTION,
+    "The server keeps an X25519 admin transport key (from the environment, or generated once into the data folder, owner-only) and serves its public half anonymously at GET /.well-known/cpns-admin-key as {kty, crv, x, pin, alg}, pin = base64url(SHA-256(x)); `npm start` prints the pin and keeps it in <data>/admin-key.pin.",
+    IMPLEMENTED,
+    { source: "issue #9 item 6", refines: ["SERVER-ADMIN-API"] },
+  ),
+  add(
+    "ADMIN-SEALED-SECRET",
+    HARDENING_SECTION,
+    "A new user's password reaches the server sealed to the admin transport key (ephemeral X25519, HKDF-SHA-256 with salt = ephemeral || server public key, AES-256-GCM, AAD = label, route and User ID, sealing time inside): a passive observer of `cpns user add` sees neither the password nor any HA1; a bit flip, another User ID, another key or an envelope older than 300 s (or more than 60 s ahead) is refused with a 4xx problem and nothing stored.",
+    IMPLEMENTED,
+    { source: "issue #9 item 6", refines: ["SERVER-ADMIN-API", "SEED-5.x.1-1"] },
+  ),
+  add(
+    "ADMIN-NO-PLAIN-SECRET",
+    HARDENING_SECTION,
+    "A password in clear in a create-user body is refused unless the request arrived over TLS (ERR_ADMIN_PLAIN_SECRET), and HA1 values are refused always (ERR_ADMIN_HA1_RETIRED: they are password-equivalent and cannot be policy-checked); nothing is stored.",
+    IMPLEMENTED,
+    { source: "issue #9 item 6", refines: ["SERVER-ADMIN-API"] },
+  ),
+  add(
+    "ADMIN-KEY-PIN",
+    HARDENING_SECTION,
+    "`cpns user add` recomputes the pin of the served admin transport key and refuses a key that does not match the admin's pin (--admin-key-pin, CPNS_ADMIN_KEY_PIN or <data>/admin-key.pin) before the password is read or anything is sent (ERR_ADMIN_KEY_PIN_MISMATCH); without a pin it sends the password only to an https: server (ERR_NO_ADMIN_KEY_PIN).",
+    IMPLEMENTED,
+    { source: "issue #9 item 6", refines: ["SERVER-ADMIN-API"] },
+  ),
+  add(
+    "PASSWORD-POLICY",
+    HARDENING_SECTION,
+    "The server refuses a user password shorter than 12 characters or with a zxcvbn-ts score below 3 (the User ID and realm as user inputs) with 400 ERR_WEAK_PASSWORD carrying the library's advice and never the password; the strength estimator is injectable through the server configuration.",
+    IMPLEMENTED,
+    { source: "issue #9 item 7; NIST SP 800-63B §5.1.1", refines: ["SEED-5.x.1-1"] },
+  ),
+  add(
+    "PASSWORD-POLICY-CLI",
+    HARDENING_SECTION,
+    "`cpns user add` checks the same password policy (same module) before anything is sent, so a weak password is refused without a round trip (ERR_WEAK_PASSWORD).",
+    IMPLEMENTED,
+    { source: "issue #9 item 7", refines: ["PASSWORD-POLICY"] },
+  ),
   // --- end: admin secrets ---
   // --- checks the test suite could not see (mutation gaps) ---
   // --- end: mutation gaps ---

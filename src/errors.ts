@@ -82,6 +82,25 @@ export const ErrorCodes = {
   // Hardening (issue #9): failure limits and store
   // (end: failure limits and store)
   // Hardening (issue #9): admin secrets and passwords
+  ERR_ADMIN_PLAIN_SECRET: {
+    status: 400,
+    title: "A password in clear is accepted over TLS only; seal it to the admin transport key",
+  },
+  ERR_ADMIN_HA1_RETIRED: {
+    status: 400,
+    title:
+      "HA1 values are no longer accepted (they cannot be policy-checked); send the password sealed",
+  },
+  ERR_ADMIN_ENVELOPE_KEY: {
+    status: 400,
+    title: "The envelope is sealed to another admin transport key; fetch the current one",
+  },
+  ERR_ADMIN_ENVELOPE_INVALID: { status: 400, title: "The sealed envelope could not be opened" },
+  ERR_ADMIN_ENVELOPE_EXPIRED: {
+    status: 400,
+    title: "The sealed envelope is too old (or from the future); seal it again",
+  },
+  ERR_WEAK_PASSWORD: { status: 400, title: "The password does not meet the password policy" },
   // (end: admin secrets and passwords)
   // Storage
   ERR_STORE_UNAVAILABLE: { status: 503, title: "Storage is unavailable; nothing was changed" },

@@ -5,11 +5,12 @@
  *   server       --server <url>    CPNS_SERVER       http://127.0.0.1:8787
  *   key store    --keystore <dir>  CPNS_KEYSTORE     ./.cpns-device
  *   admin token  --admin-token     CPNS_ADMIN_TOKEN  <CPNS_DATA_DIR or ./.cpns-data>/admin.token
+ *   admin key pin --admin-key-pin  CPNS_ADMIN_KEY_PIN <CPNS_DATA_DIR or ./.cpns-data>/admin-key.pin
  *
  * and the Entity ID / User ID rules of the server (src/protocol/schemas.ts),
  * checked before anything is sent or a file name is made.
  */
-import { readAdminTokenFile } from "../runtime/node-cli-files.ts";
+import { readAdminKeyPinFile, readAdminTokenFile } from "../runtime/node-cli-files.ts";
 import { keystoreDir } from "../runtime/node-keystore.ts";
 import { CliError, rememberSecret, usageError } from "./errors.ts";
 
@@ -68,6 +69,11 @@ export function adminToken(flag: string | undefined, env: CliEnv): string {
   if (!token) throw new CliError("ERR_NO_ADMIN_TOKEN", `no admin token: ${file} is empty`);
   rememberSecret(token);
   return token;
+}
+
+/** The pin of the server's admin transport key (issue #9 item 6), if the admin has one. */
+export function adminKeyPin(flag: string | undefined, env: CliEnv): string | undefined {
+  return flag || env.CPNS_ADMIN_KEY_PIN || readAdminKeyPinFile(env.CPNS_DATA_DIR || ".cpns-data");
 }
 
 /**

@@ -14,19 +14,43 @@ export const entityTypeSchema = z.enum(["PNE", "PNGW"]);
 
 const hexHash = (length: number) => z.string().regex(new RegExp(`^[0-9a-f]{${length}}$`));
 
+/** base64url without padding, bounded. */
+const base64url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/);
+
+/**
+ * A create-user body (issue #9 items 6-7) names the user and carries its
+ * password in exactly one of three forms: `sealed` to the server's admin
+ * transport key (src/protocol/admin-transport.ts; the only form accepted over
+ * plain HTTP), `password` in clear (accepted over TLS only), or `ha1` (the
+ * retired form: HA1 values cannot be policy-checked, so the server refuses it
+ * with its own code; the shape is still checked first).
+ */
 export const createUserSchema = z
   .strictObject({
     userId: idSchema,
-    /** Either the password (the server derives HA1 and forgets it)... */
+    sealed: z
+      .strictObject({
+        alg: z.literal("X25519-HKDF-SHA256-A256GCM"),
+        kid: base64url(43),
+        epk: base64url(43),
+        // iv(12) + JSON payload (password up to 1024 UTF-16 units, up to 6 bytes each escaped) + tag(16).
+        ct: base64url(8800),
+      })
+      .optional(),
     password: z.string().min(1).max(1024).optional(),
-    /** ...or HA1 per hash, computed by the caller, so the password never leaves it. */
     ha1: z
       .strictObject({ "SHA-256": hexHash(64), "SHA-512-256": hexHash(64), MD5: hexHash(32) })
       .optional(),
   })
-  .refine((body) => (body.password === undefined) !== (body.ha1 === undefined), {
-    message: "give exactly one of password and ha1",
-  });
+  .refine(
+    (body) =>
+      [body.sealed, body.password, body.ha1].filter((form) => form !== undefined).length === 1,
+    { message: "give exactly one of sealed, password and ha1" },
+  );
 
 export const enrollSchema = z.strictObject({
   entityId: idSchema,

@@ -9,6 +9,9 @@
  *   CPNS_ADMIN_TOKEN  Bearer token of the admin API (else <data>/admin.token)
  *   CPNS_DIGEST_SECRET nonce MAC key (else <data>/digest.secret)
  *   CPNS_REALM        Digest realm (default "cpns"; HA1s are bound to it)
+ *   CPNS_ADMIN_TRANSPORT_KEY base64url, 32 bytes: X25519 private key that admin
+ *                     secrets are sealed to (else <data>/admin-transport.key);
+ *                     its pin is written to <data>/admin-key.pin (issue #9 item 6)
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -23,6 +26,9 @@ export interface NodeServerSettings {
   adminTokenFile: string | undefined;
   digestSecret: string;
   securityLogFile: string;
+  adminTransportKey: Uint8Array;
+  /** Where the admin transport key's pin is kept for a local CLI (beside admin.token). */
+  adminKeyPinFile: string;
 }
 
 /** Reads `<dataDir>/<name>`, creating it with fresh random content (mode 0600) if absent. */
@@ -40,6 +46,12 @@ export function nodeServerSettings(env: NodeJS.ProcessEnv = process.env): NodeSe
   const master = env.CPNS_MASTER_KEY || keptSecret(dataDir, "master.key", 32).value;
   const masterKey = fromBase64url(master);
   if (masterKey.length !== 32) throw new Error("CPNS_MASTER_KEY must be 32 bytes, base64url");
+  const transportKey = fromBase64url(
+    env.CPNS_ADMIN_TRANSPORT_KEY || keptSecret(dataDir, "admin-transport.key", 32).value,
+  );
+  if (transportKey.length !== 32) {
+    throw new Error("CPNS_ADMIN_TRANSPORT_KEY must be 32 bytes, base64url");
+  }
   const admin = env.CPNS_ADMIN_TOKEN ? undefined : keptSecret(dataDir, "admin.token", 24);
   return {
     dataDir,
@@ -49,5 +61,7 @@ export function nodeServerSettings(env: NodeJS.ProcessEnv = process.env): NodeSe
     adminTokenFile: admin?.file,
     digestSecret: env.CPNS_DIGEST_SECRET || keptSecret(dataDir, "digest.secret", 32).value,
     securityLogFile: join(dataDir, "security.log"),
+    adminTransportKey: transportKey,
+    adminKeyPinFile: join(dataDir, "admin-key.pin"),
   };
 }

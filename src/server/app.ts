@@ -47,6 +47,7 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
       };
       return c.json(info);
     },
+    "admin.key": users.adminKey,
     "users.create": users.create,
     "users.list": users.list,
     "enrollments.create": entities.enroll,

@@ -7,6 +7,7 @@
 import type { Storage } from "unstorage";
 import type { CryptoProvider } from "../crypto/provider.ts";
 import type { DigestAlgorithm, DigestPrincipal, ReplayLedger } from "../digest/index.ts";
+import type { StrengthEstimator } from "../protocol/password-policy.ts";
 import { AtRestCipher } from "../store/at-rest.ts";
 import type { EntityRecord, EntityType } from "../store/records.ts";
 import { EntityRepository, OtkRepository, UserRepository } from "../store/repositories.ts";
@@ -43,6 +44,18 @@ export interface CpnsServerConfig {
    * not tell a PN GW whether another user's entity exists or is revoked).
    */
   otkPairing?: (issuer: EntityRecord, peer: EntityRecord) => boolean;
+  /**
+   * Issue #9 item 6: the 32 raw private bytes of the admin transport key
+   * (X25519) that create-user passwords are sealed to. Default: a fresh key per
+   * app instance, kept in memory (its pin then changes at every start).
+   */
+  adminTransportKey?: Uint8Array;
+  /**
+   * Issue #9 item 7: the password strength estimator. Default: zxcvbn-ts
+   * (src/protocol/password-strength.ts, loaded on first use); a small build
+   * (a Worker) passes a lighter one so the dictionaries stay out of its bundle.
+   */
+  passwordStrength?: StrengthEstimator;
   now?: () => number;
   crypto?: CryptoProvider;
 }

@@ -35,11 +35,18 @@ const EVERYONE: readonly PrincipalKind[] = PRINCIPAL_KINDS;
 export const POLICY = {
   health: { method: "GET", path: "/health", allow: EVERYONE, requirements: [], qop: "auth" },
   info: { method: "GET", path: "/cpns/v1", allow: EVERYONE, requirements: [], qop: "auth" },
+  "admin.key": {
+    method: "GET",
+    path: "/.well-known/cpns-admin-key",
+    allow: EVERYONE,
+    requirements: ["ADMIN-TRANSPORT-KEY"],
+    qop: "auth",
+  },
   "users.create": {
     method: "POST",
     path: "/cpns/v1/admin/users",
     allow: ["admin"],
-    requirements: ["SEED-5.x.1-1"],
+    requirements: ["SEED-5.x.1-1", "ADMIN-SEALED-SECRET", "PASSWORD-POLICY"],
     qop: "auth-int",
   },
   "users.list": {

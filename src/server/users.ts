@@ -1,16 +1,31 @@
 /**
  * Seed 5.x.1 prerequisite: CPNS Users, created through the admin API. The
  * server keeps only HA1 = H(userId:realm:password) per hash for its realm,
- * sealed at rest; a password sent here is hashed and forgotten, and the CLI
- * sends HA1 values instead so the password never leaves the operator's machine.
+ * sealed at rest; the password is checked against the policy, hashed and
+ * forgotten.
+ *
+ * Issue #9 item 6: the password reaches the server sealed to its admin
+ * transport key (src/protocol/admin-transport.ts, public key at
+ * /.well-known/cpns-admin-key), so it is never in clear on the wire; in clear
+ * only over TLS; HA1 values not at all (they are password-equivalent, and the
+ * server could not check them against the policy). Issue #9 item 7: the server
+ * enforces the password policy itself, since any admin client can call it.
  */
 import type { Context } from "hono";
 import { utf8 } from "../crypto/bytes.ts";
 import type { HashName } from "../crypto/hash.ts";
 import { ALGORITHMS, computeHa1, computeUserhash } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
+import {
+  type AdminTransportKey,
+  adminKeyDocument,
+  generateAdminTransportSecret,
+  importAdminTransportKey,
+  openAdminSecret,
+} from "../protocol/admin-transport.ts";
 import { readJson } from "../protocol/body.ts";
-import { createUserSchema } from "../protocol/schemas.ts";
+import { checkPassword, type StrengthEstimator } from "../protocol/password-policy.ts";
+import { type CreateUserBody, createUserSchema } from "../protocol/schemas.ts";
 import type { UserRecord } from "../store/records.ts";
 import type { ServerEnv, ServerParts } from "./context.ts";
 import { ha1SealId } from "./credentials.ts";
@@ -25,9 +40,63 @@ const HASH_ALGORITHMS = {
 export function userHandlers(parts: ServerParts) {
   const { users, entities, cipher, log, config, mutex } = parts;
 
+  if (config.adminTransportKey !== undefined && config.adminTransportKey.length !== 32) {
+    throw new CpnsError("ERR_CONFIG", "adminTransportKey must be 32 bytes");
+  }
+  let transportKey: Promise<AdminTransportKey> | undefined;
+  function adminTransportKey(): Promise<AdminTransportKey> {
+    transportKey ??= importAdminTransportKey(
+      config.adminTransportKey ?? generateAdminTransportSecret(config.crypto),
+      config.crypto,
+    );
+    return transportKey;
+  }
+
+  let estimator: Promise<StrengthEstimator> | undefined;
+  function strengthEstimator(): Promise<StrengthEstimator> {
+    // Loaded on first use: a build that injects its own never needs the dictionaries.
+    estimator ??= config.passwordStrength
+      ? Promise.resolve(config.passwordStrength)
+      : import("../protocol/password-strength.ts").then((module) => module.zxcvbnEstimator);
+    return estimator;
+  }
+
+  /** The password of a create-user body, from whichever form the transport allows. */
+  async function passwordOf(c: Context<ServerEnv>, body: CreateUserBody): Promise<string> {
+    if (body.ha1 !== undefined) throw new CpnsError("ERR_ADMIN_HA1_RETIRED");
+    if (body.password !== undefined) {
+      // TLS terminated by this process shows as https:; behind a proxy, seal instead.
+      if (new URL(c.req.url).protocol !== "https:") throw new CpnsError("ERR_ADMIN_PLAIN_SECRET");
+      return body.password;
+    }
+    const opened = await openAdminSecret(
+      await adminTransportKey(),
+      body.sealed as NonNullable<CreateUserBody["sealed"]>,
+      body.userId,
+      { now: parts.now, crypto: config.crypto },
+    );
+    if (!opened.ok) {
+      throw new CpnsError(
+        opened.reason === "key"
+          ? "ERR_ADMIN_ENVELOPE_KEY"
+          : opened.reason === "expired"
+            ? "ERR_ADMIN_ENVELOPE_EXPIRED"
+            : "ERR_ADMIN_ENVELOPE_INVALID",
+      );
+    }
+    return opened.password;
+  }
+
   async function create(c: Context<ServerEnv>) {
     const body = await readJson(c, createUserSchema, config.bodyLimitBytes);
     const { userId } = body;
+    const password = await passwordOf(c, body);
+    const verdict = checkPassword(
+      password,
+      { userId, realm: config.realm },
+      await strengthEstimator(),
+    );
+    if (!verdict.ok) throw new CpnsError("ERR_WEAK_PASSWORD", verdict.reason);
     return mutex.run(`id:${userId}`, async () => {
       if (await entities.get(userId)) throw new CpnsError("ERR_ID_TAKEN");
       const ha1 = {} as Record<HashName, string>;
@@ -35,10 +104,7 @@ export function userHandlers(parts: ServerParts) {
       for (const [hash, algorithm] of Object.entries(HASH_ALGORITHMS) as Array<
         [HashName, (typeof HASH_ALGORITHMS)[HashName]]
       >) {
-        const value =
-          body.password !== undefined
-            ? computeHa1(algorithm, userId, config.realm, body.password)
-            : (body.ha1 as Record<HashName, string>)[hash];
+        const value = computeHa1(algorithm, userId, config.realm, password);
         ha1[hash] = await cipher.seal("ha1", ha1SealId(userId, hash), utf8(value));
         userhashes.push({ hash, userhash: computeUserhash(algorithm, userId, config.realm) });
       }
@@ -58,5 +124,10 @@ export function userHandlers(parts: ServerParts) {
     return c.json({ users: await users.list() });
   }
 
-  return { create, list };
+  /** GET /.well-known/cpns-admin-key: the public half, anonymous; admins pin its `pin`. */
+  async function adminKey(c: Context<ServerEnv>) {
+    return c.json(adminKeyDocument(await adminTransportKey()));
+  }
+
+  return { create, list, adminKey };
 }

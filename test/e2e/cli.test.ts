@@ -161,7 +161,7 @@ describe("[CLI-FLOWS][SEED-5.x.1-1][SERVER-ADMIN-API] cpns user: CPNS Users thro
   });
 
   it(
-    "user add creates alice and bob (HA1 only, admin token from the data folder); user list shows them",
+    "user add creates alice and bob (password sealed to the pinned admin key; token and pin from the data folder); user list shows them",
     async () => {
       const [alice, bob] = await Promise.all([
         as("alice", ["user", "add", "alice"]),

@@ -23,6 +23,7 @@ import { createDigestFetch } from "../../src/digest/index.ts";
 import { describe as describeModel } from "../../src/model/describe.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
+import { createUserSealed } from "../admin-users.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -79,10 +80,12 @@ const admin = (path: string, init: RequestInit = {}) => {
 };
 
 async function createUser(userId: string, password: string): Promise<void> {
-  const res = await admin("/cpns/v1/admin/users", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ userId, password }),
+  const res = await createUserSealed({
+    transport: (request) => fetch(request),
+    base: url,
+    adminToken: ADMIN_TOKEN,
+    userId,
+    password,
   });
   expect(res.status, await res.clone().text()).toBe(201);
   await res.arrayBuffer();

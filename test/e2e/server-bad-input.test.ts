@@ -263,6 +263,12 @@ function enrollmentCases(): BadCase[] {
 function userCases(): BadCase[] {
   const password = "Secret-Password-Never-Echoed";
   const ha1 = { "SHA-256": "a".repeat(64), "SHA-512-256": "b".repeat(64), MD5: "c".repeat(32) };
+  const sealed = {
+    alg: "X25519-HKDF-SHA256-A256GCM",
+    kid: "k".repeat(43),
+    epk: "e".repeat(43),
+    ct: "c".repeat(80),
+  };
   return [
     bad("malformed JSON", `{"userId":"dave","password":"${password}"`, "ERR_BODY_MALFORMED"),
     bad("empty body", "", "ERR_BODY_MALFORMED"),
@@ -306,6 +312,26 @@ function userCases(): BadCase[] {
     bad(
       "HA1 with an extra algorithm",
       JSON.stringify({ userId: "dave", ha1: { ...ha1, SHA1: "d".repeat(40) } }),
+      "ERR_BODY_INVALID",
+    ),
+    bad(
+      "sealed with an unknown algorithm",
+      JSON.stringify({ userId: "dave", sealed: { ...sealed, alg: "RSA-OAEP" } }),
+      "ERR_BODY_INVALID",
+    ),
+    bad(
+      "sealed with a ciphertext that is not base64url",
+      JSON.stringify({ userId: "dave", sealed: { ...sealed, ct: `${password}+/=` } }),
+      "ERR_BODY_INVALID",
+    ),
+    bad(
+      "sealed with an extra field",
+      JSON.stringify({ userId: "dave", sealed: { ...sealed, password } }),
+      "ERR_BODY_INVALID",
+    ),
+    bad(
+      "both sealed and password",
+      JSON.stringify({ userId: "dave", sealed, password }),
       "ERR_BODY_INVALID",
     ),
     bad("an array", JSON.stringify([{ userId: "dave", password }]), "ERR_BODY_INVALID"),

@@ -355,10 +355,7 @@ describe("[SEED-5.x.3-2][SERVER-ADMIN-API] one namespace for User IDs and Entity
 
     await server.agent().enroll({ ...ALICE, entityId: "dev-x", type: "PNE" });
     await expectProblem(
-      await server.admin(
-        "/cpns/v1/admin/users",
-        json("POST", { userId: "dev-x", password: "whatever-password" }),
-      ),
+      await server.postUser("dev-x", "whatever-Passw0rd-91"),
       409,
       "ERR_ID_TAKEN",
     );
@@ -366,10 +363,7 @@ describe("[SEED-5.x.3-2][SERVER-ADMIN-API] one namespace for User IDs and Entity
     expect(((await users.json()) as { users: string[] }).users).not.toContain("dev-x");
 
     await expectProblem(
-      await server.admin(
-        "/cpns/v1/admin/users",
-        json("POST", { userId: "alice", password: "another-password" }),
-      ),
+      await server.postUser("alice", "another-Passw0rd-77"),
       409,
       "ERR_USER_EXISTS",
     );

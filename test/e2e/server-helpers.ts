@@ -27,6 +27,7 @@ import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import type { CpnsServerConfig } from "../../src/server/context.ts";
 import type { SecurityEvent } from "../../src/server/events.ts";
+import { createUserSealed } from "../admin-users.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const REALM = "cpns-e2e";
@@ -48,8 +49,10 @@ export interface TestServer {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Raw fetch with the admin Bearer token. */
   admin(path: string, init?: RequestInit): Promise<Response>;
-  /** Creates a CPNS User through the admin API; asserts 201. */
+  /** Creates a CPNS User through the admin API (password sealed); asserts 201. */
   createUser(userId: string, password: string): Promise<void>;
+  /** POST /cpns/v1/admin/users with the password sealed; the response, unread and unchecked. */
+  postUser(userId: string, password: string): Promise<Response>;
   /** A Digest fetch as a user (rspauth required), bound to this server's URL. */
   asUser(
     userId: string,
@@ -102,6 +105,16 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     headers.set("authorization", `Bearer ${ADMIN_TOKEN}`);
     return raw(path, { ...init, headers });
   };
+  const postUser = (userId: string, password: string) =>
+    createUserSealed({
+      transport: (request) => fetch(request),
+      base: url,
+      adminToken: ADMIN_TOKEN,
+      userId,
+      password,
+      // The envelope carries its sealing time: seal by the server's clock.
+      now: () => (controlledClock ? clock.now : Date.now()),
+    });
   return {
     url,
     storage,
@@ -111,12 +124,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     events: () => logLines.map((line) => JSON.parse(line) as LoggedEvent),
     fetch: raw,
     admin,
+    postUser,
     async createUser(userId, password) {
-      const res = await admin("/cpns/v1/admin/users", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ userId, password }),
-      });
+      const res = await postUser(userId, password);
       expect(res.status, await res.clone().text()).toBe(201);
       await res.arrayBuffer();
     },

@@ -15,13 +15,8 @@ import { EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { fromBase64url } from "../../src/crypto/bytes.ts";
 import { ALGORITHMS, computeHa1, createDigestFetch } from "../../src/digest/index.ts";
-import {
-  findLeaks,
-  json,
-  readTree,
-  type SpawnedServer,
-  spawnCpnsServer,
-} from "./server-helpers.ts";
+import { createUserSealed } from "../admin-users.ts";
+import { findLeaks, readTree, type SpawnedServer, spawnCpnsServer } from "./server-helpers.ts";
 
 const ALICE = { userId: "alice", password: "alice-fs-password-Kp2" };
 const WRONG_PASSWORD = "alice-wrong-guess-5521";
@@ -55,7 +50,12 @@ beforeAll(async () => {
   dataDir = join(parentDir, "data");
   running = await spawnCpnsServer(dataDir);
   adminToken = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
-  const created = await admin("/cpns/v1/admin/users", json("POST", ALICE));
+  const created = await createUserSealed({
+    transport: (request) => fetch(request),
+    base: running.url,
+    adminToken,
+    ...ALICE,
+  });
   expect(created.status).toBe(201);
 
   keys["watch-fs v1"] = (
@@ -110,7 +110,12 @@ describe("[STORE-PERSISTENCE] a restarted embedded server keeps every user and e
     expect(await agent().whoami("watch-fs-2")).toMatchObject({ keyVersion: 1 });
     const users = await admin("/cpns/v1/admin/users");
     expect(await users.json()).toEqual({ users: ["alice"] });
-    const again = await admin("/cpns/v1/admin/users", json("POST", ALICE));
+    const again = await createUserSealed({
+      transport: (request) => fetch(request),
+      base: running?.url as string,
+      adminToken,
+      ...ALICE,
+    });
     expect(again.status).toBe(409);
     const list = await asAlice()("/cpns/v1/entities");
     const entities = (

@@ -23,6 +23,7 @@ import {
   type PrincipalKind,
   type RouteId,
 } from "../../src/server/policy.ts";
+import { sealedFor } from "../admin-users.ts";
 import {
   ADMIN_TOKEN,
   expectProblem,
@@ -51,7 +52,17 @@ afterAll(async () => {
 
 /** Sample bodies that should succeed for the routes that take one; other POSTs get `{}`. */
 const SAMPLE_BODIES: Partial<Record<RouteId, (n: number) => unknown>> = {
-  "users.create": (n) => ({ userId: `walk-user-${n}`, password: "walk-user-password" }),
+  // The password sealed to the server's admin transport key (issue #9 item 6).
+  "users.create": async (n) => ({
+    userId: `walk-user-${n}`,
+    sealed: await sealedFor(
+      (request) => fetch(request),
+      server.url,
+      `walk-user-${n}`,
+      "walk-user-password",
+      () => server.clock.now,
+    ),
+  }),
   "enrollments.create": (n) => ({ entityId: `walk-new-${n}`, type: "PNE" }),
 };
 
@@ -100,7 +111,7 @@ async function requestFor(route: RouteId): Promise<{ path: string; init: Request
   const init: RequestInit = { method: policy.method };
   if (policy.method === "POST") {
     init.headers = { "content-type": "application/json" };
-    init.body = JSON.stringify(SAMPLE_BODIES[route]?.(n) ?? {});
+    init.body = JSON.stringify((await SAMPLE_BODIES[route]?.(n)) ?? {});
   }
   return { path, init };
 }

@@ -13,7 +13,6 @@ import { ALGORITHMS, computeHa1, createDigestFetch } from "../../src/digest/inde
 import {
   ADMIN_TOKEN,
   findLeaks,
-  json,
   type LoggedEvent,
   REALM,
   startTestServer,
@@ -36,12 +35,7 @@ const eukeys: Record<string, Uint8Array> = {};
 beforeAll(async () => {
   server = await startTestServer({ rateLimit: { maxFailures: 3, windowSeconds: 60 } });
   await server.createUser(ALICE.userId, ALICE.password);
-  // A user created from HA1 values (the CLI's way): the password never reaches the server.
-  const res = await server.admin(
-    "/cpns/v1/admin/users",
-    json("POST", { userId: ERIN.userId, ha1: ha1Of(ERIN.userId, ERIN.password) }),
-  );
-  expect(res.status).toBe(201);
+  await server.createUser(ERIN.userId, ERIN.password);
 
   const agent = server.agent();
   eukeys["watch-log v1"] = fromBase64url(

@@ -165,10 +165,7 @@ describe("[STORE-NO-HALF-WRITE] a failed write changes nothing", () => {
 
   it("[STORE-NO-HALF-WRITE][SERVER-ADMIN-API] a failed user creation answers 503 and leaves no user", async () => {
     const res = await withFault({ method: "setItem", prefix: "user:" }, () =>
-      server.admin(
-        "/cpns/v1/admin/users",
-        json("POST", { userId: "frank", password: "frank-password-1" }),
-      ),
+      server.postUser("frank", "frank-password-1"),
     );
     await expectUnavailable(res);
     const users = await server.admin("/cpns/v1/admin/users");

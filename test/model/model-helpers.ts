@@ -47,6 +47,7 @@ import type { DeviceRecord } from "../../src/agent/keystore.ts";
 import { createDigestFetch, type FetchLike } from "../../src/digest/index.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
+import { createUserSealed } from "../admin-users.ts";
 
 // ------------------------------------------------------------------ servers
 
@@ -136,10 +137,12 @@ export async function startCpns(users: readonly UserId[] = USERS): Promise<CpnsU
   });
   const served = await serve(app.fetch);
   for (const userId of users) {
-    const res = await fetch(`${served.url}/cpns/v1/admin/users`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ userId, password: PASSWORDS[userId] }),
+    const res = await createUserSealed({
+      transport: (request) => fetch(request),
+      base: served.url,
+      adminToken: ADMIN_TOKEN,
+      userId,
+      password: PASSWORDS[userId],
     });
     if (res.status !== 201)
       throw new Error(`creating ${userId}: ${res.status} ${await res.text()}`);

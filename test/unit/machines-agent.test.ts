@@ -18,6 +18,7 @@ import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { createDigestFetch, type FetchLike } from "../../src/digest/index.ts";
 import { CpnsError } from "../../src/errors.ts";
 import { createServerApp } from "../../src/server/app.ts";
+import { createUserSealed } from "../admin-users.ts";
 
 type Snapshot = ReturnType<typeof agentMachine.resolveState>;
 
@@ -161,13 +162,12 @@ async function inProcessServer(): Promise<FetchLike> {
     digestSecret: "agent-unit-digest-secret-0123456789",
   });
   const transport: FetchLike = (request) => app.fetch(request);
-  const res = await transport(
-    new Request("http://cpns.test/cpns/v1/admin/users", {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-      body: JSON.stringify(ALICE),
-    }),
-  );
+  const res = await createUserSealed({
+    transport,
+    base: "http://cpns.test",
+    adminToken: ADMIN,
+    ...ALICE,
+  });
   expect(res.status).toBe(201);
   return transport;
 }

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { createDigestFetch, type FetchLike } from "../../src/digest/index.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import { KeyedMutex } from "../../src/server/mutex.ts";
+import { createUserSealed } from "../admin-users.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
@@ -67,16 +68,13 @@ describe("[SERVER-OWNERSHIP][SEED-5.x.3-2] concurrent enrollments of one Entity 
     });
     const transport: FetchLike = (request) => app.fetch(request);
     for (const userId of ["alice", "bob"]) {
-      const res = await transport(
-        new Request("http://cpns.test/cpns/v1/admin/users", {
-          method: "POST",
-          headers: {
-            authorization: "Bearer race-admin-token-0123456789abcdef",
-            "content-type": "application/json",
-          },
-          body: JSON.stringify({ userId, password: `${userId}-race-password` }),
-        }),
-      );
+      const res = await createUserSealed({
+        transport,
+        base: "http://cpns.test",
+        adminToken: "race-admin-token-0123456789abcdef",
+        userId,
+        password: `${userId}-race-password`,
+      });
       expect(res.status).toBe(201);
     }
     return transport;
