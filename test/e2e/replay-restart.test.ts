@@ -11,6 +11,7 @@
  * nonce.ts); a data-folder lock against a second live process is another
  * engineer's part of issue #9 and is not relied on here.
  */
+
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,8 +20,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
+import { createUserSealed } from "../admin-users.ts";
 import {
-  json,
   type SpawnedServer,
   spawnCpnsServer,
   startTestServer,
@@ -143,9 +144,11 @@ describe("[DIGEST-REPLAY-RESTART] the real Node server, stopped and started agai
     const dataDir = join(parentDir, "data");
     running = await spawnCpnsServer(dataDir);
     const adminToken = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
-    const created = await fetch(`${running.url}/cpns/v1/admin/users`, {
-      ...json("POST", ALICE),
-      headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
+    const created = await createUserSealed({
+      transport: (request) => fetch(request),
+      base: running.url,
+      adminToken,
+      ...ALICE,
     });
     expect(created.status).toBe(201);
     const store = new MemoryKeyStore();
