@@ -699,6 +699,76 @@ const HARDENING: Requirement[] = [
   // --- Digest engine and agents: downgrades and replay across restarts (items 1, 2) ---
   // --- end: Digest engine and agents ---
   // --- failure limits, security log, store keys, data folder (items 3, 4, 5, 8, 9, 10, 11) ---
+  add(
+    "LIMIT-RESERVE",
+    HARDENING_SECTION,
+    "A Digest attempt is charged to its failure budgets synchronously BEFORE its asynchronous verification and refunded on success: N concurrent guesses cost N, so a burst gets at most the free budget evaluated and the right password sent last gets 429.",
+    IMPLEMENTED,
+    { source: "issue #9 item 3", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "LIMIT-PAIR",
+    HARDENING_SECTION,
+    "Failures are budgeted per (claimed identity, client address): one address's failures for a name do not limit that name from another address while the identity-wide budget lasts.",
+    IMPLEMENTED,
+    { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "LIMIT-BACKOFF",
+    HARDENING_SECTION,
+    "Past a budget's free failures each further failure doubles the wait (1 s, 2 s, 4 s ... up to the window) instead of a fixed lockout; a budget is forgotten a quiet window after its last wait.",
+    IMPLEMENTED,
+    { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "LIMIT-TRUSTED",
+    HARDENING_SECTION,
+    "An (identity, address) pair that authenticated recently is limited only by its own pair budget: others' failures for the identity or from the address never lock it out.",
+    IMPLEMENTED,
+    { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "LIMIT-NAT",
+    HARDENING_SECTION,
+    "Failures for other names from one address do not limit a new user at that address; only the address budget (10 x the pair budget) applies to names the address has not proven.",
+    IMPLEMENTED,
+    { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "LIMIT-ADDRESS",
+    HARDENING_SECTION,
+    "An address spraying many names is stopped by its address budget for every name it has not proven.",
+    IMPLEMENTED,
+    { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "LIMIT-KEYS",
+    HARDENING_SECTION,
+    "Key-based principals (entities, 256-bit EUKeys) are never locked out: over budget the answer is still verified and a correct entity answer passes; a wrong one gets the same 429 as any name over budget.",
+    IMPLEMENTED,
+    { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT", "SEED-5.x.2-1"] },
+  ),
+  add(
+    "LIMIT-SPELLING",
+    HARDENING_SECTION,
+    "A plain name's failures are charged to the name and to its userhash under every hash, any case; a userhash's failures to that userhash (resolving it would need the store and reveal existence).",
+    IMPLEMENTED,
+    { source: "issue #9 items 4, 8", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "LIMIT-MEMORY",
+    HARDENING_SECTION,
+    "The limiter's memory is bounded whatever the flood of distinct names or addresses (at most 100,000 budgets and trusted pairs each).",
+    IMPLEMENTED,
+    { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "ORACLE-LIMIT",
+    HARDENING_SECTION,
+    "Over budget, a user, an entity and an unknown name get the same status, headers, Retry-After and body, and the limiter reads no store, so existing and missing names (plain or userhash) are limited alike.",
+    IMPLEMENTED,
+    { source: "issue #9 item 8", refines: ["SERVER-RATE-LIMIT"] },
+  ),
   // --- end: failure limits ---
   // --- admin secrets on the wire and passwords (items 6, 7) ---
   // --- end: admin secrets ---
