@@ -769,6 +769,27 @@ const HARDENING: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #9 item 8", refines: ["SERVER-RATE-LIMIT"] },
   ),
+  add(
+    "ORACLE-LOOKUP",
+    HARDENING_SECTION,
+    "The Digest credential lookup does the same work for a user, an entity, a revoked entity and an unknown name (plain or userhash): the same number of store reads and exactly one AES-GCM open (a dummy for names with no usable secret).",
+    IMPLEMENTED,
+    { source: "issue #9 item 8", refines: ["SERVER-RATE-LIMIT"] },
+  ),
+  add(
+    "ORACLE-OWNER",
+    HARDENING_SECTION,
+    "Reading or revoking another user's entity answers exactly like an id nobody holds (404 ERR_NOT_FOUND); enrolling a taken id still fails (registration inevitably reveals a taken id).",
+    IMPLEMENTED,
+    { source: "issue #9 item 8", refines: ["SERVER-OWNERSHIP"] },
+  ),
+  add(
+    "STORE-LONG-ID",
+    HARDENING_SECTION,
+    "Store keys are bounded whatever the id length (ids whose base64url is over 128 chars are keyed by a SHA-256; normal keys unchanged), and names or path ids that cannot be valid ids never reach the store: a 15 KB username answers 401 and is counted, a long path id 404, never 503.",
+    IMPLEMENTED,
+    { source: "issue #9 item 9" },
+  ),
   // --- end: failure limits ---
   // --- admin secrets on the wire and passwords (items 6, 7) ---
   // --- end: admin secrets ---
