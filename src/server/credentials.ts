@@ -8,7 +8,7 @@
  * rotated-away key, never does.
  */
 import { fromUtf8, toBase64url } from "../crypto/bytes.ts";
-import type { Credential, CredentialLookup, CredentialRequest } from "../digest/index.ts";
+import type { Credential, CredentialLookup } from "../digest/index.ts";
 import { ID_PATTERN } from "../protocol/schemas.ts";
 import type { EntityRecord } from "../store/records.ts";
 import type { CredentialData, ServerParts } from "./context.ts";
