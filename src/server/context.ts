@@ -30,6 +30,8 @@ export interface CpnsServerConfig {
   /** Failure budgets (src/server/rate-limit.ts); maxFailures is the per (identity, address) budget. */
   rateLimit?: Partial<Omit<RateLimitOptions, "now">>;
   /** Where security events go, one JSON line each. Default: nowhere. */
+  /** A SecurityLog made by the runtime (so it can flush aggregated lines on shutdown); else one over `securityLog`. */
+  securityEvents?: SecurityLog;
   securityLog?: SecurityEventSink;
   /** The client's address, from the runtime (Node: the socket). Default "unknown". */
   clientAddress?: (request: Request, env: unknown) => string | undefined;
@@ -79,7 +81,7 @@ export function createParts(config: CpnsServerConfig): ServerParts {
     entities: new EntityRepository(config.storage),
     otks: new OtkRepository(config.storage),
     cipher: new AtRestCipher(config.masterKey, config.crypto),
-    log: new SecurityLog(config.securityLog ?? (() => {}), now),
+    log: config.securityEvents ?? new SecurityLog(config.securityLog ?? (() => {}), now),
     limiter: new FailureLimiter({
       ...config.rateLimit,
       maxFailures: config.rateLimit?.maxFailures ?? 10,
