@@ -790,6 +790,55 @@ const HARDENING: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #9 item 9" },
   ),
+  add(
+    "LOG-FIELDS",
+    HARDENING_SECTION,
+    "Every security log field is capped at 128 characters and a line with a cut field says truncated: a 15 KB username costs a short line.",
+    IMPLEMENTED,
+    { source: "issue #9 item 5", refines: ["SERVER-SECURITY-LOG"] },
+  ),
+  add(
+    "LOG-AGGREGATE",
+    HARDENING_SECTION,
+    "auth.failed, auth.rate_limited and admin.denied are aggregated per (event, address) and interval (default 60 s): the first is written at once, the rest become one line with a count when the interval is over or the log is flushed.",
+    IMPLEMENTED,
+    { source: "issue #9 item 5", refines: ["SERVER-SECURITY-LOG"] },
+  ),
+  add(
+    "LOG-FLOOD",
+    HARDENING_SECTION,
+    "One client hammering wrong answers and 429s under a 10 KB username over one keep-alive connection grows the security log by a bounded amount (at most 2 short lines per interval and address).",
+    IMPLEMENTED,
+    { source: "issue #9 item 5", refines: ["SERVER-SECURITY-LOG"] },
+  ),
+  add(
+    "LOG-ROTATE",
+    HARDENING_SECTION,
+    "The Node server writes the security log asynchronously through a bounded buffer (overflow dropped and counted in a log.dropped line) and rotates it by size (security.log, .1 ... .5, 10 MiB each, 0600).",
+    IMPLEMENTED,
+    { source: "issue #9 item 5", refines: ["SERVER-SECURITY-LOG"] },
+  ),
+  add(
+    "LOG-SHUTDOWN",
+    HARDENING_SECTION,
+    "A clean shutdown (SIGINT/SIGTERM) of the Node server writes every buffered security log line and every pending aggregate before the process exits.",
+    IMPLEMENTED,
+    { source: "issue #9 item 5", refines: ["SERVER-SECURITY-LOG"] },
+  ),
+  add(
+    "STORE-FOLDER-MODES",
+    HARDENING_SECTION,
+    "The Node server runs with umask 077, creates its data folder 0700, tightens an existing folder and everything in it to owner-only, and refuses a folder owned by another user; every file it writes is 0600.",
+    IMPLEMENTED,
+    { source: "issue #9 item 10" },
+  ),
+  add(
+    "STORE-FOLDER-LOCK",
+    HARDENING_SECTION,
+    "One Node server process per data folder: a second process on a folder a live process holds exits with status 1 and a clear message; a lock left by a holder that is gone (SIGKILL) is taken over.",
+    IMPLEMENTED,
+    { source: "issue #9 items 11, 2" },
+  ),
   // --- end: failure limits ---
   // --- admin secrets on the wire and passwords (items 6, 7) ---
   // --- end: admin secrets ---

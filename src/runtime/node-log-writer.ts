@@ -73,14 +73,26 @@ export class RotatingLogWriter {
           this.#buffer.push(`${note}\n`);
           this.#dropped = 0;
         }
-        const batch = this.#buffer.join("");
+        const lines = this.#buffer;
         this.#buffer = [];
         this.#bufferedBytes = 0;
-        const bytes = Buffer.byteLength(batch);
-        if ((this.#size ?? 0) > 0 && (this.#size ?? 0) + bytes > this.#maxBytes)
-          await this.#rotate();
-        await appendFile(this.file, batch, { mode: 0o600 });
-        this.#size = (this.#size ?? 0) + bytes;
+        // Cut the backlog into writes that fit the current file, rotating in between.
+        let batch = "";
+        let batchBytes = 0;
+        for (const line of lines) {
+          const bytes = Buffer.byteLength(line);
+          const size = (this.#size ?? 0) + batchBytes;
+          if (size > 0 && size + bytes > this.#maxBytes) {
+            if (batch) await appendFile(this.file, batch, { mode: 0o600 });
+            await this.#rotate();
+            batch = "";
+            batchBytes = 0;
+          }
+          batch += line;
+          batchBytes += bytes;
+        }
+        if (batch) await appendFile(this.file, batch, { mode: 0o600 });
+        this.#size = (this.#size ?? 0) + batchBytes;
       }
     } finally {
       this.#running = undefined;
