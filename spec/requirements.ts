@@ -839,6 +839,13 @@ const HARDENING: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #9 items 11, 2" },
   ),
+  add(
+    "ORACLE-TIMING",
+    HARDENING_SECTION,
+    "A wrong answer for an existing username and for a missing one take indistinguishable time over loopback: the Mann-Whitney z of 400 interleaved requests per kind stays below 5 (the unequalised lookup scored 11-14).",
+    IMPLEMENTED,
+    { source: "issue #9 item 8", refines: ["ORACLE-LOOKUP"] },
+  ),
   // --- end: failure limits ---
   // --- admin secrets on the wire and passwords (items 6, 7) ---
   // --- end: admin secrets ---
