@@ -167,6 +167,49 @@ describe("[LIMIT-KEYS] key-based principals are never locked out", () => {
   });
 });
 
+describe("[LIMIT-KEYS][ORACLE-LIMIT] a stale nonce over budget", () => {
+  it("[LIMIT-KEYS][ORACLE-LIMIT] over budget with an expired nonce: the entity's right key gets stale and then 200; the user's right password gets 429, never the stale 401 that would confirm it", async () => {
+    server = await startTestServer({
+      nonceLifetimeSeconds: 5,
+      rateLimit: { maxFailures: 3, windowSeconds: 600 },
+    });
+    const s = server;
+    await s.createUser(ALICE.userId, ALICE.password);
+    const record = await s.agent().enroll({ ...ALICE, entityId: "watch-stale", type: "PNE" });
+    const address = "127.0.0.90";
+    // One client each that keeps its nonce between requests, as real clients do.
+    const keep = (username: string, password: string) => {
+      const digestFetch = createDigestFetch({
+        username,
+        password,
+        fetch: transportFrom(address),
+        requireRspauth: false,
+      });
+      return () => digestFetch(`${s.url}/cpns/v1/whoami`);
+    };
+    const entity = keep("watch-stale", record.eukey);
+    const alice = keep("alice", ALICE.password);
+    expect((await entity()).status).toBe(200);
+    expect((await alice()).status).toBe(403); // a user on an entity route: authenticated, then refused
+    // Others at the same address exhaust both pair budgets, with backoff, past the nonce lifetime.
+    for (const name of ["watch-stale", "alice"]) {
+      // Wrong answers, waiting out each backoff, until the wait outlasts the nonce lifetime.
+      for (let round = 0; round < 30; round++) {
+        const res = await attempt(s, address, name, "wrong");
+        await res.arrayBuffer();
+        const wait = Number(res.headers.get("retry-after") ?? 0);
+        if (wait > 5) break;
+        s.clock.now += wait * 1000;
+      }
+    }
+    const limited = await attempt(s, address, "alice", "wrong");
+    await expectProblem(limited, 429, "ERR_RATE_LIMITED");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(5);
+    expect((await entity()).status).toBe(200);
+    await expectProblem(await alice(), 429, "ERR_RATE_LIMITED");
+  });
+});
+
 describe("[ORACLE-LIMIT] over budget, the answer does not tell a user, an entity or nothing apart", () => {
   it("[ORACLE-LIMIT] user, entity and unknown name over budget: same status, header names, Retry-After and body; userhash spellings alike too", async () => {
     const s = await start();
