@@ -178,11 +178,19 @@ describe("[LIMIT-KEYS][ORACLE-LIMIT] a stale nonce over budget", () => {
     const record = await s.agent().enroll({ ...ALICE, entityId: "watch-stale", type: "PNE" });
     const address = "127.0.0.90";
     // One client each that keeps its nonce between requests, as real clients do.
+    // Every answer on the wire is recorded: a stale=true challenge would confirm the secret.
+    const seen: Record<string, string[]> = { "watch-stale": [], alice: [] };
     const keep = (username: string, password: string) => {
+      const socket = transportFrom(address);
       const digestFetch = createDigestFetch({
         username,
         password,
-        fetch: transportFrom(address),
+        fetch: async (request) => {
+          const res = await socket(request);
+          const stale = /stale=true/i.test(res.headers.get("www-authenticate") ?? "");
+          seen[username]?.push(`${res.status}${stale ? " stale" : ""}`);
+          return res;
+        },
         requireRspauth: false,
       });
       return () => digestFetch(`${s.url}/cpns/v1/whoami`);
@@ -205,8 +213,11 @@ describe("[LIMIT-KEYS][ORACLE-LIMIT] a stale nonce over budget", () => {
     const limited = await attempt(s, address, "alice", "wrong");
     await expectProblem(limited, 429, "ERR_RATE_LIMITED");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(5);
+    for (const name of Object.keys(seen)) seen[name] = [];
     expect((await entity()).status).toBe(200);
     await expectProblem(await alice(), 429, "ERR_RATE_LIMITED");
+    expect(seen["watch-stale"]).toEqual(["401 stale", "200"]);
+    expect(seen.alice).toEqual(["429"]);
   });
 });
 
