@@ -2,9 +2,12 @@
  * Authentication and authorisation in front of every route (seed 5.x.2,
  * 5.x.3): the route's policy row decides whether credentials are needed; an
  * admin presents the Bearer token, everyone else HTTP Digest (one lookup for
- * users and entities). Failed Digest attempts are counted per username and per
- * client address, and over the limit the answer is 429 with Retry-After. Only
- * then does the policy table allow or deny (403) the principal's kind.
+ * users and entities). Every Digest attempt is charged to its failure budgets
+ * (src/server/rate-limit.ts) BEFORE it is verified and refunded if it was not
+ * a wrong answer (issue #9 item 3); over budget the answer is 429 with
+ * Retry-After, except for an entity that answers with its key (item 4), and it
+ * looks the same for a user, an entity or nothing (item 8). Only then does the
+ * policy table allow or deny (403) the principal's kind.
  *
  * The policy check runs inside the Digest middleware, so a 403 to a genuine
  * principal still carries Authentication-Info: the server proves itself even
