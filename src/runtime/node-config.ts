@@ -14,9 +14,10 @@
  *                     its pin is written to <data>/admin-key.pin (issue #9 item 6)
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fromBase64url, toBase64url } from "../crypto/bytes.ts";
+import { prepareDataFolder } from "./node-data-folder.ts";
 
 export interface NodeServerSettings {
   dataDir: string;
@@ -42,7 +43,8 @@ function keptSecret(dataDir: string, name: string, bytes: number): { value: stri
 
 export function nodeServerSettings(env: NodeJS.ProcessEnv = process.env): NodeServerSettings {
   const dataDir = resolve(env.CPNS_DATA_DIR || ".cpns-data");
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Owner-only, created or tightened, umask 077 (issue #9 item 10).
+  prepareDataFolder(dataDir);
   const master = env.CPNS_MASTER_KEY || keptSecret(dataDir, "master.key", 32).value;
   const masterKey = fromBase64url(master);
   if (masterKey.length !== 32) throw new Error("CPNS_MASTER_KEY must be 32 bytes, base64url");

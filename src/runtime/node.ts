@@ -5,8 +5,13 @@
  * the socket for rate limiting. Prints the URL, where the admin token is, and
  * the pin of the admin transport key (issue #9 item 6), which it also keeps in
  * <data>/admin-key.pin for a CLI on this machine.
+ *
+ * Issue #9: the data folder is owner-only (items 10) and held by one process
+ * at a time (item 11: a second one exits with status 1 and says why); the
+ * security log is written asynchronously, rotated by size, and flushed on
+ * SIGINT/SIGTERM (item 5).
  */
-import { appendFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { createStorage } from "unstorage";
@@ -14,13 +19,28 @@ import fsDriver from "unstorage/drivers/fs";
 import { installHashBackend } from "../crypto/hash.ts";
 import { importAdminTransportKey } from "../protocol/admin-transport.ts";
 import { createServerApp } from "../server/app.ts";
+import { SecurityLog } from "../server/events.ts";
 import { nodeServerSettings } from "./node-config.ts";
+import { DataFolderError } from "./node-data-folder.ts";
+import { acquireFolderLock, type FolderLock, FolderLockedError } from "./node-folder-lock.ts";
 import { nodeHashes } from "./node-hashes.ts";
+import { RotatingLogWriter } from "./node-log-writer.ts";
 import { serveNode } from "./node-server.ts";
 
 installHashBackend(nodeHashes);
 
-const settings = nodeServerSettings();
+let settings: ReturnType<typeof nodeServerSettings>;
+let lock: FolderLock;
+try {
+  settings = nodeServerSettings();
+  lock = acquireFolderLock(settings.dataDir);
+} catch (err) {
+  if (!(err instanceof FolderLockedError || err instanceof DataFolderError)) throw err;
+  console.error(`cpns server: ${err.message}`);
+  process.exit(1);
+}
+const writer = new RotatingLogWriter(settings.securityLogFile);
+const securityEvents = new SecurityLog((line) => writer.write(line));
 const port = Number(process.env.PORT ?? 8787);
 const hostname = process.env.HOST ?? "127.0.0.1";
 const { pin } = await importAdminTransportKey(settings.adminTransportKey);
@@ -33,8 +53,8 @@ const app = createServerApp({
   masterKey: settings.masterKey,
   adminToken: settings.adminToken,
   digestSecret: settings.digestSecret,
+  securityEvents,
   adminTransportKey: settings.adminTransportKey,
-  securityLog: (line) => appendFileSync(settings.securityLogFile, `${line}\n`, { mode: 0o600 }),
   clientAddress: (_request, env) =>
     (env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
 });
@@ -48,9 +68,17 @@ const server = serveNode({ fetch: app.fetch, port, hostname }, (info) => {
   console.log(`admin key pin: ${pin} (${settings.adminKeyPinFile})`);
 });
 
+/** Pending summaries and buffered lines reach the file before the process ends. */
+async function finish(): Promise<void> {
+  securityEvents.flush();
+  await writer.flush().catch(() => {});
+  lock.release();
+  process.exit(0);
+}
+
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 1000).unref();
+    server.close(() => void finish());
+    setTimeout(() => void finish(), 1000).unref();
   });
 }

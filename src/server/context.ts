@@ -13,7 +13,7 @@ import type { EntityRecord, EntityType } from "../store/records.ts";
 import { EntityRepository, OtkRepository, UserRepository } from "../store/repositories.ts";
 import { type SecurityEventSink, SecurityLog } from "./events.ts";
 import { KeyedMutex } from "./mutex.ts";
-import { FailureLimiter } from "./rate-limit.ts";
+import { FailureLimiter, type RateLimitOptions } from "./rate-limit.ts";
 
 export interface CpnsServerConfig {
   /** The Digest realm of this server; HA1 values are bound to it, so it must not change. */
@@ -28,8 +28,11 @@ export interface CpnsServerConfig {
   algorithms?: DigestAlgorithm[];
   nonceLifetimeSeconds?: number;
   ledger?: ReplayLedger;
-  rateLimit?: { maxFailures: number; windowSeconds: number };
+  /** Failure budgets (src/server/rate-limit.ts); maxFailures is the per (identity, address) budget. */
+  rateLimit?: Partial<Omit<RateLimitOptions, "now">>;
   /** Where security events go, one JSON line each. Default: nowhere. */
+  /** A SecurityLog made by the runtime (so it can flush aggregated lines on shutdown); else one over `securityLog`. */
+  securityEvents?: SecurityLog;
   securityLog?: SecurityEventSink;
   /** The client's address, from the runtime (Node: the socket). Default "unknown". */
   clientAddress?: (request: Request, env: unknown) => string | undefined;
@@ -93,8 +96,9 @@ export function createParts(config: CpnsServerConfig): ServerParts {
     entities: new EntityRepository(config.storage),
     otks: new OtkRepository(config.storage),
     cipher: new AtRestCipher(config.masterKey, config.crypto),
-    log: new SecurityLog(config.securityLog ?? (() => {}), now),
+    log: config.securityEvents ?? new SecurityLog(config.securityLog ?? (() => {}), now),
     limiter: new FailureLimiter({
+      ...config.rateLimit,
       maxFailures: config.rateLimit?.maxFailures ?? 10,
       windowSeconds: config.rateLimit?.windowSeconds ?? 300,
       now,

@@ -8,7 +8,9 @@
  * rotated-away key, never does.
  */
 import { fromUtf8, toBase64url } from "../crypto/bytes.ts";
-import type { Credential, CredentialLookup, CredentialRequest } from "../digest/index.ts";
+import type { Credential, CredentialLookup } from "../digest/index.ts";
+import { ID_PATTERN } from "../protocol/schemas.ts";
+import type { EntityRecord } from "../store/records.ts";
 import type { CredentialData, ServerParts } from "./context.ts";
 import { entitySnapshot } from "./entity-model.ts";
 
@@ -36,18 +38,27 @@ export function ha1SealId(userId: string, hash: string): string {
   return `${userId}#${hash}`;
 }
 
+/**
+ * Issue #9 items 8 and 9: every lookup of a well-formed name costs the same
+ * whether the name is an entity, a user or nothing: both records are read
+ * (index first for a userhash) and exactly one AES-GCM open is done (the
+ * credential's, or a dummy sealed once at start-up). A name that cannot be a
+ * valid id (ID_PATTERN, or a userhash that is not hex) never reaches the store.
+ */
 export function credentialLookup(parts: ServerParts): CredentialLookup<CredentialData> {
   const { entities, users, cipher } = parts;
+  let dummy: Promise<string> | undefined;
+  const dummyOpen = async () => {
+    dummy ??= cipher.seal("ha1", ha1SealId("\u0000dummy", "SHA-256"), new Uint8Array(64));
+    await cipher.open("ha1", ha1SealId("\u0000dummy", "SHA-256"), await dummy);
+  };
 
   async function entityCredential(
-    request: CredentialRequest,
-  ): Promise<Credential<CredentialData> | undefined | null> {
-    const record = request.userhash
-      ? await entities.findByUserhash(request.hash, request.username)
-      : await entities.get(request.username);
-    if (!record) return null;
+    record: EntityRecord,
+  ): Promise<Credential<CredentialData> | undefined> {
     const snapshot = entitySnapshot(record.entityId, record);
     if (!record.eukey || !snapshot.can({ type: "AUTHENTICATE", keyVersion: record.keyVersion })) {
+      await dummyOpen();
       return undefined;
     }
     const eukey = await cipher.open(
@@ -69,13 +80,27 @@ export function credentialLookup(parts: ServerParts): CredentialLookup<Credentia
   }
 
   return async (request) => {
-    const entity = await entityCredential(request);
-    if (entity !== null) return entity;
-    const user = request.userhash
-      ? await users.findByUserhash(request.hash, request.username)
-      : await users.get(request.username);
+    const plausible = request.userhash
+      ? /^[0-9a-fA-F]{32,128}$/.test(request.username)
+      : ID_PATTERN.test(request.username);
+    if (!plausible) {
+      await dummyOpen();
+      return undefined;
+    }
+    const [entity, user] = await Promise.all(
+      request.userhash
+        ? [
+            entities.findByUserhash(request.hash, request.username),
+            users.findByUserhash(request.hash, request.username),
+          ]
+        : [entities.get(request.username), users.get(request.username)],
+    );
+    if (entity) return entityCredential(entity);
     const sealed = user?.ha1[request.hash];
-    if (!user || !sealed) return undefined;
+    if (!user || !sealed) {
+      await dummyOpen();
+      return undefined;
+    }
     const ha1 = fromUtf8(await cipher.open("ha1", ha1SealId(user.userId, request.hash), sealed));
     return { username: user.userId, ha1, data: { kind: "user", userId: user.userId } };
   };

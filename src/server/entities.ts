@@ -16,7 +16,12 @@ import { ALGORITHMS, computeUserhash } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import { readJson } from "../protocol/body.ts";
 import { EUKEY_TRANSPORT_ALG, sealEukey } from "../protocol/key-transport.ts";
-import { type EnrollResponse, type EntityView, enrollSchema } from "../protocol/schemas.ts";
+import {
+  type EnrollResponse,
+  type EntityView,
+  enrollSchema,
+  ID_PATTERN,
+} from "../protocol/schemas.ts";
 import type { EntityRecord } from "../store/records.ts";
 import type { Principal, ServerEnv, ServerParts } from "./context.ts";
 import { eukeySealId, ha1SealId } from "./credentials.ts";
@@ -36,11 +41,15 @@ export function entityHandlers(parts: ServerParts) {
   const { users, entities, cipher, log, config, mutex } = parts;
   const crypto = config.crypto;
 
-  /** Loads an entity the principal owns; another owner's entity is 403, none is 404. */
+  /**
+   * Loads an entity the principal owns. Issue #9 item 8: another owner's entity
+   * is 404 exactly like a missing one (403 told a user which ids exist); an id
+   * that cannot be valid (item 9: e.g. 15 KB) is 404 without reading the store.
+   */
   async function ownedEntity(userId: string, entityId: string): Promise<EntityRecord> {
+    if (!ID_PATTERN.test(entityId)) throw new CpnsError("ERR_NOT_FOUND");
     const record = await entities.get(entityId);
-    if (!record) throw new CpnsError("ERR_NOT_FOUND");
-    if (record.userId !== userId) throw new CpnsError("ERR_NOT_OWNER");
+    if (!record || record.userId !== userId) throw new CpnsError("ERR_NOT_FOUND");
     return record;
   }
 

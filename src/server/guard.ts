@@ -2,9 +2,12 @@
  * Authentication and authorisation in front of every route (seed 5.x.2,
  * 5.x.3): the route's policy row decides whether credentials are needed; an
  * admin presents the Bearer token, everyone else HTTP Digest (one lookup for
- * users and entities). Failed Digest attempts are counted per username and per
- * client address, and over the limit the answer is 429 with Retry-After. Only
- * then does the policy table allow or deny (403) the principal's kind.
+ * users and entities). Every Digest attempt is charged to its failure budgets
+ * (src/server/rate-limit.ts) BEFORE it is verified and refunded if it was not
+ * a wrong answer (issue #9 item 3); over budget the answer is 429 with
+ * Retry-After, except for an entity that answers with its key (item 4), and it
+ * looks the same for a user, an entity or nothing (item 8). Only then does the
+ * policy table allow or deny (403) the principal's kind.
  *
  * The policy check runs inside the Digest middleware, so a 403 to a genuine
  * principal still carries Authentication-Info: the server proves itself even
@@ -13,42 +16,31 @@
 import type { MiddlewareHandler } from "hono";
 import { utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
-import { ALGORITHMS, digestAuth, parseAlgorithm, parseCredentials } from "../digest/index.ts";
-import { decodeExtValue } from "../digest/params.ts";
+import {
+  ALGORITHMS,
+  type DigestFailure,
+  digestAuth,
+  parseAlgorithm,
+  parseCredentials,
+} from "../digest/index.ts";
 import { problemResponse } from "../errors.ts";
+import {
+  type AttemptedIdentity,
+  attemptedIdentity,
+  identityKeysOfName,
+} from "./attempt-identity.ts";
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { credentialLookup } from "./credentials.ts";
 import { isAllowed, needsAuthentication, POLICY, type RouteId } from "./policy.ts";
 
-/**
- * The identity a Digest attempt is counted against: the User ID or Entity ID
- * itself, however it was spelled (plain, username*, or a userhash of any
- * algorithm in any case), so that respelling the name buys no extra guesses.
- */
-async function attemptedIdentity(parts: ServerParts, header: string): Promise<string | undefined> {
-  let params: Map<string, string>;
-  try {
-    params = parseCredentials(header).params;
-  } catch {
-    return undefined;
-  }
-  const ext = params.get("username*");
-  if (ext !== undefined) {
-    try {
-      return decodeExtValue(ext);
-    } catch {
-      return undefined;
-    }
-  }
-  const username = params.get("username");
-  if (username === undefined || params.get("userhash")?.toLowerCase() !== "true") return username;
-  const algorithm = parseAlgorithm(params.get("algorithm"));
-  const userhash = username.toLowerCase();
-  if (!algorithm) return `userhash:${userhash}`;
-  const hash = ALGORITHMS[algorithm].hash;
-  const entity = await parts.entities.findByUserhash(hash, userhash);
-  const user = entity ? undefined : await parts.users.findByUserhash(hash, userhash);
-  return entity?.entityId ?? user?.userId ?? `userhash:${userhash}`;
+/** Whether a stale-nonce answer may pass an over-budget name: only for an entity (its 256-bit key cannot be guessed). */
+async function namesEntity(parts: ServerParts, identity: AttemptedIdentity, header: string) {
+  if (!identity.userhash) return (await parts.entities.get(identity.sent)) !== undefined;
+  const algorithm = parseAlgorithm(parseCredentials(header).params.get("algorithm"));
+  if (!algorithm) return false;
+  return (
+    (await parts.entities.findByUserhash(ALGORITHMS[algorithm].hash, identity.sent)) !== undefined
+  );
 }
 
 export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareHandler<ServerEnv> {
@@ -57,6 +49,8 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
   if (adminToken.length < 16) throw new TypeError("server: the admin token must be >= 16 bytes");
   const addressOf = (c: Parameters<MiddlewareHandler<ServerEnv>>[0]) =>
     config.clientAddress?.(c.req.raw, c.env) ?? "unknown";
+  /** The verifier's failure per request, read back once digestAuth has answered. */
+  const failures = new WeakMap<object, DigestFailure>();
 
   // One verifier (one ledger, one epoch) for every route; each request's route
   // says which qop it demands (policy.ts, issue #9 item 1).
@@ -75,13 +69,8 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
     ledger: config.ledger,
     crypto: config.crypto,
     now: config.now,
-    onFailure: async (c, failure) => {
-      const header = c.req.header("authorization");
-      if (!header || failure.stale || failure.status !== 401) return;
-      const username = await attemptedIdentity(parts, header);
-      const address = addressOf(c);
-      limiter.recordFailure(username ? [`u:${username}`, `a:${address}`] : [`a:${address}`]);
-      log.emit({ event: "auth.failed", username, address });
+    onFailure: (c, failure) => {
+      failures.set(c, failure);
     },
   }) as unknown as MiddlewareHandler<ServerEnv>;
 
@@ -105,27 +94,60 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       }
 
       const address = addressOf(c);
-      // Resolving the identity may read the store: only when something is being counted.
-      const username =
-        header && !limiter.isEmpty() ? await attemptedIdentity(parts, header) : undefined;
-      const wait = limiter.retryAfter(
-        username ? [`u:${username}`, `a:${address}`] : [`a:${address}`],
-      );
-      if (wait > 0) {
-        log.emit({ event: "auth.rate_limited", username, address });
-        return problemResponse("ERR_RATE_LIMITED", undefined, { "Retry-After": String(wait) });
-      }
+      const identity = header ? attemptedIdentity(header, config.realm) : undefined;
+      // Item 3: charged BEFORE the asynchronous verification, so a concurrent burst
+      // cannot all be evaluated against a budget that was checked but not yet spent.
+      const reservation = limiter.reserve(identity?.keys ?? [], address);
+      const overBudget = reservation.waitSeconds > 0;
+      let passed = false;
 
       routeOf.set(c, route);
-      return digest(c, async () => {
+      const admitted = async () => {
         const principal = c.var.digest.data as CredentialData;
-        if (!limiter.isEmpty()) limiter.clear(`u:${c.var.digest.username}`);
+        // Item 4: over budget, only a key-based principal (a 256-bit EUKey, not guessable)
+        // passes; a password principal waits whatever it answered. The answer is then the
+        // same 429 as for a wrong answer, without Authentication-Info (replaced below).
+        if (overBudget && principal.kind === "user") return;
+        passed = true;
+        limiter.refund(reservation);
+        limiter.succeeded(identityKeysOfName(c.var.digest.username, config.realm), address);
         c.set("principal", principal);
         if (!isAllowed(route, principal.kind)) {
           c.res = problemResponse("ERR_FORBIDDEN");
           return;
         }
         await next();
+      };
+
+      let answer: Response | undefined;
+      try {
+        answer = (await digest(c, admitted)) as Response | undefined;
+      } catch (err) {
+        if (!passed) limiter.refund(reservation);
+        throw err;
+      }
+      if (passed) return answer;
+
+      const failure = failures.get(c);
+      const guessed = Boolean(identity && failure?.status === 401 && !failure.stale);
+      if (!overBudget) {
+        // Not a wrong answer (no credentials, malformed, stale nonce): nothing was guessed.
+        if (!guessed) limiter.refund(reservation);
+        else log.emit({ event: "auth.failed", username: identity?.sent, address });
+        return answer;
+      }
+      // A stale nonce is reported only once the response proved the secret: let it
+      // through for an entity (so its agent retries), never for a password principal,
+      // whose right guess it would otherwise reveal.
+      if (failure?.stale && identity && (await namesEntity(parts, identity, header))) {
+        return answer;
+      }
+      log.emit({ event: "auth.rate_limited", username: identity?.sent, address });
+      // A fresh Response: nothing the verifier or a handler set may leak through.
+      c.res = undefined;
+      c.res = problemResponse("ERR_RATE_LIMITED", undefined, {
+        "Retry-After": String(reservation.waitSeconds),
       });
+      return c.res;
     };
 }

@@ -2,7 +2,10 @@
  * Users and entities behind small repository interfaces, persisted with
  * unstorage (fs for the embedded server, memory in tests, Deno KV, Workers KV,
  * Redis). Keys are base64url of the id so no id can name a path of its own on
- * the fs driver. Each record is one value, written with one setItem: a
+ * the fs driver; an id whose encoding is longer than 128 characters (any valid
+ * id is far shorter) is keyed by "~" + SHA-256 hex instead, so no id, however
+ * long, can exceed a file-name limit (issue #9 item 9; "~" is not base64url,
+ * so a hashed key never equals an encoded one, and normal keys are unchanged). Each record is one value, written with one setItem: a
  * rotation or revocation replaces the whole record at once, and a failed write
  * leaves the previous record in place.
  *
@@ -13,7 +16,7 @@
  */
 import type { Storage } from "unstorage";
 import { toBase64url, utf8 } from "../crypto/bytes.ts";
-import type { HashName } from "../crypto/hash.ts";
+import { type HashName, hashHex } from "../crypto/hash.ts";
 import { CpnsError } from "../errors.ts";
 import {
   type EntityRecord,
@@ -24,7 +27,18 @@ import {
   userRecordSchema,
 } from "./records.ts";
 
-const keyOf = (prefix: string, id: string) => `${prefix}:${toBase64url(utf8(id))}`;
+const MAX_ENCODED_ID = 128;
+
+/** The store key segment of an id: base64url, or its hash when that would be long. */
+export function idSegment(id: string): string {
+  const encoded = toBase64url(utf8(id));
+  return encoded.length <= MAX_ENCODED_ID ? encoded : `~${hashHex("SHA-256", id)}`;
+}
+
+const keyOf = (prefix: string, id: string) => `${prefix}:${idSegment(id)}`;
+
+/** An id no record has (ids never contain NUL): read to equalise lookups of missing names. */
+const NO_ID = "\u0000none";
 
 function validated<T>(
   schema: { safeParse(value: unknown): { success: boolean } },
@@ -94,10 +108,13 @@ export class UserRepository {
     );
   }
 
+  /** As many reads for a missing userhash as for a known one (issue #9 item 8). */
   findByUserhash(hash: HashName, userhash: string): Promise<UserRecord | undefined> {
     return guarded(async () => {
       const id = await this.#index.find(hash, userhash);
-      return id === undefined ? undefined : this.get(id);
+      if (id !== undefined) return this.get(id);
+      await this.storage.getItem(keyOf("user", NO_ID));
+      return undefined;
     });
   }
 
@@ -140,10 +157,13 @@ export class EntityRepository {
     );
   }
 
+  /** As many reads for a missing userhash as for a known one (issue #9 item 8). */
   findByUserhash(hash: HashName, userhash: string): Promise<EntityRecord | undefined> {
     return guarded(async () => {
       const id = await this.#index.find(hash, userhash);
-      return id === undefined ? undefined : this.get(id);
+      if (id !== undefined) return this.get(id);
+      await this.storage.getItem(keyOf("entity", NO_ID));
+      return undefined;
     });
   }
 
@@ -189,10 +209,9 @@ export class OtkRepository {
 
   put(record: OtkRecord): Promise<void> {
     return guarded(async () => {
-      await this.storage.setItem(
-        `${keyOf("otk-peer", record.peerId)}:${toBase64url(utf8(record.otkId))}`,
-        { id: record.otkId },
-      );
+      await this.storage.setItem(`${keyOf("otk-peer", record.peerId)}:${idSegment(record.otkId)}`, {
+        id: record.otkId,
+      });
       await this.storage.setItem(keyOf("otk", record.otkId), record);
     });
   }

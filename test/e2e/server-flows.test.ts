@@ -298,12 +298,12 @@ describe("[ENTITY-LIFECYCLE][SERVER-OWNERSHIP] rotation and revocation", () => {
         "ERR_NOT_OWNER",
       );
     }
-    // Nor may bob read or revoke it.
-    await expectProblem(await asBob()("/cpns/v1/entities/alice-watch"), 403, "ERR_NOT_OWNER");
+    // Nor may bob read or revoke it: 404, as for an id nobody holds (issue #9 item 8).
+    await expectProblem(await asBob()("/cpns/v1/entities/alice-watch"), 404, "ERR_NOT_FOUND");
     await expectProblem(
       await asBob()("/cpns/v1/entities/alice-watch", { method: "DELETE" }),
-      403,
-      "ERR_NOT_OWNER",
+      404,
+      "ERR_NOT_FOUND",
     );
     const bobList = await asBob()("/cpns/v1/entities");
     expect(

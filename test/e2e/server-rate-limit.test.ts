@@ -1,24 +1,17 @@
 /**
- * Failed-attempt limiting (issue #3) over real sockets: per username (failures
- * from several client addresses add up for one User ID) and per client
- * address (one address guessing several usernames), 429 with Retry-After even
- * for the right password until the window has passed, and then it works
- * again. Client addresses are real: the transport binds its socket to
- * 127.0.0.x and the server reads the socket's remote address, as
- * src/runtime/node.ts does. Also: an unknown user and a wrong password look
- * exactly alike.
+ * Failure budgets (issue #3, reworked by issue #9 items 3, 4 and 8) over real
+ * sockets, from the attacker's side: a concurrent burst costs what it sends;
+ * budgets per (identity, address) with backoff; others' failures never lock
+ * out a user at an address it signed in from, nor a new user behind a busy
+ * address; entities (256-bit keys) are never locked out; and over budget the
+ * answer tells nothing about the name. Client addresses are real: the
+ * transport binds its socket to 127.0.0.x and the server reads the socket's
+ * remote address, as src/runtime/node.ts does.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  ALGORITHMS,
-  computeUserhash,
-  createDigestFetch,
-  type DigestAlgorithm,
-  type FetchLike,
-} from "../../src/digest/index.ts";
+import { createDigestFetch, type DigestAlgorithm, type FetchLike } from "../../src/digest/index.ts";
 import {
   expectProblem,
-  REALM,
   startTestServer,
   type TestServer,
   transportFrom,
@@ -73,91 +66,91 @@ async function attempt(
   return digestFetch(`${s.url}/cpns/v1/entities`);
 }
 
-describe("[SERVER-RATE-LIMIT] failed attempts are limited per username and per address", () => {
-  it("[SERVER-RATE-LIMIT] 3 wrong passwords for alice (from 3 addresses) → 429 with Retry-After, even for the right password, until the window passes", async () => {
+/** n wrong attempts at `username` from `address`, one after another; each must be 401. */
+async function fail(s: TestServer, address: string, username: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await expectProblem(
+      await attempt(s, address, username, `wrong-${i}`),
+      401,
+      "ERR_DIGEST_UNAUTHORIZED",
+    );
+  }
+}
+
+describe("[LIMIT-RESERVE] a concurrent burst costs what it sends", () => {
+  it("[LIMIT-RESERVE] 200 concurrent wrong guesses from one address, then the right password: at most the free budget is evaluated and the right password gets 429", async () => {
+    server = await startTestServer({ rateLimit: { maxFailures: 10, windowSeconds: WINDOW_S } });
+    const s = server;
+    await s.createUser(ALICE.userId, ALICE.password);
+    const guesses = Array.from({ length: 200 }, (_, i) =>
+      attempt(s, "127.0.0.2", "alice", `guess-${i}`),
+    );
+    const right = attempt(s, "127.0.0.2", "alice", ALICE.password);
+    const answers = await Promise.all([...guesses, right]);
+    const statuses = answers.map((r) => r.status);
+    await Promise.all(answers.map((r) => r.arrayBuffer()));
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(191);
+    expect(statuses.at(-1)).toBe(429);
+  }, 60_000);
+});
+
+describe("[LIMIT-PAIR] budgets per (identity, address) with backoff, not a lockout of the identity", () => {
+  it("[LIMIT-PAIR][LIMIT-BACKOFF] an attacker's failures for alice from one address do not lock alice at another; the attacker waits 1 s, then 2 s", async () => {
     const s = await start();
-    for (const address of ["127.0.0.2", "127.0.0.3", "127.0.0.4"]) {
-      await expectProblem(
-        await attempt(s, address, "alice", "wrong"),
-        401,
-        "ERR_DIGEST_UNAUTHORIZED",
-      );
-    }
-    // A fresh address, the right password: still refused, because of the username.
-    const limited = await attempt(s, "127.0.0.5", "alice", ALICE.password);
-    expect(limited.headers.get("retry-after")).toBe(String(WINDOW_S));
+    await fail(s, "127.0.0.2", "alice", 3);
+    const limited = await attempt(s, "127.0.0.2", "alice", ALICE.password);
+    expect(limited.headers.get("retry-after")).toBe("1");
     await expectProblem(limited, 429, "ERR_RATE_LIMITED");
-    // Bob, from one of the same addresses, is not affected (each address failed once).
-    expect((await attempt(s, "127.0.0.2", "bob", BOB.password)).status).toBe(200);
-
-    s.clock.now += 30_000;
-    const later = await attempt(s, "127.0.0.5", "alice", ALICE.password);
-    expect(later.headers.get("retry-after")).toBe("30");
-    await expectProblem(later, 429, "ERR_RATE_LIMITED");
-
-    s.clock.now += 30_000;
-    const ok = await attempt(s, "127.0.0.5", "alice", ALICE.password);
-    expect(ok.status).toBe(200);
-    expect(ok.headers.get("retry-after")).toBeNull();
-
-    // The client answers SHA-512-256 with userhash (RFC 7616 §3.4.4), H(alice:realm); the log
-    // names the identity it resolves to, never the hash.
-    const sent = computeUserhash(ALGORITHMS["SHA-512-256"], "alice", REALM);
-    const events = s.events();
-    expect(events.some((e) => e.username === sent)).toBe(false);
-    const failed = events.filter((e) => e.event === "auth.failed" && e.username === "alice");
-    expect(failed.map((e) => e.address)).toEqual(["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
-    expect(events).toContainEqual(
-      expect.objectContaining({
-        event: "auth.rate_limited",
-        username: "alice",
-        address: "127.0.0.5",
-      }),
-    );
+    // The real alice, from her own address: not affected.
+    expect((await attempt(s, "127.0.0.3", "alice", ALICE.password)).status).toBe(200);
+    // Backoff: after the wait one more try, and the next wait doubles.
+    s.clock.now += 1000;
+    await fail(s, "127.0.0.2", "alice", 1);
+    expect((await attempt(s, "127.0.0.2", "alice", "x")).headers.get("retry-after")).toBe("2");
   });
 
-  it("[SERVER-RATE-LIMIT] one address trying 3 different usernames is limited for every username, other addresses are not", async () => {
+  it("[LIMIT-TRUSTED] alice signed in from home; attackers on 5 addresses exhaust alice's identity budget: alice at home still gets in, a new address does not", async () => {
     const s = await start();
-    const address = "127.0.0.10";
+    expect((await attempt(s, "127.0.0.5", "alice", ALICE.password)).status).toBe(200);
+    for (const address of ["127.0.0.20", "127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24"]) {
+      for (let i = 0; i < 2; i++) await attempt(s, address, "alice", "wrong");
+    }
+    expect((await attempt(s, "127.0.0.5", "alice", ALICE.password)).status).toBe(200);
     await expectProblem(
-      await attempt(s, address, "alice", "wrong-1"),
-      401,
-      "ERR_DIGEST_UNAUTHORIZED",
+      await attempt(s, "127.0.0.6", "alice", ALICE.password),
+      429,
+      "ERR_RATE_LIMITED",
     );
-    await expectProblem(
-      await attempt(s, address, "bob", "wrong-2"),
-      401,
-      "ERR_DIGEST_UNAUTHORIZED",
-    );
-    await expectProblem(await attempt(s, address, "mallory", "x"), 401, "ERR_DIGEST_UNAUTHORIZED");
-
-    // The next request from that address is refused before any credential is looked at:
-    // the unauthenticated first request already gets 429.
-    const raw = await transportFrom(address)(new Request(`${s.url}/cpns/v1/entities`));
-    expect(raw.headers.get("retry-after")).toBe(String(WINDOW_S));
-    await expectProblem(raw, 429, "ERR_RATE_LIMITED");
-    await expectProblem(await attempt(s, address, "bob", BOB.password), 429, "ERR_RATE_LIMITED");
-    // Another address: bob and alice are fine (each username failed only once).
-    expect((await attempt(s, "127.0.0.11", "bob", BOB.password)).status).toBe(200);
-    expect((await attempt(s, "127.0.0.11", "alice", ALICE.password)).status).toBe(200);
-    // Public routes stay public.
-    expect((await transportFrom(address)(new Request(`${s.url}/health`))).status).toBe(200);
-
-    s.clock.now += WINDOW_S * 1000;
-    expect((await attempt(s, address, "bob", BOB.password)).status).toBe(200);
   });
 
-  it("[SERVER-RATE-LIMIT] a success clears the username's count, so failures must be consecutive-ish to lock", async () => {
+  it("[LIMIT-NAT] ten failures for other names from one address do not lock out a new user there, nor a user who signed in there", async () => {
     const s = await start();
-    await attempt(s, "127.0.0.20", "alice", "wrong");
-    await attempt(s, "127.0.0.21", "alice", "wrong");
-    expect((await attempt(s, "127.0.0.22", "alice", ALICE.password)).status).toBe(200);
-    await attempt(s, "127.0.0.23", "alice", "wrong");
-    await attempt(s, "127.0.0.24", "alice", "wrong");
-    expect((await attempt(s, "127.0.0.25", "alice", ALICE.password)).status).toBe(200);
+    const nat = "127.0.0.30";
+    expect((await attempt(s, nat, "alice", ALICE.password)).status).toBe(200);
+    for (let i = 0; i < 10; i++) await fail(s, nat, `someone-${i}`, 1);
+    // bob never signed in from here, and mistypes twice: his own budget, not the address's.
+    await fail(s, nat, "bob", 2);
+    expect((await attempt(s, nat, "bob", BOB.password)).status).toBe(200);
+    expect((await attempt(s, nat, "alice", ALICE.password)).status).toBe(200);
   });
 
-  it("[SERVER-RATE-LIMIT][ENTITY-LIFECYCLE] entities are limited too: a wrong EUKey 3 times locks the Entity ID", async () => {
+  it("[LIMIT-ADDRESS] an address spraying many names is stopped by the address budget (10 × the pair budget) for names it has not proven", async () => {
+    const s = await start();
+    const sprayer = "127.0.0.40";
+    for (let i = 0; i < 30; i++) await fail(s, sprayer, `user-${i}`, 1);
+    await expectProblem(await attempt(s, sprayer, "user-30", "x"), 429, "ERR_RATE_LIMITED");
+    await expectProblem(
+      await attempt(s, sprayer, "alice", ALICE.password),
+      429,
+      "ERR_RATE_LIMITED",
+    );
+    expect((await attempt(s, "127.0.0.41", "alice", ALICE.password)).status).toBe(200);
+  });
+});
+
+describe("[LIMIT-KEYS] key-based principals are never locked out", () => {
+  it("[LIMIT-KEYS][ENTITY-LIFECYCLE] 20 wrong EUKeys for an entity from one address: the entity with its key still gets in from there; a wrong key gets 429", async () => {
     const s = await start();
     const record = await s.agent().enroll({ ...ALICE, entityId: "watch-rl", type: "PNE" });
     const whoami = (address: string, key: string) =>
@@ -165,13 +158,103 @@ describe("[SERVER-RATE-LIMIT] failed attempts are limited per username and per a
         username: "watch-rl",
         password: key,
         fetch: transportFrom(address),
+        requireRspauth: false,
       })(`${s.url}/cpns/v1/whoami`);
-    for (const address of ["127.0.0.30", "127.0.0.31", "127.0.0.32"]) {
-      expect((await whoami(address, "A".repeat(43))).status).toBe(401);
+    for (let i = 0; i < 20; i++) await (await whoami("127.0.0.50", "A".repeat(43))).arrayBuffer();
+    await expectProblem(await whoami("127.0.0.50", "B".repeat(43)), 429, "ERR_RATE_LIMITED");
+    expect((await whoami("127.0.0.50", record.eukey)).status).toBe(200);
+    expect((await whoami("127.0.0.51", record.eukey)).status).toBe(200);
+  });
+});
+
+describe("[LIMIT-KEYS][ORACLE-LIMIT] a stale nonce over budget", () => {
+  it("[LIMIT-KEYS][ORACLE-LIMIT] over budget with an expired nonce: the entity's right key gets stale and then 200; the user's right password gets 429, never the stale 401 that would confirm it", async () => {
+    server = await startTestServer({
+      nonceLifetimeSeconds: 5,
+      rateLimit: { maxFailures: 3, windowSeconds: 600 },
+    });
+    const s = server;
+    await s.createUser(ALICE.userId, ALICE.password);
+    const record = await s.agent().enroll({ ...ALICE, entityId: "watch-stale", type: "PNE" });
+    const address = "127.0.0.90";
+    // One client each that keeps its nonce between requests, as real clients do.
+    // Every answer on the wire is recorded: a stale=true challenge would confirm the secret.
+    const seen: Record<string, string[]> = { "watch-stale": [], alice: [] };
+    const keep = (username: string, password: string) => {
+      const socket = transportFrom(address);
+      const digestFetch = createDigestFetch({
+        username,
+        password,
+        fetch: async (request) => {
+          const res = await socket(request);
+          const stale = /stale=true/i.test(res.headers.get("www-authenticate") ?? "");
+          seen[username]?.push(`${res.status}${stale ? " stale" : ""}`);
+          return res;
+        },
+        requireRspauth: false,
+      });
+      return () => digestFetch(`${s.url}/cpns/v1/whoami`);
+    };
+    const entity = keep("watch-stale", record.eukey);
+    const alice = keep("alice", ALICE.password);
+    expect((await entity()).status).toBe(200);
+    expect((await alice()).status).toBe(403); // a user on an entity route: authenticated, then refused
+    // Others at the same address exhaust both pair budgets, with backoff, past the nonce lifetime.
+    for (const name of ["watch-stale", "alice"]) {
+      // Wrong answers, waiting out each backoff, until the wait outlasts the nonce lifetime.
+      for (let round = 0; round < 30; round++) {
+        const res = await attempt(s, address, name, "wrong");
+        await res.arrayBuffer();
+        const wait = Number(res.headers.get("retry-after") ?? 0);
+        if (wait > 5) break;
+        s.clock.now += wait * 1000;
+      }
     }
-    await expectProblem(await whoami("127.0.0.33", record.eukey), 429, "ERR_RATE_LIMITED");
-    s.clock.now += WINDOW_S * 1000;
-    expect((await whoami("127.0.0.33", record.eukey)).status).toBe(200);
+    const limited = await attempt(s, address, "alice", "wrong");
+    await expectProblem(limited, 429, "ERR_RATE_LIMITED");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(5);
+    for (const name of Object.keys(seen)) seen[name] = [];
+    expect((await entity()).status).toBe(200);
+    await expectProblem(await alice(), 429, "ERR_RATE_LIMITED");
+    expect(seen["watch-stale"]).toEqual(["401 stale", "200"]);
+    expect(seen.alice).toEqual(["429"]);
+  });
+});
+
+describe("[ORACLE-LIMIT] over budget, the answer does not tell a user, an entity or nothing apart", () => {
+  it("[ORACLE-LIMIT] user, entity and unknown name over budget: same status, header names, Retry-After and body; userhash spellings alike too", async () => {
+    const s = await start();
+    await s.agent().enroll({ ...ALICE, entityId: "watch-oracle", type: "PNE" });
+    const names = ["alice", "watch-oracle", "nobody-here"];
+    const answers: Response[] = [];
+    for (const [i, name] of names.entries()) {
+      const address = `127.0.0.6${i}`;
+      await fail(s, address, name, 3);
+      answers.push(await attempt(s, address, name, "still-wrong"));
+    }
+    const bodies = await Promise.all(answers.map((r) => r.text()));
+    const shape = (r: Response) => [
+      r.status,
+      r.headers.get("retry-after"),
+      [...r.headers.keys()].filter((n) => n !== "date").sort(),
+    ];
+    expect(answers[0]?.status).toBe(429);
+    for (const [i, r] of answers.entries()) {
+      expect(shape(r)).toEqual(shape(answers[0] as Response));
+      expect(bodies[i]).toBe(bodies[0]);
+    }
+    // Userhash probes: 3 failures under the MD5 userhash, then the SHA-256 userhash.
+    // An existing and a missing name answer alike (the limiter reads no store).
+    const probe = async (name: string, address: string) => {
+      for (let i = 0; i < 3; i++) {
+        await (await attempt(s, address, name, "w", { algorithm: "MD5" })).arrayBuffer();
+      }
+      const md5 = await attempt(s, address, name, "w", { algorithm: "MD5" });
+      const sha = await attempt(s, address, name, "w", { algorithm: "SHA-256" });
+      await Promise.all([md5.arrayBuffer(), sha.arrayBuffer()]);
+      return [md5.status, sha.status];
+    };
+    expect(await probe("bob", "127.0.0.70")).toEqual(await probe("nobody-else", "127.0.0.71"));
   });
 });
 
@@ -193,30 +276,42 @@ describe("[SERVER-RATE-LIMIT] the per-username limit cannot be dodged by spellin
       // Each spelling authenticates with the right password...
       expect((await attempt(s, "127.0.0.60", "bob", BOB.password, form)).status).toBe(200);
     }
-    for (const address of ["127.0.0.61", "127.0.0.62", "127.0.0.63"]) {
-      await attempt(s, address, "alice", "wrong", { userhash: false });
-    }
+    for (let i = 0; i < 3; i++)
+      await attempt(s, "127.0.0.61", "alice", "wrong", { userhash: false });
     await expectProblem(
-      await attempt(s, "127.0.0.64", "alice", ALICE.password, { userhash: false }),
+      await attempt(s, "127.0.0.61", "alice", ALICE.password, { userhash: false }),
       429,
       "ERR_RATE_LIMITED",
     );
   });
 
-  it("[SERVER-RATE-LIMIT] 3 wrong passwords for alice under 3 spellings (plain, userhash, upper-case userhash) lock alice", async () => {
+  it("[SERVER-RATE-LIMIT][LIMIT-SPELLING] 3 wrong plain passwords for alice lock every spelling (userhash of any hash, any case); 3 under a userhash (either case) lock that userhash and the plain name", async () => {
     const s = await start();
-    const spellings = [{ userhash: false }, {}, { edit: upperUserhash }];
-    for (const [i, form] of spellings.entries()) {
+    const every = [{ userhash: false }, {}, { edit: upperUserhash }, { algorithm: "MD5" as const }];
+    for (let i = 0; i < 3; i++) {
       await expectProblem(
-        await attempt(s, `127.0.0.7${i}`, "alice", "wrong", form),
+        await attempt(s, "127.0.0.70", "alice", "wrong", { userhash: false }),
         401,
         "ERR_DIGEST_UNAUTHORIZED",
       );
     }
-    // The same User ID has failed 3 times: the right password must wait, however it is spelled.
-    for (const form of [...spellings, { algorithm: "MD5" as const }]) {
+    for (const form of every) {
       await expectProblem(
-        await attempt(s, "127.0.0.79", "alice", ALICE.password, form),
+        await attempt(s, "127.0.0.70", "alice", ALICE.password, form),
+        429,
+        "ERR_RATE_LIMITED",
+      );
+    }
+    for (const form of [{}, { edit: upperUserhash }, {}]) {
+      await expectProblem(
+        await attempt(s, "127.0.0.71", "alice", "wrong", form),
+        401,
+        "ERR_DIGEST_UNAUTHORIZED",
+      );
+    }
+    for (const form of [{ userhash: false }, {}, { edit: upperUserhash }]) {
+      await expectProblem(
+        await attempt(s, "127.0.0.71", "alice", ALICE.password, form),
         429,
         "ERR_RATE_LIMITED",
       );

@@ -180,14 +180,16 @@ describe("[STORE-NO-HALF-WRITE] a failed write changes nothing", () => {
   it("[STORE-NO-HALF-WRITE][SERVER-API] a failing read is 503 too, never 500, and never the driver's message", async () => {
     const agent = server.agent();
     await agent.enroll({ ...ALICE, entityId: "read-fail", type: "PNE" });
+    // The credential lookup reads an entity key for every name (issue #9 item 8: the same
+    // reads for users, entities and unknown names), so the 503 may come before the Digest
+    // exchange completes, without rspauth.
+    const digestFetch = createDigestFetch({ ...ALICE, username: ALICE.userId });
+    const alice = (path: string, init?: RequestInit) => digestFetch(`${server.url}${path}`, init);
     await withFault({ method: "getItem", prefix: "entity:" }, async () => {
-      await expectUnavailable(await asAlice()("/cpns/v1/entities"));
-      await expectUnavailable(await asAlice()("/cpns/v1/entities/read-fail"));
+      await expectUnavailable(await alice("/cpns/v1/entities"));
+      await expectUnavailable(await alice("/cpns/v1/entities/read-fail"));
       await expectUnavailable(
-        await asAlice()(
-          "/cpns/v1/enrollments",
-          json("POST", { entityId: "read-fail-2", type: "PNE" }),
-        ),
+        await alice("/cpns/v1/enrollments", json("POST", { entityId: "read-fail-2", type: "PNE" })),
       );
       // The credential lookup reads entities as well.
       const whoami = await createDigestFetch({ username: "read-fail", password: "x".repeat(43) })(

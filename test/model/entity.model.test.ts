@@ -216,7 +216,8 @@ async function runEntityPath(path: (typeof shortest)[number]): Promise<void> {
           { entityId, userId: owner, type, keyVersion, state: "active" },
         ]);
         const foreign = await world.view(other(owner));
-        expect([foreign.status, foreign.body.code]).toEqual([403, "ERR_NOT_OWNER"]);
+        // Issue #9 item 8: another user's entity reads like a missing one.
+        expect([foreign.status, foreign.body.code]).toEqual([404, "ERR_NOT_FOUND"]);
         const record = await world.store.get(entityId);
         expect([record?.keyVersion, record?.eukey]).toEqual([
           keyVersion,
@@ -244,7 +245,10 @@ async function runEntityPath(path: (typeof shortest)[number]): Promise<void> {
               { type: "ROTATE", userId: owner, entityType: otherType(type) },
               { status: 409, code: "ERR_ENTITY_TYPE_MISMATCH" },
             ],
-            [{ type: "REVOKE", userId: other(owner) }, notOwner],
+            [
+              { type: "REVOKE", userId: other(owner) },
+              { status: 404, code: "ERR_NOT_FOUND" },
+            ],
             ...Array.from({ length: keyVersion - 1 }, (_, i): [EntityEvent, { status: number }] => [
               { type: "AUTHENTICATE", keyVersion: i + 1 },
               { status: 401 },
@@ -264,7 +268,8 @@ async function runEntityPath(path: (typeof shortest)[number]): Promise<void> {
           { entityId, userId: owner, type, keyVersion, state: "revoked" },
         ]);
         const foreign = await world.view(other(owner));
-        expect([foreign.status, foreign.body.code]).toEqual([403, "ERR_NOT_OWNER"]);
+        // Issue #9 item 8: another user's entity reads like a missing one.
+        expect([foreign.status, foreign.body.code]).toEqual([404, "ERR_NOT_FOUND"]);
         expect(failure(await world.authenticateWith(keyVersion))?.status).toBe(401);
         if (!firstVisit(s)) return;
         // Final: the machine handles nothing, and the server refuses everything.
@@ -287,7 +292,7 @@ async function runEntityPath(path: (typeof shortest)[number]): Promise<void> {
           ],
           [
             { type: "REVOKE", userId: other(owner) },
-            { status: 403, code: "ERR_NOT_OWNER" },
+            { status: 404, code: "ERR_NOT_FOUND" },
           ],
           ...Array.from({ length: keyVersion }, (_, i): [EntityEvent, { status: number }] => [
             { type: "AUTHENTICATE", keyVersion: i + 1 },

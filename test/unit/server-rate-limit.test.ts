@@ -1,72 +1,78 @@
 /**
- * FailureLimiter (SERVER-RATE-LIMIT; src/server/rate-limit.ts) with a driven
- * clock: the limit, the window that starts with the first failure, the
- * Retry-After arithmetic, several keys at once, clearing, and the bound on
- * tracked keys.
+ * FailureLimiter and MemoryBudgetStore (issue #9 items 3 and 4;
+ * src/server/rate-limit.ts) with a driven clock: reservation before
+ * verification, per (identity, address) budgets with backoff, trusted pairs
+ * exempt from the identity and address budgets, refunds, bounded memory.
  */
 import { describe, expect, it } from "vitest";
-import { FailureLimiter } from "../../src/server/rate-limit.ts";
+import { FailureLimiter, MAX_TRACKED, MemoryBudgetStore } from "../../src/server/rate-limit.ts";
 
 function limiter(maxFailures = 3, windowSeconds = 60) {
   const clock = { now: 1_000_000 };
+  const store = new MemoryBudgetStore();
   return {
     clock,
-    limiter: new FailureLimiter({ maxFailures, windowSeconds, now: () => clock.now }),
+    store,
+    limiter: new FailureLimiter({ maxFailures, windowSeconds, now: () => clock.now, store }),
   };
 }
 
-describe("[SERVER-RATE-LIMIT] FailureLimiter", () => {
-  it("[SERVER-RATE-LIMIT] below the limit: 0; at the limit: the rest of the window, rounded up", () => {
-    const { clock, limiter: l } = limiter();
-    expect(l.retryAfter(["u:alice"])).toBe(0);
-    l.recordFailure(["u:alice"]);
-    l.recordFailure(["u:alice"]);
-    expect(l.retryAfter(["u:alice"])).toBe(0);
-    clock.now += 10_500;
-    l.recordFailure(["u:alice"]);
-    expect(l.retryAfter(["u:alice"])).toBe(50); // 60 - 10.5, rounded up
-    clock.now += 49_000;
-    expect(l.retryAfter(["u:alice"])).toBe(1);
-    clock.now += 499;
-    expect(l.retryAfter(["u:alice"])).toBe(1);
-    clock.now += 1;
-    expect(l.retryAfter(["u:alice"])).toBe(0);
+describe("FailureLimiter", () => {
+  it("[LIMIT-RESERVE] reservations are taken synchronously: 1,000 back-to-back reservations get exactly the free budget", () => {
+    const { limiter: l } = limiter(10);
+    const granted = Array.from({ length: 1000 }, () => l.reserve(["n:alice"], "10.0.0.1")).filter(
+      (r) => r.waitSeconds === 0,
+    );
+    expect(granted).toHaveLength(10);
   });
 
-  it("[SERVER-RATE-LIMIT] the window starts with the first failure; after it a failure starts a new count", () => {
-    const { clock, limiter: l } = limiter(2, 10);
-    l.recordFailure(["k"]);
-    clock.now += 10_000;
-    l.recordFailure(["k"]);
-    expect(l.retryAfter(["k"])).toBe(0);
-    l.recordFailure(["k"]);
-    expect(l.retryAfter(["k"])).toBe(10);
+  it("[LIMIT-BACKOFF] past the free budget each failure doubles the wait (1 s, 2 s, 4 s ...) up to the window; forgotten a quiet window after the last wait", () => {
+    const { clock, limiter: l } = limiter(3, 60);
+    for (let i = 0; i < 3; i++) expect(l.reserve(["n:alice"], "a").waitSeconds).toBe(0);
+    expect(l.reserve(["n:alice"], "a").waitSeconds).toBe(1);
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      let wait = l.reserve(["n:alice"], "a").waitSeconds;
+      while (wait > 0) {
+        clock.now += wait * 1000;
+        wait = l.reserve(["n:alice"], "a").waitSeconds;
+      }
+      waits.push(l.reserve(["n:alice"], "a").waitSeconds);
+    }
+    expect(waits).toEqual([2, 4, 8, 16, 32, 60, 60, 60]);
+    clock.now += 60_000;
+    expect(l.reserve(["n:alice"], "a").waitSeconds).toBe(0); // the last wait is over: one more try
+    clock.now += 60_000 + 60_000; // its wait, then a quiet window: forgotten, a whole free budget again
+    for (let i = 0; i < 3; i++) expect(l.reserve(["n:alice"], "a").waitSeconds).toBe(0);
   });
 
-  it("[SERVER-RATE-LIMIT] several keys: the longest wait wins; other keys are unaffected", () => {
-    const { clock, limiter: l } = limiter(1, 60);
-    l.recordFailure(["u:alice", "a:1.2.3.4"]);
-    clock.now += 20_000;
-    l.recordFailure(["u:bob"]);
-    expect(l.retryAfter(["u:bob", "a:1.2.3.4"])).toBe(60);
-    expect(l.retryAfter(["u:alice"])).toBe(40);
-    expect(l.retryAfter(["u:carol", "a:5.6.7.8"])).toBe(0);
+  it("[LIMIT-RESERVE] a refund gives the charge back: successes cost nothing", () => {
+    const { limiter: l } = limiter(3);
+    for (let i = 0; i < 10; i++) l.refund(l.reserve(["n:alice"], "a"));
+    expect(l.reserve(["n:alice"], "a").waitSeconds).toBe(0);
   });
 
-  it("[SERVER-RATE-LIMIT] clear forgets one key only", () => {
-    const { limiter: l } = limiter(1, 60);
-    l.recordFailure(["u:alice", "a:1.2.3.4"]);
-    l.clear("u:alice");
-    expect(l.retryAfter(["u:alice"])).toBe(0);
-    expect(l.retryAfter(["a:1.2.3.4"])).toBe(60);
+  it("[LIMIT-PAIR] budgets are per (identity, address): one address's failures do not touch another's pair", () => {
+    const { limiter: l } = limiter(3);
+    for (let i = 0; i < 3; i++) l.reserve(["n:alice"], "attacker");
+    expect(l.reserve(["n:alice"], "attacker").waitSeconds).toBeGreaterThan(0);
+    expect(l.reserve(["n:alice"], "home").waitSeconds).toBe(0);
   });
 
-  it("[SERVER-RATE-LIMIT] memory is bounded: past 100 000 keys the oldest is dropped", () => {
-    const { limiter: l } = limiter(1, 60);
-    l.recordFailure(["first"]);
-    for (let i = 0; i < 100_000; i++) l.recordFailure([`flood-${i}`]);
-    expect(l.retryAfter(["first"])).toBe(0);
-    expect(l.retryAfter(["flood-99999"])).toBe(60);
-    expect(l.retryAfter(["flood-1"])).toBe(60);
+  it("[LIMIT-TRUSTED] a pair that proved the identity is limited only by its own pair budget, not by others' identity or address failures", () => {
+    const { limiter: l } = limiter(3);
+    l.succeeded(["n:alice"], "home");
+    // Identity budget (9) and address budget (30) exhausted by others.
+    for (let i = 0; i < 30; i++) l.reserve([`n:other-${i}`], "home");
+    for (let i = 0; i < 9; i++) l.reserve(["n:alice"], `bot-${i}`);
+    expect(l.reserve(["n:alice"], "elsewhere").waitSeconds).toBeGreaterThan(0);
+    expect(l.reserve(["n:nobody"], "home").waitSeconds).toBeGreaterThan(0);
+    expect(l.reserve(["n:alice"], "home").waitSeconds).toBe(0);
+  });
+
+  it("[LIMIT-MEMORY] memory is bounded: a flood of distinct names keeps at most MAX_TRACKED budgets", () => {
+    const { store, limiter: l } = limiter(1, 60);
+    for (let i = 0; i < MAX_TRACKED + 10; i++) l.reserve([`n:flood-${i}`], `10.${i}`);
+    expect(store.size).toBeLessThanOrEqual(MAX_TRACKED);
   });
 });
