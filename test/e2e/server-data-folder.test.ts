@@ -6,6 +6,7 @@
  * message), a SIGKILLed holder's stale lock is taken over; and a clean
  * SIGTERM loses no security log line, aggregated summaries included.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import {
   chmodSync,
@@ -21,13 +22,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDigestFetch } from "../../src/digest/index.ts";
-import {
-  freePort,
-  json,
-  REPO_ROOT,
-  type SpawnedServer,
-  spawnCpnsServer,
-} from "./server-helpers.ts";
+import { createUserSealed } from "../admin-users.ts";
+import { freePort, REPO_ROOT, type SpawnedServer, spawnCpnsServer } from "./server-helpers.ts";
 
 let parentDir: string | undefined;
 const running: SpawnedServer[] = [];
@@ -95,9 +91,12 @@ describe("[STORE-FOLDER-MODES] the data folder is owner-only", () => {
     chmodSync(join(dataDir, "store", "left-over"), 0o644);
     const server = await start(dataDir);
     const token = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
-    const created = await fetch(`${server.url}/cpns/v1/admin/users`, {
-      ...json("POST", { userId: "alice", password: "alice-folder-password" }),
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    const created = await createUserSealed({
+      transport: (request) => fetch(request),
+      base: server.url,
+      adminToken: token,
+      userId: "alice",
+      password: "folder-test-Qx7v-pLm2-brisk",
     });
     expect(created.status).toBe(201);
     await server.stop();
@@ -139,9 +138,12 @@ describe("[LOG-SHUTDOWN] a clean shutdown loses no security log line", () => {
     const token = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
     await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
-        const res = await fetch(`${server.url}/cpns/v1/admin/users`, {
-          ...json("POST", { userId: `user-${i}`, password: "a-long-enough-password" }),
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        const res = await createUserSealed({
+          transport: (request) => fetch(request),
+          base: server.url,
+          adminToken: token,
+          userId: `user-${i}`,
+          password: `shutdown-test-${i}-Kw9r-zT4q`,
         });
         expect(res.status).toBe(201);
       }),
