@@ -204,7 +204,9 @@ export async function startImpostor(options: { challenge: boolean }): Promise<Se
     if (options.challenge && !c.req.header("authorization")) {
       const nonce = randomBytes(16).toString("base64url");
       return c.body(null, 401, {
-        "WWW-Authenticate": `Digest realm="${REALM}", qop="auth", algorithm=SHA-256, nonce="${nonce}", opaque="x"`,
+        // What a capable impostor offers (auth-int, SHA-256): the agents' floors let it through to
+        // the point this impostor is for, the missing rspauth.
+        "WWW-Authenticate": `Digest realm="${REALM}", qop="auth-int", algorithm=SHA-256, nonce="${nonce}", opaque="x"`,
       });
     }
     return c.json({ entityId: "impostor", userId: "mallory", type: "PNE", keyVersion: 99 });
