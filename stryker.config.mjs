@@ -26,7 +26,7 @@ const SCOPES = {
   },
   gateway: {
     mutate: ["src/gateway/**/*.ts"],
-    tests: ["test/e2e/peer-*.test.ts", "test/e2e/relay-*.test.ts"],
+    tests: ["test/e2e/peer-*.test.ts"],
   },
   server: {
     mutate: ["src/server/**/*.ts"],
@@ -34,7 +34,7 @@ const SCOPES = {
       "test/unit/server-*.test.ts",
       "test/unit/store-*.test.ts",
       "test/e2e/server-*.test.ts",
-      "test/e2e/defence-*.test.ts",
+      "test/e2e/defence-in-depth.test.ts",
     ],
   },
 };
