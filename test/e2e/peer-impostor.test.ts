@@ -240,7 +240,9 @@ describe("[GATEWAY-RELAY][GATEWAY-RELAY-E2E] the relay forwards no hop-by-hop he
   }
 
   /** A recording server in front of the CPNS Server: the relay's upstream. */
-  async function recorder(): Promise<{ url: string; seen: Seen[] }> {
+  async function recorder(
+    answerHops: Record<string, string> = {},
+  ): Promise<{ url: string; seen: Seen[] }> {
     const seen: Seen[] = [];
     const http = createServer(async (req: IncomingMessage, res) => {
       const headers: Array<[string, string]> = [];
@@ -268,7 +270,7 @@ describe("[GATEWAY-RELAY][GATEWAY-RELAY-E2E] the relay forwards no hop-by-hop he
       answer.headers.forEach((value, name) => {
         if (name !== "content-length" && name !== "content-encoding") out[name] = value;
       });
-      res.writeHead(answer.status, out);
+      res.writeHead(answer.status, { ...out, ...answerHops });
       res.end(Buffer.from(await answer.arrayBuffer()));
     });
     await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
@@ -340,5 +342,35 @@ describe("[GATEWAY-RELAY][GATEWAY-RELAY-E2E] the relay forwards no hop-by-hop he
       .filter((value): value is string => value !== undefined);
     expect(sentAuthorizations.length).toBeGreaterThanOrEqual(2);
     expect(relayedAuthorizations).toEqual(sentAuthorizations);
+  });
+
+  it("[GATEWAY-RELAY] the way back: hop-by-hop headers of the server's hop (Connection and the headers it names, Keep-Alive, Proxy-Authenticate) never reach the PNE; the server's Authentication-Info does", async () => {
+    const upstream = await recorder({
+      connection: "X-Up-Hop",
+      "x-up-hop": "up-secret",
+      "keep-alive": "timeout=99",
+      "proxy-authenticate": 'Digest realm="upstream-hop", nonce="x"',
+    });
+    const { pne, g } = await scene("hop-back", upstream.url);
+    await g.gateway.offer(pne.entityId);
+    const answers: Headers[] = [];
+    const recording: FetchLike = async (request) => {
+      const res = await NODE_HTTP(request);
+      if (request.headers.has("proxy-authorization")) answers.push(res.headers);
+      return res;
+    };
+    const { session } = await connectPeer(server, pne, "hop-back-gw", { fetch: recording });
+    const agent = relayedAgent(server, pne, session);
+    expect((await agent.whoami(pne.entityId)).entityId).toBe(pne.entityId);
+
+    expect(upstream.seen.length).toBeGreaterThanOrEqual(1);
+    const relayed = answers.filter((headers) => headers.has("authentication-info"));
+    expect(relayed.length).toBeGreaterThanOrEqual(1);
+    for (const headers of answers) {
+      expect(headers.has("x-up-hop")).toBe(false);
+      expect(headers.get("keep-alive") ?? "").not.toContain("timeout=99");
+      expect(headers.get("connection") ?? "").not.toMatch(/x-up-hop/i);
+      expect(headers.get("proxy-authenticate") ?? "").not.toContain("upstream-hop");
+    }
   });
 });
