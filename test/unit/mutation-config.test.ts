@@ -28,6 +28,7 @@ function configFor(scope: string | undefined) {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.MUTATE_SCOPE;
   delete env.STRYKER_TESTS;
+  delete env.MUTATE_TESTS;
   if (scope !== undefined) env.MUTATE_SCOPE = scope;
   const script = `const { default: config } = await import(${JSON.stringify(
     pathToFileURL(join(ROOT, "stryker.config.mjs")).href,
