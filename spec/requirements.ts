@@ -978,6 +978,13 @@ const HARDENING: Requirement[] = [
   ),
   // --- end: admin secrets ---
   // --- checks the test suite could not see (mutation gaps) ---
+  add(
+    "GAP-MUTATE",
+    HARDENING_SECTION,
+    "`npm run mutate` runs StrykerJS (vitest runner, one mutant at a time, not in CI) over src/digest, machines, src/agent, src/gateway and src/server, each scope with the tests that cover it; the measured score and every survivor (file:line, mutator, equivalent or missing test) are written to docs/mutation.md.",
+    IMPLEMENTED,
+    { source: "issue #9 (tests that could not see a broken check; mutation testing)" },
+  ),
   // --- end: mutation gaps ---
   // --- reliability figures (npm run soak) ---
   // --- end: reliability ---

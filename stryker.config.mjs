@@ -1,0 +1,74 @@
+// Mutation testing (issue #9): `npm run mutate` mutates the security code
+// (src/digest, machines, src/agent, src/gateway, src/server) and runs the
+// vitest tests that cover it against each mutant. Not part of CI: a full run
+// takes hours on two cores. Choose a part with MUTATE_SCOPE (digest, machines,
+// agent, gateway, server; default: all five), e.g.
+//   MUTATE_SCOPE=digest npm run mutate
+//   MUTATE_SCOPE=machines MUTATE_TESTS='test/unit/machines-*.test.ts' npm run mutate
+// Reports go to reports/mutation/ (ignored); the summary lives in docs/mutation.md.
+
+/** Which source files each scope mutates, and which tests can kill its mutants. */
+const SCOPES = {
+  digest: {
+    mutate: ["src/digest/**/*.ts"],
+    tests: ["test/unit/digest-*.test.ts", "test/unit/crypto-providers.test.ts"],
+  },
+  machines: {
+    mutate: ["machines/**/*.ts"],
+    tests: ["test/unit/machines-*.test.ts", "test/model/**/*.test.ts"],
+  },
+  agent: {
+    mutate: ["src/agent/**/*.ts"],
+    tests: [
+      "test/unit/otk-transport.test.ts",
+      "test/e2e/server-*.test.ts",
+      "test/e2e/peer-*.test.ts",
+    ],
+  },
+  gateway: {
+    mutate: ["src/gateway/**/*.ts"],
+    tests: ["test/e2e/peer-*.test.ts"],
+  },
+  server: {
+    mutate: ["src/server/**/*.ts"],
+    tests: [
+      "test/unit/server-*.test.ts",
+      "test/unit/store-*.test.ts",
+      "test/e2e/server-*.test.ts",
+      "test/e2e/defence-in-depth.test.ts",
+    ],
+  },
+};
+
+const chosen = (process.env.MUTATE_SCOPE ?? Object.keys(SCOPES).join(","))
+  .split(",")
+  .map((name) => name.trim())
+  .filter((name) => name.length > 0);
+for (const name of chosen) {
+  if (!(name in SCOPES)) throw new Error(`MUTATE_SCOPE: unknown scope ${name}`);
+}
+const pick = (key) => [...new Set(chosen.flatMap((name) => SCOPES[name][key]))];
+// MUTATE_TESTS (comma-separated globs) replaces the scope's tests, for a quicker, weaker run:
+// a mutant only the left-out tests would kill then counts as a survivor.
+process.env.STRYKER_TESTS = process.env.MUTATE_TESTS || pick("tests").join(",");
+const label = chosen.join("+");
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: "vitest",
+  plugins: ["@stryker-mutator/vitest-runner"],
+  vitest: { configFile: "vitest.stryker.config.ts", related: false },
+  mutate: pick("mutate"),
+  coverageAnalysis: "perTest",
+  // Two cores shared by several people: one mutant at a time.
+  concurrency: 1,
+  timeoutMS: 30000,
+  incremental: true,
+  incrementalFile: `reports/mutation/${label}/incremental.json`,
+  reporters: ["clear-text", "progress", "html", "json"],
+  htmlReporter: { fileName: `reports/mutation/${label}/mutation.html` },
+  jsonReporter: { fileName: `reports/mutation/${label}/mutation.json` },
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+  thresholds: { high: 95, low: 85, break: null },
+};
