@@ -310,16 +310,21 @@ export async function checkOtkDeliveries(
 ): Promise<{ otks: number; twiceByClients: number; secondDeliveryAccepted: number }> {
   let twiceByClients = 0;
   let secondDeliveryAccepted = 0;
-  for (const [otkId, { peer, count }] of result.deliveries) {
-    if (count > 1) twiceByClients++;
-    try {
-      const again = await peer.otks.fetch(peer.entityId, otkId);
-      again.otk.fill(0);
-      secondDeliveryAccepted++;
-    } catch {
-      // refused: as it must be
+  const queue = [...result.deliveries];
+  const worker = async () => {
+    for (let next = queue.pop(); next; next = queue.pop()) {
+      const [otkId, { peer, count }] = next;
+      if (count > 1) twiceByClients++;
+      try {
+        const again = await peer.otks.fetch(peer.entityId, otkId);
+        again.otk.fill(0);
+        secondDeliveryAccepted++;
+      } catch {
+        // refused: as it must be
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
   return { otks: result.deliveries.size, twiceByClients, secondDeliveryAccepted };
 }
 

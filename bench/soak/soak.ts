@@ -54,7 +54,7 @@ export const PROFILES: Record<"full" | "ci", SoakProfile> = {
   full: {
     name: "full",
     fuzzBudget: 1_000_000,
-    fuzzMaxMs: 330_000,
+    fuzzMaxMs: 300_000,
     fuzzEntities: 48,
     fuzzUsers: 8,
     fuzzGatewayPeers: 16,
@@ -67,7 +67,7 @@ export const PROFILES: Record<"full" | "ci", SoakProfile> = {
     crashEntities: 300,
     crashConcurrency: 32,
     crashAfterMs: 8_000,
-    ledgerSeconds: 3_600,
+    ledgerSeconds: 1_800,
     ledgerRate: 1_000,
     seed: 0x5eed,
   },
