@@ -38,7 +38,7 @@ describe("soak, CI version (bench/soak, PROFILES.ci)", () => {
     };
     const samples = JSON.stringify(fuzz.samples, null, 1);
     // The budget is 10,000; on a loaded machine the time cap may stop it first.
-    expect(fuzz.mutated + fuzz.generated + fuzz.bodies).toBeGreaterThanOrEqual(1_000);
+    expect(fuzz.mutated + fuzz.generated + fuzz.bodies).toBeGreaterThanOrEqual(500);
     expect(fuzz.mutated).toBeGreaterThan(0);
     expect(value("fuzz: crashes")).toBe(0);
     expect(value("fuzz: valid HTTP requests whose connection closed"), samples).toBe(0);
