@@ -79,7 +79,8 @@ export async function createWorld(input: {
         wire,
         `${input.prefix}-e${i}`,
         users[i % userCount]?.userId as string,
-        i % 5 === 0 ? "PNGW" : "PNE",
+        // Within each user, one PN GW for every four PNEs.
+        Math.floor(i / userCount) % 5 === 0 ? "PNGW" : "PNE",
       ),
     );
   }
