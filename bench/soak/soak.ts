@@ -176,6 +176,27 @@ export async function runSoak(
       if (offer) peer.received = await peer.otks.fetch(peer.entityId, offer.otkId);
     }
 
+    // The fuzzer's own identities, made before the load so that its PN GW peers
+    // open their sessions well inside the OTK lifetime.
+    const fuzzEntities: Array<{ entityId: string; eukey: string }> = [];
+    const fuzzUsers: Array<{ userId: string; password: string }> = [];
+    for (let u = 0; u < profile.fuzzUsers; u++) {
+      const user = { userId: `fz-u${u}`, password: strongPassword() };
+      await createUser(server.url, server.adminToken, user.userId, user.password);
+      fuzzUsers.push(user);
+    }
+    const fuzzOwner = fuzzUsers[0] ?? owner;
+    for (let i = 0; i < profile.fuzzEntities; i++) {
+      const store = new MemoryKeyStore();
+      const agent = new EntityAgent({ serverUrl: server.url, store });
+      const entityId = `fz-e${i}`;
+      const record = await agent.enroll({
+        ...fuzzOwner,
+        entityId,
+        type: i % 4 === 0 ? "PNGW" : "PNE",
+      });
+      fuzzEntities.push({ entityId, eukey: record.eukey });
+    }
     // ------------------------------------------------------------ load
     const rssStart = server.proc.rssBytes();
     log(
@@ -267,51 +288,7 @@ export async function runSoak(
       true,
     );
 
-    // ------------------------------------------------------------ 100 clients, one key
-    const sameKey = world.entities.find((e) => e.acknowledged && e.type === "PNE");
-    if (sameKey?.acknowledged) {
-      const result = await concurrentClients(
-        server.url,
-        { entityId: sameKey.entityId, eukey: sameKey.acknowledged.eukey },
-        profile.sameKeyClients,
-        profile.sameKeyRounds,
-      );
-      details.sameKey = result;
-      zero(
-        "SOAK-CONCURRENT",
-        `${profile.sameKeyClients} clients on one EUKey: spurious 401 (of ${result.requests})`,
-        result.final401,
-      );
-      zero("SOAK-CONCURRENT", "same: other failures", result.otherFailures);
-      add(
-        "SOAK-CONCURRENT",
-        "same, one shared client: 401 answers retried on the wire",
-        result.wireRetries401,
-        "(measured)",
-        true,
-      );
-    }
-
     // ------------------------------------------------------------ fuzz
-    const fuzzEntities: Array<{ entityId: string; eukey: string }> = [];
-    const fuzzUsers: Array<{ userId: string; password: string }> = [];
-    for (let u = 0; u < profile.fuzzUsers; u++) {
-      const user = { userId: `fz-u${u}`, password: strongPassword() };
-      await createUser(server.url, server.adminToken, user.userId, user.password);
-      fuzzUsers.push(user);
-    }
-    const fuzzOwner = fuzzUsers[0] ?? owner;
-    for (let i = 0; i < profile.fuzzEntities; i++) {
-      const store = new MemoryKeyStore();
-      const agent = new EntityAgent({ serverUrl: server.url, store });
-      const entityId = `fz-e${i}`;
-      const record = await agent.enroll({
-        ...fuzzOwner,
-        entityId,
-        type: i % 4 === 0 ? "PNGW" : "PNE",
-      });
-      fuzzEntities.push({ entityId, eukey: record.eukey });
-    }
     const wire = new Wire();
     const ctx = new FuzzContext(wire, Date.now() + profile.fuzzMaxMs, profile.fuzzBudget);
     log(`fuzz: up to ${profile.fuzzBudget} requests or ${profile.fuzzMaxMs / 1000} s`);
@@ -407,6 +384,30 @@ export async function runSoak(
       "(measured)",
       true,
     );
+    // ------------------------------------------------------------ 100 clients, one key
+    const sameKey = world.entities.find((e) => e.acknowledged && e.type === "PNE");
+    if (sameKey?.acknowledged) {
+      const result = await concurrentClients(
+        server.url,
+        { entityId: sameKey.entityId, eukey: sameKey.acknowledged.eukey },
+        profile.sameKeyClients,
+        profile.sameKeyRounds,
+      );
+      details.sameKey = result;
+      zero(
+        "SOAK-CONCURRENT",
+        `${profile.sameKeyClients} clients on one EUKey: spurious 401 (of ${result.requests})`,
+        result.final401,
+      );
+      zero("SOAK-CONCURRENT", "same: other failures", result.otherFailures);
+      add(
+        "SOAK-CONCURRENT",
+        "same, one shared client: 401 answers retried on the wire",
+        result.wireRetries401,
+        "(measured)",
+        true,
+      );
+    }
   } finally {
     await gateway?.proc.stop();
     await server.proc.stop();
