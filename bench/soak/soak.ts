@@ -54,7 +54,7 @@ export const PROFILES: Record<"full" | "ci", SoakProfile> = {
   full: {
     name: "full",
     fuzzBudget: 1_000_000,
-    fuzzMaxMs: 300_000,
+    fuzzMaxMs: 270_000,
     fuzzEntities: 48,
     fuzzUsers: 8,
     fuzzGatewayPeers: 16,
