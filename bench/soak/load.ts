@@ -250,10 +250,13 @@ export async function runLoad(
     return record("authenticate", async () => void (await e.agent.whoami(e.entityId)));
   };
 
+  // Every entity's first turn is its enrollment, before any random pick.
+  const unenrolled = world.entities.filter((e) => !e.acknowledged).reverse();
   const client = async () => {
     while (Date.now() < deadline && !stop.stopped) {
       // Unenrolled entities and pending PN GW offers first, so every one gets its turn.
-      let e: SimEntity | undefined;
+      let e: SimEntity | undefined = unenrolled.pop();
+      while (e && (e.busy || e.acknowledged)) e = unenrolled.pop();
       for (let tries = 0; tries < 8 && !e; tries++) {
         const candidate = rng.pick(world.entities);
         if (!candidate.busy) e = candidate;

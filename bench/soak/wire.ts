@@ -31,6 +31,8 @@ export type WireResult =
 
 /** What node:http accepts in a header value (its own check); the rest goes raw. */
 const WRITABLE_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Node's default --max-http-header-size. */
+const MAX_NODE_HEADER_BYTES = 16 * 1024;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export class Wire {
@@ -43,7 +45,14 @@ export class Wire {
     const attempt = raw ? () => this.#raw(request) : (fresh: boolean) => this.#http(request, fresh);
     const first = await attempt(false);
     if (first.kind === "answer") return first;
-    return await attempt(true);
+    const second = await attempt(true);
+    // Headers past Node's limit (16 KiB): its parser answers 431 and closes at once,
+    // and a body still on its way turns the close into a reset, as on the raw path.
+    const headerBytes = request.headers.reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+    if (second.kind === "reset" && headerBytes > MAX_NODE_HEADER_BYTES) {
+      return { ...second, raw: true };
+    }
+    return second;
   }
 
   close(): void {
