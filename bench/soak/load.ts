@@ -1,0 +1,395 @@
+/**
+ * Issue #9 "Reliability figures", second to fourth bullets: simulated
+ * entities with mixed well-behaved traffic through the project's own agents
+ * (enroll, authenticate, rotate, OTK deposit / fetch, peer sessions with a
+ * real PN GW), latency per operation, and the checks afterwards: every
+ * acknowledged enrollment authenticates with the key the client holds, and
+ * no OTK was delivered twice. Also: many concurrent clients on one entity's
+ * credentials, which must never see a spurious 401.
+ */
+import { AgentError, EntityAgent } from "../../src/agent/agent.ts";
+import { MemoryKeyStore } from "../../src/agent/keystore.ts";
+import { OtkClient } from "../../src/agent/otk-client.ts";
+import { PeerSession } from "../../src/agent/peer.ts";
+import { createDigestFetch, type FetchLike } from "../../src/digest/index.ts";
+import { CpnsError } from "../../src/errors.ts";
+import { createUser, strongPassword } from "./identities.ts";
+import { Rng } from "./mutators.ts";
+
+export interface SimEntity {
+  entityId: string;
+  userId: string;
+  type: "PNE" | "PNGW";
+  store: MemoryKeyStore;
+  agent: EntityAgent;
+  otks: OtkClient;
+  busy: boolean;
+  /** Set once an enrollment (or rotation) was acknowledged: the key the client then held. */
+  acknowledged?: { eukey: string; keyVersion: number };
+  /** A PN GW process offered this peer an OTK (see run.ts); used once. */
+  gatewayOffer?: string;
+}
+
+/** Counts every answer of the well-behaved traffic on the wire, 5xx in particular. */
+export class WireCounter {
+  requests = 0;
+  fiveXx = 0;
+  samples: string[] = [];
+  readonly fetch: FetchLike = async (request) => {
+    const url = request.url;
+    const res = await fetch(request);
+    this.requests++;
+    if (res.status >= 500) {
+      this.fiveXx++;
+      if (this.samples.length < 20) this.samples.push(`${res.status} ${request.method} ${url}`);
+    }
+    return res;
+  };
+}
+
+export interface World {
+  serverUrl: string;
+  users: Array<{ userId: string; password: string }>;
+  entities: SimEntity[];
+  wire: WireCounter;
+}
+
+/** Users and (not yet enrolled) entities: one PN GW for every four PNEs. */
+export async function createWorld(input: {
+  serverUrl: string;
+  adminToken: string;
+  entities: number;
+  entitiesPerUser: number;
+  prefix: string;
+  wire?: WireCounter;
+}): Promise<World> {
+  const wire = input.wire ?? new WireCounter();
+  const users: World["users"] = [];
+  const entities: SimEntity[] = [];
+  const userCount = Math.ceil(input.entities / input.entitiesPerUser);
+  for (let u = 0; u < userCount; u++) {
+    const user = { userId: `${input.prefix}-u${u}`, password: strongPassword() };
+    await createUser(input.serverUrl, input.adminToken, user.userId, user.password);
+    users.push(user);
+  }
+  for (let i = 0; i < input.entities; i++) {
+    entities.push(
+      simEntity(
+        input.serverUrl,
+        wire,
+        `${input.prefix}-e${i}`,
+        users[i % userCount]?.userId as string,
+        // Within each user, one PN GW for every four PNEs.
+        Math.floor(i / userCount) % 5 === 0 ? "PNGW" : "PNE",
+      ),
+    );
+  }
+  return { serverUrl: input.serverUrl, users, entities, wire };
+}
+
+export function simEntity(
+  serverUrl: string,
+  wire: WireCounter,
+  entityId: string,
+  userId: string,
+  type: "PNE" | "PNGW",
+): SimEntity {
+  const store = new MemoryKeyStore();
+  const agent = new EntityAgent({ serverUrl, store, fetch: wire.fetch });
+  return {
+    entityId,
+    userId,
+    type,
+    store,
+    agent,
+    otks: new OtkClient({ agent, store }),
+    busy: false,
+  };
+}
+
+export interface OpStats {
+  count: number;
+  ok: number;
+  latencies: number[];
+  refusals: Record<string, number>;
+}
+
+export interface LoadResult {
+  ops: Record<string, OpStats>;
+  /** OTK id -> 2xx deliveries the clients saw. */
+  deliveries: Map<string, { peer: SimEntity; count: number }>;
+  deposited: number;
+  peerSessions: number;
+  errorsAfterStop: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function codeOf(err: unknown): string {
+  if (err instanceof AgentError) return `${err.status} ${err.code}`;
+  if (err instanceof CpnsError) return err.code;
+  return err instanceof Error ? err.message.slice(0, 80) : String(err);
+}
+
+/**
+ * Runs `concurrency` virtual clients for `durationMs`. `kinds` limits the
+ * operations (the crash run leaves rotation out: an unacknowledged rotation
+ * cut by the kill may have changed the key the client still holds).
+ */
+export async function runLoad(
+  world: World,
+  options: {
+    durationMs: number;
+    concurrency: number;
+    seed: number;
+    rotate?: boolean;
+    gatewayUrl?: string;
+    stop?: { stopped: boolean };
+  },
+): Promise<LoadResult> {
+  const rng = new Rng(options.seed);
+  const result: LoadResult = {
+    ops: {},
+    deliveries: new Map(),
+    deposited: 0,
+    peerSessions: 0,
+    errorsAfterStop: 0,
+  };
+  const deadline = Date.now() + options.durationMs;
+  const stop = options.stop ?? { stopped: false };
+  const byUser = new Map<string, SimEntity[]>();
+  for (const e of world.entities) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
+  const password = new Map(world.users.map((u) => [u.userId, u.password]));
+
+  const record = async (op: string, run: () => Promise<void>) => {
+    const stats = result.ops[op] ?? { count: 0, ok: 0, latencies: [], refusals: {} };
+    result.ops[op] = stats;
+    const started = performance.now();
+    try {
+      await run();
+      stats.ok++;
+      stats.latencies.push(performance.now() - started);
+    } catch (err) {
+      if (stop.stopped) {
+        result.errorsAfterStop++;
+        return;
+      }
+      const code = codeOf(err);
+      stats.refusals[code] = (stats.refusals[code] ?? 0) + 1;
+    } finally {
+      stats.count++;
+    }
+  };
+
+  const enroll = async (e: SimEntity) => {
+    const record = await e.agent.enroll({
+      userId: e.userId,
+      password: password.get(e.userId) as string,
+      entityId: e.entityId,
+      type: e.type,
+    });
+    e.acknowledged = { eukey: record.eukey, keyVersion: record.keyVersion };
+  };
+
+  const step = async (e: SimEntity) => {
+    if (!e.acknowledged) return record("enroll", () => enroll(e));
+    if (e.gatewayOffer && options.gatewayUrl) {
+      const gatewayId = e.gatewayOffer;
+      e.gatewayOffer = undefined;
+      return record("peer session", async () => {
+        const waiting = (await e.otks.inbox(e.entityId)).filter((o) => o.issuerId === gatewayId);
+        const offer = waiting[waiting.length - 1];
+        if (!offer) throw new Error("no OTK from the PN GW");
+        const received = await e.otks.fetch(e.entityId, offer.otkId);
+        result.deliveries.set(offer.otkId, { peer: e, count: 1 });
+        const session = await PeerSession.open({
+          entityId: e.entityId,
+          received,
+          gatewayUrl: options.gatewayUrl,
+          fetch: world.wire.fetch,
+        });
+        await session.send("soak");
+        const relayed = new EntityAgent({
+          serverUrl: world.serverUrl,
+          store: e.store,
+          fetch: session.relayTransport(),
+        });
+        await relayed.whoami(e.entityId);
+        await session.close();
+        result.peerSessions++;
+      });
+    }
+    const roll = rng.int(100);
+    if (roll < 45)
+      return record("authenticate", async () => void (await e.agent.whoami(e.entityId)));
+    if (roll < 55 && options.rotate !== false) return record("rotate", () => enroll(e));
+    if (e.type === "PNGW" && roll < 80) {
+      const peers = (byUser.get(e.userId) ?? []).filter((p) => p.type === "PNE" && p.acknowledged);
+      if (peers.length === 0) return;
+      const peer = rng.pick(peers);
+      return record("otk deposit", async () => {
+        await e.otks.deposit(e.entityId, { peerId: peer.entityId, lifetimeSeconds: 280 });
+        result.deposited++;
+      });
+    }
+    if (e.type === "PNE" && roll < 80) {
+      return record("otk fetch", async () => {
+        const waiting = await e.otks.inbox(e.entityId);
+        const first = waiting.find((o) => !result.deliveries.has(o.otkId)) ?? waiting[0];
+        if (!first) return;
+        const received = await e.otks.fetch(e.entityId, first.otkId);
+        received.otk.fill(0);
+        const seen = result.deliveries.get(first.otkId);
+        if (seen) seen.count++;
+        else result.deliveries.set(first.otkId, { peer: e, count: 1 });
+      });
+    }
+    return record("authenticate", async () => void (await e.agent.whoami(e.entityId)));
+  };
+
+  // Every entity's first turn is its enrollment, before any random pick.
+  const unenrolled = world.entities.filter((e) => !e.acknowledged).reverse();
+  const client = async () => {
+    while (Date.now() < deadline && !stop.stopped) {
+      // Unenrolled entities and pending PN GW offers first, so every one gets its turn.
+      let e: SimEntity | undefined = unenrolled.pop();
+      while (e && (e.busy || e.acknowledged)) e = unenrolled.pop();
+      for (let tries = 0; tries < 8 && !e; tries++) {
+        const candidate = rng.pick(world.entities);
+        if (!candidate.busy) e = candidate;
+      }
+      if (!e) {
+        await new Promise((r) => setTimeout(r, 1));
+        continue;
+      }
+      e.busy = true;
+      try {
+        await step(e);
+      } finally {
+        e.busy = false;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, client));
+  return result;
+}
+
+/** After the load: each acknowledged enrollment must authenticate with the key the client holds. */
+export async function checkEnrollments(
+  serverUrl: string,
+  entities: SimEntity[],
+  concurrency = 16,
+): Promise<{ checked: number; failed: number; samples: string[] }> {
+  const out = { checked: 0, failed: 0, samples: [] as string[] };
+  const queue = entities.filter((e) => e.acknowledged);
+  const worker = async () => {
+    for (let e = queue.pop(); e; e = queue.pop()) {
+      out.checked++;
+      const { eukey } = e.acknowledged as { eukey: string };
+      const client = createDigestFetch({
+        username: e.entityId,
+        password: eukey,
+        requireRspauth: true,
+      });
+      try {
+        const res = await client(`${serverUrl}/cpns/v1/whoami`);
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`${res.status} ${text.slice(0, 100)}`);
+      } catch (err) {
+        out.failed++;
+        if (out.samples.length < 10) out.samples.push(`${e.entityId}: ${String(err)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return out;
+}
+
+/** No OTK twice: client-side counts, then a second delivery of each one delivered. */
+export async function checkOtkDeliveries(
+  result: LoadResult,
+): Promise<{ otks: number; twiceByClients: number; secondDeliveryAccepted: number }> {
+  let twiceByClients = 0;
+  let secondDeliveryAccepted = 0;
+  const queue = [...result.deliveries];
+  const worker = async () => {
+    for (let next = queue.pop(); next; next = queue.pop()) {
+      const [otkId, { peer, count }] = next;
+      if (count > 1) twiceByClients++;
+      try {
+        const again = await peer.otks.fetch(peer.entityId, otkId);
+        again.otk.fill(0);
+        secondDeliveryAccepted++;
+      } catch {
+        // refused: as it must be
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return { otks: result.deliveries.size, twiceByClients, secondDeliveryAccepted };
+}
+
+/**
+ * `clients` independent clients (each its own nonce and nc) on one entity's
+ * EUKey, `rounds` requests each, all at once; and one shared client with
+ * `clients` requests in flight per round (one nonce, nc values racing).
+ * A spurious 401 is a final 401 to a request with the right key.
+ */
+export async function concurrentClients(
+  serverUrl: string,
+  entity: { entityId: string; eukey: string },
+  clients: number,
+  rounds: number,
+): Promise<{
+  requests: number;
+  final401: number;
+  otherFailures: number;
+  shared401: number;
+  wireRetries401: number;
+}> {
+  let requests = 0;
+  let final401 = 0;
+  let otherFailures = 0;
+  let wireRetries401 = 0;
+  const counting: FetchLike = async (request) => {
+    const res = await fetch(request);
+    if (res.status === 401 && request.headers.has("authorization")) wireRetries401++;
+    return res;
+  };
+  const one = async (client: ReturnType<typeof createDigestFetch>) => {
+    requests++;
+    try {
+      const res = await client(`${serverUrl}/cpns/v1/whoami`);
+      await res.arrayBuffer();
+      if (res.status === 401) final401++;
+      else if (res.status !== 200) otherFailures++;
+      return res.status;
+    } catch {
+      otherFailures++;
+      return 0;
+    }
+  };
+  const make = () =>
+    createDigestFetch({
+      username: entity.entityId,
+      password: entity.eukey,
+      requireRspauth: true,
+      fetch: counting,
+    });
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const client = make();
+      for (let r = 0; r < rounds; r++) await one(client);
+    }),
+  );
+  const shared = make();
+  let shared401 = 0;
+  for (let r = 0; r < rounds; r++) {
+    const statuses = await Promise.all(Array.from({ length: clients }, () => one(shared)));
+    shared401 += statuses.filter((s) => s === 401).length;
+  }
+  return { requests, final401, otherFailures, shared401, wireRetries401 };
+}
