@@ -4,8 +4,9 @@
  * when those change (user creation: admin API body; limiter: src/server/rate-limit.ts).
  *
  * - Users are created through the admin API, POST /cpns/v1/admin/users with
- *   the Bearer token and { userId, password } (the plain form the server took
- *   when this was written), with passwords long and random enough for any policy.
+ *   the Bearer token and { userId, sealed }: the password sealed to the
+ *   server's admin transport key (issue #9 item 6; the soak trusts the key its
+ *   own server serves), with passwords long and random enough for the policy.
  * - The server counts failed Digest attempts per username and per client
  *   address (default 10 in 300 s, then 429). The fuzzer sends failures on
  *   purpose, so it spreads its connections over many loopback addresses
@@ -14,6 +15,12 @@
  *   The well-behaved load never fails and needs neither.
  */
 import { randomBytes } from "node:crypto";
+import { fromBase64url } from "../../src/crypto/bytes.ts";
+import {
+  ADMIN_KEY_PATH,
+  type AdminKeyDocument,
+  sealAdminSecret,
+} from "../../src/protocol/admin-transport.ts";
 
 /** Failures the server tolerates per address and per username before 429 (default 10). */
 export const LIMITER_MAX_FAILURES = 10;
@@ -33,10 +40,12 @@ export async function createUser(
   userId: string,
   password: string,
 ): Promise<void> {
+  const key = (await (await fetch(`${serverUrl}${ADMIN_KEY_PATH}`)).json()) as AdminKeyDocument;
+  const sealed = await sealAdminSecret(fromBase64url(key.x), userId, password);
   const res = await fetch(`${serverUrl}/cpns/v1/admin/users`, {
     method: "POST",
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ userId, password }),
+    body: JSON.stringify({ userId, sealed }),
   });
   const text = await res.text();
   if (res.status !== 201) throw new Error(`create user ${userId}: ${res.status} ${text}`);

@@ -36,15 +36,30 @@ function readLock(file: string): LockContent | undefined {
   }
 }
 
-/** Whether a process with this pid exists (EPERM: it exists, under another user). */
+/**
+ * A killed process stays a zombie until its parent reaps it, and signal 0
+ * reaches a zombie: a supervisor that restarts the server right after a crash
+ * would be refused by a dead holder. On Linux /proc tells (state Z).
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "pid (comm) S ...": the state follows the last ")" (comm may contain one).
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return false; // no /proc (not Linux) or already gone: signal 0 decides
+  }
+}
+
+/** Whether a live process has this pid (EPERM: it exists, under another user; a zombie is dead). */
 function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  return !isZombie(pid);
 }
 
 function isFresh(file: string): boolean {

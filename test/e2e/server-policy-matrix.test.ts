@@ -38,6 +38,7 @@ const EXPECTED: Record<string, readonly [Verdict, Verdict, Verdict, Verdict, Ver
   "GET /model": ["ok", "ok", "ok", "ok", "ok"],
   "GET /model/icon.svg": ["ok", "ok", "ok", "ok", "ok"],
   "GET /model/machines.json": ["ok", "ok", "ok", "ok", "ok"],
+  "GET /.well-known/cpns-admin-key": ["ok", "ok", "ok", "ok", "ok"],
   "POST /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
   "GET /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
   "GET /cpns/v1/admin/entities/:entityId/state": ["401", "ok", "403", "403", "403"],
@@ -50,6 +51,9 @@ const EXPECTED: Record<string, readonly [Verdict, Verdict, Verdict, Verdict, Ver
   "GET /cpns/v1/otks/inbox": ["401", "403", "403", "ok", "ok"],
   "POST /cpns/v1/otks/:otkId/delivery": ["401", "403", "403", "ok", "ok"],
   "POST /cpns/v1/otks/:otkId/consume": ["401", "403", "403", "403", "ok"],
+  "POST /cpns/v1/channels": ["401", "403", "403", "ok", "ok"],
+  // No Digest: the record is the credential (a made-up session id answers 404 to anyone).
+  "POST /cpns/v1/channels/:sessionId": ["ok", "ok", "ok", "ok", "ok"],
 };
 
 const ALICE = { userId: "alice", password: "alice-matrix-password-1" };

@@ -4,7 +4,7 @@
  * written right now counts as held, an old unreadable one is stale, and
  * release() removes only our own lock.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,6 +43,28 @@ describe("[STORE-FOLDER-LOCK] the folder lock", () => {
     expect(statSync(lock.file).mode & 0o777).toBe(0o600);
     lock.release();
     expect(() => statSync(lock.file)).toThrow();
+  });
+
+  it("[STORE-FOLDER-LOCK] a holder killed but not yet reaped (a zombie) is dead: a restart right after a crash takes over", async () => {
+    // `sleep 0.1` exits at once into a zombie: its parent, exec'd into `sleep 5`, never reaps it.
+    const parent = spawn("sh", ["-c", "sleep 0.1 & echo $!; exec sleep 5"]);
+    try {
+      const zombie = Number(
+        await new Promise<string>((resolve) =>
+          parent.stdout.once("data", (d) => resolve(String(d))),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const state = readFileSync(`/proc/${zombie}/stat`, "utf8").split(") ")[1]?.[0];
+      expect(state).toBe("Z"); // signal 0 would still reach it
+      const dir = fresh();
+      plant(dir, JSON.stringify({ pid: zombie, token: "crashed" }));
+      const lock = acquireFolderLock(dir);
+      expect(JSON.parse(readFileSync(lock.file, "utf8"))).toMatchObject({ pid: process.pid });
+      lock.release();
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 
   it("[STORE-FOLDER-LOCK] an unreadable lock is held while young (someone is writing it) and stale when old", () => {
