@@ -108,6 +108,7 @@ chan toP = [0] of { mtype:msg, byte, byte, byte, byte, byte, byte };
 /* Scratch for one atomic step (a message in transit); not part of the state. */
 hidden mtype:msg hk;
 hidden byte hs, hd, ha, hc, hb, hkey, hi, slot;
+hidden mtype:entity hent;   /* a constant state, printed by name */
 
 /* ---- what the attacker knows; which keys leaked on purpose (compromise after revocation or rotation) ---- */
 bool know[NATOMS];
@@ -206,7 +207,7 @@ end:
         ((hs == P && hkey == KP && entP == entity_active) || (hs == G2 && hkey == KG2)) &&
         !used[IX(hs, ha)] ->
         used[IX(hs, ha)] = 1;
-        EVENT(S, entity_AUTHENTICATE, entity_active);
+        hent = entity_active; EVENT(S, entity_AUTHENTICATE, hent);
         CHECK(P_AGREEMENT_ENTITY, ranES[IX(hs, ha)]);
         CHECK(P_NO_REPLAY, !acceptedES[IX(hs, ha)]);
         CHECK(P_RELAY_INTEGRITY, hb == B1);
@@ -245,7 +246,7 @@ end:
      /* rotation (seed 5.x.1 re-assignment): the new EUKey travels sealed under the owner's HA1 */
      :: hk == ROTATE_REQ && hd == S && hs == G1 && hkey == HA1 && !rotated ->
         rotated = 1; keyG1 = KG1N; cut = 1;
-        EVENT(S, entity_ROTATE, entity_active);
+        hent = entity_active; EVENT(S, entity_ROTATE, hent);
         SEND(ROTATE_OK, S, G1, NONE, KG1N, NONE, HA1)
      :: else -> skip   /* refused: the real server answers 401/403/409/410, which proves nothing */
      fi }
@@ -428,6 +429,7 @@ end:
           :: true -> skip
           fi;
 #endif
+          printf("DELIVER %d %d %e %d %d %d %d %d\n", hs, hd, hk, ha, hc, hb, hkey);
           deliver()
        :: else -> skip
        fi
@@ -454,7 +456,9 @@ end:
        :: hkey = OTK1
        fi;
        if
-       :: know[hc] && know[hkey] -> deliver()
+       :: know[hc] && know[hkey] ->
+          printf("FORGE %d %d %e %d %d %d %d %d\n", hs, hd, hk, ha, hc, hb, hkey);
+          deliver()
        :: else -> skip
        fi
      }
