@@ -186,7 +186,7 @@ function label(kind: string, a: string, c: string, b: string, key: string): stri
  * attacker's deliveries and forgeries go on to their receivers, machine events are notes, and the
  * violated assertion closes it.
  */
-export function trailToMermaid(trail: string, title: string): string {
+export function trailToMermaid(trail: string, title: string, property = "an assertion"): string {
   const lines = ["sequenceDiagram", `  title ${title}`];
   for (const name of ["PNE", "G1", "G2", "Server"]) lines.push(`  participant ${name}`);
   lines.push("  participant A as Attacker (network, relay)");
@@ -216,8 +216,11 @@ export function trailToMermaid(trail: string, title: string): string {
       );
       continue;
     }
-    const violated = /text of failed assertion: assert\((.*)\)$/.exec(line);
-    if (violated) lines.push(`  Note over PNE,A: VIOLATED ${violated[1]}`);
+    // The first failed assertion ends the attack (the replay may go on past it).
+    if (/text of failed assertion: /.test(line)) {
+      lines.push(`  Note over PNE,A: ${property} violated`);
+      break;
+    }
   }
   return `${lines.join("\n")}\n`;
 }
@@ -227,7 +230,7 @@ export const attackPath = (variant: Variant, property: Property) =>
 
 /** The page of one attack: what was weakened, what broke, and the message sequence. */
 export function renderAttackPage(variant: Variant, property: Property, trail: string): string {
-  const diagram = trailToMermaid(trail, `${variant.define}: ${property.id} broken`);
+  const diagram = trailToMermaid(trail, `${variant.define}: ${property.id} broken`, property.id);
   return [
     `# Attack: ${property.id} in ${variant.define}`,
     "",

@@ -115,7 +115,7 @@ describe("the model's names", () => {
         "  Note over PNE: agent_AUTHENTICATE → agent_authenticating",
         "  PNE->>A: AUTH_REQ(a=N2, body=B1, key=KP)",
         "  A->>PNE: forged AUTH_OK(a=N2, body=R2, key=KX)",
-        "  Note over PNE,A: VIOLATED ((2!=2)||(x==1))",
+        "  Note over PNE,A: an assertion violated",
         "",
       ].join("\n"),
     );
