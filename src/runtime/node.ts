@@ -15,11 +15,11 @@ import { writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { createStorage } from "unstorage";
-import fsDriver from "unstorage/drivers/fs";
 import { installHashBackend } from "../crypto/hash.ts";
 import { importAdminTransportKey } from "../protocol/admin-transport.ts";
 import { createServerApp } from "../server/app.ts";
 import { SecurityLog } from "../server/events.ts";
+import { atomicFsDriver } from "./node-atomic-fs.ts";
 import { nodeServerSettings } from "./node-config.ts";
 import { DataFolderError } from "./node-data-folder.ts";
 import { acquireFolderLock, type FolderLock, FolderLockedError } from "./node-folder-lock.ts";
@@ -49,7 +49,7 @@ writeFileSync(settings.adminKeyPinFile, `${pin}\n`, { mode: 0o600 });
 
 const app = createServerApp({
   realm: settings.realm,
-  storage: createStorage({ driver: fsDriver({ base: join(settings.dataDir, "store") }) }),
+  storage: createStorage({ driver: atomicFsDriver({ base: join(settings.dataDir, "store") }) }),
   masterKey: settings.masterKey,
   adminToken: settings.adminToken,
   digestSecret: settings.digestSecret,
