@@ -33,6 +33,13 @@ export interface FuzzStats {
   /** Genuine requests (keep the limiter clear; each must succeed). */
   genuine: number;
   genuineRefused: number;
+  /**
+   * Genuine requests of a password principal answered 429: the failure limiter
+   * (issue #9 items 3-4) stops a user whose damaged answers come from addresses
+   * that never proved the password, whatever the next answer is. Reported, not
+   * a failure; an entity (key-based) is never limited, so its 429 is a refusal.
+   */
+  genuineLimited: number;
   fiveXx: number;
   resets: number;
   forgeries: number;
@@ -52,6 +59,7 @@ export function emptyFuzzStats(): FuzzStats {
     bodies: 0,
     genuine: 0,
     genuineRefused: 0,
+    genuineLimited: 0,
     fiveXx: 0,
     resets: 0,
     forgeries: 0,
@@ -215,13 +223,16 @@ async function genuineCall(
   mitm: Mitm,
   call: () => Promise<Response>,
   what: string,
+  passwordPrincipal = false,
 ): Promise<void> {
   mitm.mutate = null;
   ctx.stats.genuine++;
   try {
     const res = await call();
     await drain(res);
-    if (res.status < 200 || res.status >= 300) {
+    if (passwordPrincipal && res.status === 429) {
+      ctx.stats.genuineLimited++;
+    } else if (res.status < 200 || res.status >= 300) {
       ctx.stats.genuineRefused++;
       sample(ctx.stats.samples.genuineRefused, `${what}: ${res.status}`);
     }
@@ -320,6 +331,7 @@ export async function fuzzServerUser(
       mitm,
       () => client(`${serverUrl}/cpns/v1/entities`),
       `entities ${user.userId}`,
+      true,
     );
     for (let i = 0; i < FAILURES_PER_SUCCESS && !ctx.done; i++) {
       mitm.mutate = "authorization";

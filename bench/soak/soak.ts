@@ -369,6 +369,13 @@ export async function runSoak(
       true,
     );
     zero("SOAK-FUZZ", `fuzz: genuine requests refused (of ${s.genuine})`, s.genuineRefused);
+    add(
+      "SOAK-FUZZ",
+      "fuzz: a user's genuine requests answered 429 by the failure limiter (reported)",
+      s.genuineLimited,
+      "any",
+      true,
+    );
     add("SOAK-FUZZ", "fuzz: 429 answers (failure limiter)", s.rateLimited, "(measured)", true);
     add(
       "SOAK-FUZZ",
