@@ -67,6 +67,24 @@ const REQ = {
   close: ["CHANNEL-CLOSE"],
 };
 
+// What both sides share, written once: the record self-loops, re-keying, expiry, the final states.
+const record = (state: string) => ({ target: state, meta: { requirements: REQ.record } });
+const rekey = (state: string) => ({
+  guard: "epochLeft" as const,
+  target: state,
+  actions: "nextEpoch" as const,
+  meta: { requirements: REQ.rekey },
+});
+const expire = {
+  guard: "expired" as const,
+  target: "expired",
+  meta: { requirements: REQ.close },
+};
+const finals = {
+  closed: { description: "Closed by both ends: no record is sent or accepted.", type: "final" },
+  expired: { description: "Past its expiry: no record is sent or accepted.", type: "final" },
+} as const;
+
 export const secureChannelClientMachine = setup({
   types: {
     context: {} as SecureChannelContext,
@@ -90,36 +108,30 @@ export const secureChannelClientMachine = setup({
         AUTHENTICATED: { target: "open", meta: { requirements: REQ.open } },
         SERVER_UNPROVEN: { target: "failed", meta: { requirements: ["FFS-SERVER-AUTH"] } },
         REFUSED: { target: "failed", meta: { requirements: ["SEED-5.x.4-1"] } },
-        EXPIRE: { guard: "expired", target: "expired", meta: { requirements: REQ.close } },
+        EXPIRE: expire,
       },
     },
     open: {
       description:
         "Both ends are authenticated; requests go out and responses come back as records.",
       on: {
-        SEND: { target: "open", meta: { requirements: REQ.record } },
-        RECEIVE: { target: "open", meta: { requirements: REQ.record } },
-        REKEY: {
-          guard: "epochLeft",
-          target: "open",
-          actions: "nextEpoch",
-          meta: { requirements: REQ.rekey },
-        },
+        SEND: record("open"),
+        RECEIVE: record("open"),
+        REKEY: rekey("open"),
         CLOSE: { target: "closing", meta: { requirements: REQ.close } },
-        EXPIRE: { guard: "expired", target: "expired", meta: { requirements: REQ.close } },
+        EXPIRE: expire,
       },
     },
     closing: {
       description:
         "The client sent its close record: it sends nothing more and awaits the server's close.",
       on: {
-        RECEIVE: { target: "closing", meta: { requirements: REQ.record } },
+        RECEIVE: record("closing"),
         CLOSED: { target: "closed", meta: { requirements: REQ.close } },
-        EXPIRE: { guard: "expired", target: "expired", meta: { requirements: REQ.close } },
+        EXPIRE: expire,
       },
     },
-    closed: { description: "Closed by both ends: no record is sent or accepted.", type: "final" },
-    expired: { description: "Past its expiry: no record is sent or accepted.", type: "final" },
+    ...finals,
     failed: {
       description: "The server did not prove the shared secret, or refused: no channel.",
       type: "final",
@@ -148,22 +160,17 @@ export const secureChannelServerMachine = setup({
         "The client's opening Digest request is being verified; the answer will carry rspauth.",
       on: {
         AUTHENTICATED: { target: "open", meta: { requirements: REQ.open } },
-        EXPIRE: { guard: "expired", target: "expired", meta: { requirements: REQ.close } },
+        EXPIRE: expire,
       },
     },
     open: {
       description: "Requests come in and responses, each bound to its request, go out as records.",
       on: {
-        RECEIVE: { target: "open", meta: { requirements: REQ.record } },
-        SEND: { target: "open", meta: { requirements: REQ.record } },
-        REKEY: {
-          guard: "epochLeft",
-          target: "open",
-          actions: "nextEpoch",
-          meta: { requirements: REQ.rekey },
-        },
+        RECEIVE: record("open"),
+        SEND: record("open"),
+        REKEY: rekey("open"),
         CLOSE_RECEIVED: { target: "closing", meta: { requirements: REQ.close } },
-        EXPIRE: { guard: "expired", target: "expired", meta: { requirements: REQ.close } },
+        EXPIRE: expire,
       },
     },
     closing: {
@@ -171,17 +178,11 @@ export const secureChannelServerMachine = setup({
         "The client asked to close: the server answers with its own close record, nothing else.",
       on: {
         // The close answer is one more record: it may be the one that needs a new epoch.
-        REKEY: {
-          guard: "epochLeft",
-          target: "closing",
-          actions: "nextEpoch",
-          meta: { requirements: REQ.rekey },
-        },
+        REKEY: rekey("closing"),
         CLOSE_ANSWERED: { target: "closed", meta: { requirements: REQ.close } },
-        EXPIRE: { guard: "expired", target: "expired", meta: { requirements: REQ.close } },
+        EXPIRE: expire,
       },
     },
-    closed: { description: "Closed by both ends: no record is sent or accepted.", type: "final" },
-    expired: { description: "Past its expiry: no record is sent or accepted.", type: "final" },
+    ...finals,
   },
 });
