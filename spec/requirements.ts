@@ -522,7 +522,7 @@ const ADDITIONS: Requirement[] = [
   add(
     "SERVER-RATE-LIMIT",
     SERVER,
-    "Failed Digest attempts are limited per username and per client address: past the limit the answer is 429 with Retry-After; unknown user and wrong password look the same.",
+    "Failed Digest attempts are limited by budgets per (claimed identity, client address), with identity-wide and address-wide budgets for pairs that have not proven themselves (LIMIT-*): past a budget the answer is 429 with Retry-After; unknown user and wrong password look the same.",
     IMPLEMENTED,
     { source: "issue #3" },
   ),
@@ -1095,9 +1095,22 @@ const HARDENING: Requirement[] = [
   // --- end: reliability ---
 ];
 
+/** Issue #10 (secure sessions, second part): one block per area, so parallel work merges cleanly. */
+const SECURE_SESSIONS: Requirement[] = [
+  // --- tls-serve ---
+  // --- end: tls-serve ---
+  // --- tls-declare ---
+  // --- end: tls-declare ---
+  // --- peer-channel ---
+  // --- end: peer-channel ---
+  // --- channel-machines ---
+  // --- end: channel-machines ---
+];
+
 export const REQUIREMENTS: readonly Requirement[] = [
   ...SEED,
   ...RESOLUTIONS,
   ...ADDITIONS,
   ...HARDENING,
+  ...SECURE_SESSIONS,
 ];

@@ -59,6 +59,14 @@ export const ErrorCodes = {
   ERR_CHANNEL_REPLAY: { status: 409, title: "The channel record was accepted before" },
   ERR_CHANNEL_CLOSED: { status: 410, title: "The secure channel is closed or expired" },
   ERR_CHANNEL_NESTED: { status: 400, title: "A channel request cannot open or use a channel" },
+  // --- tls-serve ---
+  // --- end: tls-serve ---
+  // --- tls-declare ---
+  // --- end: tls-declare ---
+  // --- peer-channel ---
+  // --- end: peer-channel ---
+  // --- channel-machines ---
+  // --- end: channel-machines ---
   // PN GW (CPNS-1/6, CPNS-3) and the relay
   ERR_PEER_SESSION_REFUSED: {
     status: 403,

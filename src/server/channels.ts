@@ -22,7 +22,7 @@ import { toBase64url } from "../crypto/bytes.ts";
 import { randomBytes } from "../crypto/provider.ts";
 import { CpnsError, problemResponse } from "../errors.ts";
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
-import { eukeySealId } from "./credentials.ts";
+import { currentEukeyOf } from "./credentials.ts";
 
 type EntityPrincipal = Extract<CredentialData, { entityId: string }>;
 
@@ -88,23 +88,14 @@ export function channelHandlers(
   parts: ServerParts,
   dispatch: (request: Request, principal: EntityPrincipal) => Promise<Response>,
 ) {
-  const { entities, cipher, config } = parts;
+  const { entities, config } = parts;
   const registry = new ChannelRegistry(parts.now);
   const lifetimeMs = (config.channelLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS) * 1000;
-
-  /** The entity's EUKey of the version it authenticated with, or the answer that it has none now. */
-  async function currentEukey(principal: EntityPrincipal): Promise<Uint8Array> {
-    const record = await entities.get(principal.entityId);
-    if (!record?.eukey || record.keyVersion !== principal.keyVersion) {
-      throw new CpnsError("ERR_ENTITY_STATE");
-    }
-    return cipher.open("eukey", eukeySealId(record.entityId, record.keyVersion), record.eukey);
-  }
 
   async function open(c: Context<ServerEnv>) {
     const principal = c.var.principal;
     if (principal.kind !== "PNE" && principal.kind !== "PNGW") throw new CpnsError("ERR_FORBIDDEN");
-    const eukey = await currentEukey(principal);
+    const eukey = await currentEukeyOf(parts, principal);
     const sessionId = toBase64url(randomBytes(16, config.crypto));
     const expiresAtMs = parts.now() + lifetimeMs;
     try {

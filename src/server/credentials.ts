@@ -9,6 +9,7 @@
  */
 import { fromUtf8, toBase64url } from "../crypto/bytes.ts";
 import type { Credential, CredentialLookup } from "../digest/index.ts";
+import { CpnsError } from "../errors.ts";
 import { ID_PATTERN } from "../protocol/schemas.ts";
 import type { EntityRecord } from "../store/records.ts";
 import type { CredentialData, ServerParts } from "./context.ts";
@@ -104,4 +105,20 @@ export function credentialLookup(parts: ServerParts): CredentialLookup<Credentia
     const ha1 = fromUtf8(await cipher.open("ha1", ha1SealId(user.userId, request.hash), sealed));
     return { username: user.userId, ha1, data: { kind: "user", userId: user.userId } };
   };
+}
+
+/**
+ * The caller's EUKey of the version it authenticated with. Rotated or revoked
+ * between the Digest check and now: the key it used is gone, and the answer
+ * says so (OTK deposits and deliveries, secure channels).
+ */
+export async function currentEukeyOf(
+  parts: Pick<ServerParts, "entities" | "cipher">,
+  principal: { entityId: string; keyVersion: number },
+): Promise<Uint8Array> {
+  const record = await parts.entities.get(principal.entityId);
+  if (!record?.eukey || record.keyVersion !== principal.keyVersion) {
+    throw new CpnsError("ERR_ENTITY_STATE");
+  }
+  return parts.cipher.open("eukey", eukeySealId(record.entityId, record.keyVersion), record.eukey);
 }

@@ -32,7 +32,7 @@ import {
 } from "../protocol/schemas.ts";
 import type { EntityRecord, OtkRecord } from "../store/records.ts";
 import type { Principal, ServerEnv, ServerParts } from "./context.ts";
-import { eukeySealId, otkSealId } from "./credentials.ts";
+import { currentEukeyOf, otkSealId } from "./credentials.ts";
 
 type OtkSnapshot = SnapshotFrom<typeof otkMachine>;
 type EntityPrincipal = Extract<Principal, { entityId: string }>;
@@ -66,16 +66,6 @@ export function otkHandlers(parts: ServerParts) {
     ((issuer: EntityRecord, peer: EntityRecord) => issuer.userId === peer.userId);
   const nowSeconds = () => Math.floor(parts.now() / 1000);
   const stamp = () => new Date(parts.now()).toISOString();
-
-  /** The caller's EUKey of the version it just authenticated with. */
-  async function eukeyOf(principal: EntityPrincipal): Promise<Uint8Array> {
-    const record = await entities.get(principal.entityId);
-    // Rotated or revoked between the Digest check and now: the key it used is gone.
-    if (!record?.eukey || record.keyVersion !== principal.keyVersion) {
-      throw new CpnsError("ERR_ENTITY_STATE");
-    }
-    return cipher.open("eukey", eukeySealId(record.entityId, record.keyVersion), record.eukey);
-  }
 
   async function issuerKeyVersion(issuerId: string): Promise<number | null> {
     const issuer = await entities.get(issuerId);
@@ -168,7 +158,13 @@ export function otkHandlers(parts: ServerParts) {
         if (!peerActive) throw new CpnsError("ERR_ENTITY_STATE", "the peer holds no active EUKey");
         throw new CpnsError("ERR_OTK_EXPIRY", `at most ${maxLifetimeSeconds} s from now`);
       }
-      const otk = await openOtk("deposit", sealedOtk, await eukeyOf(issuer), context, crypto);
+      const otk = await openOtk(
+        "deposit",
+        sealedOtk,
+        await currentEukeyOf(parts, issuer),
+        context,
+        crypto,
+      );
       if (!otk) throw new CpnsError("ERR_OTK_UNSEAL");
 
       const created = stamp();
@@ -241,7 +237,13 @@ export function otkHandlers(parts: ServerParts) {
         peerId: record.peerId,
         expiresAt: record.expiresAt,
       };
-      const sealedOtk = await sealOtk("delivery", otk, await eukeyOf(caller), context, crypto);
+      const sealedOtk = await sealOtk(
+        "delivery",
+        otk,
+        await currentEukeyOf(parts, caller),
+        context,
+        crypto,
+      );
       // The sealed copy is dropped in the same write that records the delivery: delivered once.
       const delivered = await write(record, next);
       log.emit({
