@@ -6,6 +6,8 @@
 //   MUTATE_SCOPE=digest npm run mutate
 //   MUTATE_SCOPE=machines MUTATE_TESTS='test/unit/machines-*.test.ts' npm run mutate
 // Reports go to reports/mutation/ (ignored); the summary lives in docs/mutation.md.
+//
+// Implements: GAP-MUTATE
 
 /** Which source files each scope mutates, and which tests can kill its mutants. */
 const SCOPES = {

@@ -10,6 +10,8 @@
  * distinct nonce-count, so the replay ledger is exercised for real. Phases are
  * interleaved (open, auth, open, auth, ...) so drift on this shared machine hits
  * both sides alike; the ratio uses the median of each side.
+ *
+ * Implements: DIGEST-PERF-RATIO
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";

@@ -8,6 +8,8 @@
  * GET /__stats on the open port runs a full GC (node --expose-gc) and reports
  * heap and ledger figures, so the driver can show that unanswered challenges
  * leave no trace in memory.
+ *
+ * Implements: DIGEST-PERF-RATIO
  */
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";

@@ -13,6 +13,8 @@
  *
  * Pure: the agent (src/agent/) asks this machine before acting and persists
  * its snapshot beside the key.
+ *
+ * Implements: FFS-SERVER-AUTH, AGENT-LIFECYCLE
  */
 import { assign, setup } from "xstate";
 

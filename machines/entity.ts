@@ -11,6 +11,8 @@
  * version, so a rotated-away or revoked key can never authenticate again.
  * Pure: no I/O, no crypto, JSON-serialisable context. The server asks this
  * machine before every write (src/server/), and only then writes.
+ *
+ * Implements: SEED-5.x.1-1, SEED-5.x.1-2, SEED-5.x.2-1, SEED-5.x.3-1, ENTITY-LIFECYCLE
  */
 import { assign, setup } from "xstate";
 

@@ -23,6 +23,8 @@
  * by its Entity ID, so only one OTK per peer can be answered).
  *
  * Pure: the gateway (src/gateway/) asks this machine before every step.
+ *
+ * Implements: SEED-5.x.2-6, PEER-SESSION
  */
 import { assign, setup } from "xstate";
 import type { EntityType } from "./entity.ts";

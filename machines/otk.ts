@@ -22,6 +22,8 @@
  * Pure: facts the guards need (caller, key versions, the time) arrive in the
  * events, computed by the server (src/server/otks.ts), which writes only what
  * this machine accepts.
+ *
+ * Implements: SEED-5.x.2-4, SEED-5.x.2-5, OTK-PAIRING, OTK-CUT-THROUGH
  */
 import { setup } from "xstate";
 import type { EntityType } from "./entity.ts";

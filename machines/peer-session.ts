@@ -13,6 +13,8 @@
  * the session (opening, messages, relay) the peer first offers EXPIRE, which
  * ends the OTK or the session once its time is up.
  * Pure: the peer agent (src/agent/peer.ts) asks this machine before each step.
+ *
+ * Implements: SEED-5.x.2-6, PEER-SESSION
  */
 import { assign, setup } from "xstate";
 

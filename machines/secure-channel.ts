@@ -14,6 +14,8 @@
  * verified and the server's rspauth checked), and none after closed or expired.
  * Records themselves (SEND, RECEIVE) are self-loops: which records are fresh is
  * the replay window's business, not the lifecycle's. Pure: no I/O, no crypto.
+ *
+ * Implements: SEED-5.x.4-1, FFS-NO-TLS, CHANNEL-REKEY, CHANNEL-CLOSE
  */
 import { assign, setup } from "xstate";
 

@@ -6,6 +6,8 @@
  * person to mark as equivalent or missing a test.
  *
  *   tsx scripts/mutation-summary.ts reports/mutation/digest/mutation.json
+ *
+ * Implements: GAP-MUTATE
  */
 import { readFileSync } from "node:fs";
 

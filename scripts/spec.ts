@@ -4,19 +4,24 @@
  *   tsx scripts/spec.ts requirements [--check]   spec/requirements.md from spec/requirements.ts
  *   tsx scripts/spec.ts diagrams [--check]       spec/diagrams/<machine-id>.md from machines/*.ts
  *   tsx scripts/spec.ts generate                 both of the above
- *   tsx scripts/spec.ts check                    both with --check: exit 1 if a file is stale
+ *   tsx scripts/spec.ts check                    both with --check: exit 1 if a file is stale,
+ *                                                or an implemented requirement has no code that
+ *                                                says "Implements: <id>" (scripts/spec/code.ts)
  *   tsx scripts/spec.ts trace [--results FILE] [--check]
  *       runs the whole vitest suite (or reads FILE, a vitest JSON report) and writes
  *       spec/traceability.md; exit 1 on an implemented requirement without a passing test, an
  *       unknown id, a failing test or a test file that did not run.
  *
  * With --check nothing is written. Exit codes: 0 ok, 1 problems or stale files, 2 usage.
+ *
+ * Implements: SPEC-REQUIREMENTS, SPEC-TRACE, SPEC-DIAGRAMS
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { REQUIREMENTS } from "../spec/requirements.ts";
+import { checkCode, scanCode } from "./spec/code.ts";
 import { loadMachines, modelRefs } from "./spec/model.ts";
 import {
   DIAGRAMS_DIR,
@@ -75,6 +80,13 @@ function requirementsCommand(check: boolean): boolean {
   return writeOrCheck(renderRequirementsFile(), check, "requirements");
 }
 
+/** Every implemented requirement is claimed by a code file, and code claims only known ids. */
+function codeCommand(): boolean {
+  const problems = checkCode(REQUIREMENTS, scanCode(REPO_ROOT));
+  for (const problem of problems) console.error(`code: ${problem}`);
+  return problems.length === 0;
+}
+
 async function diagramsCommand(check: boolean): Promise<boolean> {
   return writeOrCheck(await renderDiagramFiles(), check, "diagrams", DIAGRAMS_DIR);
 }
@@ -114,6 +126,8 @@ async function traceCommand(resultsFile: string | undefined, check: boolean): Pr
     tests,
     machines.flatMap((m) => modelRefs(m.machine)),
     fileErrors,
+    undefined,
+    scanCode(REPO_ROOT),
   );
   // e.g. an unhandled error outside any test: vitest fails the run without failing a test.
   if (status !== 0) trace.problems.push(`vitest exited with status ${status}`);
@@ -148,8 +162,13 @@ async function main(argv: string[]): Promise<boolean> {
       const asCheck = check || command === "check";
       const a = requirementsCommand(asCheck);
       const b = await diagramsCommand(asCheck);
-      if (asCheck && a && b) console.log("spec: requirements.md and diagrams are up to date");
-      return a && b;
+      const c = codeCommand();
+      if (asCheck && a && b && c) {
+        console.log(
+          "spec: requirements.md and diagrams are up to date, every requirement has code",
+        );
+      }
+      return a && b && c;
     }
     case "trace":
       return traceCommand(results, check);

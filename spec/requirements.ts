@@ -486,9 +486,7 @@ const ADDITIONS: Requirement[] = [
     "ENTITY-LIFECYCLE",
     SERVER,
     "An entity's EUKey is assigned once (ENROLL), rotated only by its owner without changing its type, and revoked for good; only the current key version authenticates (machines/entity.ts).",
-    deferred(
-      "the memory ledger is atomic in one process; the Durable Object, Redis and Deno KV adapters come with multi-instance deployment",
-    ),
+    IMPLEMENTED,
     { source: "machines/entity.ts", refines: ["SEED-5.x.1-1", "SEED-5.x.1-2", "SEED-5.x.2-1"] },
   ),
   add(
@@ -703,8 +701,9 @@ const ADDITIONS: Requirement[] = [
   add(
     "SPEC-TRACE",
     SPEC,
-    "The traceability matrix maps every requirement to machines and tests with their results, and fails on an unknown id or an implemented requirement without a passing test.",
+    "The traceability matrix maps every requirement to the code files that implement it (their top comment's `Implements:` line), machines and tests with their results, and fails on an unknown id, an implemented requirement without a passing test, or one that no code file claims.",
     IMPLEMENTED,
+    { source: "issue #5; issue #13 item 7" },
   ),
   add(
     "SPEC-DIAGRAMS",

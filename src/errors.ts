@@ -3,6 +3,8 @@
  * `code`, an HTTP status and a short title, and is rendered as RFC 9457
  * problem+json. Messages here are fixed strings so that no caller can leak a
  * secret through them; the optional `detail` must never contain secret material.
+ *
+ * Implements: SERVER-API
  */
 
 export const ErrorCodes = {

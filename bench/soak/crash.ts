@@ -6,6 +6,8 @@
  * captured (and accepted) before the kill is refused after the restart.
  * Rotation is left out of this load: a rotation cut by the kill may have
  * changed the key without the client ever learning the new one.
+ *
+ * Implements: SOAK-CRASH, SOAK-CRASH-REPLAY
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";

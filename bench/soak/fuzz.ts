@@ -8,6 +8,8 @@
  * Each answer is classified: reset (no answer), 5xx, accepted forgery (see
  * oracle.ts), accepted equivalent, refused. Bodies are also fuzzed under
  * genuine credentials (qop=auth-int covers them), so they reach the handlers.
+ *
+ * Implements: SOAK-FUZZ
  */
 import type { ReceivedOtk } from "../../src/agent/otk-client.ts";
 import { PeerSession } from "../../src/agent/peer.ts";

@@ -6,6 +6,8 @@
  * nonces every simulated second, each answered with a few nc values, plus one
  * hot nonce hammered for its whole life. Bound: the nonces that can be alive
  * at once (lifetime + one sweep interval) times the rate, plus the hot one.
+ *
+ * Implements: SOAK-LEDGER
  */
 import { MemoryReplayLedger } from "../../src/digest/index.ts";
 

@@ -6,6 +6,8 @@
  * acknowledged enrollment authenticates with the key the client holds, and
  * no OTK was delivered twice. Also: many concurrent clients on one entity's
  * credentials, which must never see a spurious 401.
+ *
+ * Implements: SOAK-LOAD, SOAK-CONCURRENT
  */
 import { AgentError, EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";

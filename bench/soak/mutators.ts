@@ -5,6 +5,8 @@
  * mutations change what that header was computed for, and generators make
  * credentials and JSON bodies from nothing. A seeded PRNG makes a run
  * repeatable (the seed is printed with the figures).
+ *
+ * Implements: SOAK-FUZZ
  */
 import { readCredentials } from "./oracle.ts";
 

@@ -21,6 +21,8 @@
  * parameters are not part of the meaning (RFC 7616 §3.4, RFC 9110 §11),
  * so accepting such a variant is counted as `equivalent`, not as a forgery.
  * `opaque` is not part of it either: no hash covers it.
+ *
+ * Implements: SOAK-FUZZ
  */
 
 export const MEANINGFUL = [

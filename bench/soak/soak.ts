@@ -4,6 +4,8 @@
  * CPNS Server process and a real PN GW process (`cpns gateway serve`) on core
  * 0, this process as the load generator on core 1, loopback only, bounded in
  * count and time. Returns every figure beside its target.
+ *
+ * Implements: SOAK-FUZZ, SOAK-LOAD, SOAK-CONCURRENT, SOAK-CRASH, SOAK-CRASH-REPLAY, SOAK-LEDGER
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,8 @@
 /**
  * spec/diagrams/<machine-id>.md: one Markdown page per machine with its Mermaid diagram (renders
  * on GitHub) and the same facts as tables (states, transitions, requirement ids from `meta`).
+ *
+ * Implements: SPEC-DIAGRAMS
  */
 import type { AnyStateNode } from "xstate";
 import { cell, table } from "./markdown.ts";

@@ -3,6 +3,8 @@
  * `[DIGEST-REPLAY] ...`, `[DIGEST-REPLAY][DIGEST-AUTHINT] ...` or `[A, B] ...`. Only leading groups
  * count, so brackets later in a title (a regex, a table row's label) are never taken for ids. A
  * test's ids are the union over its describe chain and its own title.
+ *
+ * Implements: SPEC-TRACE
  */
 
 /** `SEED-5.x.1-1`, `FFS-NO-TLS`, `DIGEST-REPLAY`: an upper-case letter, then letters, digits, `-`, `.`. */

@@ -3,6 +3,8 @@
  * parallel, history and final states, initial arrows, transitions labelled `EVENT [guard] /
  * actions`, entry/exit/invoke inside the state box, and state descriptions as notes. Each
  * transition is written in the block of the lowest composite state holding both of its ends.
+ *
+ * Implements: SPEC-DIAGRAMS
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xstate";
 import { actionName, guardName } from "../../src/model/describe.ts";

@@ -4,6 +4,8 @@
  * `tsx scripts/spec/promela.ts` regenerates spec/promela/attacks/*.md and prints the figures
  * table of spec/model-checking.md; test/spec/promela.test.ts runs the same checks.
  * Needs `spin` and `gcc` (Debian packages spin, gcc).
+ *
+ * Implements: MODEL-VARIANTS, MODEL-NAMES
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,6 +1,8 @@
 /**
  * Checks spec/requirements.ts (unique well-formed ids, known references, complete resolutions,
  * seed quotes verbatim) and renders it as spec/requirements.md.
+ *
+ * Implements: SPEC-REQUIREMENTS
  */
 import type { Requirement, RequirementKind } from "../../spec/requirements.ts";
 import { ID_PATTERN } from "./ids.ts";

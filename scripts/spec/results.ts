@@ -1,6 +1,8 @@
 /**
  * Reads vitest's JSON reporter output (`vitest run --reporter=json --outputFile=...`, the
  * Jest-compatible shape) into one record per test, with the requirement ids its titles name.
+ *
+ * Implements: SPEC-TRACE
  */
 import { relative } from "node:path";
 import { idsOfTest } from "./ids.ts";

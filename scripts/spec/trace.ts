@@ -1,13 +1,17 @@
 /**
- * The traceability matrix: requirement -> machine states and transitions that name it -> tests
- * that name it -> their results, and the model-based tests' coverage of each machine (from
+ * The traceability matrix: requirement -> the code files that implement it (their "Implements:"
+ * line, scripts/spec/code.ts) -> machine states and transitions that name it -> tests that name
+ * it -> their results, and the model-based tests' coverage of each machine (from
  * spec/model-coverage.json, when present). Problems (which make `spec.ts trace` fail): an
- * implemented requirement without a passing test, an id named by a test or a machine that no
- * requirement has, a failing test, a test file that did not run, a malformed requirement list,
- * model coverage below 100%.
+ * implemented requirement without a passing test or without code that claims it, an id named by
+ * a test, a machine or a code file that no requirement has, a failing test, a test file that did
+ * not run, a malformed requirement list, model coverage below 100%.
+ *
+ * Implements: SPEC-TRACE
  * The rendering is deterministic (no times, no durations, fixed order) so it can be committed.
  */
 import type { Requirement } from "../../spec/requirements.ts";
+import { type CodeRef, checkCode, codeFor } from "./code.ts";
 import { cell, table } from "./markdown.ts";
 import type { ModelRef } from "./model.ts";
 import { MODEL_COVERAGE_JSON, readModelCoverage } from "./outputs.ts";
@@ -38,6 +42,8 @@ export interface Counts {
 
 export interface TraceRow extends Counts {
   requirement: Requirement;
+  /** The files whose "Implements:" line names it, by path. */
+  code: string[];
   /** `entity: state entity.active`, in machine and document order. */
   model: string[];
   tests: TestRecord[];
@@ -68,8 +74,11 @@ export function buildTrace(
   modelRefs: readonly ModelRef[],
   fileErrors: readonly FileError[] = [],
   modelCoverage: ModelCoverage | null = readModelCoverage(),
+  /** The code's claims; null: not traced (unit tests of the matrix). */
+  codeRefs: readonly CodeRef[] | null = null,
 ): Trace {
   const problems = validateRequirements(requirements);
+  if (codeRefs) problems.push(...checkCode(requirements, codeRefs));
   const known = new Set(requirements.map((r) => r.id));
 
   const unknown = new Map<string, string[]>();
@@ -93,7 +102,8 @@ export function buildTrace(
     const model = modelRefs
       .filter((ref) => ref.ids.includes(requirement.id))
       .map((ref) => `${ref.machine}: ${ref.where}`);
-    return { requirement, model, tests: mine, ...counts(mine) };
+    const code = codeRefs ? codeFor(requirement.id, codeRefs) : [];
+    return { requirement, code, model, tests: mine, ...counts(mine) };
   });
   for (const row of rows) {
     if (row.requirement.status.state !== "implemented" || row.passed > 0) continue;
@@ -163,9 +173,14 @@ function renderModelCoverage(coverage: ModelCoverage): string[] {
 
 const link = (id: string) => `[${id}](requirements.md#${anchor(id)})`;
 const numbers = (r: TraceRow) =>
-  [r.model.length, new Set(r.tests.map((t) => t.file)).size, r.passed, r.failed, r.skipped].map(
-    String,
-  );
+  [
+    r.code.length,
+    r.model.length,
+    new Set(r.tests.map((t) => t.file)).size,
+    r.passed,
+    r.failed,
+    r.skipped,
+  ].map(String);
 
 function groupTests(tests: readonly TestRecord[]): string[] {
   const out: string[] = [];
@@ -215,14 +230,24 @@ export function renderTrace(trace: Trace): string {
     "## Implemented requirements",
     "",
     ...table(
-      ["Requirement", "Kind", "Model", "Test files", "Passed", "Failed", "Skipped"],
+      ["Requirement", "Kind", "Code files", "Model", "Test files", "Passed", "Failed", "Skipped"],
       implemented.map((r) => [link(r.requirement.id), r.requirement.kind, ...numbers(r)]),
     ),
     "",
     "## Deferred requirements",
     "",
     ...table(
-      ["Requirement", "Kind", "Reason", "Model", "Test files", "Passed", "Failed", "Skipped"],
+      [
+        "Requirement",
+        "Kind",
+        "Reason",
+        "Code files",
+        "Model",
+        "Test files",
+        "Passed",
+        "Failed",
+        "Skipped",
+      ],
       deferred.map((r) => [
         link(r.requirement.id),
         r.requirement.kind,
@@ -235,9 +260,9 @@ export function renderTrace(trace: Trace): string {
   if (trace.problems.length > 0) {
     out.push("", "## Problems", "", ...trace.problems.map((p) => `- ${p}`));
   }
-  out.push("", "## Model and tests by requirement");
+  out.push("", "## Code, model and tests by requirement");
   for (const row of rows) {
-    if (row.model.length === 0 && row.tests.length === 0) continue;
+    if (row.code.length === 0 && row.model.length === 0 && row.tests.length === 0) continue;
     out.push(
       "",
       `### ${row.requirement.id}`,
@@ -245,6 +270,7 @@ export function renderTrace(trace: Trace): string {
       `${row.requirement.statement} (${statusText(row.requirement)})`,
       "",
     );
+    for (const file of row.code) out.push(`- code: [\`${file}\`](../${file})`);
     for (const m of row.model) out.push(`- model: ${m}`);
     out.push(...groupTests(row.tests));
   }

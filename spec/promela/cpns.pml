@@ -18,6 +18,8 @@
  *   c    = a sealed payload (a key): readable only with `key`;
  *   body = covered only with qop=auth-int (our profile); with qop=auth
  *          (-DQOP_AUTH) anyone on the path may rewrite it.
+ *
+ * Implements: MODEL-SECRECY, MODEL-AGREEMENT-ENTITY, MODEL-AGREEMENT-PEER, MODEL-NO-REPLAY, MODEL-CUT-THROUGH, MODEL-RELAY-INTEGRITY, MODEL-VARIANTS, MODEL-NAMES
  */
 
 /* The property checked in this run (one per run, so each gets its own figures). */

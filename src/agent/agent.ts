@@ -5,6 +5,8 @@
  * REQUIRING the server's rspauth (our resolution of the server-authentication
  * FFS). Every step is gated by the agent machine (machines/agent.ts), whose
  * snapshot is kept with the key in the device's key store.
+ *
+ * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
  */
 import { initialTransition, transition } from "xstate";
 import { type AgentEvent, agentMachine } from "../../machines/agent.ts";

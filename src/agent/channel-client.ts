@@ -5,6 +5,8 @@
  * handshake), then send requests as records. Give it the PN GW relay's
  * transport and the PNE's traffic crosses the PN GW as ciphertext only: the
  * PN GW sees a session id and record sizes, never a route, a header or a body.
+ *
+ * Implements: SEED-5.x.4-1, SEED-5.x.4-2, SEED-5.x.4-3, FFS-NO-TLS, GATEWAY-RELAY-E2E
  */
 import { ChannelEndpoint, ChannelError } from "../channel/endpoint.ts";
 import { innerHeaders, innerToResponse } from "../channel/http.ts";

@@ -2,6 +2,8 @@
  * Where a device keeps its EUKey and its agent state (seed 5.x.1: "kept by
  * the device side"). A port: memory here; the Node runtime keeps one JSON
  * file per entity with owner-only permissions (src/runtime/node-keystore.ts).
+ *
+ * Implements: AGENT-LIFECYCLE
  */
 export interface DeviceRecord {
   entityId: string;

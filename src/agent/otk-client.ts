@@ -5,6 +5,8 @@
  * arrives sealed under the peer's EUKey; the PN GW consumes it at the server
  * before opening a peer session. Every call is an EntityAgent Digest request,
  * so the server's rspauth is required on each.
+ *
+ * Implements: SEED-5.x.2-4, OTK-FORMAT, OTK-DEPOSIT, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
  */
 import { fromBase64url, toBase64url } from "../crypto/bytes.ts";
 import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";

@@ -10,6 +10,8 @@
  * end-to-end Authorization to the server untouched.
  *
  * Every step asks the peerSession machine (machines/peer-session.ts) first.
+ *
+ * Implements: SEED-5.x.2-2, SEED-5.x.2-3, SEED-5.x.2-6, SEED-5.x.2-7, PEER-DIGEST, PEER-SESSION, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
  */
 import type { SnapshotFrom } from "xstate";
 import { type PeerSessionEvent, peerSessionMachine } from "../../machines/peer-session.ts";

@@ -9,6 +9,8 @@
  * SHA-256 over the DER SubjectPublicKeyInfo, the same value curl's
  * `--pinnedpubkey sha256//<pin>` takes. Pinning the key rather than the
  * certificate lets an operator renew the certificate without new pins.
+ *
+ * Implements: TLS-SELF-SIGNED, OTK-TLS-PIN
  */
 import "reflect-metadata"; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from "@peculiar/x509";

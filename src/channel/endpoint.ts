@@ -16,6 +16,8 @@
  * while its current state allows SEND or RECEIVE. Those two answers are
  * computed once per lifecycle step, not per record: a machine transition costs
  * about 30 µs here, a whole 1 KiB record about 75 µs (spec/decisions.md).
+ *
+ * Implements: FFS-NO-TLS, CHANNEL-REPLAY, CHANNEL-BINDING, CHANNEL-REKEY, CHANNEL-CLOSE
  */
 import type { SnapshotFrom } from "xstate";
 import {

@@ -4,6 +4,8 @@
  * is one record with the same media type, so a relay forwards both byte for
  * byte and sees neither route nor payload. Shared by the CPNS Server, the PN GW
  * and the client agent; web standards only.
+ *
+ * Implements: FFS-NO-TLS
  */
 import { CpnsError } from "../errors.ts";
 import type { InnerRequest, InnerResponse } from "./inner.ts";

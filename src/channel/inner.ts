@@ -4,6 +4,8 @@
  * record sees neither the route nor the payload. Length-prefixed binary, not
  * JSON: the body is copied once, never base64-encoded, which keeps the channel
  * near raw AES-GCM speed on large payloads.
+ *
+ * Implements: CHANNEL-BINDING, GATEWAY-RELAY-E2E
  */
 import { fromUtf8, utf8 } from "../crypto/bytes.ts";
 

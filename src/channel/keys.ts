@@ -5,6 +5,8 @@
  * opened the channel, and labelled with direction, both ids, session and
  * epoch, so no two directions, sessions or epochs ever share a key or an IV.
  * The long-term secret (EUKey, peer-session secret) is never an AEAD key.
+ *
+ * Implements: FFS-NO-TLS, CHANNEL-KEYS, CHANNEL-VECTORS
  */
 import { utf8 } from "../crypto/bytes.ts";
 import { hkdfSha256 } from "../crypto/hkdf.ts";

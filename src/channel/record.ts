@@ -9,6 +9,8 @@
  * another endpoint; a response carries the (epoch, seq) of its request as
  * `binding`, so it opens only as the answer to that request. This file is
  * stateless: sequence numbers, epochs and the replay window live in endpoint.ts.
+ *
+ * Implements: FFS-NO-TLS, CHANNEL-REPLAY, CHANNEL-BINDING
  */
 import { utf8 } from "../crypto/bytes.ts";
 import { type CryptoProvider, defaultCrypto } from "../crypto/provider.ts";

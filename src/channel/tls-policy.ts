@@ -5,6 +5,8 @@
  * TLS library enforces it; on Cloudflare Workers TLS ends at the edge, and the
  * Worker sees the negotiated version only as `request.cf.tlsVersion`, so it
  * checks it here.
+ *
+ * Implements: SEED-5.x.4-6, FFS-TLS-VERSION
  */
 export const MIN_TLS_VERSION = "TLSv1.2";
 

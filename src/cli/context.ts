@@ -3,6 +3,8 @@
  * transport (injectable, so the program can also run in-process), the runtime
  * hook that serves HTTP for `cpns gateway serve`, and the two output forms: a
  * human line or table, or JSON with --json.
+ *
+ * Implements: CLI-FLOWS
  */
 import type { FetchLike } from "../digest/index.ts";
 import type { ServeOptions, Serving } from "../runtime/node-gateway.ts";

@@ -3,6 +3,8 @@
  * side"): an entity whose EUKey this device's key store holds, with its
  * EntityAgent towards the CPNS Server (--server / CPNS_SERVER, else the server
  * it enrolled with). Shared by whoami, otk inbox, peer connect and gateway serve.
+ *
+ * Implements: CLI-FLOWS
  */
 import { EntityAgent } from "../agent/agent.ts";
 import type { DeviceRecord } from "../agent/keystore.ts";

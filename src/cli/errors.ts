@@ -6,6 +6,8 @@
  * CLI's own below. Every secret the CLI handles (password, EUKey) is
  * remembered here and blanked out of anything printed, as a second line of
  * defence behind messages that never contain them in the first place.
+ *
+ * Implements: CLI-FLOWS
  */
 import { AgentError } from "../agent/agent.ts";
 import { CpnsError } from "../errors.ts";

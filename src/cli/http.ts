@@ -4,6 +4,8 @@
  * CPNS User's own requests with HTTP Digest, requiring the server's rspauth
  * (AGENT-REQUIRE-RSPAUTH): an answer the server did not authenticate is
  * refused, whatever its status. Failures become problem codes.
+ *
+ * Implements: CLI-FLOWS, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
  */
 
 import {

@@ -4,6 +4,8 @@
  * whoami, entities, revoke, keys; and for seed 5.x.2's one-time keys: gateway
  * serve, otk inbox, peer connect). Commander's own errors are reported as
  * `cpns: <message> (ERR_USAGE)`; `run` turns any outcome into an exit status.
+ *
+ * Implements: CLI-FLOWS
  */
 import { Command, CommanderError } from "commander";
 import { registerEnrollCommands } from "./commands/enroll.ts";

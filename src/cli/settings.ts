@@ -9,6 +9,8 @@
  *
  * and the Entity ID / User ID rules of the server (src/protocol/schemas.ts),
  * checked before anything is sent or a file name is made.
+ *
+ * Implements: CLI-FLOWS
  */
 import { readAdminKeyPinFile, readAdminTokenFile } from "../runtime/node-cli-files.ts";
 import { keystoreDir } from "../runtime/node-keystore.ts";

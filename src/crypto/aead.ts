@@ -2,6 +2,8 @@
  * AES-256-GCM seal/open (NIST SP 800-38D) through WebCrypto. A sealed value is
  * iv(12) || ciphertext || tag(16); the caller's context goes in the AAD so a
  * blob cannot be moved to another record or purpose.
+ *
+ * Implements: CRYPTO-PROVIDERS
  */
 import { concatBytes } from "./bytes.ts";
 import { type CryptoProvider, defaultCrypto, randomBytes } from "./provider.ts";

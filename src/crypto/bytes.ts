@@ -3,6 +3,8 @@
  * unpadded, as the CPNS profile uses for EUKey and OTK secrets) and
  * concatenation. Web-standard only (TextEncoder, btoa/atob) so it runs unchanged
  * on Node, Deno and workerd.
+ *
+ * Implements: CRYPTO-PROVIDERS
  */
 
 const encoder = new TextEncoder();

@@ -2,6 +2,8 @@
  * Constant-time equality. RFC 7616 §5.x does not demand it, but a Digest
  * `response` compared with an early-exit loop leaks how many leading characters
  * matched; the time taken here depends only on the lengths.
+ *
+ * Implements: CRYPTO-PROVIDERS
  */
 import { utf8 } from "./bytes.ts";
 

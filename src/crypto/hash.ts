@@ -9,6 +9,8 @@
  * A runtime entry may install a native backend with identical results (Node's
  * OpenSSL hashes are ~5x faster than JavaScript ones on the Digest hot path);
  * the vector tests run against every backend.
+ *
+ * Implements: CRYPTO-PROVIDERS
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { md5 } from "@noble/hashes/legacy.js";

@@ -1,6 +1,8 @@
 /**
  * HKDF-SHA-256 (RFC 5869) through WebCrypto. Every key the CPNS profile derives
  * (key transport, channel keys) goes through here with a fixed label in `info`.
+ *
+ * Implements: CRYPTO-PROVIDERS
  */
 import { type CryptoProvider, defaultCrypto } from "./provider.ts";
 

@@ -3,6 +3,8 @@
  * the caller and defaults to `globalThis.crypto`, so a test (or an embedder) can
  * pass @peculiar/webcrypto instead and prove that nothing leans on one runtime's
  * extensions (workerd's non-standard MD5 digest, Node's KeyObject, ...).
+ *
+ * Implements: CRYPTO-PROVIDERS
  */
 export type CryptoProvider = Crypto;
 

@@ -5,6 +5,8 @@
  * (src/runtime/*) and checked by one conformance suite (test/conformance).
  * Configuration comes in as a plain string map so every runtime can pass its
  * own environment (process.env, the Deno environment, Workers bindings).
+ *
+ * Implements: DIGEST-RUNTIME-NODE, DIGEST-RUNTIME-DENO, DIGEST-RUNTIME-WORKERD
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";

@@ -2,6 +2,8 @@
  * RFC 7616 §3.2 / §6.1: the Digest algorithm registry we implement. Each
  * algorithm is a hash plus a flag for the "-sess" variant (§3.4.2), where HA1 is
  * rebound to the server nonce and client cnonce.
+ *
+ * Implements: DIGEST-VECTORS, DIGEST-ALGORITHMS
  */
 import type { HashName } from "../crypto/hash.ts";
 

@@ -10,6 +10,8 @@
  * §4.3-4.4, RFC 7616 §3.1/§3.4, RFC 7615 §4): 407 and Proxy-Authenticate in,
  * Proxy-Authorization out, rspauth from Proxy-Authentication-Info. The two
  * compose: a proxy-mode wrapper as the `fetch` of an ordinary one.
+ *
+ * Implements: FFS-SERVER-AUTH, DIGEST-AUTHINT, DIGEST-AUTHINFO, DIGEST-CLIENT, DIGEST-PROXY, DIGEST-INTEROP-APACHE, DIGEST-MINIMUM, DIGEST-RSPAUTH-UNCHALLENGED
  */
 import { toHex } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";

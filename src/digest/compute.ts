@@ -1,6 +1,8 @@
 /**
  * RFC 7616 §3.4.1-§3.4.4 and §3.5: the Digest arithmetic, shared by the server
  * verifier and the client. Pure and synchronous; every value is lower-case hex.
+ *
+ * Implements: DIGEST-VECTORS, DIGEST-AUTHINT
  */
 import { hashHex } from "../crypto/hash.ts";
 import type { AlgorithmSpec } from "./algorithms.ts";

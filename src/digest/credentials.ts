@@ -3,6 +3,8 @@
  * deployments). It answers userhash requests (RFC 7616 §3.4.4) by hashing every
  * known name, which is fine for a handful of users; a real store indexes the
  * userhash instead.
+ *
+ * Implements: DIGEST-USERHASH
  */
 import { ALGORITHMS } from "./algorithms.ts";
 import { computeUserhash } from "./compute.ts";

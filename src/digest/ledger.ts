@@ -9,6 +9,8 @@
  * challenges never occupy the ledger. Adapters must make `accept` atomic: a
  * Durable Object, a Redis script, a Deno KV `atomic()`; this file holds the
  * in-process one.
+ *
+ * Implements: DIGEST-REPLAY, DIGEST-EPOCH, STORE-LEDGER-ATOMIC
  */
 
 export interface ReplayLedger {

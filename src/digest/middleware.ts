@@ -7,6 +7,8 @@
  * With `proxy: true` the same exchange runs on the proxy headers (RFC 7235
  * §4.3-4.4, RFC 7616 §3.1/§3.4, RFC 7615 §4): Proxy-Authorization in, 407 with
  * Proxy-Authenticate out, Proxy-Authentication-Info on success.
+ *
+ * Implements: DIGEST-AUTHINT, DIGEST-AUTHINFO, DIGEST-PROXY, DIGEST-HOSTILE, DIGEST-QOP-REQUIRED, DIGEST-INTEROP-CURL, DIGEST-INTEROP-PYTHON, DIGEST-PERF-RATIO
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { CpnsError, problemResponse } from "../errors.ts";

@@ -12,6 +12,8 @@
  * is inside the MAC too (issue #9 item 2), so a nonce issued before a restart,
  * or by a second process with its own ledger, is refused instead of being
  * answered again under a ledger that never saw its first answers.
+ *
+ * Implements: DIGEST-NONCE, DIGEST-EPOCH, DIGEST-REPLAY-RESTART, DIGEST-REALM-BOUND, DIGEST-NONCE-CANONICAL
  */
 import { concatBytes, fromBase64url, toBase64url, uint64be, utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualBytes } from "../crypto/compare.ts";

@@ -5,6 +5,8 @@
  * parameter names, unquoted values with `/`), strict where ambiguity would be
  * dangerous (duplicate parameters, unterminated quotes, control characters).
  * Emitting is strict: exactly the quoting §3.3/§3.4/§3.5 prescribe.
+ *
+ * Implements: DIGEST-PARSE, DIGEST-USERHASH, DIGEST-HOSTILE
  */
 
 export class DigestParseError extends Error {

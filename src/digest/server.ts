@@ -3,6 +3,8 @@
  * Authentication-Info), usable without any framework: `challenges()` builds the
  * WWW-Authenticate values, `verify()` checks an Authorization header against a
  * request. The Hono middleware in middleware.ts is a thin shell around this.
+ *
+ * Implements: SEED-5.x.2-1, DIGEST-ALGORITHMS, DIGEST-REPLAY, DIGEST-NO-ENUMERATION, DIGEST-USERHASH, DIGEST-AUTHINFO, DIGEST-QOP-REQUIRED, DIGEST-REALM-BOUND, FFS-SERVER-AUTH
  */
 import { toHex, utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";

@@ -17,6 +17,8 @@
  * asks the server to consume it (so a rotated or revoked issuer key cuts
  * through) before the session opens. Every step is a gatewaySession machine
  * event (machines/gateway-session.ts); a refused event changes nothing.
+ *
+ * Implements: SEED-5.x.2-3, SEED-5.x.2-4, SEED-5.x.2-6, SEED-5.x.2-7, PEER-DIGEST, PEER-SESSION
  */
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";

@@ -7,6 +7,8 @@
  * WWW-Authenticate and the server's Authentication-Info (rspauth), which the
  * PNE verifies. The PN GW drops only what belongs to its own hop: hop-by-hop
  * headers (RFC 9110 §7.6.1) and the Proxy-Authorization that admitted the PNE.
+ *
+ * Implements: GATEWAY-RELAY
  */
 
 import type { FetchLike } from "../digest/index.ts";

@@ -9,6 +9,8 @@
  * session; at the server it expires unused). Key material is zeroed as soon as
  * it is no longer needed: the OTK once consumed or refused, the session secret
  * once the session ends.
+ *
+ * Implements: SEED-5.x.2-6, PEER-SESSION
  */
 import type { SnapshotFrom } from "xstate";
 import { type GatewaySessionEvent, gatewaySessionMachine } from "../../machines/gateway-session.ts";

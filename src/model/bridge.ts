@@ -4,6 +4,8 @@
  * ask the machine whether an event is allowed, compute the next snapshot, and
  * persist it. Callers write only what `step` returns; a refused event writes
  * nothing. A persisted state the machine does not know is a damaged record.
+ *
+ * Implements: SERVER-MODEL-GATE
  */
 import {
   type AnyStateMachine,

@@ -5,6 +5,8 @@
  * drift from the model the handlers consult. Requirement ids come from
  * `meta: { requirements: [...] }` on states and transitions, as in scripts/spec/model.ts (which
  * src/ does not import: the same walk, kept web-standard and pure here).
+ *
+ * Implements: SPEC-MODEL-PAGE
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xstate";
 import { MACHINES, type RegisteredMachine } from "./registry.ts";

@@ -27,6 +27,8 @@
  * overlap, that no label covers a box, that no line crosses a box it does not connect, and that
  * everything lies inside the bounds. Everything here is a function of the description alone
  * (document order breaks every tie), so the page is the same on every request.
+ *
+ * Implements: SPEC-MODEL-PAGE
  */
 import type { MachineDescription, StateDescription, TransitionDescription } from "./describe.ts";
 

@@ -11,6 +11,8 @@
  * memory: it is sent only as `Authorization: Bearer` to this origin and never stored.
  *
  * Pure and web-standard: the server handler (src/server/model-page.ts) serves what this returns.
+ *
+ * Implements: SPEC-MODEL-PAGE
  */
 import { utf8 } from "../crypto/bytes.ts";
 import { hashBytes } from "../crypto/hash.ts";

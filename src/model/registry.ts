@@ -3,6 +3,8 @@
  * machines themselves are the formal model the handlers and agents consult; this list only says
  * which of them to show, under which title, and where each is defined. A unit test checks that
  * every id matches its machine's own id.
+ *
+ * Implements: SPEC-MODEL-PAGE
  */
 import type { AnyStateMachine } from "xstate";
 import { agentMachine } from "../../machines/agent.ts";

@@ -8,6 +8,8 @@
  * transition `<g class="transition" data-transition="entity.active:REVOKE"
  * data-source="entity.active" data-requirements="...">` whose `<title>` lists its requirement
  * ids and whose link points at the transition's row in the page's table (`#row-<domId>`).
+ *
+ * Implements: SPEC-MODEL-PAGE
  */
 import type { MachineDescription, TransitionDescription } from "./describe.ts";
 import {

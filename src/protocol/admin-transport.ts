@@ -16,6 +16,8 @@
  * was sealed so a captured envelope is refused once it is old.
  *
  * WebCrypto only (X25519 is in Node 20, Deno, workerd and @peculiar/webcrypto).
+ *
+ * Implements: ADMIN-TRANSPORT-KEY, ADMIN-SEALED-SECRET
  */
 import { open, seal } from "../crypto/aead.ts";
 import { concatBytes, fromBase64url, fromUtf8, toBase64url, utf8 } from "../crypto/bytes.ts";

@@ -3,6 +3,8 @@
  * only, a size limit enforced while reading (not trusted from Content-Length),
  * strict UTF-8, and a zod schema; every failure is a 4xx problem with a
  * stable code, and nothing is stored before the body has passed all of it.
+ *
+ * Implements: SERVER-BAD-INPUT
  */
 import type { Context } from "hono";
 import type { z } from "zod";

@@ -14,6 +14,8 @@
  *
  * Only the server and the password's owner can derive the wrapping key, and a
  * fresh nonce/cnonce pair makes it different for every enrollment.
+ *
+ * Implements: SEED-5.x.1-1, KEY-TRANSPORT-EUKEY, KEY-TRANSPORT-LABELS
  */
 import { open, seal } from "../crypto/aead.ts";
 import { fromBase64url, toBase64url, utf8 } from "../crypto/bytes.ts";

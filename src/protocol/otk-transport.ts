@@ -12,6 +12,8 @@
  *
  * Distinct labels keep a deposit blob from being accepted as a delivery (and
  * back); the AAD binds the blob to who it is from, whom it is for and until when.
+ *
+ * Implements: SEED-5.x.2-2, SEED-5.x.2-5, OTK-FORMAT, OTK-DEPOSIT, OTK-DELIVERY, KEY-TRANSPORT-LABELS
  */
 import { open, seal } from "../crypto/aead.ts";
 import { fromBase64url, toBase64url, utf8 } from "../crypto/bytes.ts";

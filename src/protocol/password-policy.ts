@@ -9,6 +9,8 @@
  * password-strength.ts). This file holds only the rules and the types, so a
  * small build (a Worker) can pass a lighter strength estimator and never load
  * the dictionaries.
+ *
+ * Implements: PASSWORD-POLICY, PASSWORD-POLICY-CLI
  */
 
 /** NIST SP 800-63B asks for at least 8; offline guessing against a fast hash argues for more. */

@@ -4,6 +4,8 @@
  * ones and messages. The dictionaries are about 1.6 MB of source: the server
  * loads this module only when no estimator is configured, so a small build
  * (a Worker, whose bundle must stay small) can pass a lighter one.
+ *
+ * Implements: PASSWORD-POLICY
  */
 import { ZxcvbnFactory } from "@zxcvbn-ts/core";
 import * as common from "@zxcvbn-ts/language-common";

@@ -2,6 +2,8 @@
  * Request and response bodies of the CPNS Server API (base path /cpns/v1), as
  * zod schemas: strict objects (unknown fields are refused), bounded ids without
  * control characters. Shared by the server, the agent and the CLI.
+ *
+ * Implements: SERVER-API, SERVER-BAD-INPUT
  */
 import { z } from "zod";
 

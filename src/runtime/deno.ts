@@ -6,6 +6,8 @@
  * Configuration: PORT (default 8787), HOST (default 127.0.0.1), CPNS_*.
  * HTTPS: CPNS_TLS_CERT_FILE and CPNS_TLS_KEY_FILE (PEM); Deno's TLS (rustls)
  * speaks TLS 1.2 and 1.3 only, which is our minimum (seed 5.x.4 FFS resolution).
+ *
+ * Implements: DIGEST-RUNTIME-DENO, FFS-TLS-VERSION
  */
 import { createDemoApp, demoConfigFromEnv } from "../demo/app.ts";
 

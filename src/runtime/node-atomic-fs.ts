@@ -9,6 +9,8 @@
  * the store (same file system), is flushed to disk, and is renamed over the
  * record, which POSIX makes atomic. Readers and crashes see the old record or
  * the new one, never a torn one.
+ *
+ * Implements: STORE-NO-HALF-WRITE
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";

@@ -2,6 +2,8 @@
  * The files the `cpns` command reads on the operator's machine: the admin
  * token and the admin transport key's pin that the embedded server keeps
  * beside its data (src/runtime/node-config.ts, src/runtime/node.ts).
+ *
+ * Implements: ADMIN-KEY-PIN
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";

@@ -3,6 +3,8 @@
  * hashes for Digest, the HTTP serving hook of `cpns gateway serve`, the
  * program on process.argv, and the exit status. The status is set, not
  * forced, so buffered output is never cut short.
+ *
+ * Implements: CLI-FLOWS
  */
 import type { CliContext } from "../cli/context.ts";
 import { run } from "../cli/program.ts";

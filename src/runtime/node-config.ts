@@ -12,6 +12,8 @@
  *   CPNS_ADMIN_TRANSPORT_KEY base64url, 32 bytes: X25519 private key that admin
  *                     secrets are sealed to (else <data>/admin-transport.key);
  *                     its pin is written to <data>/admin-key.pin (issue #9 item 6)
+ *
+ * Implements: SERVER-ADMIN-API, STORE-PERSISTENCE, ADMIN-TRANSPORT-KEY
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

@@ -5,6 +5,8 @@
  * every folder 0700), the data folder is created 0700, an existing one that
  * others can read is tightened together with everything under it, and a folder
  * owned by another user is refused rather than used.
+ *
+ * Implements: STORE-FOLDER-MODES
  */
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";

@@ -7,6 +7,8 @@
  * exercises that backend over HTTP too.
  * Configuration: PORT (default 8787), HOST (default 127.0.0.1), plus the
  * CPNS_* variables read by demoConfigFromEnv.
+ *
+ * Implements: DIGEST-RUNTIME-NODE
  */
 import { randomBytes } from "node:crypto";
 import { activeHashBackend, installHashBackend } from "../crypto/hash.ts";

@@ -8,6 +8,8 @@
  * whose holder is gone (SIGKILL, power loss) is stale and taken over: it is
  * removed and created afresh with O_EXCL, so of two processes taking over at
  * once only one wins the create (see spec/decisions.md for the remaining window).
+ *
+ * Implements: STORE-FOLDER-LOCK
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";

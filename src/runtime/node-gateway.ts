@@ -5,6 +5,8 @@
  * reports the first SIGINT or SIGTERM, so the command can shut down cleanly.
  * The CLI reaches it through CliContext.serve (src/runtime/node-cli.ts), which
  * keeps node:http out of src/cli and out of the start-up of other commands.
+ *
+ * Implements: CLI-FLOWS
  */
 import type { Server } from "node:http";
 import { CliError } from "../cli/errors.ts";

@@ -6,6 +6,8 @@
  * one, never half of either. File names are base64url(Entity ID), so any id is
  * a safe name. Like ssh with a private key, a folder or file that others can
  * read is refused rather than used.
+ *
+ * Implements: AGENT-LIFECYCLE
  */
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";

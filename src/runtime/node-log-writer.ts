@@ -6,6 +6,8 @@
  * rotated by size: security.log -> security.log.1 -> ... -> .<keep>, the
  * oldest dropped, every file 0600. The buffer is bounded too: past it lines are
  * dropped and counted, and the count is written as its own line.
+ *
+ * Implements: LOG-ROTATE, LOG-SHUTDOWN
  */
 import { appendFile, rename, stat } from "node:fs/promises";
 

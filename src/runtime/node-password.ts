@@ -7,6 +7,8 @@
  *   a prompt           on a terminal, with echo off (asked twice for `user add`)
  *
  * The password is registered as a secret so no error line can carry it.
+ *
+ * Implements: CLI-FLOWS
  */
 import type { ReadStream } from "node:tty";
 import { CliError, rememberSecret } from "../cli/errors.ts";

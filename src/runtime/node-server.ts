@@ -5,6 +5,8 @@
  * but curl reads only the first challenge of a line and answers the last one
  * of a joined line, so with separate lines it picks our most preferred
  * algorithm (RFC 7616 §3.7) as intended.
+ *
+ * Implements: DIGEST-RUNTIME-NODE, SEED-5.x.4-6, FFS-TLS-VERSION
  */
 import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";

@@ -10,6 +10,8 @@
  * at a time (item 11: a second one exits with status 1 and says why); the
  * security log is written asynchronously, rotated by size, and flushed on
  * SIGINT/SIGTERM (item 5).
+ *
+ * Implements: STORE-PERSISTENCE, DIGEST-REPLAY-RESTART, LOG-SHUTDOWN
  */
 import { writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";

@@ -4,6 +4,8 @@
  * `wrangler dev`); env is fixed for the isolate's lifetime, so caching is safe.
  * Requests that reached the edge over TLS 1.0/1.1 are refused (seed 5.x.4 FFS
  * resolution: TLS 1.2 minimum; src/channel/tls-policy.ts).
+ *
+ * Implements: DIGEST-RUNTIME-WORKERD, FFS-TLS-VERSION
  */
 import type { ExecutionContext } from "hono";
 import { isRefusedTlsVersion } from "../channel/tls-policy.ts";

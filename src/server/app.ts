@@ -3,6 +3,8 @@
  * policy table, behind the guard; every error is problem+json with a stable
  * code. Web-standard only: the runtime entries (src/runtime/) serve `app.fetch`
  * on Node, Deno or workerd and supply storage, keys and the client address.
+ *
+ * Implements: SERVER-API
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";

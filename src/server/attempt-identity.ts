@@ -10,6 +10,8 @@
  * a userhash to its id would need the store, and would tell an attacker that
  * the id exists (whose budget another spelling then shares). Keys are bounded:
  * a long name is charged under its SHA-256.
+ *
+ * Implements: LIMIT-SPELLING, ORACLE-LIMIT
  */
 import { type HashName, hashHex } from "../crypto/hash.ts";
 import { ALGORITHMS, parseAlgorithm, parseCredentials } from "../digest/index.ts";

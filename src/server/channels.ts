@@ -13,6 +13,8 @@
  *
  * Channels live in this process's memory (a restart closes them all: a client
  * opens a new one), bounded per entity and in total.
+ *
+ * Implements: SEED-5.x.4-1, SEED-5.x.4-2, SEED-5.x.4-3, FFS-NO-TLS, GATEWAY-RELAY-E2E
  */
 import type { Context } from "hono";
 import { ChannelEndpoint, ChannelError } from "../channel/endpoint.ts";

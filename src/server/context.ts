@@ -3,6 +3,8 @@
  * repositories, the at-rest cipher, the security log, and the authenticated
  * principal type (seed 5.x.3: after authentication the server knows the
  * Entity ID, the User ID and the type).
+ *
+ * Implements: SEED-5.x.3-1
  */
 import type { Storage } from "unstorage";
 import type { CryptoProvider } from "../crypto/provider.ts";

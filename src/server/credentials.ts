@@ -6,6 +6,8 @@
  * most one principal. An entity authenticates only if its lifecycle machine
  * accepts AUTHENTICATE for its current key version: a revoked entity, or a
  * rotated-away key, never does.
+ *
+ * Implements: SEED-5.x.1-1, SEED-5.x.2-1, SEED-5.x.3-1, SERVER-EUKEY-FORMAT, ORACLE-LOOKUP, ORACLE-TIMING
  */
 import { fromUtf8, toBase64url } from "../crypto/bytes.ts";
 import type { Credential, CredentialLookup } from "../digest/index.ts";

@@ -8,6 +8,8 @@
  * The EUKey (32 random bytes) travels to its owner sealed under a key derived
  * from the owner's HA1 and this exchange's nonce and cnonce
  * (src/protocol/key-transport.ts), and rests sealed under the master key.
+ *
+ * Implements: SEED-5.x.1-1, SEED-5.x.1-2, SEED-5.x.2-1, SEED-5.x.3-1, SERVER-EUKEY-FORMAT, ENTITY-LIFECYCLE, SERVER-OWNERSHIP, STORE-NO-HALF-WRITE, ORACLE-OWNER
  */
 import type { Context } from "hono";
 import { fromUtf8 } from "../crypto/bytes.ts";

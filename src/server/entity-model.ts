@@ -2,6 +2,8 @@
  * The entity lifecycle machine (machines/entity.ts) as the server's handlers
  * use it, through the shared bridge (src/model/bridge.ts): rebuild a snapshot
  * from a record, ask, step, persist. A refused event writes nothing.
+ *
+ * Implements: ENTITY-LIFECYCLE, SERVER-MODEL-GATE
  */
 import type { SnapshotFrom } from "xstate";
 import { type EntityEvent, entityMachine } from "../../machines/entity.ts";

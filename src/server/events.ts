@@ -9,6 +9,8 @@
  * the interval become one line with a `count`, written when the interval is
  * over (at the next event, or at flush() on shutdown). A flood from one
  * address therefore costs about two lines per interval, whatever its rate.
+ *
+ * Implements: SERVER-SECURITY-LOG, LOG-FIELDS, LOG-AGGREGATE, LOG-FLOOD
  */
 export type SecurityEventName =
   | "user.created"

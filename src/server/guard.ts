@@ -12,6 +12,8 @@
  * The policy check runs inside the Digest middleware, so a 403 to a genuine
  * principal still carries Authentication-Info: the server proves itself even
  * when it says no.
+ *
+ * Implements: SEED-5.x.2-1, SEED-5.x.3-2, SERVER-AUTHZ-POLICY, DIGEST-QOP-REQUIRED
  */
 import type { MiddlewareHandler } from "hono";
 import { utf8 } from "../crypto/bytes.ts";

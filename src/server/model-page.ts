@@ -12,6 +12,8 @@
  * The page is static for a given build of the machines, so it is rendered once. It is served
  * with a Content-Security-Policy that allows only its own inline stylesheet and script (by hash)
  * and requests to this origin.
+ *
+ * Implements: SPEC-MODEL-PAGE
  */
 import type { Context } from "hono";
 import { entityMachine } from "../../machines/entity.ts";

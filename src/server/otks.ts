@@ -14,6 +14,8 @@
  * `revoked`, and so it does when its addressee was revoked (each drops the
  * sealed OTK). That is how revocation and rotation cut through. The OTK is sealed at rest under the master key until its
  * single delivery and never stored in clear.
+ *
+ * Implements: SEED-5.x.2-2, SEED-5.x.2-5, OTK-DEPOSIT, OTK-DELIVERY, OTK-PAIRING, OTK-CUT-THROUGH
  */
 import type { Context } from "hono";
 import type { SnapshotFrom } from "xstate";

@@ -4,6 +4,8 @@
  * not in the table is denied; a test walks the whole table for every kind.
  * Ownership (a user acting on its own entities only) is checked by the
  * handlers through the entity machine, which holds the owner.
+ *
+ * Implements: SEED-5.x.3-2, SERVER-AUTHZ-POLICY, DIGEST-QOP-REQUIRED
  */
 export type PrincipalKind = "anonymous" | "admin" | "user" | "PNE" | "PNGW";
 

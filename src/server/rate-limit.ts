@@ -18,6 +18,8 @@
  * The arithmetic sits behind BudgetStore (take/refund/clear), which a shared
  * store (Redis, a Durable Object) can implement atomically; the in-process one
  * here serves one host. Memory is bounded: the oldest entries go first.
+ *
+ * Implements: SERVER-RATE-LIMIT, LIMIT-RESERVE, LIMIT-PAIR, LIMIT-BACKOFF, LIMIT-TRUSTED, LIMIT-NAT, LIMIT-ADDRESS, LIMIT-KEYS, LIMIT-SPELLING, LIMIT-MEMORY, ORACLE-LIMIT
  */
 
 /** How one kind of budget behaves. */

@@ -10,6 +10,8 @@
  * only over TLS; HA1 values not at all (they are password-equivalent, and the
  * server could not check them against the policy). Issue #9 item 7: the server
  * enforces the password policy itself, since any admin client can call it.
+ *
+ * Implements: SERVER-USER-HA1, SERVER-ADMIN-API, ADMIN-SEALED-SECRET, ADMIN-NO-PLAIN-SECRET, PASSWORD-POLICY
  */
 import type { Context } from "hono";
 import { utf8 } from "../crypto/bytes.ts";

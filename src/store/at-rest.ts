@@ -7,6 +7,8 @@
  *   key = HKDF-SHA-256(IKM = master key, salt = "cpns-at-rest", info = "cpns-at-rest-v1", 32)
  *   aad = "cpns-at-rest-v1" 0x00 purpose 0x00 owner-id
  *   stored = base64url(iv || ciphertext || tag)
+ *
+ * Implements: STORE-AT-REST
  */
 import { open, seal } from "../crypto/aead.ts";
 import { fromBase64url, toBase64url, utf8 } from "../crypto/bytes.ts";

@@ -4,6 +4,8 @@
  * output only; the machine snapshot is the persisted state of the entity
  * lifecycle machine (machines/entity.ts), written in the same record so the
  * state and the key it governs can never disagree.
+ *
+ * Implements: SEED-5.x.1-2
  */
 import { z } from "zod";
 import type { HashName } from "../crypto/hash.ts";

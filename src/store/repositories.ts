@@ -13,6 +13,8 @@
  * hash. Index entries are written before the record they point to, so a failed
  * write can leave a dangling index entry (harmless: it leads nowhere) but never
  * a record that cannot be found.
+ *
+ * Implements: SEED-5.x.1-2, STORE-LONG-ID, STORE-NO-HALF-WRITE, STORE-PERSISTENCE
  */
 import type { Storage } from "unstorage";
 import { toBase64url, utf8 } from "../crypto/bytes.ts";

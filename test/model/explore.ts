@@ -5,6 +5,8 @@
  * state is reached by a shortest path, which is what a failing property prints.
  * Context values that grow without bound (key versions) are cut off by a
  * `bound` predicate, and the caller says so in its test title.
+ *
+ * Implements: SPEC-MODEL-TESTS
  */
 import { type AnyStateMachine, initialTransition, transition } from "xstate";
 

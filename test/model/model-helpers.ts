@@ -14,6 +14,8 @@
  *   session machines' tests record them where the real system asked its machine and was refused:
  *   peer-model-helpers.ts);
  * - the deterministic spec/model-coverage.json writer (when MODEL_COVERAGE_OUT is set).
+ *
+ * Implements: SPEC-MODEL-TESTS
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";

@@ -11,6 +11,8 @@
  * honest source of them. The taken transitions are logged too, so that each driver can show
  * what the real system asked and in which order (EXPIRE first, then the traffic); they count in
  * the coverage through the model's path (runPath), not here.
+ *
+ * Implements: SPEC-MODEL-TESTS
  */
 import { expect } from "vitest";
 import type { AnyStateMachine, EventObject, SnapshotFrom } from "xstate";

@@ -4,6 +4,8 @@
  * implementation checks itself against these; test/interop/channel_vectors.py
  * recomputes every value with Python's `cryptography` from spec/channel.md
  * alone. All byte values are lower-case hex.
+ *
+ * Implements: CHANNEL-VECTORS
  */
 export const CHANNEL_V1_CONTEXT = {
   secretHex: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",

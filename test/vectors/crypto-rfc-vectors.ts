@@ -2,6 +2,8 @@
  * Known-answer vectors for src/crypto: HKDF-SHA-256 from RFC 5869 Appendix A.1 ("Test Case 1")
  * and HMAC-SHA-256 from RFC 4231 §4.3 ("Test Case 2"). Values copied from the RFCs and
  * re-derived with Python's hmac/hashlib before being written here.
+ *
+ * Implements: CRYPTO-PROVIDERS
  */
 
 export const RFC5869_A_1 = {

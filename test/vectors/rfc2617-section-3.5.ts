@@ -2,6 +2,8 @@
  * RFC 2617 §3.5 "Example": the classic Mufasa exchange, MD5 with qop=auth. The RFC prints the
  * request and the `response`; HA1, HA2 and `rspauth` were computed with Python's hashlib
  * (the RFC prints none of them) and are recomputed with node:crypto by the test.
+ *
+ * Implements: DIGEST-VECTORS
  */
 import type { DigestVector } from "./digest-vector.ts";
 

@@ -4,6 +4,8 @@
  * responses only come out with the lower-case spelling). `response` values are the RFC's;
  * HA1, HA2 and `rspauth` were computed with Python's hashlib and are recomputed with
  * node:crypto by the test.
+ *
+ * Implements: DIGEST-VECTORS
  */
 import type { DigestVector } from "./digest-vector.ts";
 

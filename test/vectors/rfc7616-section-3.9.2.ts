@@ -7,6 +7,8 @@
  * were computed with Python's `hashlib.new("sha512_256")` and match erratum 4897; the printed
  * ones are kept in `printedInRfc` only so a test can assert we do NOT produce them.
  * HA1, HA2 and `rspauth` are not printed anywhere; they come from hashlib too.
+ *
+ * Implements: DIGEST-VECTORS
  */
 import type { DigestVector } from "./digest-vector.ts";
 

@@ -3,6 +3,8 @@
  * HKDF-SHA-256 with the Master Salt (or none) as salt, the Master Secret as
  * IKM, and the CBOR `info` the RFC prints. Only the derivations: their AEAD
  * (AES-CCM-16-64-128) is not in WebCrypto, and the CPNS channel uses AES-GCM.
+ *
+ * Implements: CHANNEL-KEYS
  */
 const MASTER_SECRET = "0102030405060708090a0b0c0d0e0f10";
 

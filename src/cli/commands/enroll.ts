@@ -5,6 +5,8 @@
  * an entity that already has a key rotates it: the new version replaces the
  * old, which stops authenticating. `rotate` is enroll with the type already
  * known (from the key store, else from the server).
+ *
+ * Implements: CLI-FLOWS
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { AgentError, EntityAgent } from "../../agent/agent.ts";

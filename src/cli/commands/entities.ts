@@ -3,6 +3,8 @@
  * SERVER-OWNERSHIP) and `cpns keys`: a CPNS User lists its entities and
  * revokes one with its own Digest credentials, requiring the server's rspauth;
  * `keys` shows what this device's key store holds (never the keys).
+ *
+ * Implements: CLI-FLOWS
  */
 import type { Command } from "commander";
 import type { EntityView } from "../../protocol/schemas.ts";

@@ -12,6 +12,8 @@
  *
  * The HTTP serving itself is the runtime's (CliContext.serve), and the PN GW
  * code is loaded only here: Hono and zod would slow every other command's start.
+ *
+ * Implements: CLI-FLOWS
  */
 import { type Command, InvalidArgumentError } from "commander";
 import type { OfferResult } from "../../gateway/gateway.ts";

@@ -10,6 +10,8 @@
  * the PN GW's relay with its own EUKey, end to end; then it closes the session.
  * Every request to the server is an EntityAgent Digest exchange with rspauth
  * required, as for `cpns whoami`.
+ *
+ * Implements: CLI-FLOWS
  */
 import { type Command, Option } from "commander";
 import { AgentError, EntityAgent } from "../../agent/agent.ts";

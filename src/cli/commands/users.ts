@@ -10,6 +10,8 @@
  * an https: server. Issue #9 item 7: it checks the password policy first, the
  * same one the server enforces, so a weak password is refused before anything
  * is sent.
+ *
+ * Implements: CLI-FLOWS, ADMIN-KEY-PIN, PASSWORD-POLICY-CLI
  */
 import type { Command } from "commander";
 import { fromBase64url } from "../../crypto/bytes.ts";

@@ -5,6 +5,8 @@
  * what the server says the entity is. Fails with the problem code when the key
  * was rotated or revoked (the agent then drops it) or when the server cannot
  * prove itself (the key is kept, nothing the server said is used).
+ *
+ * Implements: CLI-FLOWS
  */
 import type { Command } from "commander";
 import { AgentError } from "../../agent/agent.ts";
