@@ -7,7 +7,8 @@
  *   unenrolled --ENROLL--> enrolling --ENROLLED--> enrolled --AUTHENTICATE--> authenticating
  *   authenticating --SERVER_PROVED--> authenticated
  *   authenticating --SERVER_UNPROVEN--> enrolled   (an impostor server: nothing it said is used)
- *   authenticating --REJECTED--> enrolled          (401: rotated or revoked elsewhere, or an
+ *   authenticating --REJECTED--> enrolled          (401, or a refusal the server did not prove, e.g.
+ *                                                   a 429; rotated or revoked elsewhere, or an
  *                                                   impostor; a 401 proves nothing, so the key is kept)
  *   enrolled | authenticated --ENROLL--> enrolling (rotation: a new key replaces the old)
  *

@@ -289,6 +289,7 @@ const PEERS = "Profile: one-time keys and peers";
 const CHANNEL = "Profile: secure sessions (src/channel/)";
 const SPEC = "Profile: specification tooling (spec/, scripts/)";
 const HARDENING_SECTION = "Profile: hardening against an attacker (issue #9)";
+const FIRST_RUN = "Profile: reviewers and newcomers (issue #13)";
 
 const ADDITIONS: Requirement[] = [
   add(
@@ -1106,10 +1107,22 @@ const SECURE_SESSIONS: Requirement[] = [
   // --- end: channel-machines ---
 ];
 
+/** Issue #13: what a first run stumbles on, the reviewer page, the API document, the demo. */
+const FIRST_RUN_REQUIREMENTS: Requirement[] = [
+  add(
+    "FIRSTRUN-REFUSALS",
+    FIRST_RUN,
+    "Under requireRspauth a refusal (4xx, 5xx) the server did not authenticate is handed back unproven and reported as what it says (a 429 with its Retry-After), never as an impostor server and never acted on; any other answer without proof is still refused, and a wrong rspauth is an error on any status.",
+    IMPLEMENTED,
+    { source: "issue #13 items 1-2", refines: ["FFS-SERVER-AUTH", "DIGEST-AUTHINFO"] },
+  ),
+];
+
 export const REQUIREMENTS: readonly Requirement[] = [
   ...SEED,
   ...RESOLUTIONS,
   ...ADDITIONS,
   ...HARDENING,
   ...SECURE_SESSIONS,
+  ...FIRST_RUN_REQUIREMENTS,
 ];

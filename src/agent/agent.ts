@@ -6,7 +6,8 @@
  * FFS). Every step is gated by the agent machine (machines/agent.ts), whose
  * snapshot is kept with the key in the device's key store.
  *
- * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
+ * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH
+ * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS
  */
 import { initialTransition, transition } from "xstate";
 import { type AgentEvent, agentMachine } from "../../machines/agent.ts";
@@ -89,6 +90,8 @@ export async function problemOf(res: Response): Promise<AgentError> {
   } catch {
     // Not problem+json: keep the status line.
   }
+  const retryAfter = res.headers.get("retry-after");
+  if (res.status === 429 && retryAfter) title += ` (retry after ${retryAfter} s)`;
   return new AgentError(res.status, code, title);
 }
 
@@ -202,8 +205,10 @@ export class EntityAgent {
       }
       throw err;
     }
-    if (res.status === 401) {
-      // The key is kept: a 401 proves nothing about who sent it.
+    if (res.status === 401 || (res.status >= 400 && !digestExchangeOf(res))) {
+      // The key is kept: a 401, or a refusal the server did not authenticate (a 429
+      // of the failure limiter, a 503), proves nothing about who sent it. It is
+      // reported as what it says it is, never acted on (issue #13 item 1).
       await this.#save(entityId, advance(snapshot, { type: "REJECTED" }));
       throw await problemOf(res);
     }

@@ -5,13 +5,15 @@
  * `stale=true` and `nextnonce` without asking again, supports auth-int and
  * userhash, and verifies `rspauth`: a server that cannot produce it does not
  * know the shared secret. With `requireRspauth` its absence is an error too,
- * which is how the CPNS agents authenticate the server (seed 5.x.2 FFS).
- * With `proxy: true` it authenticates to a proxy or gateway instead (RFC 7235
+ * which is how the CPNS agents authenticate the server (seed 5.x.2 FFS); a
+ * refusal (4xx, 5xx) without it is handed back unproven, so a 429 reads as a
+ * 429 (issue #13 item 1). With `proxy: true` it authenticates to a proxy or gateway instead (RFC 7235
  * §4.3-4.4, RFC 7616 §3.1/§3.4, RFC 7615 §4): 407 and Proxy-Authenticate in,
  * Proxy-Authorization out, rspauth from Proxy-Authentication-Info. The two
  * compose: a proxy-mode wrapper as the `fetch` of an ordinary one.
  *
- * Implements: FFS-SERVER-AUTH, DIGEST-AUTHINT, DIGEST-AUTHINFO, DIGEST-CLIENT, DIGEST-PROXY, DIGEST-INTEROP-APACHE, DIGEST-MINIMUM, DIGEST-RSPAUTH-UNCHALLENGED
+ * Implements: FFS-SERVER-AUTH, DIGEST-AUTHINT, DIGEST-AUTHINFO, DIGEST-CLIENT, DIGEST-PROXY,
+ * Implements: DIGEST-INTEROP-APACHE, DIGEST-MINIMUM, DIGEST-RSPAUTH-UNCHALLENGED, FIRSTRUN-REFUSALS
  */
 import { toHex } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
@@ -74,6 +76,9 @@ export interface DigestFetchOptions {
    * Refuse every response in which the server has not proved the shared secret:
    * no valid rspauth, or an answer given without a Digest exchange. Default false.
    * In proxy mode the proxy must prove it, in Proxy-Authentication-Info.
+   * Refusals (4xx, 5xx) without Authentication-Info are returned as they are,
+   * unproven (`digestExchangeOf` is undefined for them): a caller reports them,
+   * never acts on their content. A wrong rspauth is an error on any status.
    */
   requireRspauth?: boolean;
   /**
@@ -148,6 +153,14 @@ function pickQop(offered: string | undefined, preferred: Qop, minimum: Qop): Qop
   const acceptable = QOP_STRENGTH.slice(QOP_STRENGTH.indexOf(minimum));
   if (acceptable.includes(preferred) && list.includes(preferred)) return preferred;
   return acceptable.find((qop) => list.includes(qop));
+}
+
+/**
+ * A refusal: a 4xx or 5xx. Under requireRspauth it is returned without proof
+ * (and unrecorded, so digestExchangeOf tells it apart), never believed as data.
+ */
+function isRefusal(res: Response): boolean {
+  return res.status >= 400;
 }
 
 export function createDigestFetch(
@@ -350,6 +363,10 @@ export function createDigestFetch(
         );
       }
     } else if (options.requireRspauth) {
+      // A refusal (4xx, 5xx) proves nothing and is returned as what it is, unrecorded
+      // (digestExchangeOf answers undefined): a 429 must read as a 429, not as an
+      // impostor. Anything that could carry data the caller acts on must be proven.
+      if (isRefusal(res)) return;
       await res.body?.cancel();
       throw new CpnsError(
         "ERR_DIGEST_SERVER_UNAUTHENTICATED",
@@ -415,8 +432,8 @@ export function createDigestFetch(
       if (refusedByProxy(res)) return res;
       if (res.status !== layer.challengeStatus) {
         // Answered without asking for credentials, so without proving anything:
-        // under requireRspauth that is no answer at all.
-        if (options.requireRspauth) {
+        // under requireRspauth that is no answer at all, unless it is a refusal.
+        if (options.requireRspauth && !isRefusal(res)) {
           await res.body?.cancel();
           throw new CpnsError(
             "ERR_DIGEST_SERVER_UNAUTHENTICATED",

@@ -24,7 +24,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeviceRecord } from "../../src/agent/keystore.ts";
 import { CLI_ID_PATTERN } from "../../src/cli/settings.ts";
 import { fromBase64url, toHex } from "../../src/crypto/bytes.ts";
-import { ALGORITHMS, computeHa1 } from "../../src/digest/index.ts";
+import {
+  ALGORITHMS,
+  computeHa1,
+  createDigestFetch,
+  STRONG_ALGORITHMS,
+} from "../../src/digest/index.ts";
 import { ID_PATTERN } from "../../src/protocol/schemas.ts";
 import { KeyStoreError, keyFileName, NodeKeyStore } from "../../src/runtime/node-keystore.ts";
 import {
@@ -42,6 +47,7 @@ const PASSWORDS = {
   alice: "alice-Corr3ct-horse-battery",
   bob: "bob-Bu1lder-staple-4821",
   wrong: "alice-typo-Corr3ct-horse",
+  carol: "carol-Qu13t-lantern-meadow",
 } as const;
 
 const T = 60_000;
@@ -388,6 +394,39 @@ describe("[AGENT-REQUIRE-RSPAUTH][SEED-5.x.2-1] a server that cannot prove itsel
       const genuine = await cpns(["whoami", "--entity", "gw-1"]);
       expectOk(genuine);
       expect(JSON.parse(genuine.stdout)).toMatchObject({ userId: "alice", keyVersion: 2 });
+    },
+    T,
+  );
+});
+
+describe("[FIRSTRUN-REFUSALS][CLI-FLOWS] a refusal reads as what it is", () => {
+  it(
+    "after a burst of wrong passwords the failure limiter's 429 is reported as rate limiting with its Retry-After, not as an impostor server",
+    async () => {
+      expectOk(await as("carol", ["user", "add", "carol"]));
+      const guess = createDigestFetch({
+        username: "carol",
+        password: "not carol's password at all",
+        requireRspauth: true,
+        qop: "auth-int",
+        algorithms: STRONG_ALGORITHMS,
+      });
+      // Past the pair's free failures each wrong answer doubles the wait (LIMIT-BACKOFF):
+      // keep guessing after each wait until it is long enough to outlast the CLI's start-up.
+      let retryAfter = 0;
+      for (let i = 0; i < 60 && retryAfter < 8; i++) {
+        const res = await guess(`${server?.baseUrl}/cpns/v1/entities`);
+        await res.body?.cancel();
+        if (res.status !== 429) continue;
+        retryAfter = Number(res.headers.get("retry-after"));
+        if (retryAfter < 8) await new Promise((r) => setTimeout(r, retryAfter * 1000 + 100));
+      }
+      expect(retryAfter).toBeGreaterThanOrEqual(8);
+      // The right password from the same address is over the same budget now.
+      const refused = await as("carol", ["entities", "--user", "carol"]);
+      expectFailure(refused, "ERR_RATE_LIMITED");
+      expect(refused.stderr).toMatch(/retry after \d+ s/);
+      expect(refused.stderr).not.toMatch(/rspauth|impostor|not authenticated/i);
     },
     T,
   );

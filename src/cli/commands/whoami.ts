@@ -3,10 +3,11 @@
  * authenticates to the CPNS Server with Digest and its EUKey through
  * EntityAgent, and the server must prove it knows the key (rspauth). Prints
  * what the server says the entity is. Fails with the problem code when the key
- * was rotated or revoked (the agent then drops it) or when the server cannot
- * prove itself (the key is kept, nothing the server said is used).
+ * was rotated or revoked, when the server refuses (a 429 with its Retry-After),
+ * or when the server cannot prove itself. The key is kept in every case: a 401
+ * or a refusal proves nothing about who sent it (issue #13 items 1 and 2).
  *
- * Implements: CLI-FLOWS
+ * Implements: CLI-FLOWS, FIRSTRUN-REFUSALS
  */
 import type { Command } from "commander";
 import { AgentError } from "../../agent/agent.ts";
@@ -33,7 +34,7 @@ async function whoami(ctx: CliContext, options: WhoamiOptions): Promise<void> {
     if (err instanceof AgentError && err.code === "ERR_DIGEST_UNAUTHORIZED") {
       throw new CliError(
         err.code,
-        `${base} refused key version ${record.keyVersion} of ${entityId} (rotated elsewhere or revoked); it was dropped from the key store`,
+        `${base} refused key version ${record.keyVersion} of ${entityId} (rotated elsewhere or revoked?); the key is kept in the key store, since a refusal proves nothing about who sent it`,
       );
     }
     throw err;
