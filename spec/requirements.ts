@@ -1116,6 +1116,13 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #13 items 1-2", refines: ["FFS-SERVER-AUTH", "DIGEST-AUTHINFO"] },
   ),
+  add(
+    "KEYSTORE-OUTSIDE-GIT",
+    FIRST_RUN,
+    "`cpns enroll` warns when the device key store it wrote an EUKey into lies inside a git work tree that does not ignore it; the repository ignores the default key store and the README's per-device ones.",
+    IMPLEMENTED,
+    { source: "issue #13 item 3", refines: ["AGENT-LIFECYCLE"] },
+  ),
 ];
 
 export const REQUIREMENTS: readonly Requirement[] = [

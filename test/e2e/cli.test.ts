@@ -6,6 +6,7 @@
  * users, enrollment, authentication, rotation, ownership, revocation,
  * refusals, an impostor server, and finally a scan for leaked secrets.
  */
+import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   cpSync,
@@ -394,6 +395,30 @@ describe("[AGENT-REQUIRE-RSPAUTH][SEED-5.x.2-1] a server that cannot prove itsel
       const genuine = await cpns(["whoami", "--entity", "gw-1"]);
       expectOk(genuine);
       expect(JSON.parse(genuine.stdout)).toMatchObject({ userId: "alice", keyVersion: 2 });
+    },
+    T,
+  );
+});
+
+describe("[KEYSTORE-OUTSIDE-GIT][CLI-FLOWS] a key store a git work tree would track", () => {
+  it(
+    "enroll warns when the key store is inside a git work tree that does not ignore it, and not once it is ignored",
+    async () => {
+      const tree = join(root, "git-project");
+      mkdirSync(tree);
+      expect(spawnSync("git", ["init", "--quiet", tree], { stdio: "ignore" }).status).toBe(0);
+      const env = { CPNS_KEYSTORE: join(tree, "keys") };
+      const first = await as(
+        "alice",
+        ["enroll", "--user", "alice", "--entity", "pne-git", "--type", "PNE"],
+        env,
+      );
+      expect(first.code).toBe(0);
+      expect(first.stderr).toBe(
+        `cpns: warning: the key store ${join(tree, "keys")} is inside the git work tree ${tree}, which does not ignore it: the EUKey could be committed; move it (--keystore, CPNS_KEYSTORE) or add it to .gitignore\n`,
+      );
+      writeFileSync(join(tree, ".gitignore"), "keys/\n");
+      expectOk(await as("alice", ["enroll", "--user", "alice", "--entity", "pne-git"], env));
     },
     T,
   );
