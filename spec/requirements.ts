@@ -1,7 +1,7 @@
 /**
  * The requirements of this implementation, with stable ids: every normative statement of the seed
  * (OMA CPNS TS "Security Consideration" CR, sections 5.x.1 to 5.x.4), our resolution of each of its
- * FFS / editor's notes (DESIGN.md §4, spec/decisions.md), and our own profile requirements.
+ * FFS / editor's notes (docs/design.md §4, spec/decisions.md), and our own profile requirements.
  *
  * Tests name the ids they verify at the start of a describe/it title: `[DIGEST-REPLAY] ...`,
  * `[A][B] ...` or `[A, B] ...`. `tsx scripts/spec.ts trace` fails when an implemented requirement
@@ -30,7 +30,7 @@ export interface Requirement {
   resolution?: string;
   /** resolution: why. */
   reasons?: readonly string[];
-  /** Where the requirement is written down (RFC section, DESIGN.md section, decisions.md). */
+  /** Where the requirement is written down (RFC section, docs/design.md section, decisions.md). */
   source?: string;
   /** Ids of the requirements this one makes concrete. */
   refines?: readonly string[];
@@ -231,7 +231,7 @@ const RESOLUTIONS: Requirement[] = [
       "It binds the server's proof to the exchange (nonce, cnonce, nc, and with auth-int the response body), so a recorded response cannot be replayed.",
       "Requiring it (not just checking when present) stops a man in the middle from stripping the header.",
     ],
-    source: "DESIGN.md §3, §4; spec/decisions.md (Server authentication)",
+    source: "docs/design.md §3, §4; spec/decisions.md (Server authentication)",
     refines: ["SEED-5.x.2-1"],
     status: IMPLEMENTED,
   },
@@ -251,7 +251,7 @@ const RESOLUTIONS: Requirement[] = [
       "It is end to end at the application layer, so a PNE's session with the server stays unreadable and unalterable by the PN GW that relays it (SEED-5.x.4-2).",
       "OSCORE (RFC 8613) is a reviewed design of the same shape to learn from.",
     ],
-    source: "DESIGN.md §1, §4 (Secure sessions)",
+    source: "docs/design.md §1, §4 (Secure sessions)",
     refines: ["SEED-5.x.4-1", "SEED-5.x.4-2"],
     status: SESSIONS,
   },
@@ -267,7 +267,7 @@ const RESOLUTIONS: Requirement[] = [
       "RFC 8996 deprecates TLS 1.0 and 1.1.",
       "TLS 1.3 (RFC 8446) is what current stacks negotiate first; TLS 1.2 remains for devices that lack it.",
     ],
-    source: "DESIGN.md §4 (Secure sessions)",
+    source: "docs/design.md §4 (Secure sessions)",
     refines: ["SEED-5.x.4-6"],
     status: SESSIONS,
   },
@@ -311,7 +311,7 @@ const ADDITIONS: Requirement[] = [
     DIGEST,
     "The server offers one challenge per algorithm (SHA-256 first, then SHA-512-256, then MD5, which can be switched off), all sharing one nonce and opaque, and verifies answers in each.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4; RFC 7616 §3.7" },
+    { source: "docs/design.md §4; RFC 7616 §3.7" },
   ),
   add(
     "DIGEST-NONCE",
@@ -374,56 +374,56 @@ const ADDITIONS: Requirement[] = [
     DIGEST,
     "Hostile or arbitrary Authorization headers never authenticate and never throw; the middleware answers only 400 (malformed) or 401 (with fresh challenges) as problem+json.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4; RFC 9457" },
+    { source: "docs/design.md §4; RFC 9457" },
   ),
   add(
     "CRYPTO-PROVIDERS",
     CRYPTO,
     "base64url, hex, constant-time comparison, MD5/SHA-256/SHA-512-256, HMAC, HKDF and AES-256-GCM agree with independent implementations, on every WebCrypto provider and hash backend.",
     IMPLEMENTED,
-    { source: "RFC 4648 §5; RFC 4231; RFC 5869; DESIGN.md §2 (crypto/)" },
+    { source: "RFC 4648 §5; RFC 4231; RFC 5869; docs/design.md §2 (crypto/)" },
   ),
   add(
     "DIGEST-RUNTIME-NODE",
     RUNTIMES,
     "The Digest demo app passes the HTTP conformance suite on Node (@hono/node-server), with one WWW-Authenticate line per challenge.",
     IMPLEMENTED,
-    { source: "DESIGN.md §5; spec/decisions.md (one WWW-Authenticate line per challenge)" },
+    { source: "docs/design.md §5; spec/decisions.md (one WWW-Authenticate line per challenge)" },
   ),
   add(
     "DIGEST-RUNTIME-DENO",
     RUNTIMES,
     "The Digest demo app passes the HTTP conformance suite on Deno (Deno.serve).",
     IMPLEMENTED,
-    { source: "DESIGN.md §5" },
+    { source: "docs/design.md §5" },
   ),
   add(
     "DIGEST-RUNTIME-WORKERD",
     RUNTIMES,
     "The Digest demo app passes the HTTP conformance suite on workerd (wrangler dev).",
     IMPLEMENTED,
-    { source: "DESIGN.md §5" },
+    { source: "docs/design.md §5" },
   ),
   add(
     "DIGEST-INTEROP-CURL",
     RUNTIMES,
     "curl --digest authenticates against digestAuth() (MD5, SHA-256, SHA-512-256, auth-int, userhash).",
     IMPLEMENTED,
-    { source: "DESIGN.md §6; RFC 7616 §3.7" },
+    { source: "docs/design.md §6; RFC 7616 §3.7" },
   ),
   add(
     "DIGEST-INTEROP-PYTHON",
     RUNTIMES,
     "Python requests' HTTPDigestAuth authenticates against digestAuth(), reusing the nonce with increasing nc.",
     IMPLEMENTED,
-    { source: "DESIGN.md §6" },
+    { source: "docs/design.md §6" },
   ),
   add(
     "DIGEST-INTEROP-APACHE",
     RUNTIMES,
     "createDigestFetch() authenticates against Apache mod_auth_digest and verifies its rspauth.",
     IMPLEMENTED,
-    { source: "DESIGN.md §6" },
+    { source: "docs/design.md §6" },
   ),
   add(
     "DIGEST-PERF-RATIO",
@@ -439,49 +439,49 @@ const ADDITIONS: Requirement[] = [
     SERVER,
     "The server API lives under /cpns/v1 with JSON bodies; errors are application/problem+json (RFC 9457) with a stable code and never echo a secret.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4" },
+    { source: "docs/design.md §4" },
   ),
   add(
     "SERVER-USER-HA1",
     SERVER,
     "The server stores only the user's HA1 per algorithm for its realm, sealed at rest, never the password.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.1-1"] },
+    { source: "docs/design.md §4 (Identities and secrets)", refines: ["SEED-5.x.1-1"] },
   ),
   add(
     "SERVER-EUKEY-FORMAT",
     SERVER,
     "An EUKey is 32 random bytes; an entity authenticates to the server with username = Entity ID and secret = base64url(EUKey) without padding.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-1"] },
+    { source: "docs/design.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-1"] },
   ),
   add(
     "KEY-TRANSPORT-EUKEY",
     SERVER,
     "At assignment the EUKey travels sealed with AES-256-GCM under HKDF-SHA256 of the user's HA1 and the exchange's nonce and cnonce, with the Entity ID, User ID, type and key version in the AAD (spec/key-transport.md).",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.1-1"] },
+    { source: "docs/design.md §4 (Key transport)", refines: ["SEED-5.x.1-1"] },
   ),
   add(
     "KEY-TRANSPORT-LABELS",
     SERVER,
     "The HKDF labels and AAD layouts of every key transport are fixed in spec/ so that an independent implementation can interoperate.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Key transport)" },
+    { source: "docs/design.md §4 (Key transport)" },
   ),
   add(
     "STORE-AT-REST",
     SERVER,
     "EUKeys, OTKs and HA1s are stored sealed under the server master key, with purpose and owner in the AAD, so a sealed value moved to another record does not open.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (at rest)", refines: ["SEED-5.x.1-2"] },
+    { source: "docs/design.md §4 (at rest)", refines: ["SEED-5.x.1-2"] },
   ),
   add(
     "STORE-LEDGER-ATOMIC",
     SERVER,
     "Every replay ledger adapter (memory, Durable Object, Redis, Deno KV) is atomic and uses the shared window arithmetic; Workers KV never holds the ledger.",
     deferred("not yet scheduled: ledger adapters beyond memory (src/store/)"),
-    { source: "DESIGN.md §5; spec/decisions.md (replay ledger)", refines: ["DIGEST-REPLAY"] },
+    { source: "docs/design.md §5; spec/decisions.md (replay ledger)", refines: ["DIGEST-REPLAY"] },
   ),
   add(
     "ENTITY-LIFECYCLE",
@@ -495,14 +495,14 @@ const ADDITIONS: Requirement[] = [
     SERVER,
     "Every handler asks the machine (snapshot.can) before writing; when the machine refuses, nothing is written.",
     IMPLEMENTED,
-    { source: "DESIGN.md §3" },
+    { source: "docs/design.md §3" },
   ),
   add(
     "SERVER-AUTHZ-POLICY",
     SERVER,
     "One policy table decides every request from the authenticated principal's Entity ID, User ID and type, never from ids in the request.",
     IMPLEMENTED,
-    { source: "DESIGN.md §3", refines: ["SEED-5.x.3-1", "SEED-5.x.3-2"] },
+    { source: "docs/design.md §3", refines: ["SEED-5.x.3-1", "SEED-5.x.3-2"] },
   ),
   add(
     "SERVER-OWNERSHIP",
@@ -579,28 +579,34 @@ const ADDITIONS: Requirement[] = [
     PEERS,
     "An OTK is 32 random bytes, short-lived, and used for one session establishment only.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-3", "SEED-5.x.2-4"] },
+    {
+      source: "docs/design.md §4 (Identities and secrets)",
+      refines: ["SEED-5.x.2-3", "SEED-5.x.2-4"],
+    },
   ),
   add(
     "OTK-DEPOSIT",
     PEERS,
     "A PN GW deposits an OTK at the server sealed under a key derived from its own EUKey.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.2-5"] },
+    { source: "docs/design.md §4 (Key transport)", refines: ["SEED-5.x.2-5"] },
   ),
   add(
     "OTK-DELIVERY",
     PEERS,
     "The server delivers an OTK to the peer sealed under a key derived from the peer's EUKey, and only to the peer it was deposited for.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Key transport)", refines: ["SEED-5.x.2-5"] },
+    { source: "docs/design.md §4 (Key transport)", refines: ["SEED-5.x.2-5"] },
   ),
   add(
     "PEER-DIGEST",
     PEERS,
     "Peers authenticate with Digest: username = the calling entity's ID, secret = base64url(OTK), realm naming the serving entity; the caller verifies rspauth.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Identities and secrets)", refines: ["SEED-5.x.2-6", "SEED-5.x.2-7"] },
+    {
+      source: "docs/design.md §4 (Identities and secrets)",
+      refines: ["SEED-5.x.2-6", "SEED-5.x.2-7"],
+    },
   ),
   add(
     "OTK-PAIRING",
@@ -628,14 +634,14 @@ const ADDITIONS: Requirement[] = [
     PEERS,
     "A PN GW relays a PNE's requests to the CPNS Server only under a live peer session (Proxy-Authorization Digest), and relays them unchanged.",
     IMPLEMENTED,
-    { source: "issue #4; DESIGN.md §1", refines: ["SEED-5.x.4-2"] },
+    { source: "issue #4; docs/design.md §1", refines: ["SEED-5.x.4-2"] },
   ),
   add(
     "OTK-TLS-PIN",
     PEERS,
     "A PN GW's self-signed certificate SPKI fingerprint travels with the OTK so that the peer pins it.",
     SESSIONS,
-    { source: "DESIGN.md §4 (Secure sessions)", refines: ["SEED-5.x.4-6"] },
+    { source: "docs/design.md §4 (Secure sessions)", refines: ["SEED-5.x.4-6"] },
   ),
   add(
     "CHANNEL-KEYS",
@@ -684,14 +690,14 @@ const ADDITIONS: Requirement[] = [
     CHANNEL,
     "The CPNS Server's development default and a PN GW make their own ECDSA P-256 certificate (server authentication, subjectAltName of their hosts) with WebCrypto, and publish its RFC 7469 SPKI pin; third-party TLS clients accept it by CA file or by that pin.",
     IMPLEMENTED,
-    { source: "DESIGN.md §4 (Secure sessions); RFC 7469 §2.4", refines: ["SEED-5.x.4-6"] },
+    { source: "docs/design.md §4 (Secure sessions); RFC 7469 §2.4", refines: ["SEED-5.x.4-6"] },
   ),
   add(
     "GATEWAY-RELAY-E2E",
     CHANNEL,
     "A PN GW relaying a PNE's traffic to the server can neither read nor alter it (the PNE–Server session is end to end).",
     GATEWAY,
-    { source: "DESIGN.md §1", refines: ["SEED-5.x.4-2"] },
+    { source: "docs/design.md §1", refines: ["SEED-5.x.4-2"] },
   ),
   add(
     "SPEC-REQUIREMENTS",

@@ -29,9 +29,9 @@ export function readModelCoverage(root = REPO_ROOT): ModelCoverage | null {
   return parsed;
 }
 
-/** The seed text, if present: $CPNS_SEED, else ../shared/seed/cpns-security-cr.txt beside the repo. */
+/** The seed text: $CPNS_SEED, else the copy in spec/seed/ (the normative source, kept in the repository). */
 export function findSeed(root = REPO_ROOT): string | undefined {
-  const path = process.env.CPNS_SEED ?? join(root, "..", "shared", "seed", "cpns-security-cr.txt");
+  const path = process.env.CPNS_SEED ?? join(root, "spec", "seed", "cpns-security-cr.txt");
   return existsSync(path) ? path : undefined;
 }
 
