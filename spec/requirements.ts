@@ -1129,6 +1129,13 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #13 item 3", refines: ["AGENT-LIFECYCLE"] },
   ),
+  add(
+    "FIRSTRUN-JSON-ERRORS",
+    FIRST_RUN,
+    "With --json, every failure of the `cpns` command (usage errors included) is one JSON object `{error: {code, message}}` on stderr, with the same exit status and redaction as the text form.",
+    IMPLEMENTED,
+    { source: "issue #13 item 5", refines: ["CLI-FLOWS"] },
+  ),
 ];
 
 export const REQUIREMENTS: readonly Requirement[] = [

@@ -7,7 +7,7 @@
  * remembered here and blanked out of anything printed, as a second line of
  * defence behind messages that never contain them in the first place.
  *
- * Implements: CLI-FLOWS
+ * Implements: CLI-FLOWS, FIRSTRUN-JSON-ERRORS
  */
 import { AgentError } from "../agent/agent.ts";
 import { CpnsError } from "../errors.ts";
@@ -72,7 +72,20 @@ export function describeError(err: unknown): Failure {
   return { message: `unexpected error: ${message}`, code: "ERR_INTERNAL", exitCode: 1 };
 }
 
-/** The one line printed for a failure. */
-export function formatFailure(failure: Failure): string {
+/**
+ * The one line printed for a failure: `cpns: <message> (<code>)`, or with
+ * --json `{"error":{"code":...,"message":...}}` so a script reads errors the
+ * way it reads answers (issue #13 item 5).
+ */
+export function formatFailure(failure: Failure, json = false): string {
+  if (json) {
+    return redact(JSON.stringify({ error: { code: failure.code, message: failure.message } }));
+  }
   return redact(`cpns: ${failure.message} (${failure.code})`);
+}
+
+/** Whether the user asked for JSON: `--json` among the options (not after `--`). */
+export function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
 }

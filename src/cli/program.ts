@@ -5,7 +5,7 @@
  * serve, otk inbox, peer connect). Commander's own errors are reported as
  * `cpns: <message> (ERR_USAGE)`; `run` turns any outcome into an exit status.
  *
- * Implements: CLI-FLOWS
+ * Implements: CLI-FLOWS, FIRSTRUN-JSON-ERRORS
  */
 import { Command, CommanderError } from "commander";
 import { registerEnrollCommands } from "./commands/enroll.ts";
@@ -15,7 +15,7 @@ import { registerPeerCommands } from "./commands/peer.ts";
 import { registerUserCommands } from "./commands/users.ts";
 import { registerWhoamiCommand } from "./commands/whoami.ts";
 import type { CliContext } from "./context.ts";
-import { describeError, formatFailure, redact } from "./errors.ts";
+import { describeError, formatFailure, wantsJson } from "./errors.ts";
 import { DEFAULT_SERVER } from "./settings.ts";
 
 const EPILOG = `
@@ -36,7 +36,7 @@ Peers (seed 5.x.2: one-time keys, mutual authentication, the relay):
   cpns otk inbox --entity pne-1                       # terminal 2
   cpns peer connect --entity pne-1 --message hello --via-gateway whoami`;
 
-export function createProgram(ctx: CliContext): Command {
+export function createProgram(ctx: CliContext, json = false): Command {
   const program = new Command("cpns")
     .description(
       "OMA CPNS security: CPNS Users, EUKeys for PNEs and PN GWs, entity authentication, one-time keys and peer sessions",
@@ -46,13 +46,16 @@ export function createProgram(ctx: CliContext): Command {
     .option("--json", "print JSON")
     .configureHelp({ showGlobalOptions: true })
     .addHelpText("after", EPILOG)
-    .showHelpAfterError("(add --help for usage)")
+    // A script reading --json output gets one JSON object, without the hint line.
+    .showHelpAfterError(json ? false : "(add --help for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => ctx.stdout(text),
       writeErr: (text) => ctx.stderr(text),
       outputError: (text, write) =>
-        write(`${redact(`cpns: ${text.replace(/^error: /, "").trimEnd()}`)} (ERR_USAGE)\n`),
+        write(
+          `${formatFailure({ message: text.replace(/^error: /, "").trimEnd(), code: "ERR_USAGE", exitCode: 2 }, json)}\n`,
+        ),
     });
   registerUserCommands(program, ctx);
   registerEnrollCommands(program, ctx);
@@ -65,7 +68,8 @@ export function createProgram(ctx: CliContext): Command {
 
 /** Runs the program on `argv` (user arguments only) and returns the exit status. */
 export async function run(argv: readonly string[], ctx: CliContext): Promise<number> {
-  const program = createProgram(ctx);
+  const json = wantsJson(argv);
+  const program = createProgram(ctx, json);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return 0;
@@ -75,7 +79,7 @@ export async function run(argv: readonly string[], ctx: CliContext): Promise<num
       return err.exitCode === 0 ? 0 : 2;
     }
     const failure = describeError(err);
-    ctx.stderr(`${formatFailure(failure)}\n`);
+    ctx.stderr(`${formatFailure(failure, json)}\n`);
     return failure.exitCode;
   }
 }

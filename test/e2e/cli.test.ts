@@ -372,6 +372,29 @@ describe("[CLI-FLOWS] usage errors exit 2", () => {
   );
 });
 
+describe("[FIRSTRUN-JSON-ERRORS][CLI-FLOWS] with --json, errors are JSON too", () => {
+  it(
+    "a usage error and a refusal print {error: {code, message}} on stderr, nothing on stdout",
+    async () => {
+      const [usage, refused] = await Promise.all([
+        cpns(["enroll", "--user", "alice", "--type", "PNE", "--json"]),
+        cpns(["whoami", "--entity", "never-enrolled", "--json"]),
+      ]);
+      expect(usage.code).toBe(2);
+      expect(usage.stdout).toBe("");
+      expect(JSON.parse(usage.stderr)).toEqual({
+        error: { code: "ERR_USAGE", message: expect.stringContaining("--entity") },
+      });
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toBe("");
+      const { error } = JSON.parse(refused.stderr) as { error: { code: string; message: string } };
+      expect(error.code).toMatch(/^ERR_[A-Z_]+$/);
+      expect(error.message).toContain("never-enrolled");
+    },
+    T,
+  );
+});
+
 describe("[AGENT-REQUIRE-RSPAUTH][SEED-5.x.2-1] a server that cannot prove itself is not believed", () => {
   it(
     "without rspauth, or with no Digest exchange at all: ERR_DIGEST_SERVER_UNAUTHENTICATED, key kept",
