@@ -109,7 +109,12 @@ export function channelHandlers(
           serverId: config.realm,
           sessionId,
         },
-        { expiresAtMs, now: parts.now, ...(config.crypto ? { crypto: config.crypto } : {}) },
+        {
+          ...config.channelLimits,
+          expiresAtMs,
+          now: parts.now,
+          ...(config.crypto ? { crypto: config.crypto } : {}),
+        },
       );
       registry.add(sessionId, { endpoint, principal, expiresAtMs });
     } finally {
@@ -146,9 +151,15 @@ export function channelHandlers(
       throw channelProblem(err);
     }
     if (opened.request === "close") {
-      const answer = await endpoint.sealResponse("close", place, opened.binding);
-      registry.delete(sessionId);
-      return recordResponse(answer);
+      // Closed either way: answered, or unable to answer (no epoch left for the close record).
+      try {
+        return recordResponse(await endpoint.sealResponse("close", place, opened.binding));
+      } catch (err) {
+        if (err instanceof ChannelError) throw channelProblem(err);
+        throw err;
+      } finally {
+        registry.delete(sessionId);
+      }
     }
     const inner = opened.request;
     const answer =
@@ -160,8 +171,10 @@ export function channelHandlers(
         await endpoint.sealResponse(await responseToInner(answer), place, opened.binding),
       );
     } catch (err) {
-      if (err instanceof ChannelError) throw channelProblem(err);
-      throw err;
+      if (!(err instanceof ChannelError)) throw err;
+      // This end can send nothing more (expired, or no epoch left): the channel is gone.
+      if (err.reason === "closed" || err.reason === "expired") registry.delete(sessionId);
+      throw channelProblem(err);
     }
   }
 
