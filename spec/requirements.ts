@@ -1146,6 +1146,13 @@ const SECURE_SESSIONS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #10 (Machines)", refines: ["CHANNEL-REKEY"] },
   ),
+  add(
+    "CHMODEL-MODEL-TESTS",
+    CHANNEL,
+    "Both secure-channel machines are tested model-based against the real code over HTTP on loopback (ServerChannel and the CPNS Server's channel routes, an impostor without rspauth), their transient states held on gated transports, and the executed paths cover 100% of their states and transitions, each refusing guard branch where the real code asked and was refused.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["SPEC-MODEL-TESTS", "SEED-5.x.4-1"] },
+  ),
   // --- end: channel-machines ---
 ];
 
