@@ -32,6 +32,8 @@ export class RecordWire {
   readonly sent: CarriedRecord[] = [];
   /** Answers only: the status of each record's answer, in order. */
   readonly statuses: number[] = [];
+  /** The headers of the answers that were records (type, epoch, seq), in order. */
+  readonly answerHeaders: RecordHeader[] = [];
   holdAnswers = false;
   readonly #held: Array<{ release: () => void }> = [];
   #waiters: Array<() => void> = [];
@@ -49,6 +51,9 @@ export class RecordWire {
     });
     const bytes = new Uint8Array(await answer.arrayBuffer());
     this.statuses.push(answer.status);
+    const answered =
+      answer.headers.get("content-type") === CHANNEL_MEDIA_TYPE && decodeHeader(bytes);
+    if (answered) this.answerHeaders.push(answered);
     if (this.holdAnswers) {
       await new Promise<void>((release) => {
         this.#held.push({ release });
