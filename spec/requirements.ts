@@ -1153,6 +1153,13 @@ const SECURE_SESSIONS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #10 (Machines)", refines: ["SPEC-MODEL-TESTS", "SEED-5.x.4-1"] },
   ),
+  add(
+    "CHMODEL-PAGE",
+    CHANNEL,
+    "The reviewer page (GET /model, /model/machines.json) and spec/diagrams/ show both secure-channel machines with every state and transition, generated from their definitions.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["SPEC-MODEL-PAGE", "SPEC-DIAGRAMS"] },
+  ),
   // --- end: channel-machines ---
 ];
 
