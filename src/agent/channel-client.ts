@@ -61,7 +61,7 @@ export class ServerChannel {
       throw new CpnsError("ERR_ENTITY_STATE", `${options.entityId} holds no EUKey`);
     // The channel has no id before the server's answer: the machine knows it as establishing.
     const establishing = gate.initial({ sessionId: "", expiresAtMs: Number.MAX_SAFE_INTEGER });
-    let opened: { res: Response; exchange: NonNullable<ReturnType<typeof digestExchangeOf>> };
+    let exchange: NonNullable<ReturnType<typeof digestExchangeOf>> | undefined;
     let body: { sessionId?: unknown; expiresAt?: unknown };
     try {
       const res = await options.agent.fetchAsEntity(options.entityId, CHANNELS_PATH, {
@@ -71,19 +71,18 @@ export class ServerChannel {
       });
       if (res.status !== 201) throw await problemOf(res);
       // fetchAsEntity verified rspauth (over this body, qop=auth-int): the session id is the server's.
-      const exchange = digestExchangeOf(res);
+      exchange = digestExchangeOf(res);
       if (!exchange) throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED");
-      opened = { res, exchange };
       body = (await res.json()) as { sessionId?: unknown; expiresAt?: unknown };
       if (typeof body.sessionId !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(body.sessionId)) {
         throw new CpnsError("ERR_CHANNEL_RECORD", "the server's channel answer has no session id");
       }
     } catch (err) {
-      // No endpoint, no keys: the machine's failed state is all that is left of this channel.
+      // No endpoint, no keys: the machine's failed state is all that is left of this channel
+      // (what it asked is what the model tests watch; nothing is kept, nothing was sent).
       gate.step(establishing, { type: openingFailure(err) });
       throw err;
     }
-    const { exchange } = opened;
     const eukey = fromBase64url(device.eukey);
     try {
       const endpoint = await ChannelEndpoint.open(
