@@ -7,8 +7,15 @@
  *
  *   client: establishing --AUTHENTICATED--> open --CLOSE--> closing --CLOSED--> closed
  *           establishing --SERVER_UNPROVEN | REFUSED--> failed
+ *           establishing | open | closing --EXPIRE--> expired
  *   server: establishing --AUTHENTICATED--> open --CLOSE_RECEIVED--> closing --CLOSE_ANSWERED--> closed
- *   both:   open --REKEY--> open (epoch + 1, bounded); open | closing --EXPIRE--> expired
+ *           open --EXPIRE--> expired
+ *   both:   open --REKEY--> open (epoch + 1, up to maxEpoch); server closing --REKEY--> closing
+ *
+ * The server sets the expiry from its own clock when it creates the channel, in the same
+ * call that authenticates it, and answers a close in the same request that brought it: so
+ * its establishing and closing states cannot expire (spec/decisions.md, secure-session
+ * machines). The client learns the expiry from the server's answer and can find it past.
  *
  * No application record moves before AUTHENTICATED (mutual: the client's Digest
  * verified and the server's rspauth checked), and none after closed or expired.
@@ -16,6 +23,7 @@
  * the replay window's business, not the lifecycle's. Pure: no I/O, no crypto.
  *
  * Implements: SEED-5.x.4-1, FFS-NO-TLS, CHANNEL-REKEY, CHANNEL-CLOSE
+ * Implements: CHMODEL-NO-DATA-BEFORE-AUTH, CHMODEL-NO-RECORD-AFTER-END, CHMODEL-USED-UP
  */
 import { assign, setup } from "xstate";
 
@@ -25,11 +33,17 @@ export interface SecureChannelContext {
   sendEpoch: number;
   /** Milliseconds since the epoch: the channel code's own clock, so both agree to the millisecond. */
   expiresAtMs: number;
+  /** The last epoch this end may send under: a re-key past it is refused (the channel is used up). */
+  maxEpoch: number;
 }
 
-export type SecureChannelInput = Pick<SecureChannelContext, "sessionId" | "expiresAtMs">;
+export type SecureChannelInput = Pick<SecureChannelContext, "sessionId" | "expiresAtMs"> & {
+  /** Default (and most) 2^32 - 1: the record header's epoch field has 32 bits. */
+  maxEpoch?: number;
+};
 
-const MAX_EPOCH = 0xffffffff;
+/** The record header's epoch field is 32 bits (spec/channel.md §4). */
+export const MAX_EPOCH = 0xffffffff;
 
 type Common =
   | { type: "AUTHENTICATED" }
@@ -58,7 +72,9 @@ function isExpired(
 }
 
 const initialContext = ({ input }: { input: SecureChannelInput }): SecureChannelContext => ({
-  ...input,
+  sessionId: input.sessionId,
+  expiresAtMs: input.expiresAtMs,
+  maxEpoch: Math.min(input.maxEpoch ?? MAX_EPOCH, MAX_EPOCH),
   sendEpoch: 0,
 });
 
@@ -95,7 +111,7 @@ export const secureChannelClientMachine = setup({
   },
   guards: {
     expired: ({ context, event }) => isExpired(context, event),
-    epochLeft: ({ context }) => context.sendEpoch < MAX_EPOCH,
+    epochLeft: ({ context }) => context.sendEpoch < context.maxEpoch,
   },
   actions: { nextEpoch: assign({ sendEpoch: ({ context }) => context.sendEpoch + 1 }) },
 }).createMachine({
@@ -149,7 +165,7 @@ export const secureChannelServerMachine = setup({
   },
   guards: {
     expired: ({ context, event }) => isExpired(context, event),
-    epochLeft: ({ context }) => context.sendEpoch < MAX_EPOCH,
+    epochLeft: ({ context }) => context.sendEpoch < context.maxEpoch,
   },
   actions: { nextEpoch: assign({ sendEpoch: ({ context }) => context.sendEpoch + 1 }) },
 }).createMachine({
@@ -162,7 +178,6 @@ export const secureChannelServerMachine = setup({
         "The client's opening Digest request is being verified; the answer will carry rspauth.",
       on: {
         AUTHENTICATED: { target: "open", meta: { requirements: REQ.open } },
-        EXPIRE: expire,
       },
     },
     open: {
@@ -182,7 +197,6 @@ export const secureChannelServerMachine = setup({
         // The close answer is one more record: it may be the one that needs a new epoch.
         REKEY: rekey("closing"),
         CLOSE_ANSWERED: { target: "closed", meta: { requirements: REQ.close } },
-        EXPIRE: expire,
       },
     },
     ...finals,

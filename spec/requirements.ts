@@ -1110,6 +1110,62 @@ const SECURE_SESSIONS: Requirement[] = [
   // --- peer-channel ---
   // --- end: peer-channel ---
   // --- channel-machines ---
+  add(
+    "CHMODEL-ONE-GATE",
+    CHANNEL,
+    "Every machine of machines/ is stepped by the code it gates through one gate (src/model/bridge.ts: restore, can, transition, persist), the device agent included; a persisted state the machine does not have is refused as ERR_STORE_CORRUPT before anything is sent or written.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["AGENT-LIFECYCLE"] },
+  ),
+  add(
+    "CHMODEL-NO-DATA-BEFORE-AUTH",
+    CHANNEL,
+    "No application record moves on a secure channel before mutual authentication: the client sends none unless the server proved the shared secret (rspauth) in the opening exchange, and the server accepts none for a channel it did not open.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["SEED-5.x.4-1", "FFS-SERVER-AUTH"] },
+  ),
+  add(
+    "CHMODEL-NO-REPLAY",
+    CHANNEL,
+    "No secure-channel record is accepted twice: of concurrent copies exactly one is accepted, and a restart or another instance accepts none (channels live in the process that opened them).",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["CHANNEL-REPLAY"] },
+  ),
+  add(
+    "CHMODEL-NO-RECORD-AFTER-END",
+    CHANNEL,
+    "After a secure channel's close or expiry neither end accepts a record of it, even one captured or sent before, and the client sends none.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["CHANNEL-CLOSE"] },
+  ),
+  add(
+    "CHMODEL-NO-OLD-EPOCH",
+    CHANNEL,
+    "After a re-key the receiving end accepts no record of an older epoch, even one held back on the path.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["CHANNEL-REKEY"] },
+  ),
+  add(
+    "CHMODEL-USED-UP",
+    CHANNEL,
+    "A secure-channel end whose epochs are used up (maxEpoch, at most the header's 2^32 - 1) refuses to send the record that would need another one: the client sends nothing, the server answers 410 ERR_CHANNEL_CLOSED and drops the channel, never a 500.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["CHANNEL-REKEY"] },
+  ),
+  add(
+    "CHMODEL-MODEL-TESTS",
+    CHANNEL,
+    "Both secure-channel machines are tested model-based against the real code over HTTP on loopback (ServerChannel and the CPNS Server's channel routes, an impostor without rspauth), their transient states held on gated transports, and the executed paths cover 100% of their states and transitions, each refusing guard branch where the real code asked and was refused.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["SPEC-MODEL-TESTS", "SEED-5.x.4-1"] },
+  ),
+  add(
+    "CHMODEL-PAGE",
+    CHANNEL,
+    "The reviewer page (GET /model, /model/machines.json) and spec/diagrams/ show both secure-channel machines with every state and transition, generated from their definitions.",
+    IMPLEMENTED,
+    { source: "issue #10 (Machines)", refines: ["SPEC-MODEL-PAGE", "SPEC-DIAGRAMS"] },
+  ),
   // --- end: channel-machines ---
 ];
 

@@ -4,12 +4,14 @@
  * here), then authenticate to the CPNS Server with Digest using the EUKey,
  * REQUIRING the server's rspauth (our resolution of the server-authentication
  * FFS). Every step is gated by the agent machine (machines/agent.ts), whose
- * snapshot is kept with the key in the device's key store.
+ * snapshot is kept with the key in the device's key store, through the same
+ * gate as the server's machines (src/model/bridge.ts, issue #10 "Machines").
  *
  * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH
  * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS
+ * Implements: CHMODEL-ONE-GATE
  */
-import { initialTransition, transition } from "xstate";
+import type { SnapshotFrom } from "xstate";
 import { type AgentEvent, agentMachine } from "../../machines/agent.ts";
 import { toBase64url } from "../crypto/bytes.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
@@ -23,6 +25,7 @@ import {
   STRONG_ALGORITHMS,
 } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
+import { machineBridge } from "../model/bridge.ts";
 import { openEukey } from "../protocol/key-transport.ts";
 import type { EnrollResponse } from "../protocol/schemas.ts";
 import type { DeviceKeyStore, DeviceRecord } from "./keystore.ts";
@@ -59,11 +62,14 @@ export class AgentError extends Error {
   }
 }
 
-type AgentSnapshot = ReturnType<typeof agentMachine.resolveState>;
+type AgentSnapshot = SnapshotFrom<typeof agentMachine>;
+
+/** The one gate (src/model/bridge.ts): a stored state the machine does not have is ERR_STORE_CORRUPT. */
+const gate = machineBridge(agentMachine);
 
 function restore(record: DeviceRecord | undefined, entityId: string): AgentSnapshot {
-  if (!record) return initialTransition(agentMachine, { entityId })[0];
-  return agentMachine.resolveState({
+  if (!record) return gate.initial({ entityId });
+  return gate.restore({
     value: record.machine.value,
     context: { entityId, keyVersion: record.keyVersion },
   });
@@ -71,13 +77,14 @@ function restore(record: DeviceRecord | undefined, entityId: string): AgentSnaps
 
 /** Applies an event the machine must accept; a refusal is a bug in the caller's order of steps. */
 function advance(snapshot: AgentSnapshot, event: AgentEvent): AgentSnapshot {
-  if (!snapshot.can(event)) {
+  const next = gate.step(snapshot, event);
+  if (!next) {
     throw new CpnsError(
       "ERR_ENTITY_STATE",
       `agent in ${String(snapshot.value)} cannot ${event.type}`,
     );
   }
-  return transition(agentMachine, snapshot, event)[0];
+  return next;
 }
 
 export async function problemOf(res: Response): Promise<AgentError> {

@@ -6,19 +6,29 @@
  * transport and the PNE's traffic crosses the PN GW as ciphertext only: the
  * PN GW sees a session id and record sizes, never a route, a header or a body.
  *
+ * The lifecycle is the secureChannelClient machine's (machines/secure-channel.ts),
+ * through the one gate (src/model/bridge.ts): while the opening exchange is under
+ * way the channel is `establishing` here, and a failed opening is that machine's
+ * SERVER_UNPROVEN or REFUSED; once the server proved itself, the endpoint
+ * (src/channel/endpoint.ts) takes the channel from AUTHENTICATED on.
+ *
  * Implements: SEED-5.x.4-1, SEED-5.x.4-2, SEED-5.x.4-3, FFS-NO-TLS, GATEWAY-RELAY-E2E
+ * Implements: CHMODEL-NO-DATA-BEFORE-AUTH
  */
-import { ChannelEndpoint, ChannelError } from "../channel/endpoint.ts";
+import { secureChannelClientMachine } from "../../machines/secure-channel.ts";
+import { ChannelEndpoint, ChannelError, type ChannelLimits } from "../channel/endpoint.ts";
 import { innerHeaders, innerToResponse } from "../channel/http.ts";
 import { CHANNEL_MEDIA_TYPE } from "../channel/record.ts";
 import { fromBase64url } from "../crypto/bytes.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
 import { digestExchangeOf, type FetchLike } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
-import { type EntityAgent, problemOf } from "./agent.ts";
+import { machineBridge } from "../model/bridge.ts";
+import { AgentError, type EntityAgent, problemOf } from "./agent.ts";
 import type { DeviceKeyStore } from "./keystore.ts";
 
 const CHANNELS_PATH = "/cpns/v1/channels";
+const gate = machineBridge(secureChannelClientMachine);
 
 export interface ServerChannelOptions {
   /** The entity's agent (its Digest opens the channel); its transport is the one to use. */
@@ -28,8 +38,16 @@ export interface ServerChannelOptions {
   serverUrl: string;
   /** How records reach the server: the agent's own transport (e.g. a PN GW relay). */
   fetch?: FetchLike;
+  /** This end's re-key limits (spec/channel.md §6). Default: the profile's. */
+  limits?: ChannelLimits;
   now?: () => number;
   crypto?: CryptoProvider;
+}
+
+/** Why the opening failed, as the machine's event: the server did not prove itself, or said no. */
+function openingFailure(err: unknown): "SERVER_UNPROVEN" | "REFUSED" {
+  const code = err instanceof CpnsError || err instanceof AgentError ? err.code : "";
+  return code === "ERR_DIGEST_SERVER_UNAUTHENTICATED" ? "SERVER_UNPROVEN" : "REFUSED";
 }
 
 export class ServerChannel {
@@ -44,18 +62,29 @@ export class ServerChannel {
     const device = await options.store.get(options.entityId);
     if (!device?.eukey)
       throw new CpnsError("ERR_ENTITY_STATE", `${options.entityId} holds no EUKey`);
-    const res = await options.agent.fetchAsEntity(options.entityId, CHANNELS_PATH, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: "{}",
-    });
-    if (res.status !== 201) throw await problemOf(res);
-    // fetchAsEntity verified rspauth (over this body, qop=auth-int): the session id is the server's.
-    const exchange = digestExchangeOf(res);
-    if (!exchange) throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED");
-    const body = (await res.json()) as { sessionId?: unknown; expiresAt?: unknown };
-    if (typeof body.sessionId !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(body.sessionId)) {
-      throw new CpnsError("ERR_CHANNEL_RECORD", "the server's channel answer has no session id");
+    // The channel has no id before the server's answer: the machine knows it as establishing.
+    const establishing = gate.initial({ sessionId: "", expiresAtMs: Number.MAX_SAFE_INTEGER });
+    let exchange: NonNullable<ReturnType<typeof digestExchangeOf>> | undefined;
+    let body: { sessionId?: unknown; expiresAt?: unknown };
+    try {
+      const res = await options.agent.fetchAsEntity(options.entityId, CHANNELS_PATH, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      if (res.status !== 201) throw await problemOf(res);
+      // fetchAsEntity verified rspauth (over this body, qop=auth-int): the session id is the server's.
+      exchange = digestExchangeOf(res);
+      if (!exchange) throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+      body = (await res.json()) as { sessionId?: unknown; expiresAt?: unknown };
+      if (typeof body.sessionId !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(body.sessionId)) {
+        throw new CpnsError("ERR_CHANNEL_RECORD", "the server's channel answer has no session id");
+      }
+    } catch (err) {
+      // No endpoint, no keys: the machine's failed state is all that is left of this channel
+      // (what it asked is what the model tests watch; nothing is kept, nothing was sent).
+      gate.step(establishing, { type: openingFailure(err) });
+      throw err;
     }
     const eukey = fromBase64url(device.eukey);
     try {
@@ -70,11 +99,16 @@ export class ServerChannel {
           sessionId: body.sessionId,
         },
         {
+          ...options.limits,
           expiresAtMs: typeof body.expiresAt === "number" ? body.expiresAt * 1000 : undefined,
           ...(options.now ? { now: options.now } : {}),
           ...(options.crypto ? { crypto: options.crypto } : {}),
         },
       );
+      // The expiry the server gave is already past by this end's clock: nothing can be sent.
+      if (endpoint.state !== "open") {
+        throw new CpnsError("ERR_CHANNEL_CLOSED", "the channel expired before it opened");
+      }
       const base = options.serverUrl.replace(/\/+$/, "");
       return new ServerChannel(
         body.sessionId,

@@ -16,8 +16,11 @@
  * while its current state allows SEND or RECEIVE. Those two answers are
  * computed once per lifecycle step, not per record: a machine transition costs
  * about 30 µs here, a whole 1 KiB record about 75 µs (spec/decisions.md).
+ * Expiry is the machine's to decide: every send and receive asks it EXPIRE with
+ * the current time (a refused question costs a guard, not a transition).
  *
  * Implements: FFS-NO-TLS, CHANNEL-REPLAY, CHANNEL-BINDING, CHANNEL-REKEY, CHANNEL-CLOSE
+ * Implements: CHMODEL-NO-DATA-BEFORE-AUTH, CHMODEL-NO-REPLAY, CHMODEL-NO-RECORD-AFTER-END, CHMODEL-NO-OLD-EPOCH
  */
 import type { SnapshotFrom } from "xstate";
 import {
@@ -70,6 +73,11 @@ export interface ChannelLimits {
   maxRecordsPerEpoch?: number;
   /** Plaintext bytes per direction and epoch before the sender re-keys. Default 2^34. */
   maxBytesPerEpoch?: number;
+  /**
+   * The last epoch this end sends under (default and most 2^32 - 1, the header's field): a
+   * record that would need another re-key is refused, and the channel must be reopened.
+   */
+  maxEpoch?: number;
 }
 
 export interface ChannelOptions extends ChannelLimits {
@@ -138,6 +146,7 @@ export class ChannelEndpoint {
     const input = {
       sessionId: context.sessionId,
       expiresAtMs: Math.min(this.#expiresAtMs, Number.MAX_SAFE_INTEGER),
+      ...(options.maxEpoch === undefined ? {} : { maxEpoch: options.maxEpoch }),
     };
     this.#snapshot = role === "client" ? clientBridge.initial(input) : serverBridge.initial(input);
   }
@@ -186,7 +195,9 @@ export class ChannelEndpoint {
       options,
     );
     // An endpoint exists only once both ends are authenticated (the caller opens it
-    // after the Digest exchange and rspauth): that is the machine's AUTHENTICATED.
+    // after the Digest exchange and rspauth): that is the machine's AUTHENTICATED,
+    // unless the expiry the server gave has already passed by this end's clock.
+    endpoint.#settleExpiry();
     endpoint.#step({ type: "AUTHENTICATED" });
     return endpoint;
   }
@@ -201,10 +212,9 @@ export class ChannelEndpoint {
     return this.#sender.epoch;
   }
 
-  /** Time first: past the expiry the machine takes EXPIRE before anything else moves. */
+  /** Time first: the machine decides whether EXPIRE is due, before anything else moves. */
   #settleExpiry(): void {
-    const nowMs = this.#now();
-    if (nowMs >= this.#expiresAtMs) this.#step({ type: "EXPIRE", nowMs });
+    this.#step({ type: "EXPIRE", nowMs: this.#now() });
   }
 
   /** Re-key before a limit is crossed (spec/channel.md §6); the machine bounds the epochs. */
@@ -346,8 +356,8 @@ export class ChannelEndpoint {
   ): Promise<Uint8Array> {
     this.#requireRole("server");
     if (response === "close") {
-      // Only as the answer to a received close (the machine's CLOSE_ANSWERED).
-      this.#settleExpiry();
+      // Only as the answer to a received close (the machine's CLOSE_ANSWERED), in the same
+      // request: the server's closing state has no expiry (machines/secure-channel.ts).
       if (this.#snapshot.value !== "closing") throw this.#refusal();
       await this.#rekeyIfDue(0);
       if (!this.#step({ type: "CLOSE_ANSWERED" })) throw this.#refusal();

@@ -6,6 +6,7 @@
  * nothing. A persisted state the machine does not know is a damaged record.
  *
  * Implements: SERVER-MODEL-GATE
+ * Implements: CHMODEL-ONE-GATE
  */
 import {
   type AnyStateMachine,

@@ -5,6 +5,7 @@
  * every id matches its machine's own id.
  *
  * Implements: SPEC-MODEL-PAGE
+ * Implements: CHMODEL-PAGE
  */
 import type { AnyStateMachine } from "xstate";
 import { agentMachine } from "../../machines/agent.ts";

@@ -15,6 +15,7 @@
  * opens a new one), bounded per entity and in total.
  *
  * Implements: SEED-5.x.4-1, SEED-5.x.4-2, SEED-5.x.4-3, FFS-NO-TLS, GATEWAY-RELAY-E2E
+ * Implements: CHMODEL-USED-UP, CHMODEL-NO-REPLAY
  */
 import type { Context } from "hono";
 import { ChannelEndpoint, ChannelError } from "../channel/endpoint.ts";
@@ -111,7 +112,12 @@ export function channelHandlers(
           serverId: config.realm,
           sessionId,
         },
-        { expiresAtMs, now: parts.now, ...(config.crypto ? { crypto: config.crypto } : {}) },
+        {
+          ...config.channelLimits,
+          expiresAtMs,
+          now: parts.now,
+          ...(config.crypto ? { crypto: config.crypto } : {}),
+        },
       );
       registry.add(sessionId, { endpoint, principal, expiresAtMs });
     } finally {
@@ -148,9 +154,15 @@ export function channelHandlers(
       throw channelProblem(err);
     }
     if (opened.request === "close") {
-      const answer = await endpoint.sealResponse("close", place, opened.binding);
-      registry.delete(sessionId);
-      return recordResponse(answer);
+      // Closed either way: answered, or unable to answer (no epoch left for the close record).
+      try {
+        return recordResponse(await endpoint.sealResponse("close", place, opened.binding));
+      } catch (err) {
+        if (err instanceof ChannelError) throw channelProblem(err);
+        throw err;
+      } finally {
+        registry.delete(sessionId);
+      }
     }
     const inner = opened.request;
     const answer =
@@ -162,8 +174,10 @@ export function channelHandlers(
         await endpoint.sealResponse(await responseToInner(answer), place, opened.binding),
       );
     } catch (err) {
-      if (err instanceof ChannelError) throw channelProblem(err);
-      throw err;
+      if (!(err instanceof ChannelError)) throw err;
+      // This end can send nothing more (expired, or no epoch left): the channel is gone.
+      if (err.reason === "closed" || err.reason === "expired") registry.delete(sessionId);
+      throw channelProblem(err);
     }
   }
 

@@ -7,6 +7,7 @@
  * Implements: SEED-5.x.3-1
  */
 import type { Storage } from "unstorage";
+import type { ChannelLimits } from "../channel/endpoint.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
 import type { DigestAlgorithm, DigestPrincipal, ReplayLedger } from "../digest/index.ts";
 import type { StrengthEstimator } from "../protocol/password-policy.ts";
@@ -41,6 +42,8 @@ export interface CpnsServerConfig {
   bodyLimitBytes?: number;
   /** Lifetime of a secure channel (seed 5.x.4, spec/channel.md). Default 600 s. */
   channelLifetimeSeconds?: number;
+  /** The server end's re-key limits of each secure channel (spec/channel.md §6). Default: the profile's. */
+  channelLimits?: ChannelLimits;
   /** Longest lifetime a PN GW may give an OTK (seed 5.x.2 "onetime"). Default 300 s. */
   otkMaxLifetimeSeconds?: number;
   /**

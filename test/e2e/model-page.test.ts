@@ -111,6 +111,29 @@ describe("[SPEC-MODEL-PAGE] the model routes over HTTP", () => {
     expect(await res.json()).toEqual(JSON.parse(JSON.stringify(MODEL)));
   });
 
+  it("[CHMODEL-PAGE][SPEC-MODEL-PAGE] both secure-channel machines are served and drawn: every state and transition, in machines.json and as an SVG in the page", async () => {
+    const served = (await (await fetch(`${url}/model/machines.json`)).json()) as {
+      machines: Array<{ id: string; states: Array<{ id: string }>; transitions: unknown[] }>;
+    };
+    const html = await (await fetch(`${url}/model`)).text();
+    const expected = {
+      secureChannelClient: ["establishing", "open", "closing", "closed", "expired", "failed"],
+      secureChannelServer: ["establishing", "open", "closing", "closed", "expired"],
+    };
+    for (const [id, states] of Object.entries(expected)) {
+      const machine = served.machines.find((m) => m.id === id);
+      expect(machine, id).toBeDefined();
+      expect(machine?.states.map((s) => s.id).sort()).toEqual(
+        states.map((s) => `${id}.${s}`).sort(),
+      );
+      const described = MODEL.machines.find((m) => m.id === id);
+      expect(machine?.transitions).toHaveLength(described?.transitions.length ?? -1);
+      // Drawn on the page itself (the SVG is in the HTML, not fetched), each state once.
+      expect(html).toContain(`data-machine="${id}"`);
+      for (const state of states) expect(html).toContain(`data-state="${id}.${state}"`);
+    }
+  });
+
   it("[SPEC-MODEL-PAGE] GET /model is HTML under a strict Content-Security-Policy (own origin, hashed inline code)", async () => {
     const res = await fetch(`${url}/model`);
     expect(res.status).toBe(200);

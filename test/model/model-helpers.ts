@@ -16,6 +16,7 @@
  * - the deterministic spec/model-coverage.json writer (when MODEL_COVERAGE_OUT is set).
  *
  * Implements: SPEC-MODEL-TESTS
+ * Implements: CHMODEL-MODEL-TESTS
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";

@@ -79,9 +79,15 @@ describe("[SEED-5.x.4-1][CHANNEL-CLOSE][CHANNEL-REKEY] secure-channel machines: 
     }
   });
 
-  it("[CHANNEL-CLOSE] expiry is taken only at or after expiresAtMs, from every live state", () => {
+  it("[CHANNEL-CLOSE] expiry is taken only at or after expiresAtMs, from every live state but the server's two in-request ones", () => {
     for (const { snapshot, path } of [...client, ...server]) {
       if (snapshot.status === "done") continue;
+      // The server creates and authenticates a channel in one call, and answers a close in the
+      // request that brought it: its establishing and closing never see the clock move.
+      if (server.some((e) => e.snapshot === snapshot) && snapshot.value !== "open") {
+        expect(snapshot.can({ type: "EXPIRE", nowMs: EXPIRES_AT_MS + 1 }), where(path)).toBe(false);
+        continue;
+      }
       expect(snapshot.can({ type: "EXPIRE", nowMs: EXPIRES_AT_MS - 1 }), where(path)).toBe(false);
       expect(snapshot.can({ type: "EXPIRE", nowMs: EXPIRES_AT_MS }), where(path)).toBe(true);
     }

@@ -431,6 +431,20 @@ describe("[SPEC-REQUIREMENTS][SPEC-DIAGRAMS] the committed generated files are c
   it("spec/diagrams/*.md, one per machine and no other (else: tsx scripts/spec.ts diagrams)", async () => {
     expect(staleFiles(await renderDiagramFiles(), REPO_ROOT, DIAGRAMS_DIR)).toEqual([]);
   });
+
+  it("[CHMODEL-PAGE] both secure-channel machines have their current diagram, every state drawn", async () => {
+    const files = await renderDiagramFiles();
+    for (const id of ["secureChannelClient", "secureChannelServer"]) {
+      const path = `spec/diagrams/${id}.md`;
+      const content = files.get(path);
+      expect(content, id).toBeDefined();
+      expect(readFileSync(join(REPO_ROOT, path), "utf8")).toBe(content);
+      for (const state of ["establishing", "open", "closing", "closed", "expired"]) {
+        expect(content).toContain(`| \`${id}.${state}\``); // the states table
+        expect(content).toMatch(new RegExp(`^  ${state}$`, "m")); // the Mermaid diagram
+      }
+    }
+  });
 });
 
 describe("[SPEC-TRACE][SPEC-DIAGRAMS] the command line", () => {

@@ -297,3 +297,54 @@ describe("[AGENT-LIFECYCLE][AGENT-REQUIRE-RSPAUTH] EntityAgent drives its machin
     expect((await plain("http://cpns.test/cpns/v1/whoami")).status).toBe(200);
   });
 });
+
+describe("[CHMODEL-ONE-GATE] the agent passes through the one gate (src/model/bridge.ts)", () => {
+  it("[CHMODEL-ONE-GATE][AGENT-LIFECYCLE] a stored agent state the machine does not have is ERR_STORE_CORRUPT, before any request, and the record is left as it was", async () => {
+    let requests = 0;
+    const transport = await inProcessServer();
+    const counting: FetchLike = (request) => {
+      requests += 1;
+      return transport(request);
+    };
+    const { agent, store } = agentWith(counting);
+    const record = await agent.enroll({ ...ALICE, entityId: "w", type: "PNE" });
+    const damaged = { ...record, machine: { value: "trusted-forever" } };
+    await store.put(damaged);
+    const before = requests;
+    for (const attempt of [
+      () => agent.whoami("w"),
+      () => agent.enroll({ ...ALICE, entityId: "w", type: "PNE" }),
+    ]) {
+      const refused = await attempt().catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(CpnsError);
+      expect((refused as CpnsError).code).toBe("ERR_STORE_CORRUPT");
+    }
+    expect(requests).toBe(before);
+    expect(await store.get("w")).toEqual(damaged);
+  });
+
+  it("[CHMODEL-ONE-GATE] no module of src/ but the bridge steps a machine itself (xstate's transition and initialTransition are imported nowhere else)", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const root = new URL("../../src/", import.meta.url).pathname;
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (path.endsWith(".ts") && !path.endsWith(join("model", "bridge.ts"))) {
+          const text = readFileSync(path, "utf8");
+          // Value imports from xstate (type-only imports are fine).
+          for (const m of text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+"xstate"/g)) {
+            if (m[1]) continue;
+            const names = (m[2] ?? "").split(",").map((n) => n.trim());
+            if (names.some((n) => n && !n.startsWith("type ")))
+              offenders.push(path.slice(root.length));
+          }
+        }
+      }
+    };
+    walk(root);
+    expect(offenders).toEqual([]);
+  });
+});
