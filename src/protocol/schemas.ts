@@ -55,6 +55,12 @@ export const createUserSchema = z
 export const enrollSchema = z.strictObject({
   entityId: idSchema,
   type: entityTypeSchema,
+  /**
+   * Issue #10 (tls-declare): the entity supports TLS, so the server must refuse
+   * it plain HTTP from now on. Absent = false (older clients). Once declared it
+   * stays declared: a rotation may add it, never withdraw it.
+   */
+  tls: z.boolean().optional(),
 });
 
 export type CreateUserBody = z.infer<typeof createUserSchema>;
@@ -67,6 +73,8 @@ export interface EnrollResponse {
   keyVersion: number;
   /** True when an existing key was replaced (the old one stopped working). */
   rotated: boolean;
+  /** Issue #10 (tls-declare): whether the entity is now declared to support TLS. */
+  tls: boolean;
   alg: string;
   sealedKey: string;
 }
@@ -77,6 +85,8 @@ export interface EntityView {
   type: "PNE" | "PNGW";
   keyVersion: number;
   state: string;
+  /** Issue #10 (tls-declare): declared to support TLS at enrollment (plain HTTP refused). */
+  tls: boolean;
   createdAt: string;
   updatedAt: string;
 }

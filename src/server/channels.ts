@@ -23,6 +23,7 @@ import { randomBytes } from "../crypto/provider.ts";
 import { CpnsError, problemResponse } from "../errors.ts";
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { currentEukeyOf } from "./credentials.ts";
+import { tlsRequirement } from "./tls-declaration.ts";
 
 type EntityPrincipal = Extract<CredentialData, { entityId: string }>;
 
@@ -91,6 +92,7 @@ export function channelHandlers(
   const { entities, config } = parts;
   const registry = new ChannelRegistry(parts.now);
   const lifetimeMs = (config.channelLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS) * 1000;
+  const tls = tlsRequirement(config);
 
   async function open(c: Context<ServerEnv>) {
     const principal = c.var.principal;
@@ -135,6 +137,10 @@ export function channelHandlers(
       registry.delete(sessionId);
       throw new CpnsError("ERR_CHANNEL_CLOSED");
     }
+    // Issue #10 (tls-declare): a channel of an entity that declared TLS (opened over TLS,
+    // the guard saw to that) carries no record over plain HTTP. Checked before the record
+    // is opened, so a refused record moves no replay window and reaches no route.
+    tls.enforce(current.tls, c.req.raw, c.env);
     const place = { sessionId, method: c.req.method, path: new URL(c.req.url).pathname };
     const { endpoint } = channel;
     let opened: Awaited<ReturnType<ChannelEndpoint["openRequest"]>>;

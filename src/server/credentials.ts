@@ -76,6 +76,7 @@ export function credentialLookup(parts: ServerParts): CredentialLookup<Credentia
         entityId: record.entityId,
         userId: record.userId,
         keyVersion: record.keyVersion,
+        declaredTls: record.tls === true,
       },
     };
   }

@@ -26,6 +26,7 @@ import type { EntityRecord } from "../store/records.ts";
 import type { Principal, ServerEnv, ServerParts } from "./context.ts";
 import { eukeySealId, ha1SealId } from "./credentials.ts";
 import { entitySnapshot, persist, step } from "./entity-model.ts";
+import { tlsRequirement } from "./tls-declaration.ts";
 
 function userOf(principal: Principal): string {
   if (principal.kind !== "user") throw new CpnsError("ERR_FORBIDDEN");
@@ -34,12 +35,23 @@ function userOf(principal: Principal): string {
 
 function view(record: EntityRecord): EntityView {
   const { entityId, userId, type, keyVersion, createdAt, updatedAt } = record;
-  return { entityId, userId, type, keyVersion, state: record.machine.value, createdAt, updatedAt };
+  const state = record.machine.value;
+  return {
+    entityId,
+    userId,
+    type,
+    keyVersion,
+    state,
+    tls: record.tls === true,
+    createdAt,
+    updatedAt,
+  };
 }
 
 export function entityHandlers(parts: ServerParts) {
   const { users, entities, cipher, log, config, mutex } = parts;
   const crypto = config.crypto;
+  const tls = tlsRequirement(config);
 
   /**
    * Loads an entity the principal owns. Issue #9 item 8: another owner's entity
@@ -55,8 +67,12 @@ export function entityHandlers(parts: ServerParts) {
 
   async function enroll(c: Context<ServerEnv>) {
     const userId = userOf(c.var.principal);
-    const { entityId, type } = await readJson(c, enrollSchema, config.bodyLimitBytes);
+    const body = await readJson(c, enrollSchema, config.bodyLimitBytes);
+    const { entityId, type } = body;
     const digest = c.var.digest;
+    // Issue #10 (tls-declare): the answer carries the key of an entity that declares TLS:
+    // it is refused over plain HTTP before anything is read or written.
+    tls.enforce(body.tls, c.req.raw, c.env);
 
     return mutex.run(`id:${entityId}`, async () => {
       if (await users.get(entityId)) throw new CpnsError("ERR_ID_TAKEN");
@@ -76,6 +92,13 @@ export function entityHandlers(parts: ServerParts) {
         }
         throw new CpnsError("ERR_ENTITY_STATE");
       }
+      // A declaration stays: a rotation may add it, never withdraw it (an old client that
+      // says nothing keeps it; an explicit false is refused rather than ignored).
+      if (existing?.tls === true && body.tls === false) {
+        throw new CpnsError("ERR_TLS_DECLARATION_FIXED");
+      }
+      const declaredTls = existing?.tls === true || body.tls === true;
+      tls.enforce(declaredTls, c.req.raw, c.env);
       const keyVersion = next.context.keyVersion;
       const eukey = randomBytes(32, crypto);
 
@@ -102,6 +125,7 @@ export function entityHandlers(parts: ServerParts) {
         keyVersion,
         eukey: await cipher.seal("eukey", eukeySealId(entityId, keyVersion), eukey),
         machine: persist(next),
+        ...(declaredTls ? { tls: true } : {}),
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       };
@@ -122,6 +146,7 @@ export function entityHandlers(parts: ServerParts) {
       const response: EnrollResponse = {
         ...context,
         rotated: Boolean(existing),
+        tls: declaredTls,
         alg: EUKEY_TRANSPORT_ALG,
         sealedKey,
       };
