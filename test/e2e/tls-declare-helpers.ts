@@ -68,6 +68,8 @@ export interface DualServer {
   readonly tlsUrl: string;
   readonly plainUrl: string;
   readonly https: FetchLike;
+  /** The HTTPS listener's self-signed certificate (PEM), for clients that must trust it. */
+  readonly certPem: string;
   readonly storage: Storage;
   readonly clock: { now: number };
   createUser(userId: string, password: string): Promise<void>;
@@ -92,6 +94,7 @@ export async function startDualServer(
   const { certPem, keyPem } = await certificate;
   const clock = { now: T0 };
   const storage = createStorage({ driver: memoryDriver() });
+  const now = overrides.now ?? (() => clock.now);
   const app = createServerApp({
     realm: REALM,
     adminToken: ADMIN_TOKEN,
@@ -100,8 +103,8 @@ export async function startDualServer(
     storage,
     clientAddress: socketAddress,
     requestIsTls: nodeRequestIsTls,
-    now: () => clock.now,
     ...overrides,
+    now,
   });
   const listen = (tls: boolean) =>
     new Promise<{ port: number; server: Server }>((resolve) => {
@@ -128,6 +131,7 @@ export async function startDualServer(
     tlsUrl,
     plainUrl,
     https,
+    certPem,
     storage,
     clock,
     async createUser(userId, password) {
@@ -137,7 +141,8 @@ export async function startDualServer(
         adminToken: ADMIN_TOKEN,
         userId,
         password,
-        now: () => clock.now,
+        // The envelope carries its sealing time: seal by the server's clock.
+        now,
       });
       if (res.status !== 201) throw new Error(`user ${userId}: ${res.status} ${await res.text()}`);
     },
