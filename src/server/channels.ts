@@ -23,7 +23,7 @@ import { randomBytes } from "../crypto/provider.ts";
 import { CpnsError, problemResponse } from "../errors.ts";
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { currentEukeyOf } from "./credentials.ts";
-import { tlsRequirement } from "./tls-declaration.ts";
+import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
 
 type EntityPrincipal = Extract<CredentialData, { entityId: string }>;
 
@@ -140,7 +140,10 @@ export function channelHandlers(
     // Issue #10 (tls-declare): a channel of an entity that declared TLS (opened over TLS,
     // the guard saw to that) carries no record over plain HTTP. Checked before the record
     // is opened, so a refused record moves no replay window and reaches no route.
-    tls.enforce(current.tls, c.req.raw, c.env);
+    if (tls.refuses(current.tls, c.req.raw, c.env)) {
+      logTlsRefusal(parts, c.req.raw, c.env, { entityId: current.entityId });
+      throw new CpnsError("ERR_TLS_REQUIRED");
+    }
     const place = { sessionId, method: c.req.method, path: new URL(c.req.url).pathname };
     const { endpoint } = channel;
     let opened: Awaited<ReturnType<ChannelEndpoint["openRequest"]>>;

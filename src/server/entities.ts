@@ -26,7 +26,7 @@ import type { EntityRecord } from "../store/records.ts";
 import type { Principal, ServerEnv, ServerParts } from "./context.ts";
 import { eukeySealId, ha1SealId } from "./credentials.ts";
 import { entitySnapshot, persist, step } from "./entity-model.ts";
-import { tlsRequirement } from "./tls-declaration.ts";
+import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
 
 function userOf(principal: Principal): string {
   if (principal.kind !== "user") throw new CpnsError("ERR_FORBIDDEN");
@@ -52,6 +52,12 @@ export function entityHandlers(parts: ServerParts) {
   const { users, entities, cipher, log, config, mutex } = parts;
   const crypto = config.crypto;
   const tls = tlsRequirement(config);
+  /** Refuses (and logs) the enrollment of a declared entity over plain HTTP. */
+  function requireTls(c: Context<ServerEnv>, declared: boolean, userId: string, entityId: string) {
+    if (!tls.refuses(declared, c.req.raw, c.env)) return;
+    logTlsRefusal(parts, c.req.raw, c.env, { userId, entityId });
+    throw new CpnsError("ERR_TLS_REQUIRED");
+  }
 
   /**
    * Loads an entity the principal owns. Issue #9 item 8: another owner's entity
@@ -72,7 +78,7 @@ export function entityHandlers(parts: ServerParts) {
     const digest = c.var.digest;
     // Issue #10 (tls-declare): the answer carries the key of an entity that declares TLS:
     // it is refused over plain HTTP before anything is read or written.
-    tls.enforce(body.tls, c.req.raw, c.env);
+    requireTls(c, body.tls === true, userId, entityId);
 
     return mutex.run(`id:${entityId}`, async () => {
       if (await users.get(entityId)) throw new CpnsError("ERR_ID_TAKEN");
@@ -98,7 +104,7 @@ export function entityHandlers(parts: ServerParts) {
         throw new CpnsError("ERR_TLS_DECLARATION_FIXED");
       }
       const declaredTls = existing?.tls === true || body.tls === true;
-      tls.enforce(declaredTls, c.req.raw, c.env);
+      requireTls(c, declaredTls, userId, entityId);
       const keyVersion = next.context.keyVersion;
       const eukey = randomBytes(32, crypto);
 

@@ -32,7 +32,7 @@ import {
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { credentialLookup } from "./credentials.ts";
 import { isAllowed, needsAuthentication, POLICY, type RouteId } from "./policy.ts";
-import { tlsRequirement } from "./tls-declaration.ts";
+import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
 
 /** Whether a stale-nonce answer may pass an over-budget name: only for an entity (its 256-bit key cannot be guessed). */
 async function namesEntity(parts: ServerParts, identity: AttemptedIdentity, header: string) {
@@ -121,6 +121,7 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
         // Issue #10 (tls-declare): an entity that declared TLS is refused plain HTTP
         // before any handler runs (nothing written, no key material in the answer).
         if ("declaredTls" in principal && tls.refuses(principal.declaredTls, c.req.raw, c.env)) {
+          logTlsRefusal(parts, c.req.raw, c.env, { entityId: principal.entityId });
           c.res = problemResponse("ERR_TLS_REQUIRED");
           return;
         }

@@ -13,18 +13,32 @@
  * Node (@hono/node-server builds https: URLs for encrypted sockets) and Deno
  * report. `allowPlainHttpForTlsEntities` is the explicit development mode.
  */
-import { CpnsError } from "../errors.ts";
-import type { CpnsServerConfig } from "./context.ts";
+import type { CpnsServerConfig, ServerParts } from "./context.ts";
 
 /** The default: a request URL with the https: scheme (set by the runtime that terminated TLS). */
 export function requestUrlIsHttps(request: Request): boolean {
   return new URL(request.url).protocol === "https:";
 }
 
+/**
+ * Puts a refusal in the security log (aggregated per address like failed attempts:
+ * whoever holds captured requests can replay them over plain HTTP in bulk).
+ */
+export function logTlsRefusal(
+  parts: Pick<ServerParts, "log" | "config">,
+  request: Request,
+  env: unknown,
+  ids: { entityId?: string; userId?: string },
+): void {
+  parts.log.emit({
+    event: "tls.required",
+    ...ids,
+    address: parts.config.clientAddress?.(request, env) ?? "unknown",
+  });
+}
+
 export interface TlsRequirement {
-  /** Throws ERR_TLS_REQUIRED when `declared` and the request came over plain HTTP (outside dev mode). */
-  enforce(declared: boolean | undefined, request: Request, env: unknown): void;
-  /** The same check as a boolean, for callers that answer with a Response instead of throwing. */
+  /** True when `declared` and the request came over plain HTTP (outside dev mode): answer ERR_TLS_REQUIRED. */
   refuses(declared: boolean | undefined, request: Request, env: unknown): boolean;
 }
 
@@ -35,10 +49,5 @@ export function tlsRequirement(
   const devMode = config.allowPlainHttpForTlsEntities === true;
   const refuses = (declared: boolean | undefined, request: Request, env: unknown) =>
     declared === true && !devMode && !isTls(request, env);
-  return {
-    refuses,
-    enforce(declared, request, env) {
-      if (refuses(declared, request, env)) throw new CpnsError("ERR_TLS_REQUIRED");
-    },
-  };
+  return { refuses };
 }

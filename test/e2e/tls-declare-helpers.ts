@@ -72,6 +72,8 @@ export interface DualServer {
   readonly certPem: string;
   readonly storage: Storage;
   readonly clock: { now: number };
+  /** Every security log line, parsed. */
+  events(): Array<Record<string, unknown>>;
   createUser(userId: string, password: string): Promise<void>;
   /** An agent that talks to the HTTPS listener. */
   tlsAgent(store: MemoryKeyStore): EntityAgent;
@@ -95,6 +97,7 @@ export async function startDualServer(
   const clock = { now: T0 };
   const storage = createStorage({ driver: memoryDriver() });
   const now = overrides.now ?? (() => clock.now);
+  const logLines: string[] = [];
   const app = createServerApp({
     realm: REALM,
     adminToken: ADMIN_TOKEN,
@@ -103,6 +106,7 @@ export async function startDualServer(
     storage,
     clientAddress: socketAddress,
     requestIsTls: nodeRequestIsTls,
+    securityLog: (line) => logLines.push(line),
     ...overrides,
     now,
   });
@@ -134,6 +138,7 @@ export async function startDualServer(
     certPem,
     storage,
     clock,
+    events: () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>),
     async createUser(userId, password) {
       const res = await createUserSealed({
         transport: https,

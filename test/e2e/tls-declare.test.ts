@@ -283,6 +283,32 @@ describe("[SEED-5.x.4-6][TLSDECL-REFUSE-PLAIN] an entity that declared TLS, down
   });
 });
 
+describe("[TLSDECL-REFUSE-PLAIN] the security log", () => {
+  let fresh: DualServer;
+  beforeAll(async () => {
+    fresh = await startDualServer();
+    await fresh.createUser(ALICE.userId, ALICE.password);
+  });
+  afterAll(() => fresh.close());
+
+  it("[TLSDECL-REFUSE-PLAIN] a refusal is logged as tls.required with the entity and the address (aggregated per address)", async () => {
+    const store = new MemoryKeyStore();
+    await fresh.tlsAgent(store).enroll({ ...ALICE, entityId: "log-gw-1", type: "PNGW", tls: true });
+    const plain = fresh.plainAgent(store);
+    for (let i = 0; i < 3; i++) {
+      await expectProblem(
+        await plain.fetchAsEntity("log-gw-1", "/cpns/v1/whoami"),
+        403,
+        "ERR_TLS_REQUIRED",
+      );
+    }
+    const logged = fresh.events().filter((event) => event.event === "tls.required");
+    // The first refusal in full; the next ones are counted into the interval's summary line.
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ entityId: "log-gw-1", address: "127.0.0.1" });
+  });
+});
+
 describe("[SEED-5.x.4-6][TLSDECL-DOWNGRADE-MITM] a man in the middle removing the declaration", () => {
   it("[TLSDECL-DOWNGRADE-MITM] the enrollment body without tls (or with tls: false) no longer matches Alice's auth-int Digest: 401, nothing written", async () => {
     for (const rewrite of [
