@@ -1106,6 +1106,48 @@ const SECURE_SESSIONS: Requirement[] = [
   // --- tls-serve ---
   // --- end: tls-serve ---
   // --- tls-declare ---
+  add(
+    "TLSDECL-ENROLL",
+    CHANNEL,
+    "An enrollment may declare that the entity supports TLS (`tls: true` in the auth-int protected body; absent = false for older clients); the entity record keeps it (records without the field still parse, as false), the enrollment answer and the entity view show it, and a rotation may add the declaration but never withdraw it (silence keeps it; an explicit `tls: false` is refused with ERR_TLS_DECLARATION_FIXED, 409, nothing written).",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6"] },
+  ),
+  add(
+    "TLSDECL-REFUSE-PLAIN",
+    CHANNEL,
+    "A request that acts for an entity that declared TLS and reaches the CPNS Server over plain HTTP is refused with ERR_TLS_REQUIRED (403) before any effect (no write, no key material in the answer): its Digest-authenticated requests (whoami, OTK routes, channel opening), the records of its secure channels (no replay window moved), and the enrollment or rotation whose answer would carry its sealed key; a request captured on its way over TLS and replayed over plain HTTP is refused the same way.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6"] },
+  ),
+  add(
+    "TLSDECL-DOWNGRADE-MITM",
+    CHANNEL,
+    "A man in the middle who removes or negates the TLS declaration in an enrollment body gets 401 (auth-int covers the body) and nothing is written.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6"] },
+  ),
+  add(
+    "TLSDECL-DEV-MODE",
+    CHANNEL,
+    "An explicit development mode (`allowPlainHttpForTlsEntities`, set by the Node entry from CPNS_PLAIN_HTTP=1; default off) lets entities that declared TLS use plain HTTP.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6"] },
+  ),
+  add(
+    "TLSDECL-UNDECLARED-PLAIN",
+    CHANNEL,
+    "An entity that did not declare TLS may use plain HTTP, and its secure channel to the CPNS Server works over plain HTTP.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["FFS-NO-TLS"] },
+  ),
+  add(
+    "TLSDECL-RUNTIME",
+    CHANNEL,
+    "Each runtime tells the server whether a request arrived over TLS: Node from the socket (`encrypted`, not the URL or Host header a client writes), Deno from the URL scheme, Workers from `cf.tlsVersion` (URL scheme where `cf` is absent).",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6"] },
+  ),
   // --- end: tls-declare ---
   // --- peer-channel ---
   // --- end: peer-channel ---

@@ -64,6 +64,14 @@ export const ErrorCodes = {
   // --- tls-serve ---
   // --- end: tls-serve ---
   // --- tls-declare ---
+  ERR_TLS_REQUIRED: {
+    status: 403,
+    title: "This entity declared TLS: use https (plain HTTP is refused for it)",
+  },
+  ERR_TLS_DECLARATION_FIXED: {
+    status: 409,
+    title: "An entity that declared TLS cannot withdraw it; revoke it and enroll a new Entity ID",
+  },
   // --- end: tls-declare ---
   // --- peer-channel ---
   // --- end: peer-channel ---

@@ -10,6 +10,7 @@
  * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH
  * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS
  * Implements: CHMODEL-ONE-GATE
+ * Implements: TLSDECL-ENROLL, TLSDECL-DOWNGRADE-MITM
  */
 import type { SnapshotFrom } from "xstate";
 import { type AgentEvent, agentMachine } from "../../machines/agent.ts";
@@ -145,6 +146,8 @@ export class EntityAgent {
     password: string;
     entityId: string;
     type: "PNE" | "PNGW";
+    /** Issue #10 (tls-declare): declare that this entity supports TLS (the server then refuses it plain HTTP). */
+    tls?: boolean;
   }): Promise<DeviceRecord> {
     const { userId, password, entityId, type } = input;
     const previous = await this.options.store.get(entityId);
@@ -161,7 +164,8 @@ export class EntityAgent {
       const res = await fetchAsOwner(`${this.#base}/cpns/v1/enrollments`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ entityId, type }),
+        // Sent only when declared, so a server without the field still takes the body.
+        body: JSON.stringify(input.tls ? { entityId, type, tls: true } : { entityId, type }),
       });
       if (!res.ok) throw await problemOf(res);
       const body = (await res.json()) as EnrollResponse;
@@ -174,7 +178,14 @@ export class EntityAgent {
         { entityId, userId, type, keyVersion: body.keyVersion },
         this.options.crypto,
       );
-      if (!eukey || body.entityId !== entityId || body.userId !== userId || body.type !== type) {
+      const declarationKept = !input.tls || body.tls === true;
+      if (
+        !eukey ||
+        body.entityId !== entityId ||
+        body.userId !== userId ||
+        body.type !== type ||
+        !declarationKept
+      ) {
         throw new CpnsError("ERR_KEY_UNWRAP");
       }
       record = { eukey, keyVersion: body.keyVersion };

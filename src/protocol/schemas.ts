@@ -4,6 +4,7 @@
  * control characters. Shared by the server, the agent and the CLI.
  *
  * Implements: SERVER-API, SERVER-BAD-INPUT
+ * Implements: TLSDECL-ENROLL
  */
 import { z } from "zod";
 
@@ -57,6 +58,12 @@ export const createUserSchema = z
 export const enrollSchema = z.strictObject({
   entityId: idSchema,
   type: entityTypeSchema,
+  /**
+   * Issue #10 (tls-declare): the entity supports TLS, so the server must refuse
+   * it plain HTTP from now on. Absent = false (older clients). Once declared it
+   * stays declared: a rotation may add it, never withdraw it.
+   */
+  tls: z.boolean().optional(),
 });
 
 export type CreateUserBody = z.infer<typeof createUserSchema>;
@@ -69,6 +76,8 @@ export interface EnrollResponse {
   keyVersion: number;
   /** True when an existing key was replaced (the old one stopped working). */
   rotated: boolean;
+  /** Issue #10 (tls-declare): whether the entity is now declared to support TLS. */
+  tls: boolean;
   alg: string;
   sealedKey: string;
 }
@@ -79,6 +88,8 @@ export interface EntityView {
   type: "PNE" | "PNGW";
   keyVersion: number;
   state: string;
+  /** Issue #10 (tls-declare): declared to support TLS at enrollment (plain HTTP refused). */
+  tls: boolean;
   createdAt: string;
   updatedAt: string;
 }

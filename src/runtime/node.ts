@@ -28,6 +28,7 @@ import { acquireFolderLock, type FolderLock, FolderLockedError } from "./node-fo
 import { nodeHashes } from "./node-hashes.ts";
 import { RotatingLogWriter } from "./node-log-writer.ts";
 import { serveNode } from "./node-server.ts";
+import { nodeRequestIsTls, plainHttpDevMode } from "./request-tls.ts";
 
 installHashBackend(nodeHashes);
 
@@ -59,6 +60,8 @@ const app = createServerApp({
   adminTransportKey: settings.adminTransportKey,
   clientAddress: (_request, env) =>
     (env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
+  requestIsTls: nodeRequestIsTls,
+  allowPlainHttpForTlsEntities: plainHttpDevMode(process.env),
 });
 
 const server = serveNode({ fetch: app.fetch, port, hostname }, (info) => {

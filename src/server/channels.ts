@@ -16,6 +16,7 @@
  *
  * Implements: SEED-5.x.4-1, SEED-5.x.4-2, SEED-5.x.4-3, FFS-NO-TLS, GATEWAY-RELAY-E2E
  * Implements: CHMODEL-USED-UP, CHMODEL-NO-REPLAY
+ * Implements: TLSDECL-REFUSE-PLAIN
  */
 import type { Context } from "hono";
 import { ChannelEndpoint, ChannelError } from "../channel/endpoint.ts";
@@ -26,6 +27,7 @@ import { randomBytes } from "../crypto/provider.ts";
 import { CpnsError, problemResponse } from "../errors.ts";
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { currentEukeyOf } from "./credentials.ts";
+import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
 
 type EntityPrincipal = Extract<CredentialData, { entityId: string }>;
 
@@ -94,6 +96,7 @@ export function channelHandlers(
   const { entities, config } = parts;
   const registry = new ChannelRegistry(parts.now);
   const lifetimeMs = (config.channelLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS) * 1000;
+  const tls = tlsRequirement(config);
 
   async function open(c: Context<ServerEnv>) {
     const principal = c.var.principal;
@@ -142,6 +145,13 @@ export function channelHandlers(
       // Revoked or rotated since the channel opened: it dies with the key.
       registry.delete(sessionId);
       throw new CpnsError("ERR_CHANNEL_CLOSED");
+    }
+    // Issue #10 (tls-declare): a channel of an entity that declared TLS (opened over TLS,
+    // the guard saw to that) carries no record over plain HTTP. Checked before the record
+    // is opened, so a refused record moves no replay window and reaches no route.
+    if (tls.refuses(current.tls, c.req.raw, c.env)) {
+      logTlsRefusal(parts, c.req.raw, c.env, { entityId: current.entityId });
+      throw new CpnsError("ERR_TLS_REQUIRED");
     }
     const place = { sessionId, method: c.req.method, path: new URL(c.req.url).pathname };
     const { endpoint } = channel;

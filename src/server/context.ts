@@ -40,6 +40,18 @@ export interface CpnsServerConfig {
   /** The client's address, from the runtime (Node: the socket). Default "unknown". */
   clientAddress?: (request: Request, env: unknown) => string | undefined;
   bodyLimitBytes?: number;
+  /**
+   * Issue #10 (tls-declare): whether this request reached the server over TLS,
+   * from the runtime (Node: the socket is encrypted; Deno: the URL scheme;
+   * Workers: cf.tlsVersion). Default: the request URL's scheme is https:.
+   */
+  requestIsTls?: (request: Request, env: unknown) => boolean;
+  /**
+   * Issue #10 (tls-declare): explicit development mode. When true, entities
+   * that declared TLS may still use plain HTTP. Default false; the Node entry
+   * sets it from CPNS_PLAIN_HTTP=1.
+   */
+  allowPlainHttpForTlsEntities?: boolean;
   /** Lifetime of a secure channel (seed 5.x.4, spec/channel.md). Default 600 s. */
   channelLifetimeSeconds?: number;
   /** The server end's re-key limits of each secure channel (spec/channel.md §6). Default: the profile's. */
@@ -72,7 +84,14 @@ export type Principal =
   | { kind: "anonymous" }
   | { kind: "admin" }
   | { kind: "user"; userId: string }
-  | { kind: EntityType; entityId: string; userId: string; keyVersion: number };
+  | {
+      kind: EntityType;
+      entityId: string;
+      userId: string;
+      keyVersion: number;
+      /** Issue #10 (tls-declare): the entity declared TLS at enrollment. */
+      declaredTls?: boolean;
+    };
 
 /** What the Digest lookup attaches to a verified principal. */
 export type CredentialData = Exclude<Principal, { kind: "anonymous" } | { kind: "admin" }>;

@@ -8,6 +8,7 @@
  * rotated-away key, never does.
  *
  * Implements: SEED-5.x.1-1, SEED-5.x.2-1, SEED-5.x.3-1, SERVER-EUKEY-FORMAT, ORACLE-LOOKUP, ORACLE-TIMING
+ * Implements: TLSDECL-REFUSE-PLAIN
  */
 import { fromUtf8, toBase64url } from "../crypto/bytes.ts";
 import type { Credential, CredentialLookup } from "../digest/index.ts";
@@ -78,6 +79,7 @@ export function credentialLookup(parts: ServerParts): CredentialLookup<Credentia
         entityId: record.entityId,
         userId: record.userId,
         keyVersion: record.keyVersion,
+        declaredTls: record.tls === true,
       },
     };
   }

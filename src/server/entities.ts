@@ -10,6 +10,7 @@
  * (src/protocol/key-transport.ts), and rests sealed under the master key.
  *
  * Implements: SEED-5.x.1-1, SEED-5.x.1-2, SEED-5.x.2-1, SEED-5.x.3-1, SERVER-EUKEY-FORMAT, ENTITY-LIFECYCLE, SERVER-OWNERSHIP, STORE-NO-HALF-WRITE, ORACLE-OWNER
+ * Implements: TLSDECL-ENROLL, TLSDECL-REFUSE-PLAIN
  */
 import type { Context } from "hono";
 import { fromUtf8 } from "../crypto/bytes.ts";
@@ -28,6 +29,7 @@ import type { EntityRecord } from "../store/records.ts";
 import type { Principal, ServerEnv, ServerParts } from "./context.ts";
 import { eukeySealId, ha1SealId } from "./credentials.ts";
 import { entitySnapshot, persist, step } from "./entity-model.ts";
+import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
 
 function userOf(principal: Principal): string {
   if (principal.kind !== "user") throw new CpnsError("ERR_FORBIDDEN");
@@ -36,12 +38,29 @@ function userOf(principal: Principal): string {
 
 function view(record: EntityRecord): EntityView {
   const { entityId, userId, type, keyVersion, createdAt, updatedAt } = record;
-  return { entityId, userId, type, keyVersion, state: record.machine.value, createdAt, updatedAt };
+  const state = record.machine.value;
+  return {
+    entityId,
+    userId,
+    type,
+    keyVersion,
+    state,
+    tls: record.tls === true,
+    createdAt,
+    updatedAt,
+  };
 }
 
 export function entityHandlers(parts: ServerParts) {
   const { users, entities, cipher, log, config, mutex } = parts;
   const crypto = config.crypto;
+  const tls = tlsRequirement(config);
+  /** Refuses (and logs) the enrollment of a declared entity over plain HTTP. */
+  function requireTls(c: Context<ServerEnv>, declared: boolean, userId: string, entityId: string) {
+    if (!tls.refuses(declared, c.req.raw, c.env)) return;
+    logTlsRefusal(parts, c.req.raw, c.env, { userId, entityId });
+    throw new CpnsError("ERR_TLS_REQUIRED");
+  }
 
   /**
    * Loads an entity the principal owns. Issue #9 item 8: another owner's entity
@@ -57,8 +76,12 @@ export function entityHandlers(parts: ServerParts) {
 
   async function enroll(c: Context<ServerEnv>) {
     const userId = userOf(c.var.principal);
-    const { entityId, type } = await readJson(c, enrollSchema, config.bodyLimitBytes);
+    const body = await readJson(c, enrollSchema, config.bodyLimitBytes);
+    const { entityId, type } = body;
     const digest = c.var.digest;
+    // Issue #10 (tls-declare): the answer carries the key of an entity that declares TLS:
+    // it is refused over plain HTTP before anything is read or written.
+    requireTls(c, body.tls === true, userId, entityId);
 
     return mutex.run(`id:${entityId}`, async () => {
       if (await users.get(entityId)) throw new CpnsError("ERR_ID_TAKEN");
@@ -78,6 +101,13 @@ export function entityHandlers(parts: ServerParts) {
         }
         throw new CpnsError("ERR_ENTITY_STATE");
       }
+      // A declaration stays: a rotation may add it, never withdraw it (an old client that
+      // says nothing keeps it; an explicit false is refused rather than ignored).
+      if (existing?.tls === true && body.tls === false) {
+        throw new CpnsError("ERR_TLS_DECLARATION_FIXED");
+      }
+      const declaredTls = existing?.tls === true || body.tls === true;
+      requireTls(c, declaredTls, userId, entityId);
       const keyVersion = next.context.keyVersion;
       const eukey = randomBytes(32, crypto);
 
@@ -104,6 +134,7 @@ export function entityHandlers(parts: ServerParts) {
         keyVersion,
         eukey: await cipher.seal("eukey", eukeySealId(entityId, keyVersion), eukey),
         machine: persist(next),
+        ...(declaredTls ? { tls: true } : {}),
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       };
@@ -124,6 +155,7 @@ export function entityHandlers(parts: ServerParts) {
       const response: EnrollResponse = {
         ...context,
         rotated: Boolean(existing),
+        tls: declaredTls,
         alg: EUKEY_TRANSPORT_ALG,
         sealedKey,
       };

@@ -24,7 +24,9 @@ export type SecurityEventName =
   | "otk.revoked"
   | "auth.failed"
   | "auth.rate_limited"
-  | "admin.denied";
+  | "admin.denied"
+  /** Issue #10 (tls-declare): a declared entity's request over plain HTTP was refused. */
+  | "tls.required";
 
 export interface SecurityEvent {
   event: SecurityEventName;
@@ -51,6 +53,7 @@ const AGGREGATED: ReadonlySet<SecurityEventName> = new Set([
   "auth.failed",
   "auth.rate_limited",
   "admin.denied",
+  "tls.required",
 ]);
 /** Bound on (event, address) pairs waiting for their summary line. */
 const MAX_PENDING = 10_000;

@@ -14,6 +14,7 @@
  * when it says no.
  *
  * Implements: SEED-5.x.2-1, SEED-5.x.3-2, SERVER-AUTHZ-POLICY, DIGEST-QOP-REQUIRED
+ * Implements: TLSDECL-REFUSE-PLAIN
  */
 import type { MiddlewareHandler } from "hono";
 import { utf8 } from "../crypto/bytes.ts";
@@ -34,6 +35,7 @@ import {
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { credentialLookup } from "./credentials.ts";
 import { isAllowed, needsAuthentication, POLICY, type RouteId } from "./policy.ts";
+import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
 
 /** Whether a stale-nonce answer may pass an over-budget name: only for an entity (its 256-bit key cannot be guessed). */
 async function namesEntity(parts: ServerParts, identity: AttemptedIdentity, header: string) {
@@ -47,6 +49,7 @@ async function namesEntity(parts: ServerParts, identity: AttemptedIdentity, head
 
 export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareHandler<ServerEnv> {
   const { config, limiter, log } = parts;
+  const tls = tlsRequirement(config);
   const adminToken = utf8(config.adminToken);
   if (adminToken.length < 16) throw new TypeError("server: the admin token must be >= 16 bytes");
   const addressOf = (c: Parameters<MiddlewareHandler<ServerEnv>>[0]) =>
@@ -116,6 +119,13 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
         c.set("principal", principal);
         if (!isAllowed(route, principal.kind)) {
           c.res = problemResponse("ERR_FORBIDDEN");
+          return;
+        }
+        // Issue #10 (tls-declare): an entity that declared TLS is refused plain HTTP
+        // before any handler runs (nothing written, no key material in the answer).
+        if ("declaredTls" in principal && tls.refuses(principal.declaredTls, c.req.raw, c.env)) {
+          logTlsRefusal(parts, c.req.raw, c.env, { entityId: principal.entityId });
+          c.res = problemResponse("ERR_TLS_REQUIRED");
           return;
         }
         await next();

@@ -34,6 +34,12 @@ export interface EntityRecord {
   /** Sealed EUKey (32 bytes) of the current version; absent once revoked. */
   eukey?: string;
   machine: PersistedMachineState;
+  /**
+   * Issue #10 (tls-declare): the entity declared at enrollment that it supports
+   * TLS, so the server refuses it plain HTTP. Absent in records written before
+   * the declaration existed, which means false.
+   */
+  tls?: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -56,6 +62,7 @@ export const entityRecordSchema = z.object({
   keyVersion: z.number().int().nonnegative(),
   eukey: z.string().optional(),
   machine: machineStateSchema,
+  tls: z.boolean().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

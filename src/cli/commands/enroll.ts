@@ -7,6 +7,7 @@
  * known (from the key store, else from the server).
  *
  * Implements: CLI-FLOWS, KEYSTORE-OUTSIDE-GIT
+ * Implements: TLSDECL-ENROLL
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { AgentError, EntityAgent } from "../../agent/agent.ts";
@@ -33,6 +34,8 @@ interface EnrollOptions extends GlobalOptions {
   entity: string;
   type?: EntityType;
   passwordStdin?: boolean;
+  /** Issue #10 (tls-declare): declare TLS support (default: when the server URL is https:). */
+  tls?: boolean;
 }
 
 function parseType(value: string): EntityType {
@@ -85,7 +88,11 @@ async function enroll(ctx: CliContext, options: EnrollOptions, rotate: boolean):
   const agent = new EntityAgent({ serverUrl: base, store, fetch: fetchLike });
   let record: DeviceRecord;
   try {
-    record = await agent.enroll({ userId, password, entityId, type });
+    // Issue #10 (tls-declare): a device that reaches the server over https: supports TLS and
+    // says so, so the server will refuse it plain HTTP; --tls / --no-tls say it explicitly.
+    // A rotation says nothing unless asked: the server keeps an earlier declaration.
+    const tls = options.tls ?? (!rotate && new URL(base).protocol === "https:");
+    record = await agent.enroll({ userId, password, entityId, type, ...(tls ? { tls } : {}) });
   } catch (err) {
     throw explain(err, userId, entityId);
   }
@@ -126,6 +133,11 @@ export function registerEnrollCommands(program: Command, ctx: CliContext): void 
       ),
   )
     .option("--type <type>", "PNE or PNGW (default: the type this key store knows)", parseType)
+    .option(
+      "--tls",
+      "declare that this entity supports TLS (default when the server URL is https:)",
+    )
+    .option("--no-tls", "do not declare TLS support, even over https:")
     .action((_options: unknown, command: Command) =>
       enroll(ctx, command.optsWithGlobals<EnrollOptions>(), false),
     );
