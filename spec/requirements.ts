@@ -1140,6 +1140,13 @@ const SECURE_SESSIONS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #10", refines: ["PEERCH-OPEN", "CHANNEL-BINDING", "CHANNEL-REPLAY"] },
   ),
+  add(
+    "PEERCH-CLI",
+    CHANNEL,
+    "`cpns peer connect` sends its message inside a secure channel with the PN GW and its `--via-gateway` request inside a secure channel with the CPNS Server through the relay by default; `--plain` (Digest alone) is an explicit flag whose output says it is weaker.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["PEERCH-OPEN", "GATEWAY-RELAY-E2E"] },
+  ),
   // --- end: peer-channel ---
   // --- channel-machines ---
   // --- end: channel-machines ---

@@ -62,7 +62,12 @@ export class ServerChannel extends RecordChannel {
         ...(options.now ? { now: options.now } : {}),
         ...(options.crypto ? { crypto: options.crypto } : {}),
       });
-      return new ServerChannel(endpoint, sessionId, recordUrl, transport);
+      return new ServerChannel(endpoint, {
+        sessionId,
+        serverId: exchange.realm,
+        recordUrl,
+        transport,
+      });
     } finally {
       eukey.fill(0);
     }

@@ -14,21 +14,19 @@ import { CpnsError } from "../errors.ts";
 import type { PeerMessageResponse } from "../protocol/schemas.ts";
 import { problemOf } from "./agent.ts";
 import type { PeerSession } from "./peer.ts";
-import { RecordChannel, type RecordChannelSetup } from "./record-channel.ts";
+import {
+  RecordChannel,
+  type RecordChannelPlace,
+  type RecordChannelSetup,
+} from "./record-channel.ts";
 
 export const PEER_CHANNELS_PATH = "/cpns-gw/v1/channels";
 
 export class PeerChannel extends RecordChannel {
   readonly #session: PeerSession;
 
-  private constructor(
-    session: PeerSession,
-    endpoint: ChannelEndpoint,
-    sessionId: string,
-    recordUrl: string,
-    transport: FetchLike,
-  ) {
-    super(endpoint, sessionId, recordUrl, transport);
+  private constructor(session: PeerSession, endpoint: ChannelEndpoint, place: RecordChannelPlace) {
+    super(endpoint, place);
     this.#session = session;
   }
 
@@ -38,13 +36,12 @@ export class PeerChannel extends RecordChannel {
     setup: RecordChannelSetup & { recordUrl: string; transport: FetchLike },
   ): Promise<PeerChannel> {
     const endpoint = await RecordChannel.endpointOf(setup);
-    return new PeerChannel(
-      session,
-      endpoint,
-      setup.context.sessionId,
-      setup.recordUrl,
-      setup.transport,
-    );
+    return new PeerChannel(session, endpoint, {
+      sessionId: setup.context.sessionId,
+      serverId: setup.context.serverId,
+      recordUrl: setup.recordUrl,
+      transport: setup.transport,
+    });
   }
 
   override async fetch(path: string, init: RequestInit = {}): Promise<Response> {

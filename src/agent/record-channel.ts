@@ -36,22 +36,29 @@ export interface RecordChannelSetup {
   crypto?: CryptoProvider;
 }
 
+/** Where an open channel's records go, and whom it was opened with. */
+export interface RecordChannelPlace {
+  sessionId: string;
+  /** The serving end's id: the CPNS Server's realm, or the PN GW's Entity ID. */
+  serverId: string;
+  /** `<base><channels path>/<sessionId>` */
+  recordUrl: string;
+  transport: FetchLike;
+}
+
 export class RecordChannel {
   readonly sessionId: string;
+  readonly serverId: string;
   readonly #endpoint: ChannelEndpoint;
   readonly #recordUrl: string;
   readonly #transport: FetchLike;
 
-  protected constructor(
-    endpoint: ChannelEndpoint,
-    sessionId: string,
-    recordUrl: string,
-    transport: FetchLike,
-  ) {
-    this.sessionId = sessionId;
+  protected constructor(endpoint: ChannelEndpoint, place: RecordChannelPlace) {
+    this.sessionId = place.sessionId;
+    this.serverId = place.serverId;
     this.#endpoint = endpoint;
-    this.#recordUrl = recordUrl;
-    this.#transport = transport;
+    this.#recordUrl = place.recordUrl;
+    this.#transport = place.transport;
   }
 
   /** The client endpoint of `setup` (the caller zeroes its copy of the secret afterwards). */
