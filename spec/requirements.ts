@@ -1147,6 +1147,16 @@ const SECURE_SESSIONS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #10", refines: ["PEERCH-OPEN", "GATEWAY-RELAY-E2E"] },
   ),
+  add(
+    "PEERCH-MATRIX",
+    CHANNEL,
+    "Every reference point (PNE–Server direct and through a PN GW's relay, PN GW–Server, PNE–PN GW, PN GW–PN GW) carries text, binary and 64 KiB payloads intact in each mode, TLS and the secure channel; a PN GW's relay admits a 64 KiB payload inside a channel record.",
+    IMPLEMENTED,
+    {
+      source: "issue #10",
+      refines: ["SEED-5.x.4-2", "SEED-5.x.4-3", "SEED-5.x.4-4", "SEED-5.x.4-5", "SEED-5.x.4-6"],
+    },
+  ),
   // --- end: peer-channel ---
   // --- channel-machines ---
   // --- end: channel-machines ---

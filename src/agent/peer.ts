@@ -238,6 +238,25 @@ export class PeerSession {
     return (await res.json()) as PeerMessageResponse;
   }
 
+  /** Raw bytes the PN GW echoes as they came (up to 64 KiB), under the session's Digest (auth-int). */
+  async sendBytes(bytes: Uint8Array): Promise<Uint8Array> {
+    this.#requireLive("MESSAGE");
+    const res = await this.#sessionFetch?.(
+      `${this.#gatewayUrl}/cpns-gw/v1/sessions/${this.sessionId}/messages`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream" },
+        body: bytes as BodyInit,
+      },
+    );
+    if (!res) throw new CpnsError("ERR_PEER_SESSION_GONE");
+    if (!res.ok) {
+      if (res.status === 410) this.#end();
+      throw await problemOf(res);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
   /**
    * A transport for this entity's own requests to the CPNS Server (an
    * EntityAgent's `fetch`): each request goes to the PN GW instead, with the

@@ -73,7 +73,7 @@ export interface PnGatewayOptions {
   channelLifetimeSeconds?: number;
   /** How the relay reaches the server. Default: the global fetch. */
   upstream?: FetchLike;
-  /** Largest relayed request body. Default 64 KiB. */
+  /** Largest relayed request body. Default 64 KiB and 1 KiB: a 64 KiB payload inside a channel record fits. */
   maxRelayBodyBytes?: number;
   /** Epoch milliseconds. Default Date.now. */
   now?: () => number;
@@ -92,6 +92,13 @@ type GatewayEnv = DigestEnv<GatewaySessionEntry>;
 /** Set only by the channel handler when it dispatches an inner request: unforgeable from outside. */
 const CHANNEL_SESSION = Symbol("cpns-gw.channel.session");
 type InnerEnv = { Bindings: { [CHANNEL_SESSION]: GatewaySessionEntry } };
+
+/**
+ * 64 KiB of payload, plus room for what a secure channel record adds around it
+ * (14-byte header, 16-byte tag, the inner method, target and headers), so the
+ * same payload crosses the relay inside a channel as in clear.
+ */
+const DEFAULT_RELAY_BODY_BYTES = 64 * 1024 + 1024;
 
 /** Session traffic may also be raw bytes, echoed as they came (at most this many). */
 const MAX_BINARY_MESSAGE = 64 * 1024;
@@ -216,7 +223,7 @@ export class PnGateway {
       // over), not with a stale 407 that a fetch-based peer could not even read.
       nonceLifetimeSeconds: (options.sessionLifetimeSeconds ?? 900) + 60,
     };
-    const maxRelayBodyBytes = options.maxRelayBodyBytes ?? 64 * 1024;
+    const maxRelayBodyBytes = options.maxRelayBodyBytes ?? DEFAULT_RELAY_BODY_BYTES;
     const asProxy = digestAuth<GatewaySessionEntry>({
       ...proxyOptions,
       proxy: true,
