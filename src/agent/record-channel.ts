@@ -113,19 +113,53 @@ export class RecordChannel {
     record: Uint8Array,
     binding: { epoch: number; seq: number },
   ): ReturnType<ChannelEndpoint["openResponse"]> {
-    const res = await this.#transport(
+    let res: Response;
+    try {
+      res = await this.#post(record);
+    } catch (err) {
+      await this.#abandon();
+      throw err;
+    }
+    if (res.status !== 200 || res.headers.get("content-type") !== CHANNEL_MEDIA_TYPE) {
+      // The serving end (or something on the way) refused the record in clear: say what it said.
+      // A 5xx says the record may or may not have arrived: see #abandon.
+      if (res.status >= 500) await this.#abandon();
+      throw await problemOf(res);
+    }
+    const answer = new Uint8Array(await res.arrayBuffer());
+    return coded(() => this.#endpoint.openResponse(answer, this.#place(), binding));
+  }
+
+  async #post(record: Uint8Array): Promise<Response> {
+    return this.#transport(
       new Request(this.#recordUrl, {
         method: "POST",
         headers: { "content-type": CHANNEL_MEDIA_TYPE },
         body: record as BodyInit,
       }),
     );
-    if (res.status !== 200 || res.headers.get("content-type") !== CHANNEL_MEDIA_TYPE) {
-      // The serving end (or something on the way) refused the record in clear: say what it said.
-      throw await problemOf(res);
+  }
+
+  /**
+   * A request whose answer never came may still be held somewhere on the path
+   * and delivered later, where the serving end would accept it once (it is
+   * fresh in the replay window). So the channel is given up at once: a close
+   * record goes out (best effort), after which the serving end forgets the
+   * channel and a late record finds nothing; this end sends nothing more either.
+   */
+  async #abandon(): Promise<void> {
+    try {
+      const sealed = await this.#endpoint.sealClose(this.#place());
+      const res = await this.#post(sealed.record);
+      if (res.status === 200) {
+        const answer = new Uint8Array(await res.arrayBuffer());
+        await this.#endpoint.openResponse(answer, this.#place(), sealed.binding);
+      } else {
+        await res.body?.cancel();
+      }
+    } catch {
+      // Nothing more to do: this end is closing (it sends no record again) whatever happened.
     }
-    const answer = new Uint8Array(await res.arrayBuffer());
-    return coded(() => this.#endpoint.openResponse(answer, this.#place(), binding));
   }
 }
 

@@ -5,10 +5,17 @@
 // record back and delivers it later, moves a record into another channel or the other direction;
 // all refused and nothing applied. The channel dies with its session.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ServerChannel } from "../../src/agent/channel-client.ts";
 import type { PeerChannel } from "../../src/agent/peer-channel.ts";
 import { CHANNEL_MEDIA_TYPE } from "../../src/channel/record.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
-import { connectPeer, type Device, enrollDevice, startGateway } from "./peer-helpers.ts";
+import {
+  connectPeer,
+  type Device,
+  enrollDevice,
+  relayedAgent,
+  startGateway,
+} from "./peer-helpers.ts";
 import { startTestServer, type TestServer } from "./server-helpers.ts";
 
 const ALICE = { userId: "alice", password: "alice-password-1" };
@@ -348,6 +355,140 @@ describe("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS] an attacker on the path between pe
       expect((await b.channel.send("b again")).echo).toBe("b again");
     } finally {
       await Promise.all([a.running.close(), b.running.close()]);
+    }
+  });
+});
+
+describe("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS] a PN GW relay attacking a PNE's channel with the CPNS Server", () => {
+  /** A PN GW whose relay upstream is `upstream`, and a PNE with a channel to the server through it. */
+  async function relayedChannel(name: string, upstream: FetchLike) {
+    const gw = await enrollDevice(server, ALICE, `${name}-gw`, "PNGW");
+    const pne = await enrollDevice(server, ALICE, `${name}-pne`, "PNE");
+    const running = await startGateway(server, gw, { upstream });
+    await running.gateway.offer(pne.entityId);
+    const { session } = await connectPeer(server, pne, gw.entityId);
+    const channel = await ServerChannel.open({
+      agent: relayedAgent(server, pne, session),
+      store: pne.store,
+      entityId: pne.entityId,
+      serverUrl: server.url,
+      fetch: session.relayTransport(),
+      now: () => server.clock.now,
+    });
+    return { gw, pne, running, channel };
+  }
+
+  const isRecord = (request: Request) => request.headers.get("content-type") === CHANNEL_MEDIA_TYPE;
+
+  it("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS][SEED-5.x.4-2] a record held back (the relay feigns an upstream failure) and then delivered finds no channel (the PNE's channel closed itself): the OTK it asked for is not delivered", async () => {
+    let hold = false;
+    let held: { url: string; body: Uint8Array } | undefined;
+    const upstream: FetchLike = async (request) => {
+      if (hold && isRecord(request)) {
+        hold = false; // one record only: the PNE's close that follows goes through
+        held = { url: request.url, body: new Uint8Array(await request.arrayBuffer()) };
+        throw new TypeError("feigned upstream failure");
+      }
+      return fetch(request);
+    };
+    const { pne, running, channel } = await relayedChannel("pc-relay-hold", upstream);
+    // Another PN GW offers pne an OTK: its delivery (POST, once only) is the effect to watch.
+    const other = await enrollDevice(server, ALICE, "pc-relay-hold-gw2", "PNGW");
+    const otherGateway = await startGateway(server, other);
+    try {
+      const offer = await otherGateway.gateway.offer(pne.entityId);
+      hold = true;
+      const asked = channel.fetch(`/cpns/v1/otks/${offer.otkId}/delivery`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      await expect(asked).rejects.toMatchObject({ code: "ERR_RELAY_UPSTREAM" });
+      // The PNE cannot know the fate of its request: its channel closed itself.
+      expect(channel.state).toBe("closed");
+      await expect(channel.fetch("/cpns/v1/whoami")).rejects.toMatchObject({
+        code: "ERR_CHANNEL_CLOSED",
+      });
+      if (!held) throw new Error("nothing held");
+      const late = await post(held.url, held.body);
+      expect(late.status).toBe(404);
+      expect(await late.json()).toMatchObject({ code: "ERR_CHANNEL_UNKNOWN" });
+      const waiting = await pne.otks.inbox(pne.entityId);
+      expect(waiting.map((o) => o.otkId)).toContain(offer.otkId);
+    } finally {
+      await Promise.all([running.close(), otherGateway.close()]);
+    }
+  });
+
+  it("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS][CHANNEL-KEYS] a record moved into another PNE's channel, or the server's answer sent back to it as a request, is refused", async () => {
+    const records: Array<{ url: string; request: Uint8Array; response: Uint8Array }> = [];
+    const recording: FetchLike = async (request) => {
+      const body = new Uint8Array(await request.clone().arrayBuffer());
+      const answer = await fetch(request);
+      if (isRecord(request)) {
+        records.push({
+          url: request.url,
+          request: body,
+          response: new Uint8Array(await answer.clone().arrayBuffer()),
+        });
+      }
+      return answer;
+    };
+    const a = await relayedChannel("pc-relay-move-a", recording);
+    const b = await relayedChannel("pc-relay-move-b", recording);
+    try {
+      expect((await a.channel.fetch("/cpns/v1/whoami")).status).toBe(200);
+      const fromA = records[records.length - 1];
+      expect((await b.channel.fetch("/cpns/v1/whoami")).status).toBe(200);
+      const fromB = records[records.length - 1];
+      if (!fromA || !fromB) throw new Error("no record carried");
+      const moved = await post(fromB.url, fromA.request);
+      expect(moved.status).toBe(400);
+      expect(await moved.json()).toMatchObject({ code: "ERR_CHANNEL_RECORD" });
+      const reflected = await post(fromA.url, fromA.response);
+      expect(reflected.status).toBe(400);
+      expect(await reflected.json()).toMatchObject({ code: "ERR_CHANNEL_RECORD" });
+      expect((await a.channel.fetch("/cpns/v1/whoami")).status).toBe(200);
+    } finally {
+      await Promise.all([a.running.close(), b.running.close()]);
+    }
+  });
+
+  it("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS][CHANNEL-BINDING] a relay that reorders a concurrent burst: every answer still opens only for its own request, and none can be replayed", async () => {
+    const records: Array<{ url: string; body: Uint8Array }> = [];
+    let gate: Promise<void> | undefined;
+    let release!: () => void;
+    const reordering: FetchLike = async (request) => {
+      if (isRecord(request)) {
+        records.push({
+          url: request.url,
+          body: new Uint8Array(await request.clone().arrayBuffer()),
+        });
+        // The first record waits until the others have been delivered.
+        if (records.length === 1) await gate;
+        else if (records.length === 5) release();
+      }
+      return fetch(request);
+    };
+    const { running, channel, pne } = await relayedChannel("pc-relay-reorder", reordering);
+    try {
+      records.length = 0;
+      gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const answers = await Promise.all([
+        channel.fetch("/cpns/v1/whoami"),
+        channel.fetch("/cpns/v1/otks/inbox"),
+        channel.fetch("/cpns/v1/whoami?second"),
+        channel.fetch("/cpns/v1/entities"),
+        channel.fetch("/cpns/v1/otks/inbox?second"),
+      ]);
+      expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 403, 200]);
+      expect(await answers[0]?.json()).toMatchObject({ entityId: pne.entityId });
+      expect(await answers[1]?.json()).toEqual({ otks: [] });
+      for (const record of records) expect((await post(record.url, record.body)).status).toBe(409);
+    } finally {
+      await running.close();
     }
   });
 });
