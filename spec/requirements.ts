@@ -1141,6 +1141,13 @@ const SECURE_SESSIONS: Requirement[] = [
     { source: "issue #10", refines: ["PEERCH-OPEN", "CHANNEL-BINDING", "CHANNEL-REPLAY"] },
   ),
   add(
+    "PEERCH-ABANDON",
+    CHANNEL,
+    "A client's channel whose answer never came (transport failure, or a 5xx in clear) closes itself at once, so a record held back on the path and delivered later finds no channel.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["PEERCH-ATTACKS", "GATEWAY-RELAY-E2E"] },
+  ),
+  add(
     "PEERCH-CLI",
     CHANNEL,
     "`cpns peer connect` sends its message inside a secure channel with the PN GW and its `--via-gateway` request inside a secure channel with the CPNS Server through the relay by default; `--plain` (Digest alone) is an explicit flag whose output says it is weaker.",

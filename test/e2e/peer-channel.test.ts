@@ -380,7 +380,7 @@ describe("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS] a PN GW relay attacking a PNE's ch
 
   const isRecord = (request: Request) => request.headers.get("content-type") === CHANNEL_MEDIA_TYPE;
 
-  it("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS][SEED-5.x.4-2] a record held back (the relay feigns an upstream failure) and then delivered finds no channel (the PNE's channel closed itself): the OTK it asked for is not delivered", async () => {
+  it("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS][PEERCH-ABANDON][SEED-5.x.4-2] a record held back (the relay feigns an upstream failure) and then delivered finds no channel (the PNE's channel closed itself): the OTK it asked for is not delivered", async () => {
     let hold = false;
     let held: { url: string; body: Uint8Array } | undefined;
     const upstream: FetchLike = async (request) => {
