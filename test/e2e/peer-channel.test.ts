@@ -214,6 +214,23 @@ describe("[FFS-NO-TLS][PEERCH-OPEN] the secure channel between peers, opened und
   });
 });
 
+describe("[PEERCH-SESSION-BOUND] a peer channel's own expiry", () => {
+  it("[PEERCH-SESSION-BOUND][CHANNEL-CLOSE] a channel expires at its lifetime (600 s) inside a longer session (900 s); the session goes on and a new channel opens", async () => {
+    const { running, session, channel } = await peered("pc-lifetime");
+    try {
+      expect((await channel.send("now")).echo).toBe("now");
+      server.clock.now += 601 * 1000;
+      await expect(channel.send("late")).rejects.toMatchObject({ code: "ERR_CHANNEL_CLOSED" });
+      expect((await session.send("plain still live")).echo).toBe("plain still live");
+      const fresh = await session.openChannel();
+      expect((await fresh.send("fresh")).echo).toBe("fresh");
+    } finally {
+      server.clock.now -= 601 * 1000;
+      await running.close();
+    }
+  });
+});
+
 describe("[GATEWAY-RELAY-E2E][PEERCH-ATTACKS] an attacker on the path between peers", () => {
   /** The inner DELETE closes the session: the one request whose effect is visible at the PN GW. */
   const closeInside = (channel: PeerChannel, sessionId: string | null) =>
