@@ -22,6 +22,8 @@ export interface ChannelRegistryLimits {
 /** Oldest first within an owner, so the oldest goes when one is too many. */
 export class ChannelRegistry<T extends RegisteredChannel = RegisteredChannel> {
   readonly #channels = new Map<string, T>();
+  /** Each owner's channel ids, oldest first: an opening costs O(perOwner), not O(total). */
+  readonly #byOwner = new Map<string, string[]>();
 
   constructor(
     private readonly now: () => number,
@@ -33,19 +35,21 @@ export class ChannelRegistry<T extends RegisteredChannel = RegisteredChannel> {
   }
 
   add(sessionId: string, channel: T): void {
-    const nowMs = this.now();
     if (this.#channels.size >= this.limits.total) {
-      for (const [id, open] of this.#channels)
-        if (open.expiresAtMs <= nowMs) this.#channels.delete(id);
+      const nowMs = this.now();
+      for (const [id, open] of this.#channels) if (open.expiresAtMs <= nowMs) this.delete(id);
     }
-    const mine = [...this.#channels].filter(([, open]) => open.owner === channel.owner);
-    for (const [id] of mine.slice(0, Math.max(0, mine.length - this.limits.perOwner + 1))) {
-      this.#channels.delete(id);
+    const mine = this.#byOwner.get(channel.owner) ?? [];
+    while (mine.length >= this.limits.perOwner) {
+      const oldest = mine.shift() as string;
+      this.#channels.delete(oldest);
     }
     if (this.#channels.size >= this.limits.total) {
-      this.#channels.delete(this.#channels.keys().next().value as string);
+      this.delete(this.#channels.keys().next().value as string);
     }
     this.#channels.set(sessionId, channel);
+    mine.push(sessionId);
+    this.#byOwner.set(channel.owner, mine);
   }
 
   get(sessionId: string): T | undefined {
@@ -53,11 +57,18 @@ export class ChannelRegistry<T extends RegisteredChannel = RegisteredChannel> {
   }
 
   delete(sessionId: string): void {
+    const channel = this.#channels.get(sessionId);
+    if (!channel) return;
     this.#channels.delete(sessionId);
+    const mine = this.#byOwner.get(channel.owner);
+    const at = mine?.indexOf(sessionId) ?? -1;
+    if (mine && at >= 0) mine.splice(at, 1);
+    if (mine?.length === 0) this.#byOwner.delete(channel.owner);
   }
 
   /** Drops every channel of `owner` (its session or key ended). */
   deleteOwner(owner: string): void {
-    for (const [id, open] of this.#channels) if (open.owner === owner) this.#channels.delete(id);
+    for (const id of this.#byOwner.get(owner) ?? []) this.#channels.delete(id);
+    this.#byOwner.delete(owner);
   }
 }
