@@ -1150,6 +1150,68 @@ const SECURE_SESSIONS: Requirement[] = [
   ),
   // --- end: tls-declare ---
   // --- peer-channel ---
+  add(
+    "PEERCH-OPEN",
+    CHANNEL,
+    "A peer with a live peer session (a PNE over CPNS-1/6, a PN GW over CPNS-3) opens the secure channel with the PN GW by one Digest request under the per-session secret (qop=auth-int, the PN GW's rspauth required); its keys come from that secret salted with that exchange's nonce and cnonce, and the session's traffic then goes as records.",
+    IMPLEMENTED,
+    {
+      source: "issue #10; spec/channel.md §1-§2",
+      refines: ["SEED-5.x.4-4", "SEED-5.x.4-5", "FFS-NO-TLS"],
+    },
+  ),
+  add(
+    "PEERCH-DISPATCH",
+    CHANNEL,
+    "A PN GW dispatches a channel's inner requests only to its own session routes (messages, close) for that channel's session and peer; any other target (another session, the relay, a channel route) is refused.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["PEERCH-OPEN"] },
+  ),
+  add(
+    "PEERCH-SESSION-BOUND",
+    CHANNEL,
+    "A peer channel lives no longer than its peer session: the session's close (by Digest or inside the channel) or expiry ends it at the PN GW and at the peer.",
+    IMPLEMENTED,
+    { source: "issue #10; spec/channel.md §6", refines: ["PEERCH-OPEN", "CHANNEL-CLOSE"] },
+  ),
+  add(
+    "PEERCH-ONE-PER-SESSION",
+    CHANNEL,
+    "A PN GW keeps one channel per peer session (a newer one replaces the older) and a bounded number in total, so a record held back on the path finds no channel once the peer opened a new one or closed it.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["PEERCH-OPEN", "CHANNEL-REPLAY"] },
+  ),
+  add(
+    "PEERCH-ATTACKS",
+    CHANNEL,
+    "Anything on the path between peers sees only ciphertext, and a flipped byte, a truncated, replayed, swapped or reflected record, or one moved into another channel, is refused with a stable code and nothing is applied.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["PEERCH-OPEN", "CHANNEL-BINDING", "CHANNEL-REPLAY"] },
+  ),
+  add(
+    "PEERCH-ABANDON",
+    CHANNEL,
+    "A client's channel whose answer never came (transport failure, or a 5xx in clear) closes itself at once, so a record held back on the path and delivered later finds no channel.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["PEERCH-ATTACKS", "GATEWAY-RELAY-E2E"] },
+  ),
+  add(
+    "PEERCH-CLI",
+    CHANNEL,
+    "`cpns peer connect` sends its message inside a secure channel with the PN GW and its `--via-gateway` request inside a secure channel with the CPNS Server through the relay by default; `--plain` (Digest alone) is an explicit flag whose output says it is weaker.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["PEERCH-OPEN", "GATEWAY-RELAY-E2E"] },
+  ),
+  add(
+    "PEERCH-MATRIX",
+    CHANNEL,
+    "Every reference point (PNE–Server direct and through a PN GW's relay, PN GW–Server, PNE–PN GW, PN GW–PN GW) carries text, binary and 64 KiB payloads intact in each mode, TLS and the secure channel; a PN GW's relay admits a 64 KiB payload inside a channel record.",
+    IMPLEMENTED,
+    {
+      source: "issue #10",
+      refines: ["SEED-5.x.4-2", "SEED-5.x.4-3", "SEED-5.x.4-4", "SEED-5.x.4-5", "SEED-5.x.4-6"],
+    },
+  ),
   // --- end: peer-channel ---
   // --- channel-machines ---
   add(

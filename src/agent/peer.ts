@@ -29,6 +29,8 @@ import { peerSessionSecret } from "../protocol/otk-transport.ts";
 import { type PeerMessageResponse, peerSessionViewSchema } from "../protocol/schemas.ts";
 import { problemOf } from "./agent.ts";
 import type { ReceivedOtk } from "./otk-client.ts";
+import { PEER_CHANNELS_PATH, PeerChannel } from "./peer-channel.ts";
+import { openingAnswer } from "./record-channel.ts";
 
 type PeerSnapshot = SnapshotFrom<typeof peerSessionMachine>;
 
@@ -56,6 +58,10 @@ export class PeerSession {
   readonly #now: () => number;
   #sessionFetch: ((input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) | undefined;
   #proxyFetch: ((input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) | undefined;
+  /** The per-session secret, kept for the secure channel's keys; zeroed when the session ends. */
+  #secret: Uint8Array | undefined;
+  #transport: FetchLike | undefined;
+  #crypto: CryptoProvider | undefined;
 
   private constructor(snapshot: PeerSnapshot, gatewayUrl: string, now: () => number) {
     this.#snapshot = snapshot;
@@ -184,7 +190,10 @@ export class PeerSession {
       );
     }
     const view = parsed.data;
-    const secret = toBase64url(await peerSessionSecret(otk, exchange, options.crypto));
+    this.#secret = await peerSessionSecret(otk, exchange, options.crypto);
+    this.#transport = options.fetch;
+    this.#crypto = options.crypto;
+    const secret = toBase64url(this.#secret);
     this.#advance({
       type: "GATEWAY_PROVED",
       sessionId: view.sessionId,
@@ -229,6 +238,25 @@ export class PeerSession {
       throw await problemOf(res);
     }
     return (await res.json()) as PeerMessageResponse;
+  }
+
+  /** Raw bytes the PN GW echoes as they came (up to 64 KiB), under the session's Digest (auth-int). */
+  async sendBytes(bytes: Uint8Array): Promise<Uint8Array> {
+    this.#requireLive("MESSAGE");
+    const res = await this.#sessionFetch?.(
+      `${this.#gatewayUrl}/cpns-gw/v1/sessions/${this.sessionId}/messages`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream" },
+        body: bytes as BodyInit,
+      },
+    );
+    if (!res) throw new CpnsError("ERR_PEER_SESSION_GONE");
+    if (!res.ok) {
+      if (res.status === 410) this.#end();
+      throw await problemOf(res);
+    }
+    return new Uint8Array(await res.arrayBuffer());
   }
 
   /**
@@ -298,11 +326,52 @@ export class PeerSession {
     throw problem;
   }
 
+  /**
+   * Opens the CPNS secure channel with the PN GW under this session (seed
+   * 5.x.4; src/agent/peer-channel.ts): one Digest request with the session's
+   * credentials (auth-int, rspauth required), whose nonce and cnonce salt the
+   * channel's keys. The session's traffic can then go as records.
+   */
+  async openChannel(): Promise<PeerChannel> {
+    this.#requireLive("MESSAGE");
+    const res = await this.#sessionFetch?.(`${this.#gatewayUrl}${PEER_CHANNELS_PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    if (!res || !this.#secret) throw new CpnsError("ERR_PEER_SESSION_GONE");
+    if (res.status !== 201) {
+      if (res.status === 410) this.#end();
+      throw await problemOf(res);
+    }
+    // The session fetch verified rspauth over this answer: the channel id is the PN GW's.
+    const exchange = digestExchangeOf(res);
+    if (!exchange) throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+    const { sessionId, expiresAtMs } = await openingAnswer(res);
+    return PeerChannel.create(this, {
+      context: {
+        secret: this.#secret,
+        nonce: exchange.nonce,
+        cnonce: exchange.cnonce,
+        clientId: this.#snapshot.context.entityId,
+        serverId: this.gatewayId,
+        sessionId,
+      },
+      expiresAtMs,
+      now: this.#now,
+      ...(this.#crypto ? { crypto: this.#crypto } : {}),
+      recordUrl: `${this.#gatewayUrl}${PEER_CHANNELS_PATH}/${sessionId}`,
+      transport: this.#transport ?? ((request) => fetch(request)),
+    });
+  }
+
   /** The PN GW says the session is over: so is ours. */
   #end(): void {
     this.#advance({ type: "CLOSE" });
     this.#sessionFetch = undefined;
     this.#proxyFetch = undefined;
+    this.#secret?.fill(0);
+    this.#secret = undefined;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,9 @@
  *   POST   /cpns-gw/v1/sessions/:id/messages session traffic (echo): Digest, username = the
  *                                            session id, secret = the per-session secret
  *   DELETE /cpns-gw/v1/sessions/:id          close
+ *   POST   /cpns-gw/v1/channels              the secure channel under the session (channels.ts):
+ *   POST   /cpns-gw/v1/channels/:id          records whose inner requests reach the two
+ *                                            session routes above, for that session only
  *   ANY    /cpns/v1/*                        relay to the CPNS Server for a PNE with a live
  *                                            session: Proxy-Authorization with the session
  *                                            credentials; the PNE's Authorization passes untouched
@@ -45,6 +48,7 @@ import {
   type PeerSessionView,
   peerMessageSchema,
 } from "../protocol/schemas.ts";
+import { GATEWAY_CHANNELS_PATH, gatewayChannelHandlers } from "./channels.ts";
 import { relayToServer } from "./relay.ts";
 import {
   GatewaySessionBook,
@@ -67,9 +71,11 @@ export interface PnGatewayOptions {
   otkLifetimeSeconds?: number;
   /** Default 900 s. */
   sessionLifetimeSeconds?: number;
+  /** Longest life of a secure channel with a peer (never beyond its session). Default 600 s. */
+  channelLifetimeSeconds?: number;
   /** How the relay reaches the server. Default: the global fetch. */
   upstream?: FetchLike;
-  /** Largest relayed request body. Default 64 KiB. */
+  /** Largest relayed request body. Default 64 KiB and 1 KiB: a 64 KiB payload inside a channel record fits. */
   maxRelayBodyBytes?: number;
   /** Epoch milliseconds. Default Date.now. */
   now?: () => number;
@@ -84,6 +90,21 @@ export interface OfferResult {
 }
 
 type GatewayEnv = DigestEnv<GatewaySessionEntry>;
+
+/** Set only by the channel handler when it dispatches an inner request: unforgeable from outside. */
+const CHANNEL_SESSION = Symbol("cpns-gw.channel.session");
+type InnerEnv = { Bindings: { [CHANNEL_SESSION]: GatewaySessionEntry } };
+
+/**
+ * 64 KiB of payload, plus room for what a secure channel record adds around it
+ * (14-byte header, 16-byte tag, the inner method, target and headers), so the
+ * same payload crosses the relay inside a channel as in clear.
+ */
+const DEFAULT_RELAY_BODY_BYTES = 64 * 1024 + 1024;
+
+/** Session traffic may also be raw bytes, echoed as they came (at most this many). */
+const MAX_BINARY_MESSAGE = 64 * 1024;
+const BINARY = "application/octet-stream";
 
 export class PnGateway {
   readonly app: Hono;
@@ -204,7 +225,7 @@ export class PnGateway {
       // over), not with a stale 407 that a fetch-based peer could not even read.
       nonceLifetimeSeconds: (options.sessionLifetimeSeconds ?? 900) + 60,
     };
-    const maxRelayBodyBytes = options.maxRelayBodyBytes ?? 64 * 1024;
+    const maxRelayBodyBytes = options.maxRelayBodyBytes ?? DEFAULT_RELAY_BODY_BYTES;
     const asProxy = digestAuth<GatewaySessionEntry>({
       ...proxyOptions,
       proxy: true,
@@ -273,8 +294,17 @@ export class PnGateway {
       return c.json(view, 201);
     });
 
-    app.post("/cpns-gw/v1/sessions/:sessionId/messages", withSession, async (c) => {
-      const entry = sessionEntryOf(c);
+    // The session routes, shared by Digest session traffic and the secure channel's inner requests.
+    const message = async (c: Context, entry: GatewaySessionEntry) => {
+      if ((c.req.header("content-type") ?? "").split(";")[0]?.trim() === BINARY) {
+        if (Number(c.req.header("content-length") ?? 0) > MAX_BINARY_MESSAGE) {
+          throw new CpnsError("ERR_BODY_TOO_LARGE");
+        }
+        const bytes = new Uint8Array(await c.req.arrayBuffer());
+        if (bytes.length > MAX_BINARY_MESSAGE) throw new CpnsError("ERR_BODY_TOO_LARGE");
+        this.#live(entry, "MESSAGE");
+        return c.body(bytes, 200, { "content-type": BINARY });
+      }
       const { message } = await readJson(c, peerMessageSchema);
       this.#live(entry, "MESSAGE");
       const answer: PeerMessageResponse = {
@@ -283,13 +313,46 @@ export class PnGateway {
         echo: message,
       };
       return c.json(answer);
+    };
+    const closeSession = (c: Context, entry: GatewaySessionEntry) => {
+      book.apply(entry, { type: "CLOSE" });
+      channels.sessionEnded(c.req.param("sessionId") ?? "");
+      return c.body(null, 204);
+    };
+
+    // What a channel's inner requests reach: the session routes, for the channel's own session.
+    const inner = new Hono<InnerEnv>();
+    const innerEntryOf = (c: Context<InnerEnv>) => {
+      const entry = c.env[CHANNEL_SESSION];
+      if (entry.snapshot.context.sessionId !== c.req.param("sessionId")) {
+        throw new CpnsError("ERR_FORBIDDEN");
+      }
+      return entry;
+    };
+    inner.post("/cpns-gw/v1/sessions/:sessionId/messages", (c) => message(c, innerEntryOf(c)));
+    inner.delete("/cpns-gw/v1/sessions/:sessionId", (c) => closeSession(c, innerEntryOf(c)));
+    inner.notFound(() => problemResponse("ERR_NOT_FOUND"));
+    inner.onError((err) => errorToResponse(err));
+    const channels = gatewayChannelHandlers({
+      gatewayId: options.gatewayId,
+      now: this.#now,
+      crypto: options.crypto,
+      lifetimeSeconds: options.channelLifetimeSeconds,
+      requireLive: (entry) => this.#live(entry, "MESSAGE"),
+      dispatch: async (request, entry) => inner.fetch(request, { [CHANNEL_SESSION]: entry }),
     });
 
-    app.delete("/cpns-gw/v1/sessions/:sessionId", withSession, (c) => {
-      const entry = sessionEntryOf(c);
-      book.apply(entry, { type: "CLOSE" });
-      return c.body(null, 204);
-    });
+    app.post("/cpns-gw/v1/sessions/:sessionId/messages", withSession, (c) =>
+      message(c, sessionEntryOf(c)),
+    );
+
+    app.delete("/cpns-gw/v1/sessions/:sessionId", withSession, (c) =>
+      closeSession(c, sessionEntryOf(c)),
+    );
+
+    app.post(GATEWAY_CHANNELS_PATH, withSession, (c) => channels.open(c, entryOf(c).digest));
+    // No Digest here: a record authenticates itself (AEAD under the channel's keys).
+    app.post(`${GATEWAY_CHANNELS_PATH}/:channelId`, (c) => channels.send(c));
 
     app.all("/cpns/v1/*", asProxy, async (c) => {
       const { entry } = entryOf(c);

@@ -9,6 +9,7 @@
  * headers (RFC 9110 §7.6.1) and the Proxy-Authorization that admitted the PNE.
  *
  * Implements: GATEWAY-RELAY
+ * Implements: PEERCH-MATRIX
  */
 
 import type { FetchLike } from "../digest/index.ts";

@@ -19,9 +19,11 @@
  * Implements: TLSDECL-REFUSE-PLAIN
  */
 import type { Context } from "hono";
-import { ChannelEndpoint, ChannelError } from "../channel/endpoint.ts";
-import { innerToRequest, readRecord, recordResponse, responseToInner } from "../channel/http.ts";
+import { ChannelEndpoint } from "../channel/endpoint.ts";
+import { readRecord } from "../channel/http.ts";
 import { CHANNEL_SUITE } from "../channel/keys.ts";
+import { ChannelRegistry, type RegisteredChannel } from "../channel/registry.ts";
+import { answerRecord } from "../channel/serve.ts";
 import { toBase64url } from "../crypto/bytes.ts";
 import { randomBytes } from "../crypto/provider.ts";
 import { CpnsError, problemResponse } from "../errors.ts";
@@ -31,59 +33,14 @@ import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
 
 type EntityPrincipal = Extract<CredentialData, { entityId: string }>;
 
-interface OpenChannel {
-  endpoint: ChannelEndpoint;
+interface OpenChannel extends RegisteredChannel {
   principal: EntityPrincipal;
-  expiresAtMs: number;
 }
 
 export const CHANNELS_PATH = "/cpns/v1/channels";
 const DEFAULT_LIFETIME_SECONDS = 600;
-const MAX_PER_ENTITY = 8;
-const MAX_TOTAL = 10_000;
-
-/** Open channels by session id; oldest first within an entity, so the oldest goes when one is too many. */
-export class ChannelRegistry {
-  readonly #channels = new Map<string, OpenChannel>();
-
-  constructor(private readonly now: () => number) {}
-
-  get size(): number {
-    return this.#channels.size;
-  }
-
-  add(sessionId: string, channel: OpenChannel): void {
-    const nowMs = this.now();
-    if (this.#channels.size >= MAX_TOTAL) {
-      for (const [id, open] of this.#channels)
-        if (open.expiresAtMs <= nowMs) this.#channels.delete(id);
-    }
-    const mine = [...this.#channels].filter(
-      ([, open]) => open.principal.entityId === channel.principal.entityId,
-    );
-    for (const [id] of mine.slice(0, Math.max(0, mine.length - MAX_PER_ENTITY + 1))) {
-      this.#channels.delete(id);
-    }
-    if (this.#channels.size >= MAX_TOTAL) {
-      this.#channels.delete(this.#channels.keys().next().value as string);
-    }
-    this.#channels.set(sessionId, channel);
-  }
-
-  get(sessionId: string): OpenChannel | undefined {
-    return this.#channels.get(sessionId);
-  }
-
-  delete(sessionId: string): void {
-    this.#channels.delete(sessionId);
-  }
-}
-
-function channelProblem(err: ChannelError): CpnsError {
-  if (err.reason === "replay") return new CpnsError("ERR_CHANNEL_REPLAY");
-  if (err.reason === "record") return new CpnsError("ERR_CHANNEL_RECORD");
-  return new CpnsError("ERR_CHANNEL_CLOSED");
-}
+/** Per entity and in total (src/channel/registry.ts). */
+const LIMITS = { perOwner: 8, total: 10_000 };
 
 /**
  * `dispatch` runs an inner request through the server's routes as `principal`
@@ -94,7 +51,7 @@ export function channelHandlers(
   dispatch: (request: Request, principal: EntityPrincipal) => Promise<Response>,
 ) {
   const { entities, config } = parts;
-  const registry = new ChannelRegistry(parts.now);
+  const registry = new ChannelRegistry<OpenChannel>(parts.now, LIMITS);
   const lifetimeMs = (config.channelLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS) * 1000;
   const tls = tlsRequirement(config);
 
@@ -122,7 +79,7 @@ export function channelHandlers(
           ...(config.crypto ? { crypto: config.crypto } : {}),
         },
       );
-      registry.add(sessionId, { endpoint, principal, expiresAtMs });
+      registry.add(sessionId, { endpoint, principal, owner: principal.entityId, expiresAtMs });
     } finally {
       eukey.fill(0);
     }
@@ -154,41 +111,16 @@ export function channelHandlers(
       throw new CpnsError("ERR_TLS_REQUIRED");
     }
     const place = { sessionId, method: c.req.method, path: new URL(c.req.url).pathname };
-    const { endpoint } = channel;
-    let opened: Awaited<ReturnType<ChannelEndpoint["openRequest"]>>;
-    try {
-      opened = await endpoint.openRequest(record, place);
-    } catch (err) {
-      if (!(err instanceof ChannelError)) throw err;
-      if (err.reason === "closed" || err.reason === "expired") registry.delete(sessionId);
-      throw channelProblem(err);
-    }
-    if (opened.request === "close") {
-      // Closed either way: answered, or unable to answer (no epoch left for the close record).
-      try {
-        return recordResponse(await endpoint.sealResponse("close", place, opened.binding));
-      } catch (err) {
-        if (err instanceof ChannelError) throw channelProblem(err);
-        throw err;
-      } finally {
-        registry.delete(sessionId);
-      }
-    }
-    const inner = opened.request;
-    const answer =
-      inner.target === CHANNELS_PATH || inner.target.startsWith(`${CHANNELS_PATH}/`)
-        ? problemResponse("ERR_CHANNEL_NESTED")
-        : await dispatch(innerToRequest(inner, "http://cpns.channel"), channel.principal);
-    try {
-      return recordResponse(
-        await endpoint.sealResponse(await responseToInner(answer), place, opened.binding),
-      );
-    } catch (err) {
-      if (!(err instanceof ChannelError)) throw err;
-      // This end can send nothing more (expired, or no epoch left): the channel is gone.
-      if (err.reason === "closed" || err.reason === "expired") registry.delete(sessionId);
-      throw channelProblem(err);
-    }
+    return answerRecord({
+      endpoint: channel.endpoint,
+      record,
+      place,
+      dispatch: (request, inner) =>
+        inner.target === CHANNELS_PATH || inner.target.startsWith(`${CHANNELS_PATH}/`)
+          ? Promise.resolve(problemResponse("ERR_CHANNEL_NESTED"))
+          : dispatch(request, channel.principal),
+      forget: () => registry.delete(sessionId),
+    });
   }
 
   return { open, send, registry };

@@ -254,7 +254,7 @@ describe("[CLI-FLOWS][SEED-5.x.2-4] peers with the cpns command", () => {
   );
 
   it(
-    "[PEER-SESSION][GATEWAY-RELAY][SEED-5.x.2-4][CLI-FLOWS] peer connect --message hello --via-gateway whoami: mutual Digest over the OTK, the echo, whoami through the relay, close",
+    "[PEER-SESSION][GATEWAY-RELAY][SEED-5.x.2-4][CLI-FLOWS][PEERCH-CLI][SEED-5.x.4-4][SEED-5.x.4-2] peer connect --message hello --via-gateway whoami: mutual Digest over the OTK, the echo over the peer channel, whoami on a server channel through the relay, close",
     async () => {
       const connect = await cpns("pne", [
         "peer",
@@ -278,12 +278,15 @@ describe("[CLI-FLOWS][SEED-5.x.2-4] peers with the cpns command", () => {
       const sessionId = opened?.[1] ?? "";
       // The default session lifetime: 900 s.
       expect(Date.parse(opened?.[2] ?? "") - Date.now()).toBeGreaterThan(800_000);
-      expect(lines[2]).toBe("echo from gw-1: hello");
-      expect(lines[3]).toBe(
-        `whoami through gw-1's relay (end to end with pne-1's EUKey, realm "cpns", rspauth verified):`,
+      expect(lines[2]).toMatch(
+        /^secure channel [A-Za-z0-9_-]{22} open with gw-1 under the peer session \(keys from the session secret and this exchange's nonces, rspauth verified\)$/,
+      );
+      expect(lines[3]).toBe("echo from gw-1 over the secure channel: hello");
+      expect(lines[4]).toBe(
+        `whoami through gw-1's relay on a secure channel with the CPNS Server (end to end with pne-1's EUKey, realm "cpns"; the PN GW carried ciphertext only):`,
       );
       expect(lines[lines.length - 1]).toBe(`peer session ${sessionId} closed`);
-      expect(JSON.parse(lines.slice(4, -1).join("\n"))).toEqual({
+      expect(JSON.parse(lines.slice(5, -1).join("\n"))).toEqual({
         entityId: "pne-1",
         userId: "alice",
         type: "PNE",
@@ -411,6 +414,7 @@ describe("[CLI-FLOWS][SEED-5.x.2-4] peers with the cpns command", () => {
         gatewayUrl: url,
         sessionId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
         expiresAt: expect.any(Number),
+        secure: "channel",
         echo: "hi",
         viaGateway: {
           whoami: { entityId: "pne-1", userId: "alice", type: "PNE", keyVersion: 1 },
@@ -436,6 +440,43 @@ describe("[CLI-FLOWS][SEED-5.x.2-4] peers with the cpns command", () => {
         { peerId: "pne-1", state: "closed" },
         { peerId: "pne-2", state: "offered" },
       ]);
+    },
+    T,
+  );
+
+  it(
+    "[PEERCH-CLI][CLI-FLOWS] peer connect --plain is the explicit weaker mode and says so: Digest alone, readable on the path",
+    async () => {
+      const plainGateway = serveGateway([
+        "--entity",
+        "gw-1",
+        "--listen",
+        "127.0.0.1:0",
+        "--offer",
+        "pne-1",
+      ]);
+      await plainGateway.ready;
+      const connect = await cpns("pne", [
+        "peer",
+        "connect",
+        "--entity",
+        "pne-1",
+        "--plain",
+        "--message",
+        "in clear",
+        "--via-gateway",
+        "whoami",
+      ]);
+      expectOk(connect);
+      const lines = connect.stdout.trimEnd().split("\n");
+      expect(lines[2]).toBe(
+        "echo from gw-1 (--plain: Digest only, the message crossed the path readable): in clear",
+      );
+      expect(lines[3]).toBe(
+        `whoami through gw-1's relay (--plain: end to end with pne-1's EUKey, realm "cpns", rspauth verified; the PN GW could read it):`,
+      );
+      expect(connect.stdout).not.toContain("secure channel");
+      expect(await plainGateway.stop("SIGTERM")).toEqual({ code: 0, signal: null });
     },
     T,
   );

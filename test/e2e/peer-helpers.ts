@@ -14,7 +14,7 @@ import { OtkClient, type ReceivedOtk } from "../../src/agent/otk-client.ts";
 import { PeerSession } from "../../src/agent/peer.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
 import { PnGateway, type PnGatewayOptions } from "../../src/gateway/gateway.ts";
-import { serveNode } from "../../src/runtime/node-server.ts";
+import { type NodeTlsOptions, serveNode } from "../../src/runtime/node-server.ts";
 import type { TestServer } from "./server-helpers.ts";
 
 export interface Device {
@@ -49,17 +49,18 @@ export interface RunningGateway {
 export async function startGateway(
   server: TestServer,
   device: Device,
-  options: Partial<PnGatewayOptions> = {},
+  { serve, ...options }: Partial<PnGatewayOptions> & { serve?: { tls?: NodeTlsOptions } } = {},
 ): Promise<RunningGateway> {
   let gateway!: PnGateway;
   let listening!: (port: number) => void;
   const ready = new Promise<number>((resolve) => {
     listening = resolve;
   });
-  const http = serveNode({ fetch: (request) => gateway.app.fetch(request) }, (info) =>
-    listening(info.port),
+  const http = serveNode(
+    { fetch: (request) => gateway.app.fetch(request), ...(serve?.tls ? { tls: serve.tls } : {}) },
+    (info) => listening(info.port),
   ) as Server;
-  const url = `http://127.0.0.1:${await ready}`;
+  const url = `${serve?.tls ? "https" : "http"}://127.0.0.1:${await ready}`;
   gateway = new PnGateway({
     gatewayId: device.entityId,
     serverUrl: server.url,

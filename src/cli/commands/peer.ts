@@ -11,10 +11,20 @@
  * Every request to the server is an EntityAgent Digest exchange with rspauth
  * required, as for `cpns whoami`.
  *
+ * Seed 5.x.4 (issue #10, PEERCH-CLI): by default both run in the CPNS secure
+ * channel: the message inside a channel with the PN GW opened under the peer
+ * session (src/agent/peer-channel.ts), and the relayed request inside a
+ * channel with the CPNS Server (src/agent/channel-client.ts) whose records the
+ * PN GW only carries, so it sees ciphertext (GATEWAY-RELAY-E2E). `--plain`
+ * sends both under Digest alone: authenticated, but readable on the path and
+ * by the PN GW; it says so in its output.
+ *
  * Implements: CLI-FLOWS
+ * Implements: PEERCH-CLI, GATEWAY-RELAY-E2E
  */
 import { type Command, Option } from "commander";
 import { AgentError, EntityAgent } from "../../agent/agent.ts";
+import { ServerChannel } from "../../agent/channel-client.ts";
 import { OtkClient, type ReceivedOtk } from "../../agent/otk-client.ts";
 import { PeerSession } from "../../agent/peer.ts";
 import { digestExchangeOf, type FetchLike, proxyExchangeOf } from "../../digest/index.ts";
@@ -117,6 +127,7 @@ interface ConnectOptions extends EntityOptions {
   gateway?: string;
   message?: string;
   viaGateway?: "whoami";
+  plain?: boolean;
 }
 
 /** The OTK to use: the one named, else the newest waiting (latest expiry, then latest deposit). */
@@ -223,10 +234,23 @@ async function connect(ctx: CliContext, options: ConnectOptions): Promise<void> 
 
   let step = `peer session ${sessionId} with ${gatewayId}`;
   let from: "server" | "gateway" = "gateway";
+  data.secure = options.plain ? "plain" : "channel";
   try {
-    if (options.message !== undefined) {
+    if (options.message !== undefined && options.plain) {
       const answer = await session.send(options.message);
-      human.push(`echo from ${gatewayId}: ${answer.echo}`);
+      human.push(
+        `echo from ${gatewayId} (--plain: Digest only, the message crossed the path readable): ${answer.echo}`,
+      );
+      data.echo = answer.echo;
+    } else if (options.message !== undefined) {
+      step = `secure channel with ${gatewayId} under peer session ${sessionId}`;
+      const channel = await session.openChannel();
+      human.push(
+        `secure channel ${channel.sessionId} open with ${gatewayId} under the peer session (keys from the session secret and this exchange's nonces, rspauth verified)`,
+      );
+      const answer = await channel.send(options.message);
+      await channel.close();
+      human.push(`echo from ${gatewayId} over the secure channel: ${answer.echo}`);
       data.echo = answer.echo;
     }
     if (options.viaGateway === "whoami") {
@@ -237,24 +261,46 @@ async function connect(ctx: CliContext, options: ConnectOptions): Promise<void> 
         store: device.store,
         fetch: session.relayTransport(),
       });
-      const res = await relayed.fetchAsEntity(entityId, "/cpns/v1/whoami");
-      // Two proofs: the server's rspauth over the EUKey (end to end), and the
-      // PN GW's over the session secret (the relay hop).
-      const endToEnd = digestExchangeOf(res);
-      if (!endToEnd || !proxyExchangeOf(res)) {
-        await res.body?.cancel();
-        throw new CpnsError(
-          "ERR_DIGEST_SERVER_UNAUTHENTICATED",
-          "the answer was not authenticated",
+      let whoami: Record<string, unknown>;
+      let realm: string;
+      if (options.plain) {
+        const res = await relayed.fetchAsEntity(entityId, "/cpns/v1/whoami");
+        // Two proofs: the server's rspauth over the EUKey (end to end), and the
+        // PN GW's over the session secret (the relay hop).
+        const endToEnd = digestExchangeOf(res);
+        if (!endToEnd || !proxyExchangeOf(res)) {
+          await res.body?.cancel();
+          throw new CpnsError(
+            "ERR_DIGEST_SERVER_UNAUTHENTICATED",
+            "the answer was not authenticated",
+          );
+        }
+        if (!res.ok) throw await problemOf(res);
+        whoami = (await res.json()) as Record<string, unknown>;
+        realm = endToEnd.realm;
+        human.push(
+          `whoami through ${gatewayId}'s relay (--plain: end to end with ${entityId}'s EUKey, realm "${realm}", rspauth verified; the PN GW could read it):`,
+        );
+      } else {
+        // The channel's records cross the relay byte for byte: the PN GW carries ciphertext.
+        const channel = await ServerChannel.open({
+          agent: relayed,
+          store: device.store,
+          entityId,
+          serverUrl: device.base,
+          fetch: session.relayTransport(),
+        });
+        const res = await channel.fetch("/cpns/v1/whoami");
+        if (!res.ok) throw await problemOf(res);
+        whoami = (await res.json()) as Record<string, unknown>;
+        await channel.close();
+        realm = channel.serverId;
+        human.push(
+          `whoami through ${gatewayId}'s relay on a secure channel with the CPNS Server (end to end with ${entityId}'s EUKey, realm "${realm}"; the PN GW carried ciphertext only):`,
         );
       }
-      if (!res.ok) throw await problemOf(res);
-      const whoami = (await res.json()) as Record<string, unknown>;
-      human.push(
-        `whoami through ${gatewayId}'s relay (end to end with ${entityId}'s EUKey, realm "${endToEnd.realm}", rspauth verified):`,
-        JSON.stringify(whoami, null, 2),
-      );
-      data.viaGateway = { whoami, realm: endToEnd.realm };
+      human.push(JSON.stringify(whoami, null, 2));
+      data.viaGateway = { whoami, realm };
     }
   } catch (err) {
     // The failure is what the user needs to see; closing is only tidying up.
@@ -291,6 +337,10 @@ export function registerPeerCommands(program: Command, ctx: CliContext): void {
     .option("--otk <otkId>", "the OTK to use (default: the newest waiting)")
     .option("--gateway <url>", "where the PN GW listens (default: the endpoint sent with the OTK)")
     .option("--message <text>", "a message for the PN GW to echo over the session")
+    .option(
+      "--plain",
+      "WEAKER: send the message and the relayed request under Digest alone, readable on the path and by the PN GW (default: the CPNS secure channel)",
+    )
     .addOption(
       new Option(
         "--via-gateway <request>",
