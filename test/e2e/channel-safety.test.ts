@@ -29,12 +29,21 @@ interface Captured {
 
 /**
  * The entity's transport as a path attacker sees it: it records every record it carries, and can
- * swallow the next one (it never reaches the server, the client gets a 502), to replay it later.
+ * swallow the next one (it never reaches the server, the client gets a 502), to replay it later,
+ * together with the close the client sends when a record's answer is lost (PEERCH-ABANDON: a
+ * client ends a channel whose record's fate it cannot know; an attacker drops that close too).
+ * Or it can hold the next one: not forwarded, its answer pending until `release`.
  */
 class RecordTap {
   readonly sent: Captured[] = [];
   readonly answers: Uint8Array[] = [];
+  readonly swallowed: Captured[] = [];
   swallowNext = false;
+  /** Whether a swallow also drops the close the client sends next (default: the attacker does). */
+  dropTheClose = true;
+  #swallowTheClose = false;
+  holdNext = false;
+  #release: ((answer: Response) => void) | undefined;
   records = 0;
 
   readonly fetch: FetchLike = async (request) => {
@@ -44,7 +53,20 @@ class RecordTap {
     this.sent.push(captured);
     if (this.swallowNext) {
       this.swallowNext = false;
+      this.#swallowTheClose = this.dropTheClose;
+      this.swallowed.push(captured);
       return new Response("swallowed", { status: 502 });
+    }
+    if (this.#swallowTheClose) {
+      this.#swallowTheClose = false;
+      return new Response("swallowed", { status: 502 });
+    }
+    if (this.holdNext) {
+      this.holdNext = false;
+      this.swallowed.push(captured);
+      return new Promise<Response>((resolve) => {
+        this.#release = resolve;
+      });
     }
     const answer = await post(captured);
     const bytes = new Uint8Array(await answer.arrayBuffer());
@@ -56,6 +78,19 @@ class RecordTap {
     const last = this.sent.at(-1);
     if (!last) throw new Error("no record carried");
     return last;
+  }
+
+  /** The record last swallowed or held (never delivered by the tap). */
+  held(): Captured {
+    const held = this.swallowed.at(-1);
+    if (!held) throw new Error("no record held");
+    return held;
+  }
+
+  /** Answers the held record's request with `answer` (the client then learns it was lost). */
+  release(answer: Response): void {
+    this.#release?.(answer);
+    this.#release = undefined;
   }
 }
 
@@ -155,7 +190,7 @@ describe("[CHMODEL-NO-REPLAY][CHANNEL-REPLAY] no record accepted twice", () => {
     const channel = await open(server, entity, tap);
     tap.swallowNext = true;
     await expect(channel.fetch("/cpns/v1/whoami")).rejects.toMatchObject({ status: 502 });
-    const held = tap.last();
+    const held = tap.held();
     const answers = await Promise.all(Array.from({ length: 20 }, () => post(held)));
     const statuses = answers.map((res) => res.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
@@ -169,7 +204,7 @@ describe("[CHMODEL-NO-REPLAY][CHANNEL-REPLAY] no record accepted twice", () => {
     const channel = await open(first, entity, tap);
     tap.swallowNext = true;
     await expect(channel.fetch("/cpns/v1/whoami")).rejects.toMatchObject({ status: 502 });
-    const held = tap.last();
+    const held = tap.held();
     const path = new URL(held.url).pathname;
     const second = await startTestServer({ storage: first.storage, masterKey: first.masterKey });
     try {
@@ -194,10 +229,12 @@ describe("[CHMODEL-NO-RECORD-AFTER-END][CHANNEL-CLOSE] no record accepted after 
     const entity = await device(server);
     const tap = new RecordTap();
     const channel = await open(server, entity, tap);
+    // The record is lost on the way; the client, unable to know its fate, closes (and the close
+    // gets through this time).
     tap.swallowNext = true;
+    tap.dropTheClose = false;
     await expect(channel.fetch("/cpns/v1/whoami")).rejects.toMatchObject({ status: 502 });
-    const held = tap.last();
-    await channel.close();
+    const held = tap.held();
     expect(channel.state).toBe("closed");
     expect((await post(held)).status).toBe(404);
     const carried = tap.records;
@@ -216,17 +253,22 @@ describe("[CHMODEL-NO-RECORD-AFTER-END][CHANNEL-CLOSE] no record accepted after 
       const channel = await open(local, entity, tap, { now: () => clientClock.now });
       tap.swallowNext = true;
       await expect(channel.fetch("/cpns/v1/whoami")).rejects.toMatchObject({ status: 502 });
-      const held = tap.last();
+      const held = tap.held();
       local.clock.now += 60_000;
       await expectProblem(await post(held), 410, "ERR_CHANNEL_CLOSED");
       await expectProblem(await post(held), 404, "ERR_CHANNEL_UNKNOWN");
+      // The client's own expiry, on a channel of its own (the first one closed itself when its
+      // record was lost).
+      clientClock.now = local.clock.now;
+      const second = await open(local, entity, tap, { now: () => clientClock.now });
       clientClock.now += 60_000;
       const carried = tap.records;
-      await expect(channel.fetch("/cpns/v1/whoami")).rejects.toMatchObject({
+      await expect(second.fetch("/cpns/v1/whoami")).rejects.toMatchObject({
         code: "ERR_CHANNEL_CLOSED",
       });
-      expect(channel.state).toBe("expired");
+      expect(second.state).toBe("expired");
       expect(tap.records).toBe(carried);
+      expect(channel.state).not.toBe("open");
     } finally {
       await local.close();
     }
@@ -264,14 +306,22 @@ describe("[CHMODEL-NO-OLD-EPOCH][CHANNEL-REKEY] after a re-key no record of an o
     const entity = await device(server);
     const tap = new RecordTap();
     const channel = await open(server, entity, tap, { limits: { maxRecordsPerEpoch: 1 } });
-    tap.swallowNext = true;
-    await expect(channel.fetch("/cpns/v1/whoami")).rejects.toMatchObject({ status: 502 });
-    const held = tap.last();
+    // The path holds the first record back (its answer pending) while later ones go through.
+    tap.holdNext = true;
+    const first = channel.fetch("/cpns/v1/whoami").then(
+      (res) => res.status,
+      (err: unknown) => err,
+    );
+    while (tap.swallowed.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const held = tap.held();
     expect(decodeHeader(held.body)?.epoch).toBe(0);
     for (let i = 0; i < 3; i++) expect((await channel.fetch("/cpns/v1/whoami")).status).toBe(200);
     expect(decodeHeader(tap.last().body)?.epoch).toBe(3);
     await expectProblem(await post(held), 400, "ERR_CHANNEL_RECORD");
-    expect((await channel.fetch("/cpns/v1/whoami")).status).toBe(200);
+    // The held request's answer is lost: the client learns it, and ends the channel.
+    tap.release(new Response("lost", { status: 502 }));
+    expect(await first).toMatchObject({ status: 502 });
+    expect(channel.state).toBe("closed");
   });
 });
 
