@@ -1098,6 +1098,20 @@ const HARDENING: Requirement[] = [
 /** Issue #10 (secure sessions, second part): one block per area, so parallel work merges cleanly. */
 const SECURE_SESSIONS: Requirement[] = [
   // --- tls-serve ---
+  add(
+    "TLS-TRUST",
+    CHANNEL,
+    "A Node client trusts a TLS server only by a CA file (chain and host name checked) or by an RFC 7469 SPKI pin (sha256//base64); verification is never turned off, and a client told to use TLS refuses plain http.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6", "TLS-SELF-SIGNED"] },
+  ),
+  add(
+    "TLS-PIN-FIRST",
+    CHANNEL,
+    "A pinned server's key is checked on the TLS handshake, before any HTTP byte is sent: a server with another key receives nothing.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["TLS-TRUST"] },
+  ),
   // --- end: tls-serve ---
   // --- tls-declare ---
   // --- end: tls-declare ---
