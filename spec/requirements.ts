@@ -1112,6 +1112,20 @@ const SECURE_SESSIONS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #10", refines: ["TLS-TRUST"] },
   ),
+  add(
+    "TLS-DEV-CERT",
+    CHANNEL,
+    "`npm start` serves HTTPS by default: the operator's certificate (CPNS_TLS_CERT_FILE / CPNS_TLS_KEY_FILE) or a self-signed development certificate (subjectAltName: the listen host, localhost, 127.0.0.1, ::1) generated on first start and kept in the data folder (key 0600), reused on later starts; its SPKI pin is printed and kept in <data>/tls.pin. Plain HTTP only in the explicit development mode CPNS_PLAIN_HTTP=1, announced as such.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6", "TLS-SELF-SIGNED"] },
+  ),
+  add(
+    "TLS-CLI-TRUST",
+    CHANNEL,
+    "The cpns CLI trusts an https CPNS Server by --cacert / CPNS_CA_FILE, --pin / CPNS_TLS_PIN, else the local server's <data>/tls.pin, else the system trust store; never by turning verification off. A wrong pin (ERR_TLS_PIN_MISMATCH), an untrusted certificate (ERR_TLS_UNTRUSTED) or a malformed pin (ERR_TLS_PIN_INVALID) fails before any request is sent, without printing any secret.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["TLS-TRUST", "TLS-PIN-FIRST"] },
+  ),
   // --- end: tls-serve ---
   // --- tls-declare ---
   // --- end: tls-declare ---

@@ -6,11 +6,21 @@
  *   key store    --keystore <dir>  CPNS_KEYSTORE     ./.cpns-device
  *   admin token  --admin-token     CPNS_ADMIN_TOKEN  <CPNS_DATA_DIR or ./.cpns-data>/admin.token
  *   admin key pin --admin-key-pin  CPNS_ADMIN_KEY_PIN <CPNS_DATA_DIR or ./.cpns-data>/admin-key.pin
+ *   TLS trust    --cacert <file>   CPNS_CA_FILE      (issue #10) the server's CA (PEM)
+ *                --pin <sha256//…> CPNS_TLS_PIN      the server's SPKI pin; for an https
+ *                                  server without either: <data>/tls.pin, else the system store
  *
  * and the Entity ID / User ID rules of the server (src/protocol/schemas.ts),
  * checked before anything is sent or a file name is made.
  */
-import { readAdminKeyPinFile, readAdminTokenFile } from "../runtime/node-cli-files.ts";
+import { parsePin, type ServerTrust } from "../channel/tls-pin.ts";
+import { CpnsError } from "../errors.ts";
+import {
+  readAdminKeyPinFile,
+  readAdminTokenFile,
+  readPemFile,
+  readTlsPinFile,
+} from "../runtime/node-cli-files.ts";
 import { keystoreDir } from "../runtime/node-keystore.ts";
 import { CliError, rememberSecret, usageError } from "./errors.ts";
 
@@ -24,6 +34,8 @@ export interface GlobalOptions {
   server?: string;
   keystore?: string;
   json?: boolean;
+  cacert?: string;
+  pin?: string;
 }
 
 function checkUrl(url: string): string {
@@ -69,6 +81,55 @@ export function adminToken(flag: string | undefined, env: CliEnv): string {
   if (!token) throw new CliError("ERR_NO_ADMIN_TOKEN", `no admin token: ${file} is empty`);
   rememberSecret(token);
   return token;
+}
+
+/**
+ * How the CLI trusts an https server (issue #10): --cacert / CPNS_CA_FILE and
+ * --pin / CPNS_TLS_PIN (both: both checked); without either, the pin the local
+ * server keeps in <CPNS_DATA_DIR or ./.cpns-data>/tls.pin; without that, the
+ * system trust store (undefined here). Never "no verification". Plain http
+ * URLs get no trust: the CLI does not invent TLS the URL did not ask for.
+ */
+export function serverTrust(
+  options: GlobalOptions,
+  env: CliEnv,
+  base: string,
+): (ServerTrust & { source: string }) | undefined {
+  const caPath = options.cacert || env.CPNS_CA_FILE;
+  const pinText = options.pin || env.CPNS_TLS_PIN;
+  if (!caPath && !pinText && new URL(base).protocol !== "https:") return undefined;
+  const trust: ServerTrust & { source: string } = { source: "" };
+  const sources: string[] = [];
+  if (caPath) {
+    const { file, text, reason } = readPemFile(caPath);
+    if (text === undefined) throw usageError(`--cacert: cannot read ${file}: ${reason}`);
+    if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+      throw usageError(`--cacert: ${file} holds no PEM certificate`);
+    }
+    trust.ca = text;
+    sources.push(`CA file ${file}`);
+  }
+  if (pinText) {
+    trust.pin = checkedPin(pinText, "--pin");
+    sources.push("the given pin");
+  }
+  if (!caPath && !pinText) {
+    const { file, pin } = readTlsPinFile(env.CPNS_DATA_DIR || ".cpns-data");
+    if (!pin) return undefined;
+    trust.pin = checkedPin(pin, file);
+    sources.push(`the pin in ${file}`);
+  }
+  trust.source = sources.join(" and ");
+  return trust;
+}
+
+function checkedPin(pin: string, where: string): string {
+  try {
+    return parsePin(pin);
+  } catch (err) {
+    if (err instanceof CpnsError) throw new CliError(err.code, `${where}: ${err.message}`, 2);
+    throw err;
+  }
 }
 
 /** The pin of the server's admin transport key (issue #9 item 6), if the admin has one. */

@@ -21,27 +21,12 @@
 import { createHash } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { Agent, buildConnector, fetch as undiciFetch } from "undici";
+import { parsePin, type ServerTrust, tlsFailureOf } from "../channel/tls-pin.ts";
 import type { FetchLike } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import { TLS_MIN_VERSION } from "./node-server.ts";
 
-export interface ServerTrust {
-  /** PEM CA certificate(s) the server's chain must lead to (e.g. its self-signed certificate). */
-  ca?: string;
-  /** RFC 7469 pin, "sha256//<base64 of SHA-256(SPKI DER)>". */
-  pin?: string;
-}
-
-const PIN_FORM = /^sha256\/\/([A-Za-z0-9+/]{43}=)$/;
-
-/** The pin as given, checked for form: "sha256//" and the base64 of 32 bytes. */
-export function parsePin(pin: string): string {
-  const match = PIN_FORM.exec(pin.trim());
-  if (!match) {
-    throw new CpnsError("ERR_TLS_PIN_INVALID", "expected sha256//<44 base64 characters>");
-  }
-  return `sha256//${match[1]}`;
-}
+export type { ServerTrust };
 
 /** RFC 7469 pin of the leaf certificate's key on a connected TLS socket. */
 export function pinOfSocket(socket: TLSSocket): string | undefined {
@@ -50,42 +35,6 @@ export function pinOfSocket(socket: TLSSocket): string | undefined {
   if (!certificate) return undefined;
   const spki = certificate.publicKey.export({ type: "spki", format: "der" });
   return `sha256//${createHash("sha256").update(spki).digest("base64")}`;
-}
-
-/** Certificate failures Node reports (OpenSSL verify codes, hostname check): the server is not trusted. */
-const UNTRUSTED = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "CERT_UNTRUSTED",
-  "CERT_REJECTED",
-  "CERT_SIGNATURE_FAILURE",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "HOSTNAME_MISMATCH",
-]);
-
-/**
- * A TLS trust failure (ours or Node's) found on a fetch error or its cause, as
- * a CpnsError with a stable code; undefined for any other failure. The detail
- * is Node's verify code only: no certificate content, nothing secret.
- */
-export function tlsFailureOf(err: unknown): CpnsError | undefined {
-  for (
-    let e = err as { code?: string; cause?: unknown } | undefined, depth = 0;
-    e && depth < 4;
-    depth++
-  ) {
-    if (e instanceof CpnsError && e.code.startsWith("ERR_TLS_")) return e;
-    if (typeof e.code === "string" && UNTRUSTED.has(e.code)) {
-      return new CpnsError("ERR_TLS_UNTRUSTED", e.code);
-    }
-    e = e.cause as typeof e;
-  }
-  return undefined;
 }
 
 export interface TrustedFetch extends FetchLike {

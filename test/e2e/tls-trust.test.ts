@@ -12,7 +12,8 @@ import {
 } from "../../src/channel/certificate.ts";
 import { CpnsError } from "../../src/errors.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
-import { createTrustedFetch, parsePin } from "../../src/runtime/node-tls-trust.ts";
+import { parsePin } from "../../src/channel/tls-pin.ts";
+import { createTrustedFetch } from "../../src/runtime/node-tls-trust.ts";
 
 const codeOf = async (promise: unknown) => {
   try {
