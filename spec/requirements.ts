@@ -1126,6 +1126,27 @@ const SECURE_SESSIONS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #10", refines: ["TLS-TRUST", "TLS-PIN-FIRST"] },
   ),
+  add(
+    "TLS-GATEWAY",
+    CHANNEL,
+    "`cpns gateway serve` serves HTTPS (TLS 1.2 minimum) with --tls-cert/--tls-key or a self-signed certificate generated on first start and kept beside its key store, prints its SPKI pin, and relays to the CPNS Server with the CLI's server trust; plain HTTP only with --plain-http / CPNS_PLAIN_HTTP=1, announced as such.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6", "SEED-5.x.4-4", "SEED-5.x.4-5"] },
+  ),
+  add(
+    "TLS-GATEWAY-PIN",
+    CHANNEL,
+    "The PN GW's SPKI pin is bound into the AAD of the sealed OTK on both hops (deposit under the PN GW's EUKey, delivery under the peer's), so a pin swapped, added or stripped on the way makes the OTK unopenable; the peer receives it with the OTK and connects to the PN GW pinning that key.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["OTK-TLS-PIN"] },
+  ),
+  add(
+    "TLS-IMPOSTOR",
+    CHANNEL,
+    "A peer holding a genuine OTK that is sent to an impostor PN GW with another certificate refuses it on the TLS handshake: the impostor receives no HTTP request, so no Digest exchange happens and nothing about the OTK reaches it.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["OTK-TLS-PIN", "TLS-PIN-FIRST"] },
+  ),
   // --- end: tls-serve ---
   // --- tls-declare ---
   // --- end: tls-declare ---

@@ -132,6 +132,11 @@ function checkedPin(pin: string, where: string): string {
   }
 }
 
+/** CPNS_PLAIN_HTTP=1 (or true/yes): the explicit development mode without TLS (issue #10). */
+export function plainHttpRequested(env: CliEnv): boolean {
+  return /^(1|true|yes)$/i.test(env.CPNS_PLAIN_HTTP ?? "");
+}
+
 /** The pin of the server's admin transport key (issue #9 item 6), if the admin has one. */
 export function adminKeyPin(flag: string | undefined, env: CliEnv): string | undefined {
   return flag || env.CPNS_ADMIN_KEY_PIN || readAdminKeyPinFile(env.CPNS_DATA_DIR || ".cpns-data");

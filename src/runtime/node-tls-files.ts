@@ -8,7 +8,7 @@
  * written as "sha256//<base64>" (RFC 7469, curl's --pinnedpubkey form) to
  * `<folder>/tls.pin` for a client on the same machine.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateSelfSignedCertificate, spkiPinOfCertificate } from "../channel/certificate.ts";
 
@@ -78,6 +78,7 @@ export interface CertificateSource {
 /** The operator's certificate, else the kept one, else a new self-signed one; tls.pin rewritten. */
 export async function servingCertificate(source: CertificateSource): Promise<ServingCertificate> {
   const pinFile = join(source.folder, PIN_FILE);
+  mkdirSync(source.folder, { recursive: true, mode: 0o700 });
   let result: Omit<ServingCertificate, "pin" | "pinFile"> & { pin?: string };
   if (source.certFile || source.keyFile) {
     if (!source.certFile || !source.keyFile) {
