@@ -2,7 +2,7 @@
  * Where the `cpns` command finds what it needs, flag first, then environment,
  * then default:
  *
- *   server       --server <url>    CPNS_SERVER       http://127.0.0.1:8787
+ *   server       --server <url>    CPNS_SERVER       https://127.0.0.1:8787
  *   key store    --keystore <dir>  CPNS_KEYSTORE     ./.cpns-device
  *   admin token  --admin-token     CPNS_ADMIN_TOKEN  <CPNS_DATA_DIR or ./.cpns-data>/admin.token
  *   admin key pin --admin-key-pin  CPNS_ADMIN_KEY_PIN <CPNS_DATA_DIR or ./.cpns-data>/admin-key.pin
@@ -24,7 +24,8 @@ import {
 import { keystoreDir } from "../runtime/node-keystore.ts";
 import { CliError, rememberSecret, usageError } from "./errors.ts";
 
-export const DEFAULT_SERVER = "http://127.0.0.1:8787";
+/** `npm start` serves HTTPS by default (issue #10); its pin is kept in <data>/tls.pin. */
+export const DEFAULT_SERVER = "https://127.0.0.1:8787";
 
 /** The environment the command reads (process.env on Node). */
 export type CliEnv = Readonly<Record<string, string | undefined>>;
