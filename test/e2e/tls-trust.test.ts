@@ -10,9 +10,9 @@ import {
   type GeneratedCertificate,
   generateSelfSignedCertificate,
 } from "../../src/channel/certificate.ts";
+import { parsePin } from "../../src/channel/tls-pin.ts";
 import { CpnsError } from "../../src/errors.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
-import { parsePin } from "../../src/channel/tls-pin.ts";
 import { createTrustedFetch } from "../../src/runtime/node-tls-trust.ts";
 
 const codeOf = async (promise: unknown) => {
