@@ -1104,6 +1104,55 @@ const HARDENING: Requirement[] = [
 /** Issue #10 (secure sessions, second part): one block per area, so parallel work merges cleanly. */
 const SECURE_SESSIONS: Requirement[] = [
   // --- tls-serve ---
+  add(
+    "TLS-TRUST",
+    CHANNEL,
+    "A Node client trusts a TLS server only by a CA file (chain and host name checked) or by an RFC 7469 SPKI pin (sha256//base64); verification is never turned off, and a client told to use TLS refuses plain http.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6", "TLS-SELF-SIGNED"] },
+  ),
+  add(
+    "TLS-PIN-FIRST",
+    CHANNEL,
+    "A pinned server's key is checked on the TLS handshake, before any HTTP byte is sent: a server with another key receives nothing.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["TLS-TRUST"] },
+  ),
+  add(
+    "TLS-DEV-CERT",
+    CHANNEL,
+    "`npm start` serves HTTPS by default: the operator's certificate (CPNS_TLS_CERT_FILE / CPNS_TLS_KEY_FILE) or a self-signed development certificate (subjectAltName: the listen host, localhost, 127.0.0.1, ::1) generated on first start and kept in the data folder (key 0600), reused on later starts; its SPKI pin is printed and kept in <data>/tls.pin. Plain HTTP only in the explicit development mode CPNS_PLAIN_HTTP=1, announced as such.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6", "TLS-SELF-SIGNED"] },
+  ),
+  add(
+    "TLS-CLI-TRUST",
+    CHANNEL,
+    "The cpns CLI trusts an https CPNS Server by --cacert / CPNS_CA_FILE, --pin / CPNS_TLS_PIN, else the local server's <data>/tls.pin, else the system trust store; never by turning verification off. A wrong pin (ERR_TLS_PIN_MISMATCH), an untrusted certificate (ERR_TLS_UNTRUSTED) or a malformed pin (ERR_TLS_PIN_INVALID) fails before any request is sent, without printing any secret.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["TLS-TRUST", "TLS-PIN-FIRST"] },
+  ),
+  add(
+    "TLS-GATEWAY",
+    CHANNEL,
+    "`cpns gateway serve` serves HTTPS (TLS 1.2 minimum) with --tls-cert/--tls-key or a self-signed certificate generated on first start and kept beside its key store, prints its SPKI pin, and relays to the CPNS Server with the CLI's server trust; plain HTTP only with --plain-http / CPNS_PLAIN_HTTP=1, announced as such.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["SEED-5.x.4-6", "SEED-5.x.4-4", "SEED-5.x.4-5"] },
+  ),
+  add(
+    "TLS-GATEWAY-PIN",
+    CHANNEL,
+    "The PN GW's SPKI pin is bound into the AAD of the sealed OTK on both hops (deposit under the PN GW's EUKey, delivery under the peer's), so a pin swapped, added or stripped on the way makes the OTK unopenable; the peer receives it with the OTK and connects to the PN GW pinning that key.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["OTK-TLS-PIN"] },
+  ),
+  add(
+    "TLS-IMPOSTOR",
+    CHANNEL,
+    "A peer holding a genuine OTK that is sent to an impostor PN GW with another certificate refuses it on the TLS handshake: the impostor receives no HTTP request, so no Digest exchange happens and nothing about the OTK reaches it.",
+    IMPLEMENTED,
+    { source: "issue #10", refines: ["OTK-TLS-PIN", "TLS-PIN-FIRST"] },
+  ),
   // --- end: tls-serve ---
   // --- tls-declare ---
   add(

@@ -62,6 +62,18 @@ export const ErrorCodes = {
   ERR_CHANNEL_CLOSED: { status: 410, title: "The secure channel is closed or expired" },
   ERR_CHANNEL_NESTED: { status: 400, title: "A channel request cannot open or use a channel" },
   // --- tls-serve ---
+  ERR_TLS_PIN_INVALID: {
+    status: 400,
+    title: "A TLS pin must be sha256// and the base64 SHA-256 of a public key (RFC 7469)",
+  },
+  ERR_TLS_PIN_MISMATCH: {
+    status: 502,
+    title: "The server's TLS key does not match the pin; nothing was sent",
+  },
+  ERR_TLS_UNTRUSTED: {
+    status: 502,
+    title: "The server's TLS certificate is not trusted; nothing was sent",
+  },
   // --- end: tls-serve ---
   // --- tls-declare ---
   ERR_TLS_REQUIRED: {

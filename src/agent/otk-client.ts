@@ -48,6 +48,7 @@ export interface PreparedOtk {
 
 /** An OTK a peer received, opened. */
 export interface ReceivedOtk {
+  /** With `tlsPin` when the PN GW serves TLS: the key the peer must pin (OTK-TLS-PIN). */
   view: OtkView;
   otk: Uint8Array;
 }
@@ -81,14 +82,24 @@ export class OtkClient {
   /** PN GW: create an OTK for `peerId` and deposit it, sealed under this gateway's EUKey. */
   async deposit(
     gatewayId: string,
-    input: { peerId: string; endpoint?: string } & (
+    input: {
+      peerId: string;
+      endpoint?: string /** This PN GW's TLS pin (OTK-TLS-PIN). */;
+      tlsPin?: string;
+    } & (
       | { lifetimeSeconds: number }
       | { /** Made by `prepare()` beforehand, e.g. to record it first. */ prepared: PreparedOtk }
     ),
   ): Promise<IssuedOtk> {
     const { otk, otkId, expiresAt } =
       "prepared" in input ? input.prepared : this.prepare(input.lifetimeSeconds);
-    const context = { otkId, issuerId: gatewayId, peerId: input.peerId, expiresAt };
+    const context = {
+      otkId,
+      issuerId: gatewayId,
+      peerId: input.peerId,
+      expiresAt,
+      ...(input.tlsPin ? { tlsPin: input.tlsPin } : {}),
+    };
     const body: DepositOtkBody = {
       otkId,
       peerId: input.peerId,
@@ -101,6 +112,7 @@ export class OtkClient {
         this.options.crypto,
       ),
       ...(input.endpoint ? { endpoint: input.endpoint } : {}),
+      ...(input.tlsPin ? { tlsPin: input.tlsPin } : {}),
     };
     const res = await this.options.agent.fetchAsEntity(
       gatewayId,
@@ -114,7 +126,8 @@ export class OtkClient {
       answer.otkId !== otkId ||
       answer.peerId !== input.peerId ||
       answer.issuerId !== gatewayId ||
-      answer.expiresAt !== expiresAt
+      answer.expiresAt !== expiresAt ||
+      answer.tlsPin !== input.tlsPin
     ) {
       throw new CpnsError("ERR_KEY_UNWRAP", "the server's answer does not match the deposit");
     }
@@ -156,7 +169,14 @@ export class OtkClient {
       "delivery",
       body.sealedOtk,
       await this.#eukey(entityId),
-      { otkId, issuerId: body.issuerId, peerId: entityId, expiresAt: body.expiresAt },
+      // The pin is in the AAD: a pin swapped, added or stripped on the way does not open.
+      {
+        otkId,
+        issuerId: body.issuerId,
+        peerId: entityId,
+        expiresAt: body.expiresAt,
+        ...(body.tlsPin !== undefined ? { tlsPin: body.tlsPin } : {}),
+      },
       this.options.crypto,
     );
     if (!otk) throw new CpnsError("ERR_KEY_UNWRAP");

@@ -6,6 +6,7 @@
  *
  * Implements: CLI-FLOWS
  */
+import type { ServerTrust } from "../channel/tls-pin.ts";
 import type { FetchLike } from "../digest/index.ts";
 import type { ServeOptions, Serving } from "../runtime/node-gateway.ts";
 import type { CliEnv, GlobalOptions } from "./settings.ts";
@@ -23,6 +24,12 @@ export interface CliContext {
    * Node). Only `cpns gateway serve` needs it; a context without it cannot serve.
    */
   serve?: (options: ServeOptions) => Promise<Serving>;
+  /**
+   * A fetch that trusts an https server only by CA and/or SPKI pin, checked on
+   * the handshake (src/runtime/node-tls-trust.ts on Node; issue #10). Without
+   * it, --cacert and --pin cannot be honoured and the CLI says so.
+   */
+  trustedFetch?: (trust: ServerTrust) => FetchLike;
 }
 
 /** Prints `data` as JSON with --json, else the human form. */

@@ -11,7 +11,7 @@ import type { DeviceRecord } from "../agent/keystore.ts";
 import { NodeKeyStore } from "../runtime/node-keystore.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, rememberSecret } from "./errors.ts";
-import { transport } from "./http.ts";
+import { serverTransport } from "./http.ts";
 import { explicitServer, type GlobalOptions, keystorePath } from "./settings.ts";
 
 /** An entity of this device that holds an EUKey, with its agent towards the CPNS Server. */
@@ -43,6 +43,10 @@ export async function openDevice(
   }
   rememberSecret(record.eukey);
   const base = explicitServer(options, ctx.env) ?? record.serverUrl;
-  const agent = new EntityAgent({ serverUrl: base, store, fetch: transport(base, ctx.fetch) });
+  const agent = new EntityAgent({
+    serverUrl: base,
+    store,
+    fetch: serverTransport(ctx, options, base),
+  });
   return { entityId, record, store, base, agent };
 }

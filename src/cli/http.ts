@@ -6,8 +6,10 @@
  * refused, whatever its status. Failures become problem codes.
  *
  * Implements: CLI-FLOWS, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
+ * Implements: TLS-CLI-TRUST
  */
 
+import { tlsFailureOf } from "../channel/tls-pin.ts";
 import {
   createDigestFetch,
   digestExchangeOf,
@@ -16,7 +18,9 @@ import {
 } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import type { ServerInfo } from "../protocol/schemas.ts";
+import type { CliContext } from "./context.ts";
 import { CliError } from "./errors.ts";
+import { type GlobalOptions, serverTrust } from "./settings.ts";
 
 /** fetch, with "cannot connect" turned into a clear CLI error naming the server. */
 export function transport(base: string, inner: FetchLike = (request) => fetch(request)): FetchLike {
@@ -24,7 +28,10 @@ export function transport(base: string, inner: FetchLike = (request) => fetch(re
     try {
       return await inner(request);
     } catch (err) {
-      if (err instanceof CpnsError || err instanceof CliError) throw err;
+      if (err instanceof CliError) throw err;
+      const tls = tlsFailureOf(err);
+      if (tls) throw new CliError(tls.code, `${base}: ${tlsAdvice(tls)}`);
+      if (err instanceof CpnsError) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const reason = cause?.code ?? cause?.message ?? (err as Error).message;
       throw new CliError(
@@ -33,6 +40,37 @@ export function transport(base: string, inner: FetchLike = (request) => fetch(re
       );
     }
   };
+}
+
+/** The refusal, and what the operator can do about it (no certificate content, nothing secret). */
+export function tlsAdvice(err: CpnsError): string {
+  if (err.code === "ERR_TLS_PIN_MISMATCH") {
+    return `${err.message}; check --pin / CPNS_TLS_PIN (the server prints its pin at start)`;
+  }
+  return `${err.message}; give the server's CA with --cacert or its pin with --pin`;
+}
+
+/**
+ * The transport to the CPNS Server at `base` with the trust the options name
+ * (settings.ts serverTrust): an injected ctx.fetch (tests) as is, else the
+ * runtime's trusting fetch for a CA or pin, else the global fetch.
+ */
+export function serverTransport(ctx: CliContext, options: GlobalOptions, base: string): FetchLike {
+  return transport(base, serverFetch(ctx, options, base));
+}
+
+/** serverTransport without the error wording (the PN GW's relay upstream uses it). */
+export function serverFetch(
+  ctx: CliContext,
+  options: GlobalOptions,
+  base: string,
+): FetchLike | undefined {
+  const trust = serverTrust(options, ctx.env, base);
+  if (ctx.fetch || !trust) return ctx.fetch;
+  if (!ctx.trustedFetch) {
+    throw new CliError("ERR_CONFIG", "this runtime cannot check a TLS CA file or pin");
+  }
+  return ctx.trustedFetch(trust);
 }
 
 /** The problem+json of a failed response as a CLI error (code from the body when there is one). */

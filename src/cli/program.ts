@@ -24,6 +24,9 @@ Environment:
   CPNS_KEYSTORE      device key store folder (default ./.cpns-device)
   CPNS_ADMIN_TOKEN   admin token (else <CPNS_DATA_DIR or ./.cpns-data>/admin.token)
   CPNS_PASSWORD      the CPNS User's password (else --password-stdin or a prompt)
+  CPNS_CA_FILE       CA of an https server (PEM), like --cacert
+  CPNS_TLS_PIN       SPKI pin of an https server (sha256//...), like --pin; without
+                     either, <CPNS_DATA_DIR or ./.cpns-data>/tls.pin, else the system store
 
 Example:
   cpns user add alice
@@ -44,6 +47,14 @@ export function createProgram(ctx: CliContext, json = false): Command {
     .option("--server <url>", "CPNS Server URL (env CPNS_SERVER)")
     .option("--keystore <dir>", "device key store folder (env CPNS_KEYSTORE)")
     .option("--json", "print JSON")
+    .option(
+      "--cacert <file>",
+      "trust the https server by this CA certificate (PEM; env CPNS_CA_FILE)",
+    )
+    .option(
+      "--pin <sha256//base64>",
+      "trust the https server by its key's SPKI pin (RFC 7469; env CPNS_TLS_PIN)",
+    )
     .configureHelp({ showGlobalOptions: true })
     .addHelpText("after", EPILOG)
     // A script reading --json output gets one JSON object, without the hint line.

@@ -2,21 +2,33 @@
  * Where the `cpns` command finds what it needs, flag first, then environment,
  * then default:
  *
- *   server       --server <url>    CPNS_SERVER       http://127.0.0.1:8787
+ *   server       --server <url>    CPNS_SERVER       https://127.0.0.1:8787
  *   key store    --keystore <dir>  CPNS_KEYSTORE     ./.cpns-device
  *   admin token  --admin-token     CPNS_ADMIN_TOKEN  <CPNS_DATA_DIR or ./.cpns-data>/admin.token
  *   admin key pin --admin-key-pin  CPNS_ADMIN_KEY_PIN <CPNS_DATA_DIR or ./.cpns-data>/admin-key.pin
+ *   TLS trust    --cacert <file>   CPNS_CA_FILE      (issue #10) the server's CA (PEM)
+ *                --pin <sha256//…> CPNS_TLS_PIN      the server's SPKI pin; for an https
+ *                                  server without either: <data>/tls.pin, else the system store
  *
  * and the Entity ID / User ID rules of the server (src/protocol/schemas.ts),
  * checked before anything is sent or a file name is made.
  *
  * Implements: CLI-FLOWS
+ * Implements: TLS-CLI-TRUST
  */
-import { readAdminKeyPinFile, readAdminTokenFile } from "../runtime/node-cli-files.ts";
+import { parsePin, type ServerTrust } from "../channel/tls-pin.ts";
+import { CpnsError } from "../errors.ts";
+import {
+  readAdminKeyPinFile,
+  readAdminTokenFile,
+  readPemFile,
+  readTlsPinFile,
+} from "../runtime/node-cli-files.ts";
 import { keystoreDir } from "../runtime/node-keystore.ts";
 import { CliError, rememberSecret, usageError } from "./errors.ts";
 
-export const DEFAULT_SERVER = "http://127.0.0.1:8787";
+/** `npm start` serves HTTPS by default (issue #10); its pin is kept in <data>/tls.pin. */
+export const DEFAULT_SERVER = "https://127.0.0.1:8787";
 
 /** The environment the command reads (process.env on Node). */
 export type CliEnv = Readonly<Record<string, string | undefined>>;
@@ -26,6 +38,8 @@ export interface GlobalOptions {
   server?: string;
   keystore?: string;
   json?: boolean;
+  cacert?: string;
+  pin?: string;
 }
 
 function checkUrl(url: string): string {
@@ -71,6 +85,60 @@ export function adminToken(flag: string | undefined, env: CliEnv): string {
   if (!token) throw new CliError("ERR_NO_ADMIN_TOKEN", `no admin token: ${file} is empty`);
   rememberSecret(token);
   return token;
+}
+
+/**
+ * How the CLI trusts an https server (issue #10): --cacert / CPNS_CA_FILE and
+ * --pin / CPNS_TLS_PIN (both: both checked); without either, the pin the local
+ * server keeps in <CPNS_DATA_DIR or ./.cpns-data>/tls.pin; without that, the
+ * system trust store (undefined here). Never "no verification". Plain http
+ * URLs get no trust: the CLI does not invent TLS the URL did not ask for.
+ */
+export function serverTrust(
+  options: GlobalOptions,
+  env: CliEnv,
+  base: string,
+): (ServerTrust & { source: string }) | undefined {
+  const caPath = options.cacert || env.CPNS_CA_FILE;
+  const pinText = options.pin || env.CPNS_TLS_PIN;
+  if (!caPath && !pinText && new URL(base).protocol !== "https:") return undefined;
+  const trust: ServerTrust & { source: string } = { source: "" };
+  const sources: string[] = [];
+  if (caPath) {
+    const { file, text, reason } = readPemFile(caPath);
+    if (text === undefined) throw usageError(`--cacert: cannot read ${file}: ${reason}`);
+    if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+      throw usageError(`--cacert: ${file} holds no PEM certificate`);
+    }
+    trust.ca = text;
+    sources.push(`CA file ${file}`);
+  }
+  if (pinText) {
+    trust.pin = checkedPin(pinText, "--pin");
+    sources.push("the given pin");
+  }
+  if (!caPath && !pinText) {
+    const { file, pin } = readTlsPinFile(env.CPNS_DATA_DIR || ".cpns-data");
+    if (!pin) return undefined;
+    trust.pin = checkedPin(pin, file);
+    sources.push(`the pin in ${file}`);
+  }
+  trust.source = sources.join(" and ");
+  return trust;
+}
+
+function checkedPin(pin: string, where: string): string {
+  try {
+    return parsePin(pin);
+  } catch (err) {
+    if (err instanceof CpnsError) throw new CliError(err.code, `${where}: ${err.message}`, 2);
+    throw err;
+  }
+}
+
+/** CPNS_PLAIN_HTTP=1 (or true/yes): the explicit development mode without TLS (issue #10). */
+export function plainHttpRequested(env: CliEnv): boolean {
+  return /^(1|true|yes)$/i.test(env.CPNS_PLAIN_HTTP ?? "");
 }
 
 /** The pin of the server's admin transport key (issue #9 item 6), if the admin has one. */

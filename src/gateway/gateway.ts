@@ -67,6 +67,8 @@ export interface PnGatewayOptions {
   digestSecret?: Uint8Array | string;
   /** Where peers reach this gateway; travels with the OTK so the peer knows where to go. */
   endpoint?: string;
+  /** This gateway's TLS key pin (sha256//...), sealed with each OTK so the peer pins it (issue #10). */
+  tlsPin?: string;
   /** Default 120 s (the server's maximum is 300 s by default). */
   otkLifetimeSeconds?: number;
   /** Default 900 s. */
@@ -144,6 +146,7 @@ export class PnGateway {
         peerId,
         prepared,
         ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+        ...(this.options.tlsPin ? { tlsPin: this.options.tlsPin } : {}),
       });
       this.#book.apply(entry, { type: "DEPOSITED", peerType: issued.peerType });
       return {

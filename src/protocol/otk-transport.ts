@@ -8,12 +8,14 @@
  *   delivery (server -> peer):  IKM = peer's EUKey,   info = "cpns-otk-delivery-v1"
  *   salt = UTF-8(otkId)
  *   AAD  = "cpns-otk-v1" 0x00 issuerId 0x00 peerId 0x00 otkId 0x00 decimal(expiresAt)
+ *          [0x00 "tls-pin" 0x00 tlsPin]   (issue #10, OTK-TLS-PIN: only when the PN GW serves TLS)
  *   sealedOtk = base64url(iv(12) || ciphertext || tag(16))
  *
  * Distinct labels keep a deposit blob from being accepted as a delivery (and
  * back); the AAD binds the blob to who it is from, whom it is for and until when.
  *
  * Implements: SEED-5.x.2-2, SEED-5.x.2-5, OTK-FORMAT, OTK-DEPOSIT, OTK-DELIVERY, KEY-TRANSPORT-LABELS
+ * Implements: TLS-GATEWAY-PIN, OTK-TLS-PIN
  */
 import { open, seal } from "../crypto/aead.ts";
 import { fromBase64url, toBase64url, utf8 } from "../crypto/bytes.ts";
@@ -31,11 +33,19 @@ export interface OtkContext {
   peerId: string;
   /** Epoch seconds. */
   expiresAt: number;
+  /**
+   * The issuing PN GW's TLS key, RFC 7469 form "sha256//<base64>" (issue #10,
+   * OTK-TLS-PIN). In the AAD of both hops, so that a pin swapped, added or
+   * stripped on the way makes the OTK unopenable: the peer pins exactly the
+   * key the PN GW sealed with its OTK.
+   */
+  tlsPin?: string;
 }
 
 function otkAad(context: OtkContext): Uint8Array {
-  const { issuerId, peerId, otkId, expiresAt } = context;
-  return utf8(`cpns-otk-v1\u0000${issuerId}\u0000${peerId}\u0000${otkId}\u0000${expiresAt}`);
+  const { issuerId, peerId, otkId, expiresAt, tlsPin } = context;
+  const pin = tlsPin === undefined ? "" : `\u0000tls-pin\u0000${tlsPin}`;
+  return utf8(`cpns-otk-v1\u0000${issuerId}\u0000${peerId}\u0000${otkId}\u0000${expiresAt}${pin}`);
 }
 
 function wrappingKey(

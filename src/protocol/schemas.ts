@@ -130,6 +130,9 @@ export const endpointSchema = z
     }
   }, "an absolute http(s) URL without credentials");
 
+/** A TLS key pin, RFC 7469 form (issue #10, OTK-TLS-PIN): sha256// and base64 of 32 bytes. */
+export const tlsPinSchema = z.string().regex(/^sha256\/\/[A-Za-z0-9+/]{43}=$/, "sha256//<base64>");
+
 export const depositOtkSchema = z.strictObject({
   otkId: otkIdSchema,
   peerId: idSchema,
@@ -137,6 +140,8 @@ export const depositOtkSchema = z.strictObject({
   expiresAt: z.number().int().positive().max(1e11),
   sealedOtk: base64urlSchema(256),
   endpoint: endpointSchema.optional(),
+  /** The PN GW's TLS pin, bound into the sealed OTK's AAD. */
+  tlsPin: tlsPinSchema.optional(),
 });
 
 export type DepositOtkBody = z.infer<typeof depositOtkSchema>;
@@ -148,6 +153,8 @@ export interface OtkView {
   expiresAt: number;
   state: string;
   endpoint?: string;
+  /** The issuing PN GW's TLS key pin (sha256//...), when it serves TLS. */
+  tlsPin?: string;
 }
 
 export interface DepositOtkResponse extends OtkView {

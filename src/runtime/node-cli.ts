@@ -5,10 +5,12 @@
  * forced, so buffered output is never cut short.
  *
  * Implements: CLI-FLOWS
+ * Implements: TLS-CLI-TRUST
  */
 import type { CliContext } from "../cli/context.ts";
 import { run } from "../cli/program.ts";
 import { installHashBackend } from "../crypto/hash.ts";
+import type { FetchLike } from "../digest/index.ts";
 import { nodeHashes } from "./node-hashes.ts";
 
 /** The process's own streams and environment. */
@@ -20,6 +22,14 @@ function nodeContext(): CliContext {
     stderr: (text) => process.stderr.write(text),
     // Loaded on demand: node:http and the server adapter only for the command that serves.
     serve: async (options) => (await import("./node-gateway.ts")).serveUntilSignal(options),
+    // Loaded on demand too: undici only when a CA file or pin is in play.
+    trustedFetch: (trust) => {
+      let trusted: Promise<FetchLike> | undefined;
+      return async (request) => {
+        trusted ??= import("./node-tls-trust.ts").then((m) => m.createTrustedFetch(trust));
+        return (await trusted)(request);
+      };
+    },
   };
 }
 

@@ -12,6 +12,10 @@
  *   CPNS_ADMIN_TRANSPORT_KEY base64url, 32 bytes: X25519 private key that admin
  *                     secrets are sealed to (else <data>/admin-transport.key);
  *                     its pin is written to <data>/admin-key.pin (issue #9 item 6)
+ *   CPNS_TLS_CERT_FILE, CPNS_TLS_KEY_FILE  the operator's PEM certificate chain and
+ *                     key (issue #10); else a self-signed development certificate is
+ *                     generated once into <data>/tls-cert.pem and <data>/tls-key.pem
+ *   CPNS_PLAIN_HTTP=1 development mode: serve plain HTTP, no TLS at all
  *
  * Implements: SERVER-ADMIN-API, STORE-PERSISTENCE, ADMIN-TRANSPORT-KEY
  */
@@ -32,6 +36,11 @@ export interface NodeServerSettings {
   adminTransportKey: Uint8Array;
   /** Where the admin transport key's pin is kept for a local CLI (beside admin.token). */
   adminKeyPinFile: string;
+  /** Development mode (CPNS_PLAIN_HTTP=1): plain HTTP instead of HTTPS. */
+  plainHttp: boolean;
+  /** The operator's TLS certificate and key files, when given. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
 }
 
 /** Reads `<dataDir>/<name>`, creating it with fresh random content (mode 0600) if absent. */
@@ -41,6 +50,11 @@ function keptSecret(dataDir: string, name: string, bytes: number): { value: stri
     writeFileSync(file, `${toBase64url(randomBytes(bytes))}\n`, { mode: 0o600, flag: "wx" });
   }
   return { value: readFileSync(file, "utf8").trim(), file };
+}
+
+/** CPNS_PLAIN_HTTP=1 (or "true"/"yes"): the explicit development mode without TLS. */
+export function isPlainHttp(env: NodeJS.ProcessEnv): boolean {
+  return /^(1|true|yes)$/i.test(env.CPNS_PLAIN_HTTP ?? "");
 }
 
 export function nodeServerSettings(env: NodeJS.ProcessEnv = process.env): NodeServerSettings {
@@ -67,5 +81,8 @@ export function nodeServerSettings(env: NodeJS.ProcessEnv = process.env): NodeSe
     securityLogFile: join(dataDir, "security.log"),
     adminTransportKey: transportKey,
     adminKeyPinFile: join(dataDir, "admin-key.pin"),
+    plainHttp: isPlainHttp(env),
+    tlsCertFile: env.CPNS_TLS_CERT_FILE ? resolve(env.CPNS_TLS_CERT_FILE) : undefined,
+    tlsKeyFile: env.CPNS_TLS_KEY_FILE ? resolve(env.CPNS_TLS_KEY_FILE) : undefined,
   };
 }

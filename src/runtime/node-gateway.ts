@@ -6,23 +6,39 @@
  * The CLI reaches it through CliContext.serve (src/runtime/node-cli.ts), which
  * keeps node:http out of src/cli and out of the start-up of other commands.
  *
+ * Issue #10 (TLS-GATEWAY): with `tls`, HTTPS with the operator's certificate
+ * or a self-signed one generated on first start and kept beside the key store
+ * (src/runtime/node-tls-files.ts); the answer carries its SPKI pin, which the
+ * PN GW seals with each OTK so that its peers pin it.
+ *
  * Implements: CLI-FLOWS
+ * Implements: TLS-GATEWAY
  */
 import type { Server } from "node:http";
 import { CliError } from "../cli/errors.ts";
 import { serveNode } from "./node-server.ts";
+import {
+  type CertificateSource,
+  type ServingCertificate,
+  servingCertificate,
+  TlsFilesError,
+} from "./node-tls-files.ts";
 
 export interface ServeOptions {
   hostname: string;
   /** 0: the kernel picks a free port (the answer says which). */
   port: number;
   fetch: (request: Request) => Response | Promise<Response>;
+  /** Serve HTTPS with this certificate source; without it, plain HTTP. */
+  tls?: CertificateSource;
 }
 
 export interface Serving {
   /** The bound address as a URL (the real port when 0 was asked). */
   url: string;
   port: number;
+  /** The certificate served (pin "sha256//...", files, origin); undefined for plain HTTP. */
+  certificate?: Pick<ServingCertificate, "pin" | "pinFile" | "certFile" | "origin">;
   /** Resolves with the first SIGINT or SIGTERM received after listening started. */
   stopped: Promise<string>;
   /** Stops accepting, drops open connections, and waits for the server to close. */
@@ -37,9 +53,19 @@ function hostForUrl(hostname: string): string {
 
 export async function serveUntilSignal(options: ServeOptions): Promise<Serving> {
   let server!: Server;
+  let certificate: ServingCertificate | undefined;
+  if (options.tls) {
+    try {
+      certificate = await servingCertificate(options.tls);
+    } catch (err) {
+      if (err instanceof TlsFilesError) throw new CliError("ERR_CONFIG", err.message);
+      throw err;
+    }
+  }
+  const tls = certificate ? { cert: certificate.cert, key: certificate.key } : undefined;
   const port = await new Promise<number>((resolve, reject) => {
     server = serveNode(
-      { fetch: options.fetch, port: options.port, hostname: options.hostname },
+      { fetch: options.fetch, port: options.port, hostname: options.hostname, tls },
       (info) => resolve(info.port),
     ) as Server;
     server.once("error", (err: NodeJS.ErrnoException) => {
@@ -64,8 +90,18 @@ export async function serveUntilSignal(options: ServeOptions): Promise<Serving> 
   });
 
   return {
-    url: `http://${hostForUrl(options.hostname)}:${port}`,
+    url: `${certificate ? "https" : "http"}://${hostForUrl(options.hostname)}:${port}`,
     port,
+    ...(certificate
+      ? {
+          certificate: {
+            pin: certificate.pin,
+            pinFile: certificate.pinFile,
+            certFile: certificate.certFile,
+            origin: certificate.origin,
+          },
+        }
+      : {}),
     stopped,
     close: () =>
       new Promise<void>((resolve) => {

@@ -11,7 +11,14 @@
  * security log is written asynchronously, rotated by size, and flushed on
  * SIGINT/SIGTERM (item 5).
  *
+ * Issue #10 (TLS where both ends support it, TLS-DEV-CERT): HTTPS by default,
+ * with the operator's certificate (CPNS_TLS_CERT_FILE / CPNS_TLS_KEY_FILE) or
+ * a self-signed one generated on first start and kept in the data folder; its
+ * SPKI pin is printed and kept in <data>/tls.pin. CPNS_PLAIN_HTTP=1 is the
+ * explicit development mode without TLS, announced as such.
+ *
  * Implements: STORE-PERSISTENCE, DIGEST-REPLAY-RESTART, LOG-SHUTDOWN
+ * Implements: TLS-DEV-CERT, SEED-5.x.4-6, FFS-TLS-VERSION
  */
 import { writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
@@ -28,6 +35,13 @@ import { acquireFolderLock, type FolderLock, FolderLockedError } from "./node-fo
 import { nodeHashes } from "./node-hashes.ts";
 import { RotatingLogWriter } from "./node-log-writer.ts";
 import { serveNode } from "./node-server.ts";
+import {
+  developmentHosts,
+  forgetPin,
+  type ServingCertificate,
+  servingCertificate,
+  TlsFilesError,
+} from "./node-tls-files.ts";
 import { nodeRequestIsTls, plainHttpDevMode } from "./request-tls.ts";
 
 installHashBackend(nodeHashes);
@@ -46,6 +60,24 @@ const writer = new RotatingLogWriter(settings.securityLogFile);
 const securityEvents = new SecurityLog((line) => writer.write(line));
 const port = Number(process.env.PORT ?? 8787);
 const hostname = process.env.HOST ?? "127.0.0.1";
+let certificate: ServingCertificate | undefined;
+try {
+  if (settings.plainHttp) forgetPin(settings.dataDir);
+  else {
+    certificate = await servingCertificate({
+      folder: settings.dataDir,
+      commonName: `CPNS Server ${hostname}`,
+      hosts: developmentHosts(hostname),
+      certFile: settings.tlsCertFile,
+      keyFile: settings.tlsKeyFile,
+    });
+  }
+} catch (err) {
+  if (!(err instanceof TlsFilesError)) throw err;
+  console.error(`cpns server: ${err.message}`);
+  lock.release();
+  process.exit(1);
+}
 const { pin } = await importAdminTransportKey(settings.adminTransportKey);
 // Public, but only this process may say which key is ours: rewritten at every start.
 writeFileSync(settings.adminKeyPinFile, `${pin}\n`, { mode: 0o600 });
@@ -64,10 +96,27 @@ const app = createServerApp({
   allowPlainHttpForTlsEntities: plainHttpDevMode(process.env),
 });
 
-const server = serveNode({ fetch: app.fetch, port, hostname }, (info) => {
+const tls = certificate ? { cert: certificate.cert, key: certificate.key } : undefined;
+const urlHost = hostname.includes(":") ? `[${hostname}]` : hostname;
+const server = serveNode({ fetch: app.fetch, port, hostname, tls }, (info) => {
+  if (!certificate) {
+    console.log("WARNING: CPNS_PLAIN_HTTP=1: PLAIN HTTP, NO TLS (development mode only).");
+    console.log(
+      "WARNING: anyone on the path sees and can alter every request that is not sealed or in the secure channel.",
+    );
+  }
   console.log(
-    `CPNS Server listening on http://${hostname}:${info.port} (realm "${settings.realm}")`,
+    `CPNS Server listening on ${certificate ? "https" : "http"}://${urlHost}:${info.port} (realm "${settings.realm}")`,
   );
+  if (certificate) {
+    const what = {
+      operator: "operator's certificate",
+      generated: "self-signed development certificate, generated now",
+      kept: "self-signed development certificate",
+    }[certificate.origin];
+    console.log(`TLS: ${what} ${certificate.certFile}`);
+    console.log(`TLS pin: ${certificate.pin} (${certificate.pinFile})`);
+  }
   console.log(`data: ${settings.dataDir}`);
   if (settings.adminTokenFile) console.log(`admin token: ${settings.adminTokenFile}`);
   console.log(`admin key pin: ${pin} (${settings.adminKeyPinFile})`);

@@ -16,6 +16,7 @@
  * single delivery and never stored in clear.
  *
  * Implements: SEED-5.x.2-2, SEED-5.x.2-5, OTK-DEPOSIT, OTK-DELIVERY, OTK-PAIRING, OTK-CUT-THROUGH
+ * Implements: OTK-TLS-PIN
  */
 import type { Context } from "hono";
 import type { SnapshotFrom } from "xstate";
@@ -48,7 +49,7 @@ function entityOf(principal: Principal): EntityPrincipal {
 }
 
 function view(record: OtkRecord): OtkView {
-  const { otkId, issuerId, peerId, expiresAt, endpoint } = record;
+  const { otkId, issuerId, peerId, expiresAt, endpoint, tlsPin } = record;
   return {
     otkId,
     issuerId,
@@ -56,6 +57,7 @@ function view(record: OtkRecord): OtkView {
     expiresAt,
     state: record.machine.value,
     ...(endpoint ? { endpoint } : {}),
+    ...(tlsPin ? { tlsPin } : {}),
   };
 }
 
@@ -125,7 +127,7 @@ export function otkHandlers(parts: ServerParts) {
   async function deposit(c: Context<ServerEnv>) {
     const issuer = entityOf(c.var.principal);
     const body = await readJson(c, depositOtkSchema, config.bodyLimitBytes);
-    const { otkId, peerId, expiresAt, sealedOtk, endpoint } = body;
+    const { otkId, peerId, expiresAt, sealedOtk, endpoint, tlsPin } = body;
 
     return mutex.run(`otk:${otkId}`, async () => {
       // Seen before in any state: a replay (or a reused id), never a second OTK.
@@ -160,11 +162,12 @@ export function otkHandlers(parts: ServerParts) {
         if (!peerActive) throw new CpnsError("ERR_ENTITY_STATE", "the peer holds no active EUKey");
         throw new CpnsError("ERR_OTK_EXPIRY", `at most ${maxLifetimeSeconds} s from now`);
       }
+      // The pin is in the AAD (issue #10, OTK-TLS-PIN): one altered on the way does not open.
       const otk = await openOtk(
         "deposit",
         sealedOtk,
         await currentEukeyOf(parts, issuer),
-        context,
+        { ...context, ...(tlsPin ? { tlsPin } : {}) },
         crypto,
       );
       if (!otk) throw new CpnsError("ERR_OTK_UNSEAL");
@@ -179,6 +182,7 @@ export function otkHandlers(parts: ServerParts) {
         peerType: peer.type,
         expiresAt,
         ...(endpoint ? { endpoint } : {}),
+        ...(tlsPin ? { tlsPin } : {}),
         otk: await cipher.seal(
           "otk",
           otkSealId({ ...context, issuerKeyVersion: issuer.keyVersion }),
@@ -238,6 +242,8 @@ export function otkHandlers(parts: ServerParts) {
         issuerId: record.issuerId,
         peerId: record.peerId,
         expiresAt: record.expiresAt,
+        // Re-sealed to the peer with the pin the PN GW sealed, so the peer can pin its key.
+        ...(record.tlsPin ? { tlsPin: record.tlsPin } : {}),
       };
       const sealedOtk = await sealOtk(
         "delivery",

@@ -90,6 +90,8 @@ export interface OtkRecord {
   /** Epoch seconds. */
   expiresAt: number;
   endpoint?: string;
+  /** Issue #10 (OTK-TLS-PIN): the PN GW's TLS pin, bound into the sealed OTK's AAD. */
+  tlsPin?: string;
   otk?: string;
   machine: PersistedMachineState;
   createdAt: string;
@@ -105,6 +107,7 @@ export const otkRecordSchema = z.object({
   peerType: z.enum(["PNE", "PNGW"]),
   expiresAt: z.number().int(),
   endpoint: z.string().optional(),
+  tlsPin: z.string().optional(),
   otk: z.string().optional(),
   machine: machineStateSchema,
   createdAt: z.string(),

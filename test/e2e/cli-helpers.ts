@@ -24,14 +24,28 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-const LISTENING = /CPNS Server listening on (http:\/\/127\.0\.0\.1:\d+)/;
+const LISTENING = /CPNS Server listening on (https?:\/\/127\.0\.0\.1:\d+)/;
 
-/** Starts the CPNS Server with its data in `dataDir`; resolves when it listens. */
-export async function startServer(dataDir: string, timeoutMs = 30_000): Promise<ServerProcess> {
+/**
+ * Starts the CPNS Server with its data in `dataDir`; resolves when it listens.
+ * Plain HTTP (the explicit development mode) unless `tls` is set: then HTTPS
+ * with the development certificate it keeps in `dataDir` (tls-cert.pem, tls.pin).
+ */
+export async function startServer(
+  dataDir: string,
+  timeoutMs = 30_000,
+  options: { tls?: boolean } = {},
+): Promise<ServerProcess> {
   const child = spawn(join(REPO_ROOT, "node_modules", ".bin", "tsx"), ["src/runtime/node.ts"], {
     cwd: REPO_ROOT,
     // PORT=0: the kernel picks a free port and the server prints it; no race with other tests.
-    env: { ...cleanEnv(), PORT: "0", HOST: "127.0.0.1", CPNS_DATA_DIR: dataDir },
+    env: {
+      ...cleanEnv(),
+      PORT: "0",
+      HOST: "127.0.0.1",
+      CPNS_DATA_DIR: dataDir,
+      ...(options.tls ? {} : { CPNS_PLAIN_HTTP: "1" }),
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // own process group: tsx forks, and stop() must reach every descendant
   });

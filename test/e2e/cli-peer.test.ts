@@ -59,6 +59,8 @@ function env(device: keyof typeof devices): Record<string, string> {
     CPNS_SERVER: server?.baseUrl ?? "",
     CPNS_DATA_DIR: dataDir,
     CPNS_KEYSTORE: devices[device],
+    // The explicit plain-HTTP development mode for `cpns gateway serve` (TLS: test/interop/tls-gateway.test.ts).
+    CPNS_PLAIN_HTTP: "1",
   };
 }
 

@@ -64,7 +64,13 @@ async function runToExit(dataDir: string): Promise<{ code: number | null; output
     ["src/runtime/node.ts"],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, CPNS_DATA_DIR: dataDir, PORT: String(port), NO_COLOR: "1" },
+      env: {
+        ...process.env,
+        CPNS_DATA_DIR: dataDir,
+        PORT: String(port),
+        NO_COLOR: "1",
+        CPNS_PLAIN_HTTP: "1", // these tests are about the data folder, not TLS
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

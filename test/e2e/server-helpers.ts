@@ -365,6 +365,8 @@ export async function spawnCpnsServer(dataDir: string): Promise<SpawnedServer> {
         CPNS_ADMIN_TOKEN: "",
         CPNS_DIGEST_SECRET: "",
         CPNS_REALM: "",
+        // The explicit development mode: these tests talk plain HTTP (TLS: test/interop/tls-processes.test.ts).
+        CPNS_PLAIN_HTTP: "1",
         NO_COLOR: "1",
       },
       stdio: ["ignore", "pipe", "pipe"],

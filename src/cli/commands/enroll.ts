@@ -18,7 +18,7 @@ import { NodeKeyStore } from "../../runtime/node-keystore.ts";
 import { readPassword } from "../../runtime/node-password.ts";
 import { type CliContext, print } from "../context.ts";
 import { CliError, usageError } from "../errors.ts";
-import { transport, userSession } from "../http.ts";
+import { serverTransport, userSession } from "../http.ts";
 import {
   checkId,
   DEFAULT_SERVER,
@@ -66,7 +66,7 @@ async function enroll(ctx: CliContext, options: EnrollOptions, rotate: boolean):
   // A record left by a failed first enrollment has no owner: its server and type mean nothing.
   const known = previous?.userId ? previous : undefined;
   const base = explicitServer(options, ctx.env) ?? (known?.serverUrl || DEFAULT_SERVER);
-  const fetchLike = transport(base, ctx.fetch);
+  const fetchLike = serverTransport(ctx, options, base);
   let type = options.type ?? known?.type;
   if (!type && !rotate) {
     throw usageError(

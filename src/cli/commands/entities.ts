@@ -11,7 +11,7 @@ import type { EntityView } from "../../protocol/schemas.ts";
 import { NodeKeyStore } from "../../runtime/node-keystore.ts";
 import { readPassword } from "../../runtime/node-password.ts";
 import { type CliContext, print, table } from "../context.ts";
-import { transport, userSession } from "../http.ts";
+import { serverTransport, userSession } from "../http.ts";
 import { checkId, type GlobalOptions, keystorePath, serverUrl } from "../settings.ts";
 
 interface UserOptions extends GlobalOptions {
@@ -24,7 +24,10 @@ async function session(ctx: CliContext, options: UserOptions) {
   const userId = checkId("User ID", options.user);
   const base = serverUrl(options, ctx.env);
   const password = await readPassword(userId, options, ctx);
-  return { userId, request: userSession(base, userId, password, transport(base, ctx.fetch)) };
+  return {
+    userId,
+    request: userSession(base, userId, password, serverTransport(ctx, options, base)),
+  };
 }
 
 async function entities(ctx: CliContext, options: UserOptions): Promise<void> {

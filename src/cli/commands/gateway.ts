@@ -13,15 +13,25 @@
  * The HTTP serving itself is the runtime's (CliContext.serve), and the PN GW
  * code is loaded only here: Hono and zod would slow every other command's start.
  *
+ * Issue #10 (TLS-GATEWAY, OTK-TLS-PIN): HTTPS by default, with --tls-cert /
+ * --tls-key or a self-signed certificate kept in <key store>/tls-<gatewayId>/;
+ * its pin is printed and sealed with every OTK, so the peer pins this PN GW's
+ * key. --plain-http (or CPNS_PLAIN_HTTP=1) is the development mode without
+ * TLS: the OTKs then carry no pin. The relay reaches the CPNS Server with the
+ * CLI's own server trust (--cacert / --pin).
+ *
  * Implements: CLI-FLOWS
+ * Implements: TLS-GATEWAY, TLS-GATEWAY-PIN, OTK-TLS-PIN
  */
+import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import type { OfferResult } from "../../gateway/gateway.ts";
 import type { GatewaySessionState } from "../../gateway/sessions.ts";
 import type { CliContext } from "../context.ts";
 import { openDevice } from "../device.ts";
 import { CliError, redact, usageError } from "../errors.ts";
-import { checkId, type GlobalOptions } from "../settings.ts";
+import { serverFetch } from "../http.ts";
+import { checkId, type GlobalOptions, plainHttpRequested } from "../settings.ts";
 import { checkHttpUrl, explainRefusal, isoTime } from "./peer.ts";
 
 export const DEFAULT_LISTEN = "127.0.0.1:8788";
@@ -33,6 +43,9 @@ interface ServeOptions extends GlobalOptions {
   endpoint?: string;
   otkLifetime?: number;
   sessionLifetime?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  plainHttp?: boolean;
 }
 
 function seconds(value: string): number {
@@ -71,6 +84,13 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
     );
   }
   if (!ctx.serve) throw new CliError("ERR_CONFIG", "this runtime cannot serve HTTP");
+  const plain = options.plainHttp === true || plainHttpRequested(ctx.env);
+  if (plain && (options.tlsCert || options.tlsKey)) {
+    throw usageError("--plain-http and --tls-cert/--tls-key exclude each other");
+  }
+  if (!plain && endpointFlag && new URL(endpointFlag).protocol !== "https:") {
+    throw usageError(`--endpoint: this PN GW serves https, got ${endpointFlag}`);
+  }
   const device = await openDevice(ctx, options, gatewayId);
   if (device.record.type !== "PNGW") {
     throw new CliError(
@@ -106,8 +126,22 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
     emit(human, { event: "session", ...state });
   };
 
+  // The names peers may use for this PN GW: the listen host, loopback, and the --endpoint host.
+  const hosts = [listen.hostname, "localhost", "127.0.0.1", "::1"];
+  if (endpointFlag) hosts.push(new URL(endpointFlag).hostname.replace(/^\[(.*)\]$/, "$1"));
   const serving = await ctx.serve({
     ...listen,
+    ...(plain
+      ? {}
+      : {
+          tls: {
+            folder: join(device.store.dir, `tls-${gatewayId}`),
+            commonName: `PN GW ${gatewayId}`,
+            hosts: [...new Set(hosts.filter((h) => !WILDCARD.has(h)))],
+            ...(options.tlsCert ? { certFile: options.tlsCert } : {}),
+            ...(options.tlsKey ? { keyFile: options.tlsKey } : {}),
+          },
+        }),
     fetch: async (request) => {
       // Nothing is served before the gateway exists (a few milliseconds at start).
       if (!gateway) return new Response(null, { status: 503 });
@@ -124,9 +158,11 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
       agent: device.agent,
       store: device.store,
       endpoint: endpointFlag ?? serving.url,
+      ...(serving.certificate ? { tlsPin: serving.certificate.pin } : {}),
       ...(options.otkLifetime ? { otkLifetimeSeconds: options.otkLifetime } : {}),
       ...(options.sessionLifetime ? { sessionLifetimeSeconds: options.sessionLifetime } : {}),
-      ...(ctx.fetch ? { upstream: ctx.fetch } : {}),
+      // The relay trusts the CPNS Server as this CLI does (--cacert / --pin / tls.pin).
+      ...((upstream) => (upstream ? { upstream } : {}))(serverFetch(ctx, options, device.base)),
     });
     for (const peerId of peers) {
       let offer: OfferResult;
@@ -140,6 +176,14 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
         { event: "offer", ...offer },
       );
     }
+    // Human form: a line of its own; JSON: fields of the "listening" event.
+    if (!options.json) {
+      ctx.stdout(
+        serving.certificate
+          ? `TLS pin: ${serving.certificate.pin} (${serving.certificate.pinFile}; sealed with every OTK)\n`
+          : "WARNING: --plain-http / CPNS_PLAIN_HTTP=1: PLAIN HTTP, NO TLS (development mode only); peers get no pin\n",
+      );
+    }
     emit(
       `PN GW ${gatewayId} listening on ${serving.url} (realm "${gateway.realm}", peers reach it at ${endpointFlag ?? serving.url}; CPNS Server ${device.base}); Ctrl-C stops it`,
       {
@@ -149,6 +193,9 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
         endpoint: endpointFlag ?? serving.url,
         realm: gateway.realm,
         server: device.base,
+        ...(serving.certificate
+          ? { tlsPin: serving.certificate.pin, tlsPinFile: serving.certificate.pinFile }
+          : { plainHttp: true }),
       },
     );
     signal = await serving.stopped;
@@ -184,6 +231,15 @@ export function registerGatewayCommands(program: Command, ctx: CliContext): void
     )
     .option("--otk-lifetime <s>", "seconds an OTK may wait for its peer (default 120)", seconds)
     .option("--session-lifetime <s>", "seconds a peer session lasts (default 900)", seconds)
+    .option(
+      "--tls-cert <file>",
+      "serve HTTPS with this PEM certificate (chain) instead of a self-signed one",
+    )
+    .option("--tls-key <file>", "the private key of --tls-cert (PEM)")
+    .option(
+      "--plain-http",
+      "development mode: serve plain HTTP, no TLS (env CPNS_PLAIN_HTTP=1); peers get no pin",
+    )
     .action((_options: unknown, command: Command) =>
       serve(ctx, command.optsWithGlobals<ServeOptions>()),
     );

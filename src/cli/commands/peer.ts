@@ -21,6 +21,7 @@
  *
  * Implements: CLI-FLOWS
  * Implements: PEERCH-CLI, GATEWAY-RELAY-E2E
+ * Implements: TLS-IMPOSTOR, TLS-GATEWAY-PIN, OTK-TLS-PIN
  */
 import { type Command, Option } from "commander";
 import { AgentError, EntityAgent } from "../../agent/agent.ts";
@@ -77,6 +78,33 @@ export function checkHttpUrl(option: string, value: string): string {
 /** Epoch seconds as an ISO 8601 time. */
 export function isoTime(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString();
+}
+
+/**
+ * Issue #10 (OTK-TLS-PIN): the PN GW's TLS key came sealed with the OTK, so the
+ * connection to it is pinned to exactly that key (checked on the handshake,
+ * before any Digest exchange); an OTK without a pin (a plain-HTTP development
+ * PN GW) leaves the default transport.
+ */
+function gatewayFetch(
+  ctx: CliContext,
+  received: ReceivedOtk,
+  gatewayUrl: string,
+): FetchLike | undefined {
+  const pin = received.view.tlsPin;
+  if (!pin) return ctx.fetch;
+  if (new URL(gatewayUrl).protocol !== "https:") {
+    received.otk.fill(0);
+    throw new CliError(
+      "ERR_TLS_UNTRUSTED",
+      `the OTK names a TLS key for ${received.view.issuerId}, but ${gatewayUrl} is not https; refusing to talk to it in clear`,
+    );
+  }
+  if (ctx.fetch) return ctx.fetch;
+  if (!ctx.trustedFetch) {
+    throw new CliError("ERR_CONFIG", "this runtime cannot pin a PN GW's TLS key");
+  }
+  return ctx.trustedFetch({ pin });
 }
 
 /** fetch towards the PN GW, with "cannot connect" turned into an error naming it. */
@@ -207,7 +235,7 @@ async function connect(ctx: CliContext, options: ConnectOptions): Promise<void> 
     entityId,
     received,
     gatewayUrl,
-    fetch: gatewayTransport(gatewayUrl, ctx.fetch),
+    fetch: gatewayTransport(gatewayUrl, gatewayFetch(ctx, received, gatewayUrl)),
   }).catch((err) => {
     throw explainRefusal(
       err,

@@ -26,7 +26,7 @@ import { checkPassword } from "../../protocol/password-policy.ts";
 import { readPassword } from "../../runtime/node-password.ts";
 import { type CliContext, print } from "../context.ts";
 import { CliError } from "../errors.ts";
-import { adminRequest, problemOf, serverInfo, transport } from "../http.ts";
+import { adminRequest, problemOf, serverInfo, serverTransport } from "../http.ts";
 import { adminKeyPin, adminToken, checkId, type GlobalOptions, serverUrl } from "../settings.ts";
 
 interface AdminOptions extends GlobalOptions {
@@ -97,7 +97,7 @@ export function registerUserCommands(program: Command, ctx: CliContext): void {
           `no admin key pin: over plain HTTP the password is sealed to the server's pinned key; pass --admin-key-pin or set CPNS_ADMIN_KEY_PIN (npm start prints it), or run beside the server's data folder`,
         );
       }
-      const fetchLike = transport(base, ctx.fetch);
+      const fetchLike = serverTransport(ctx, options, base);
       const { realm } = await serverInfo(base, fetchLike);
       // The key is checked before the password is even asked for.
       const publicKey = pin ? await pinnedAdminKey(base, pin, fetchLike) : undefined;
@@ -135,7 +135,7 @@ export function registerUserCommands(program: Command, ctx: CliContext): void {
       const { users } = await adminRequest<{ users: string[] }>(
         base,
         token,
-        transport(base, ctx.fetch),
+        serverTransport(ctx, options, base),
         "GET",
         "/cpns/v1/admin/users",
         undefined,
