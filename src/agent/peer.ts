@@ -12,6 +12,7 @@
  * Every step asks the peerSession machine (machines/peer-session.ts) first.
  *
  * Implements: SEED-5.x.2-2, SEED-5.x.2-3, SEED-5.x.2-6, SEED-5.x.2-7, PEER-DIGEST, PEER-SESSION, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
+ * Implements: OTK-TLS-PIN, TLS-IMPOSTOR
  */
 import type { SnapshotFrom } from "xstate";
 import { type PeerSessionEvent, peerSessionMachine } from "../../machines/peer-session.ts";
@@ -114,6 +115,15 @@ export class PeerSession {
     if (!gatewayUrl) {
       otk.fill(0);
       throw new CpnsError("ERR_CONFIG", "no address for the PN GW");
+    }
+    // The OTK names the PN GW's TLS key (OTK-TLS-PIN): never speak to it in clear. Pinning the
+    // key itself is the transport's (the runtime's trusted fetch, given that pin).
+    if (view.tlsPin && new URL(gatewayUrl).protocol !== "https:") {
+      otk.fill(0);
+      throw new CpnsError(
+        "ERR_TLS_UNTRUSTED",
+        `the OTK names a TLS key for ${view.issuerId}, but ${gatewayUrl} is not https`,
+      );
     }
     const now = options.now ?? Date.now;
     const session = new PeerSession(

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentError, type EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { OtkClient } from "../../src/agent/otk-client.ts";
+import { PeerSession } from "../../src/agent/peer.ts";
 import { fromBase64url, toBase64url } from "../../src/crypto/bytes.ts";
 import { randomBytes } from "../../src/crypto/provider.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
@@ -66,6 +67,30 @@ describe("[OTK-TLS-PIN][TLS-GATEWAY-PIN] the PN GW's pin through the CPNS Server
     const received = await otks.fetch("pne-1", issued.otkId);
     expect(received.view.tlsPin).toBe(GATEWAY_PIN);
     expect(received.otk).toEqual(issued.otk);
+  });
+
+  it("[OTK-TLS-PIN][TLS-IMPOSTOR] an OTK naming a TLS key is never used in clear: PeerSession refuses an http address before any request, and zeroes the OTK", async () => {
+    const issued = await otks.deposit("gw-1", {
+      peerId: "pne-2",
+      lifetimeSeconds: 60,
+      endpoint: "https://127.0.0.1:8788",
+      tlsPin: GATEWAY_PIN,
+    });
+    const received = await otks.fetch("pne-2", issued.otkId);
+    let requests = 0;
+    await expect(
+      PeerSession.open({
+        entityId: "pne-2",
+        received,
+        gatewayUrl: "http://127.0.0.1:8788",
+        fetch: async () => {
+          requests += 1;
+          return new Response(null, { status: 500 });
+        },
+      }),
+    ).rejects.toMatchObject({ code: "ERR_TLS_UNTRUSTED" });
+    expect(requests).toBe(0);
+    expect(received.otk.every((byte) => byte === 0)).toBe(true);
   });
 
   it("[TLS-GATEWAY-PIN] a deposit whose pin was swapped or stripped on the way: 400 ERR_OTK_UNSEAL, nothing stored", async () => {
