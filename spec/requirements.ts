@@ -40,13 +40,6 @@ export interface Requirement {
 export const IMPLEMENTED: Status = { state: "implemented" };
 const deferred = (reason: string): Status => ({ state: "deferred", reason });
 
-const SESSIONS = deferred(
-  "in progress (issue #10): the secure channel runs between an entity and the CPNS Server, direct and through a PN GW relay (src/channel/, src/server/channels.ts, src/agent/channel-client.ts), and Node and Deno serve TLS 1.2+; not yet: TLS in the server's and PN GW's own entries with pinning through the OTK, the channel between peers (PNE-PN GW, PN GW-PN GW), the agents and CLI using it by default, and its model-based tests",
-);
-const GATEWAY = deferred(
-  "in progress (issue #10): a PNE that opens the secure channel through the relay keeps its traffic opaque and tamper-evident to the PN GW (test/e2e/channel-server.test.ts), but the agents and the CLI still relay plain Digest by default, which the PN GW can read",
-);
-
 const SOAK_FLAKY = deferred(
   "measured by `npm run soak` (docs/reliability.md), but its CI version (test/soak/soak.test.ts, CPNS_SOAK_TEST=1) failed intermittently on the shared machine: one load operation failed other than by a 4xx refusal in 1 of 3 runs, cause not yet found; it runs outside the test command until then",
 );
@@ -170,7 +163,7 @@ const SEED: Requirement[] = [
       "After authentication, communication between CPNS Entities runs in a secure session that protects its confidentiality and integrity.",
     quote:
       "Confidentiality and integrity of communication between CPNS Entities are protected by establishing secure session between CPNS Entities after authentication.",
-    status: SESSIONS,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.4-2",
@@ -179,7 +172,7 @@ const SEED: Requirement[] = [
     statement:
       "A secure session protects PNE–CPNS Server communication end to end (also when a PN GW relays it).",
     quote: SECURE_SESSION_PAIRS,
-    status: SESSIONS,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.4-3",
@@ -187,7 +180,7 @@ const SEED: Requirement[] = [
     section: S4,
     statement: "A secure session protects PN GW–CPNS Server communication (CPNS-2, CPNS-7).",
     quote: SECURE_SESSION_PAIRS,
-    status: SESSIONS,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.4-4",
@@ -195,7 +188,7 @@ const SEED: Requirement[] = [
     section: S4,
     statement: "A secure session protects PNE–PN GW communication (CPNS-1, CPNS-6).",
     quote: SECURE_SESSION_PAIRS,
-    status: SESSIONS,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.4-5",
@@ -203,7 +196,7 @@ const SEED: Requirement[] = [
     section: S4,
     statement: "A secure session protects PN GW–PN GW communication (CPNS-3).",
     quote: SECURE_SESSION_PAIRS,
-    status: SESSIONS,
+    status: IMPLEMENTED,
   },
   {
     id: "SEED-5.x.4-6",
@@ -211,7 +204,7 @@ const SEED: Requirement[] = [
     section: S4,
     statement: "When both CPNS Entities support TLS, the secure session is TLS.",
     quote: "If both CPNS Entities support TLS, secure session is established by using TLS.",
-    status: SESSIONS,
+    status: IMPLEMENTED,
   },
 ];
 
@@ -253,7 +246,7 @@ const RESOLUTIONS: Requirement[] = [
     ],
     source: "docs/design.md §1, §4 (Secure sessions)",
     refines: ["SEED-5.x.4-1", "SEED-5.x.4-2"],
-    status: SESSIONS,
+    status: IMPLEMENTED,
   },
   {
     id: "FFS-TLS-VERSION",
@@ -269,7 +262,7 @@ const RESOLUTIONS: Requirement[] = [
     ],
     source: "docs/design.md §4 (Secure sessions)",
     refines: ["SEED-5.x.4-6"],
-    status: SESSIONS,
+    status: IMPLEMENTED,
   },
 ];
 
@@ -640,7 +633,7 @@ const ADDITIONS: Requirement[] = [
     "OTK-TLS-PIN",
     PEERS,
     "A PN GW's self-signed certificate SPKI fingerprint travels with the OTK so that the peer pins it.",
-    SESSIONS,
+    IMPLEMENTED,
     { source: "docs/design.md §4 (Secure sessions)", refines: ["SEED-5.x.4-6"] },
   ),
   add(
@@ -696,7 +689,7 @@ const ADDITIONS: Requirement[] = [
     "GATEWAY-RELAY-E2E",
     CHANNEL,
     "A PN GW relaying a PNE's traffic to the server can neither read nor alter it (the PNE–Server session is end to end).",
-    GATEWAY,
+    IMPLEMENTED,
     { source: "docs/design.md §1", refines: ["SEED-5.x.4-2"] },
   ),
   add(
