@@ -9,6 +9,7 @@
  * session: once the session is over, nothing more is sent.
  *
  * Implements: PEERCH-OPEN, SEED-5.x.4-4
+ * Implements: SEED-5.x.4-5
  */
 import type { ChannelEndpoint } from "../channel/endpoint.ts";
 import type { FetchLike } from "../digest/index.ts";

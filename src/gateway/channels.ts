@@ -19,6 +19,7 @@
  *
  * Implements: PEERCH-OPEN, PEERCH-DISPATCH, PEERCH-SESSION-BOUND, PEERCH-ONE-PER-SESSION, PEERCH-ATTACKS, SEED-5.x.4-4
  * Implements: PEERCH-MATRIX
+ * Implements: SEED-5.x.4-5, FFS-NO-TLS
  */
 import type { Context } from "hono";
 import { ChannelEndpoint } from "../channel/endpoint.ts";
