@@ -13,9 +13,7 @@
 // for a PNE, 415 for a PN GW, both only given after that check) then comes back authenticated.
 
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, Server } from "node:http";
-import { request as httpsRequest } from "node:https";
-import type { TLSSocket } from "node:tls";
+import type { Server } from "node:http";
 import { createStorage } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,6 +25,7 @@ import type { FetchLike } from "../../src/digest/index.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import { createUserSealed } from "../admin-users.ts";
+import { nodeTransport } from "./node-transport.ts";
 import {
   connectPeer,
   type Device,
@@ -48,45 +47,7 @@ const PAYLOADS = [binary(300, 1), binary(64 * 1024, 2)];
 
 /** fetch over node:https that trusts `ca` (and nothing else), recording the TLS version of each exchange. */
 function tlsTransport(ca: string[], versions: string[]): FetchLike {
-  return async (request) => {
-    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
-    const target = new URL(request.url);
-    const headers: Record<string, string> = {};
-    request.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    if (body) headers["content-length"] = String(body.length);
-    return new Promise<Response>((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname + target.search,
-          method: request.method,
-          headers,
-          ca,
-          agent: false,
-        },
-        (res: IncomingMessage) => {
-          versions.push(String((res.socket as TLSSocket).getProtocol()));
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.on("error", reject);
-          res.on("end", () => {
-            const out = new Headers();
-            for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
-              out.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
-            }
-            const status = res.statusCode ?? 500;
-            const empty = status === 204 || status === 304;
-            resolve(new Response(empty ? null : Buffer.concat(chunks), { status, headers: out }));
-          });
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  };
+  return nodeTransport({ ca, tlsVersions: versions });
 }
 
 /** The CPNS Server on HTTPS only (the same app as startTestServer, with the test clock). */

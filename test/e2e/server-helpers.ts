@@ -8,10 +8,11 @@
  * recording transport, and a node:http transport bound to a chosen local
  * address (127.0.0.x) so per-address rate limiting is tested on real sockets.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { request as httpRequest, type IncomingMessage, type Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
@@ -28,6 +29,7 @@ import { createServerApp } from "../../src/server/app.ts";
 import type { CpnsServerConfig } from "../../src/server/context.ts";
 import type { SecurityEvent } from "../../src/server/events.ts";
 import { createUserSealed } from "../admin-users.ts";
+import { nodeTransport } from "./node-transport.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const REALM = "cpns-e2e";
@@ -210,42 +212,7 @@ export function recordingTransport(inner: FetchLike = (request) => fetch(request
  * sees a different client address on a real socket.
  */
 export function transportFrom(localAddress: string): FetchLike {
-  return async (request) => {
-    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
-    const target = new URL(request.url);
-    const headers: Record<string, string> = {};
-    request.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    if (body) headers["content-length"] = String(body.length);
-    return await new Promise<Response>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname + target.search,
-          method: request.method,
-          headers,
-          localAddress,
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.on("error", reject);
-          res.on("end", () => {
-            const out = new Headers();
-            for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
-              out.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
-            }
-            resolve(new Response(Buffer.concat(chunks), { status: res.statusCode, headers: out }));
-          });
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  };
+  return nodeTransport({ localAddress });
 }
 
 /**

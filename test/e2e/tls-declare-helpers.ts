@@ -7,7 +7,6 @@
  * client is node:https trusting exactly that certificate.
  */
 import { randomBytes } from "node:crypto";
-import { request as httpsRequest } from "node:https";
 import type { Server } from "node:net";
 import { createStorage, type Storage } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
@@ -20,46 +19,12 @@ import { nodeRequestIsTls } from "../../src/runtime/request-tls.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import type { CpnsServerConfig } from "../../src/server/context.ts";
 import { createUserSealed } from "../admin-users.ts";
+import { nodeTransport } from "./node-transport.ts";
 import { ADMIN_TOKEN, REALM, socketAddress, T0 } from "./server-helpers.ts";
 
 /** A fetch over node:https that trusts only `ca` (the test server's self-signed certificate). */
 export function httpsTransport(ca: string): FetchLike {
-  return async (request) => {
-    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
-    const target = new URL(request.url);
-    const headers: Record<string, string> = {};
-    request.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    if (body) headers["content-length"] = String(body.length);
-    return await new Promise<Response>((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname + target.search,
-          method: request.method,
-          headers,
-          ca,
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.on("error", reject);
-          res.on("end", () => {
-            const out = new Headers();
-            for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
-              out.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
-            }
-            resolve(new Response(Buffer.concat(chunks), { status: res.statusCode, headers: out }));
-          });
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  };
+  return nodeTransport({ ca });
 }
 
 export const plainTransport: FetchLike = (request) => fetch(request);
