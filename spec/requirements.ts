@@ -1338,6 +1338,13 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #13 item 5", refines: ["CLI-FLOWS"] },
   ),
+  add(
+    "FIRSTRUN-REOFFER",
+    FIRST_RUN,
+    "A running `cpns gateway serve` says when an offered OTK expired unused, and offers a new one when `offer <peerId>` is typed on its standard input (a second gateway on the same port could not); the no-OTK hint says so.",
+    IMPLEMENTED,
+    { source: "issue #13 item 4", refines: ["SEED-5.x.2-4", "CLI-FLOWS"] },
+  ),
 ];
 
 export const REQUIREMENTS: readonly Requirement[] = [

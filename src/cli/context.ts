@@ -15,6 +15,12 @@ export interface CliContext {
   env: CliEnv;
   /** Read only by the password prompt (src/runtime/node-password.ts). */
   stdin: NodeJS.ReadStream;
+  /**
+   * Calls `onLine` with each line typed on standard input until `close`: the
+   * commands of a running `cpns gateway serve` (issue #13 item 4). A context
+   * without it takes no commands.
+   */
+  lines?: (onLine: (line: string) => void) => { close(): void };
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   /** The transport to the server; default the global fetch. */

@@ -6,7 +6,9 @@
  *
  * Implements: CLI-FLOWS
  * Implements: TLS-CLI-TRUST
+ * Implements: FIRSTRUN-REOFFER
  */
+import { createInterface } from "node:readline";
 import type { CliContext } from "../cli/context.ts";
 import { run } from "../cli/program.ts";
 import { installHashBackend } from "../crypto/hash.ts";
@@ -18,6 +20,11 @@ function nodeContext(): CliContext {
   return {
     env: process.env,
     stdin: process.stdin,
+    lines: (onLine) => {
+      const input = createInterface({ input: process.stdin, terminal: false });
+      input.on("line", onLine);
+      return { close: () => input.close() };
+    },
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     // Loaded on demand: node:http and the server adapter only for the command that serves.

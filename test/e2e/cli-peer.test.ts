@@ -94,6 +94,8 @@ function holdKey(device: keyof typeof devices, entityId: string): void {
 interface Background {
   /** The listening URL, once the "listening" line is out (offers are made before it). */
   ready: Promise<string>;
+  /** Types a line on the gateway's standard input (started with `stdin: true`). */
+  type(line: string): void;
   stdout(): string;
   stderr(): string;
   /** Sends `signal` and resolves with how the process ended. */
@@ -105,14 +107,14 @@ const LISTENING = /^PN GW \S+ listening on (http:\/\/127\.0\.0\.1:\d+) /m;
 const LISTENING_JSON = /^\{"event":"listening".*"url":"(http:\/\/127\.0\.0\.1:\d+)"/m;
 
 /** `node bin/cpns.mjs gateway serve ...` as a user starts it in a terminal of its own. */
-function serveGateway(args: string[]): Background {
+function serveGateway(args: string[], options: { stdin?: boolean } = {}): Background {
   const child: ChildProcess = spawn(
     process.execPath,
     ["bin/cpns.mjs", "gateway", "serve", ...args],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, NO_COLOR: "1", ...env("gw") },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
     },
   );
   let out = "";
@@ -143,6 +145,7 @@ function serveGateway(args: string[]): Background {
   });
   const background: Background = {
     ready,
+    type: (line) => child.stdin?.write(`${line}\n`),
     stdout: () => out,
     stderr: () => err,
     stop: async (signal) => {
@@ -155,13 +158,25 @@ function serveGateway(args: string[]): Background {
 }
 
 /** Waits until the background output matches (it is read from a pipe, asynchronously). */
-async function outputMatches(gateway: Background, pattern: RegExp): Promise<RegExpExecArray> {
-  for (let waited = 0; waited < 5000; waited += 50) {
+async function outputMatches(
+  gateway: Background,
+  pattern: RegExp,
+  timeoutMs = 5000,
+): Promise<RegExpExecArray> {
+  for (let waited = 0; waited < timeoutMs; waited += 50) {
     const match = pattern.exec(gateway.stdout());
     if (match) return match;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`no ${pattern} in the gateway's output:\n${gateway.stdout()}`);
+}
+
+/** Waits until `condition` holds (output read from pipes arrives asynchronously). */
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (let waited = 0; waited < timeoutMs && !condition(); waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(condition()).toBe(true);
 }
 
 // ------------------------------------------------------------------------- the story
@@ -479,6 +494,35 @@ describe("[CLI-FLOWS][SEED-5.x.2-4] peers with the cpns command", () => {
       );
       expect(connect.stdout).not.toContain("secure channel");
       expect(await plainGateway.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+    },
+    T,
+  );
+});
+
+describe("[FIRSTRUN-REOFFER][CLI-FLOWS] a running PN GW says when an offer expires and offers again", () => {
+  it(
+    "an OTK that expires unused is announced; `offer <peerId>` typed to the running gateway deposits a new one",
+    async () => {
+      const gateway = serveGateway(
+        ["--entity", "gw-1", "--listen", "127.0.0.1:0", "--offer", "pne-2", "--otk-lifetime", "1"],
+        { stdin: true },
+      );
+      await gateway.ready;
+      const expired = await outputMatches(
+        gateway,
+        /^OTK (\S+) for pne-2 expired unused at \S+; type "offer pne-2" here to offer another$/m,
+        15_000,
+      );
+      gateway.type("offer pne-2");
+      const offers = await outputMatches(
+        gateway,
+        /^offered an OTK to pne-2 \(PNE\): otk (\S+), expires[^\n]*\n(?:.*\n)*offered an OTK to pne-2 \(PNE\): otk (\S+), expires/m,
+        15_000,
+      );
+      expect(offers[2]).not.toBe(expired[1]);
+      gateway.type("frobnicate");
+      await waitFor(() => gateway.stderr().includes('commands: "offer <peerId>"'));
+      expect(await gateway.stop("SIGTERM")).toEqual({ code: 0, signal: null });
     },
     T,
   );

@@ -7,6 +7,8 @@
  * (the PN GW creates the OTK, the server shares it); it prints one line per
  * offer (peer, OTK id, expiry; never the OTK), the address it listens on, and
  * then each session as it opens, closes or expires, until SIGINT or SIGTERM.
+ * An offer whose OTK expires unused is said so, and `offer <peerId>` typed on
+ * its standard input offers again while it runs (issue #13 item 4).
  * With --json every line is one JSON object (the command runs for long, so
  * its events are printed as they happen).
  *
@@ -22,6 +24,7 @@
  *
  * Implements: CLI-FLOWS
  * Implements: TLS-GATEWAY, TLS-GATEWAY-PIN, OTK-TLS-PIN
+ * Implements: FIRSTRUN-REOFFER
  */
 import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
@@ -29,7 +32,7 @@ import type { OfferResult } from "../../gateway/gateway.ts";
 import type { GatewaySessionState } from "../../gateway/sessions.ts";
 import type { CliContext } from "../context.ts";
 import { openDevice } from "../device.ts";
-import { CliError, redact, usageError } from "../errors.ts";
+import { CliError, describeError, formatFailure, redact, usageError } from "../errors.ts";
 import { serverFetch } from "../http.ts";
 import { checkId, type GlobalOptions, plainHttpRequested } from "../settings.ts";
 import { checkHttpUrl, explainRefusal, isoTime } from "./peer.ts";
@@ -151,6 +154,8 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
     },
   });
   let signal: string;
+  let commands: { close(): void } | undefined;
+  const expiryTimers = new Set<ReturnType<typeof setTimeout>>();
   try {
     gateway = new PnGateway({
       gatewayId,
@@ -164,18 +169,58 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
       // The relay trusts the CPNS Server as this CLI does (--cacert / --pin / tls.pin).
       ...((upstream) => (upstream ? { upstream } : {}))(serverFetch(ctx, options, device.base)),
     });
-    for (const peerId of peers) {
-      let offer: OfferResult;
+    const live = gateway;
+    /** One offer, said when made and again if its OTK expires unused (issue #13 item 4). */
+    const offer = async (peerId: string): Promise<void> => {
+      let made: OfferResult;
       try {
-        offer = await gateway.offer(peerId);
+        made = await live.offer(peerId);
       } catch (err) {
         throw explainRefusal(err, device, `offer an OTK to ${peerId}`);
       }
       emit(
-        `offered an OTK to ${offer.peerId} (${offer.peerType}): otk ${offer.otkId}, expires ${isoTime(offer.expiresAt)}`,
-        { event: "offer", ...offer },
+        `offered an OTK to ${made.peerId} (${made.peerType}): otk ${made.otkId}, expires ${isoTime(made.expiresAt)}`,
+        { event: "offer", ...made },
       );
-    }
+      const untilExpiry = Math.max(0, made.expiresAt * 1000 - Date.now()) + 1000;
+      const timer = setTimeout(() => {
+        expiryTimers.delete(timer);
+        const state = live.states().find((s) => s.otkId === made.otkId)?.state;
+        if (state !== "created" && state !== "offered") return;
+        emit(
+          `OTK ${made.otkId} for ${made.peerId} expired unused at ${isoTime(made.expiresAt)}; type "offer ${made.peerId}" here to offer another`,
+          {
+            event: "offer-expired",
+            otkId: made.otkId,
+            peerId: made.peerId,
+            expiresAt: made.expiresAt,
+          },
+        );
+      }, untilExpiry);
+      expiryTimers.add(timer);
+    };
+    for (const peerId of peers) await offer(peerId);
+    // A running PN GW takes commands on its standard input: `offer <peerId>` offers again
+    // (a second `gateway serve` could not: the port is taken).
+    commands = ctx.lines?.((line) => {
+      const [verb, peerId, ...rest] = line.trim().split(/\s+/);
+      if (!verb) return;
+      if (verb === "offer" && peerId && rest.length === 0) {
+        let id: string;
+        try {
+          id = checkId("Entity ID", peerId);
+        } catch (err) {
+          ctx.stderr(`${redact(`cpns: ${(err as Error).message}`)}\n`);
+          return;
+        }
+        offer(id).catch((err: unknown) => {
+          const failure = describeError(err);
+          ctx.stderr(`${formatFailure(failure, options.json)}\n`);
+        });
+        return;
+      }
+      ctx.stderr(`cpns: commands: "offer <peerId>" (Ctrl-C stops the PN GW)\n`);
+    });
     // Human form: a line of its own; JSON: fields of the "listening" event.
     if (!options.json) {
       ctx.stdout(
@@ -200,6 +245,8 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
     );
     signal = await serving.stopped;
   } finally {
+    commands?.close();
+    for (const timer of expiryTimers) clearTimeout(timer);
     await serving.close();
   }
   const states = gateway.states();

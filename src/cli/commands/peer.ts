@@ -208,7 +208,7 @@ async function connect(ctx: CliContext, options: ConnectOptions): Promise<void> 
   if (!chosen && !options.otk) {
     throw new CliError(
       "ERR_NO_OTK",
-      `no OTK waiting for ${entityId} at ${device.base} (each OTK opens one session); ask the PN GW for one: cpns gateway serve --entity <gatewayId> --offer ${entityId}`,
+      `no OTK waiting for ${entityId} at ${device.base} (each OTK opens one session, and an offer expires unused after its lifetime); ask the PN GW for one: type "offer ${entityId}" in the terminal of its running cpns gateway serve, or start it with --offer ${entityId}`,
     );
   }
   // Decided before the fetch: an OTK is delivered once, and one fetched for
