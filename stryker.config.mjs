@@ -11,11 +11,19 @@
 const SCOPES = {
   digest: {
     mutate: ["src/digest/**/*.ts"],
-    tests: ["test/unit/digest-*.test.ts", "test/unit/crypto-providers.test.ts"],
+    tests: [
+      "test/unit/digest-*.test.ts",
+      "test/unit/mut-digest-*.test.ts",
+      "test/unit/crypto-providers.test.ts",
+    ],
   },
   machines: {
     mutate: ["machines/**/*.ts"],
-    tests: ["test/unit/machines-*.test.ts", "test/model/**/*.test.ts"],
+    tests: [
+      "test/unit/machines-*.test.ts",
+      "test/unit/mut-machines-*.test.ts",
+      "test/model/**/*.test.ts",
+    ],
   },
   agent: {
     mutate: ["src/agent/**/*.ts"],
