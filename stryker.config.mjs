@@ -59,14 +59,25 @@ const pick = (key) => [...new Set(chosen.flatMap((name) => SCOPES[name][key]))];
 // MUTATE_TESTS (comma-separated globs) replaces the scope's tests, for a quicker, weaker run:
 // a mutant only the left-out tests would kill then counts as a survivor.
 process.env.STRYKER_TESTS = process.env.MUTATE_TESTS || pick("tests").join(",");
-const label = chosen.join("+");
+// MUTATE_FILES (comma-separated paths or globs inside the scope) mutates only those files, for
+// a run that finishes on a loaded machine; its reports get their own folder (label) so that
+// runs over different files of one scope do not overwrite each other's incremental results.
+const files = (process.env.MUTATE_FILES ?? "")
+  .split(",")
+  .map((file) => file.trim())
+  .filter((file) => file.length > 0);
+const label =
+  chosen.join("+") +
+  (files.length > 0
+    ? `--${files.map((file) => file.replace(/^.*\//, "").replace(/\.ts$/, "")).join("+")}`
+    : "");
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
   plugins: ["@stryker-mutator/vitest-runner"],
   vitest: { configFile: "vitest.stryker.config.ts", related: false },
-  mutate: pick("mutate"),
+  mutate: files.length > 0 ? files : pick("mutate"),
   coverageAnalysis: "perTest",
   // Two cores shared by several people: one mutant at a time.
   concurrency: 1,
