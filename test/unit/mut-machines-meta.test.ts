@@ -30,16 +30,16 @@ const WITHOUT_REQUIREMENTS = new Set([
   "gatewaySession.created:DEPOSIT_REFUSED",
 ]);
 
-describe("[GAP-MUTATE][SPEC-MODEL-PAGE] the machines' descriptions and requirement ids", () => {
+describe("[MUT-MACHINE-META][SPEC-MODEL-PAGE] the machines' descriptions and requirement ids", () => {
   for (const machine of model.machines) {
-    it(`[GAP-MUTATE][SPEC-MODEL-PAGE] ${machine.id}: every state has a description`, () => {
+    it(`[MUT-MACHINE-META][SPEC-MODEL-PAGE] ${machine.id}: every state has a description`, () => {
       const missing = machine.states
         .filter((state) => typeof state.description !== "string" || state.description.trim() === "")
         .map((state) => state.id);
       expect(missing).toEqual([]);
     });
 
-    it(`[GAP-MUTATE][SPEC-MODEL-PAGE] ${machine.id}: every requirement id named exists, and every transition names one`, () => {
+    it(`[MUT-MACHINE-META][SPEC-MODEL-PAGE] ${machine.id}: every requirement id named exists, and every transition names one`, () => {
       const unknown: string[] = [];
       const empty: string[] = [];
       for (const state of machine.states) {
