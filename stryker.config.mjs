@@ -90,6 +90,9 @@ export default {
   htmlReporter: { fileName: `reports/mutation/${label}/mutation.html` },
   jsonReporter: { fileName: `reports/mutation/${label}/mutation.json` },
   tempDirName: ".stryker-tmp",
+  // Runs of different files may overlap (--tempDirName .stryker-tmp-<x>): never copy another
+  // run's sandbox (or the reports) into this one's.
+  ignorePatterns: ["/.stryker-tmp*", "/reports"],
   cleanTempDir: "always",
   thresholds: { high: 95, low: 85, break: null },
 };

@@ -139,3 +139,36 @@ describe("[DIGEST-PROXY] proxy mode keeps malformed credentials a 400", () => {
     expect(res.headers.get("www-authenticate")).toBeNull();
   });
 });
+
+describe("[DIGEST-HOSTILE] onFailure sees every refusal, and nothing else", () => {
+  it("[DIGEST-HOSTILE] called once per refused request with the verifier's outcome; never for an accepted one", async () => {
+    const seen: string[] = [];
+    const hono = new Hono();
+    hono.use(
+      "/p/*",
+      digestAuth({
+        realm: "r",
+        secret: SECRET,
+        lookup: staticCredentials({ alice: "pw" }),
+        onFailure: (_c, failure) => {
+          seen.push(`${failure.status} ${failure.code}`);
+        },
+      }),
+    );
+    hono.get("/p/x", (c) => c.text("ok"));
+    await hono.request("http://x/p/x");
+    await hono.request("http://x/p/x", { headers: { authorization: 'Digest realm="r' } });
+    const ok = await createDigestFetch({
+      username: "alice",
+      password: "pw",
+      fetch: (r) => hono.fetch(r),
+    })("http://x/p/x");
+    expect(ok.status).toBe(200);
+    // The client's first, credential-less request was refused once more (401).
+    expect(seen).toEqual([
+      "401 ERR_DIGEST_UNAUTHORIZED",
+      "400 ERR_DIGEST_MALFORMED",
+      "401 ERR_DIGEST_UNAUTHORIZED",
+    ]);
+  });
+});

@@ -75,7 +75,7 @@ describe("[DIGEST-NONCE][DIGEST-EPOCH] the nonce is exactly the documented layou
 
   it("[DIGEST-NONCE] an epoch longer than 255 bytes cannot be length-prefixed in one byte: refused", () => {
     expect(() => new NonceFactory(SECRET, REALM, fixedCrypto, new Uint8Array(256))).toThrow(
-      TypeError,
+      new TypeError("digest: a ledger epoch is at most 255 bytes"),
     );
     expect(() => new NonceFactory(SECRET, REALM, fixedCrypto, new Uint8Array(255))).not.toThrow();
   });
@@ -159,9 +159,21 @@ describe("[DIGEST-REPLAY] the in-memory ledger's sweep and expiry boundaries", (
     expect(await ledger.accept("n", 1, 1_000)).toBe(false);
   });
 
+  it("[DIGEST-REPLAY] an entry's expiry is set by its first answer: a later call cannot stretch the window", async () => {
+    const clock = { now: 0 };
+    const ledger = new MemoryReplayLedger({ now: () => clock.now, sweepIntervalMs: 1_000_000 });
+    expect(await ledger.accept("n", 1, 500)).toBe(true);
+    expect(await ledger.accept("n", 2, 10_000)).toBe(true);
+    clock.now = 500;
+    // The entry ended at 500 whatever the second call said: nc 2 starts a new window.
+    expect(await ledger.accept("n", 2, 10_000)).toBe(true);
+  });
+
   it("[DIGEST-REPLAY] window sizes outside 1..32 and non-integers are refused; the edges are allowed", () => {
     for (const window of [0, 33, 1.5, Number.NaN]) {
-      expect(() => new MemoryReplayLedger({ window })).toThrow(RangeError);
+      expect(() => new MemoryReplayLedger({ window })).toThrow(
+        new RangeError("window must be an integer from 1 to 32"),
+      );
     }
     expect(() => new MemoryReplayLedger({ window: 1 })).not.toThrow();
     expect(() => new MemoryReplayLedger({ window: 32 })).not.toThrow();
