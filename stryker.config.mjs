@@ -13,11 +13,19 @@
 const SCOPES = {
   digest: {
     mutate: ["src/digest/**/*.ts"],
-    tests: ["test/unit/digest-*.test.ts", "test/unit/crypto-providers.test.ts"],
+    tests: [
+      "test/unit/digest-*.test.ts",
+      "test/unit/mut-digest-*.test.ts",
+      "test/unit/crypto-providers.test.ts",
+    ],
   },
   machines: {
     mutate: ["machines/**/*.ts"],
-    tests: ["test/unit/machines-*.test.ts", "test/model/**/*.test.ts"],
+    tests: [
+      "test/unit/machines-*.test.ts",
+      "test/unit/mut-machines-*.test.ts",
+      "test/model/**/*.test.ts",
+    ],
   },
   agent: {
     mutate: ["src/agent/**/*.ts"],
@@ -53,24 +61,40 @@ const pick = (key) => [...new Set(chosen.flatMap((name) => SCOPES[name][key]))];
 // MUTATE_TESTS (comma-separated globs) replaces the scope's tests, for a quicker, weaker run:
 // a mutant only the left-out tests would kill then counts as a survivor.
 process.env.STRYKER_TESTS = process.env.MUTATE_TESTS || pick("tests").join(",");
-const label = chosen.join("+");
+// MUTATE_FILES (comma-separated paths or globs inside the scope) mutates only those files, for
+// a run that finishes on a loaded machine; its reports get their own folder (label) so that
+// runs over different files of one scope do not overwrite each other's incremental results.
+const files = (process.env.MUTATE_FILES ?? "")
+  .split(",")
+  .map((file) => file.trim())
+  .filter((file) => file.length > 0);
+const label =
+  chosen.join("+") +
+  (files.length > 0
+    ? `--${files.map((file) => file.replace(/^.*\//, "").replace(/\.ts$/, "")).join("+")}`
+    : "");
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
   plugins: ["@stryker-mutator/vitest-runner"],
   vitest: { configFile: "vitest.stryker.config.ts", related: false },
-  mutate: pick("mutate"),
+  mutate: files.length > 0 ? files : pick("mutate"),
   coverageAnalysis: "perTest",
   // Two cores shared by several people: one mutant at a time.
   concurrency: 1,
-  timeoutMS: 30000,
+  // Added to 1.5 x the tests' own time: enough for a loaded machine, short enough that
+  // mutants looping forever (sticky regexes, cursors) do not cost half a minute each.
+  timeoutMS: 10000,
   incremental: true,
   incrementalFile: `reports/mutation/${label}/incremental.json`,
   reporters: ["clear-text", "progress", "html", "json"],
   htmlReporter: { fileName: `reports/mutation/${label}/mutation.html` },
   jsonReporter: { fileName: `reports/mutation/${label}/mutation.json` },
   tempDirName: ".stryker-tmp",
+  // Runs of different files may overlap (--tempDirName .stryker-tmp-<x>): never copy another
+  // run's sandbox (or the reports) into this one's.
+  ignorePatterns: ["/.stryker-tmp*", "/reports"],
   cleanTempDir: "always",
   thresholds: { high: 95, low: 85, break: null },
 };

@@ -12,5 +12,7 @@ const include = (process.env.STRYKER_TESTS ?? "test/unit/**/*.test.ts")
   .filter((glob) => glob.length > 0);
 
 export default defineConfig({
-  test: { include },
+  // The machine is shared and loaded during a run: a test that takes 2 s alone (agent
+  // enrolment over HTTP) can pass 5 s, and a timeout in the dry run stops Stryker.
+  test: { include, testTimeout: 30_000 },
 });

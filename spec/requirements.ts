@@ -1044,6 +1044,16 @@ const HARDENING: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #9 (tests that could not see a broken check; mutation testing)" },
   ),
+  add(
+    "MUT-MACHINE-META",
+    HARDENING_SECTION,
+    "Every state of every registered machine has a description, every requirement id a state or transition names exists in spec/requirements.ts, and every transition names at least one (except the few listed in its test, which name none today): the traceability matrix and the model page are generated from them, so a lost id would silently drop a requirement from model coverage.",
+    IMPLEMENTED,
+    {
+      source: "issue #9 (mutation gap: machines/ meta)",
+      refines: ["GAP-MUTATE", "SPEC-MODEL-PAGE"],
+    },
+  ),
   // --- end: mutation gaps ---
   // --- reliability figures (npm run soak) ---
   add(

@@ -6,6 +6,7 @@
  *
  * Implements: SPEC-MODEL-PAGE
  * Implements: CHMODEL-PAGE
+ * Implements: MUT-MACHINE-META
  */
 import type { AnyStateMachine } from "xstate";
 import { agentMachine } from "../../machines/agent.ts";

@@ -24,8 +24,10 @@ function filesUnder(dir: string): string[] {
  * The config as Stryker reads it for one MUTATE_SCOPE (undefined = all), loaded by a
  * separate node process (the config sets STRYKER_TESTS for the vitest config it names).
  */
-function configFor(scope: string | undefined) {
+function configFor(scope: string | undefined, files?: string) {
   const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.MUTATE_FILES;
+  if (files !== undefined) env.MUTATE_FILES = files;
   delete env.MUTATE_SCOPE;
   delete env.STRYKER_TESTS;
   delete env.MUTATE_TESTS;
@@ -89,6 +91,16 @@ describe("[GAP-MUTATE] npm run mutate", () => {
       }
     },
   );
+
+  it("[GAP-MUTATE] MUTATE_FILES narrows a scope to some of its files, with reports of their own", () => {
+    const { config, tests } = configFor("digest", "src/digest/nonce.ts, src/digest/ledger.ts");
+    expect(config.mutate).toEqual(["src/digest/nonce.ts", "src/digest/ledger.ts"]);
+    expect(tests).toEqual(configFor("digest").tests);
+    expect(config.incrementalFile).toBe("reports/mutation/digest--nonce+ledger/incremental.json");
+    expect(configFor("digest").config.incrementalFile).toBe(
+      "reports/mutation/digest/incremental.json",
+    );
+  });
 
   it("[GAP-MUTATE] an unknown scope is refused rather than silently mutating nothing", () => {
     expect(() => configFor("digets")).toThrow(/unknown scope digets/);
