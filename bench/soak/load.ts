@@ -41,7 +41,13 @@ export class WireCounter {
     this.requests++;
     if (res.status >= 500) {
       this.fiveXx++;
-      if (this.samples.length < 20) this.samples.push(`${res.status} ${request.method} ${url}`);
+      // The problem+json names a stable code; its detail never holds a secret.
+      const problem = await res
+        .clone()
+        .text()
+        .catch(() => "");
+      if (this.samples.length < 20)
+        this.samples.push(`${res.status} ${request.method} ${url} ${problem.slice(0, 300)}`);
     }
     return res;
   };
@@ -114,14 +120,32 @@ export interface OpStats {
   refusals: Record<string, number>;
 }
 
+/** One operation that failed other than by a 4xx refusal: what the report prints (no secrets). */
+export interface OpFailure {
+  op: string;
+  entityId: string;
+  /** HTTP status of the answer that failed it, when there was one. */
+  status?: number;
+  /** Stable error code, or the error's name and its cause's code (e.g. UND_ERR_SOCKET). */
+  code: string;
+  message: string;
+  /** Milliseconds since the load started. */
+  atMs: number;
+}
+
 export interface LoadResult {
   ops: Record<string, OpStats>;
+  /** Every failure other than a 4xx refusal, in order (the first 50). */
+  failures: OpFailure[];
   /** OTK id -> 2xx deliveries the clients saw. */
   deliveries: Map<string, { peer: SimEntity; count: number }>;
   deposited: number;
   peerSessions: number;
   errorsAfterStop: number;
 }
+
+/** A 4xx with a stable code is the protocol speaking (e.g. ERR_OTK_GONE after the issuer rotated). */
+export const isRefusal = (code: string): boolean => /^4\d\d /.test(code);
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -132,6 +156,32 @@ function codeOf(err: unknown): string {
   if (err instanceof AgentError) return `${err.status} ${err.code}`;
   if (err instanceof CpnsError) return err.code;
   return err instanceof Error ? err.message.slice(0, 80) : String(err);
+}
+
+/** The chain of causes as `name: message (code)`, bounded; keys and passwords never enter error messages. */
+export function describeError(err: unknown): { status?: number; code: string; message: string } {
+  const parts: string[] = [];
+  let code = "";
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current !== undefined; depth++) {
+    if (current instanceof Error) {
+      const own = (current as { code?: unknown }).code;
+      if (!code && typeof own === "string") code = own;
+      parts.push(
+        `${current.name}: ${current.message.slice(0, 160)}${typeof own === "string" ? ` (${own})` : ""}`,
+      );
+      current = (current as { cause?: unknown }).cause;
+    } else {
+      parts.push(String(current).slice(0, 160));
+      current = undefined;
+    }
+  }
+  const status = err instanceof AgentError || err instanceof CpnsError ? err.status : undefined;
+  return {
+    status,
+    code: code || (err instanceof Error ? err.name : "unknown"),
+    message: parts.join(" <- "),
+  };
 }
 
 /**
@@ -153,18 +203,20 @@ export async function runLoad(
   const rng = new Rng(options.seed);
   const result: LoadResult = {
     ops: {},
+    failures: [],
     deliveries: new Map(),
     deposited: 0,
     peerSessions: 0,
     errorsAfterStop: 0,
   };
-  const deadline = Date.now() + options.durationMs;
+  const loadStarted = Date.now();
+  const deadline = loadStarted + options.durationMs;
   const stop = options.stop ?? { stopped: false };
   const byUser = new Map<string, SimEntity[]>();
   for (const e of world.entities) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
   const password = new Map(world.users.map((u) => [u.userId, u.password]));
 
-  const record = async (op: string, run: () => Promise<void>) => {
+  const record = async (op: string, entityId: string, run: () => Promise<void>) => {
     const stats = result.ops[op] ?? { count: 0, ok: 0, latencies: [], refusals: {} };
     result.ops[op] = stats;
     const started = performance.now();
@@ -179,6 +231,14 @@ export async function runLoad(
       }
       const code = codeOf(err);
       stats.refusals[code] = (stats.refusals[code] ?? 0) + 1;
+      if (!isRefusal(code) && result.failures.length < 50) {
+        result.failures.push({
+          op,
+          entityId,
+          ...describeError(err),
+          atMs: Date.now() - loadStarted,
+        });
+      }
     } finally {
       stats.count++;
     }
@@ -195,11 +255,11 @@ export async function runLoad(
   };
 
   const step = async (e: SimEntity) => {
-    if (!e.acknowledged) return record("enroll", () => enroll(e));
+    if (!e.acknowledged) return record("enroll", e.entityId, () => enroll(e));
     if (e.gatewayOffer && options.gatewayUrl) {
       const gatewayId = e.gatewayOffer;
       e.gatewayOffer = undefined;
-      return record("peer session", async () => {
+      return record("peer session", e.entityId, async () => {
         const waiting = (await e.otks.inbox(e.entityId)).filter((o) => o.issuerId === gatewayId);
         const offer = waiting[waiting.length - 1];
         if (!offer) throw new Error("no OTK from the PN GW");
@@ -224,19 +284,23 @@ export async function runLoad(
     }
     const roll = rng.int(100);
     if (roll < 45)
-      return record("authenticate", async () => void (await e.agent.whoami(e.entityId)));
-    if (roll < 55 && options.rotate !== false) return record("rotate", () => enroll(e));
+      return record(
+        "authenticate",
+        e.entityId,
+        async () => void (await e.agent.whoami(e.entityId)),
+      );
+    if (roll < 55 && options.rotate !== false) return record("rotate", e.entityId, () => enroll(e));
     if (e.type === "PNGW" && roll < 80) {
       const peers = (byUser.get(e.userId) ?? []).filter((p) => p.type === "PNE" && p.acknowledged);
       if (peers.length === 0) return;
       const peer = rng.pick(peers);
-      return record("otk deposit", async () => {
+      return record("otk deposit", e.entityId, async () => {
         await e.otks.deposit(e.entityId, { peerId: peer.entityId, lifetimeSeconds: 280 });
         result.deposited++;
       });
     }
     if (e.type === "PNE" && roll < 80) {
-      return record("otk fetch", async () => {
+      return record("otk fetch", e.entityId, async () => {
         const waiting = await e.otks.inbox(e.entityId);
         const first = waiting.find((o) => !result.deliveries.has(o.otkId)) ?? waiting[0];
         if (!first) return;
@@ -247,7 +311,7 @@ export async function runLoad(
         else result.deliveries.set(first.otkId, { peer: e, count: 1 });
       });
     }
-    return record("authenticate", async () => void (await e.agent.whoami(e.entityId)));
+    return record("authenticate", e.entityId, async () => void (await e.agent.whoami(e.entityId)));
   };
 
   // Every entity's first turn is its enrollment, before any random pick.

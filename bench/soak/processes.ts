@@ -143,7 +143,8 @@ export async function startServerProcess(dataDir: string, core = 0): Promise<Ser
   const { proc, match } = await spawnPinned(
     join(REPO_ROOT, "node_modules", ".bin", "tsx"),
     ["src/runtime/node.ts"],
-    { CPNS_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" },
+    // CPNS_PLAIN_HTTP: the explicit plain-HTTP development mode once `npm start` serves HTTPS by default.
+    { CPNS_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", CPNS_PLAIN_HTTP: "1" },
     /CPNS Server listening on (http:\/\/127\.0\.0\.1:\d+)/,
     core,
   );
@@ -173,7 +174,7 @@ export async function startGatewayProcess(input: {
   const { proc, match } = await spawnPinned(
     process.execPath,
     args,
-    { CPNS_SERVER: input.serverUrl, CPNS_KEYSTORE: input.keystoreDir },
+    { CPNS_SERVER: input.serverUrl, CPNS_KEYSTORE: input.keystoreDir, CPNS_PLAIN_HTTP: "1" },
     /"event":"listening".*?"url":"(http:\/\/127\.0\.0\.1:\d+)"/,
     input.core ?? 0,
     60_000,

@@ -23,6 +23,8 @@ import {
   checkOtkDeliveries,
   concurrentClients,
   createWorld,
+  isRefusal,
+  type OpFailure,
   percentile,
   runLoad,
 } from "./load.ts";
@@ -224,8 +226,7 @@ export async function runSoak(
       };
       // A 4xx with a stable code is the protocol speaking (e.g. ERR_OTK_GONE after the
       // issuer rotated); anything else (5xx, no answer, an unproven server) is a failure.
-      for (const [code, n] of Object.entries(s.refusals))
-        if (!/^4\d\d /.test(code)) loadFailures += n;
+      for (const [code, n] of Object.entries(s.refusals)) if (!isRefusal(code)) loadFailures += n;
     }
     details.load = {
       ops: opRows,
@@ -233,6 +234,7 @@ export async function runSoak(
       peerSessions: load.peerSessions,
       wireRequests: world.wire.requests,
       fiveXxSamples: world.wire.samples,
+      failures: load.failures,
     };
     details.enrollmentSamples = enrollments.samples;
     const acked = world.entities.filter((e) => e.acknowledged).length;
@@ -506,5 +508,15 @@ export function formatTable(report: SoakReport): string {
       .map((c, i) => c.padEnd(widths[i] as number))
       .join("  ")
       .trimEnd();
-  return [line(head), ...rows.map(line)].join("\n");
+  const load = report.details.load as
+    | { failures?: OpFailure[]; fiveXxSamples?: string[] }
+    | undefined;
+  const failureLines = [
+    ...(load?.failures ?? []).map(
+      (f) =>
+        `  load failure: ${f.op} of ${f.entityId} at ${f.atMs} ms: status ${f.status ?? "none"}, ${f.code}: ${f.message}`,
+    ),
+    ...(load?.fiveXxSamples ?? []).map((line) => `  load 5xx on the wire: ${line}`),
+  ];
+  return [line(head), ...rows.map(line), ...failureLines].join("\n");
 }
