@@ -13,7 +13,7 @@ import { OtkClient } from "../../src/agent/otk-client.ts";
 import { PeerSession } from "../../src/agent/peer.ts";
 import { createDigestFetch, type FetchLike } from "../../src/digest/index.ts";
 import { CpnsError } from "../../src/errors.ts";
-import { createUser, strongPassword } from "./identities.ts";
+import { createUser, OWNER_IN_FLIGHT, strongPassword } from "./identities.ts";
 import { Rng } from "./mutators.ts";
 
 export interface SimEntity {
@@ -34,11 +34,19 @@ export interface SimEntity {
 export class WireCounter {
   requests = 0;
   fiveXx = 0;
+  /** 429 answers (the failure limiter); the well-behaved load must never meet one. */
+  tooMany = 0;
   samples: string[] = [];
+  /** `inner`: the transport under the counter (tests inject faults or hold requests there). */
+  constructor(private readonly inner: FetchLike = (request) => fetch(request)) {}
   readonly fetch: FetchLike = async (request) => {
     const url = request.url;
-    const res = await fetch(request);
+    const res = await this.inner(request);
     this.requests++;
+    if (res.status === 429) {
+      this.tooMany++;
+      if (this.samples.length < 20) this.samples.push(`429 ${request.method} ${url}`);
+    }
     if (res.status >= 500) {
       this.fiveXx++;
       // The problem+json names a stable code; its detail never holds a secret.
@@ -111,6 +119,40 @@ export function simEntity(
     otks: new OtkClient({ agent, store }),
     busy: false,
   };
+}
+
+/**
+ * At most `limit` operations at a time that authenticate as one CPNS User (an
+ * enrollment or a rotation is Digest with the owner's password). The server
+ * charges every Digest attempt to its (identity, address) budget BEFORE
+ * verifying it (LIMIT-RESERVE: N concurrent guesses cost N), so more than the
+ * free budget of one owner's genuine requests in flight at once from one
+ * address are refused 429 like a burst of guesses: all the load's clients
+ * share 127.0.0.1. A person enrolls devices a few at a time, not dozens at once.
+ */
+export class OwnerGate {
+  readonly #inFlight = new Map<string, number>();
+  readonly #waiting = new Map<string, Array<() => void>>();
+  /** The most in flight for one owner at any moment (checked by test/soak/load-owner-gate.test.ts). */
+  peak = 0;
+  constructor(readonly limit: number) {}
+
+  async run<T>(owner: string, work: () => Promise<T>): Promise<T> {
+    while ((this.#inFlight.get(owner) ?? 0) >= this.limit) {
+      await new Promise<void>((resolve) =>
+        this.#waiting.set(owner, [...(this.#waiting.get(owner) ?? []), resolve]),
+      );
+    }
+    const now = (this.#inFlight.get(owner) ?? 0) + 1;
+    this.#inFlight.set(owner, now);
+    this.peak = Math.max(this.peak, now);
+    try {
+      return await work();
+    } finally {
+      this.#inFlight.set(owner, (this.#inFlight.get(owner) ?? 1) - 1);
+      this.#waiting.get(owner)?.shift()?.();
+    }
+  }
 }
 
 export interface OpStats {
@@ -198,8 +240,11 @@ export async function runLoad(
     rotate?: boolean;
     gatewayUrl?: string;
     stop?: { stopped: boolean };
+    /** Bounds each owner's enrollments in flight (default: half the limiter's free budget). */
+    ownerGate?: OwnerGate;
   },
 ): Promise<LoadResult> {
+  const ownerGate = options.ownerGate ?? new OwnerGate(OWNER_IN_FLIGHT);
   const rng = new Rng(options.seed);
   const result: LoadResult = {
     ops: {},
@@ -245,12 +290,14 @@ export async function runLoad(
   };
 
   const enroll = async (e: SimEntity) => {
-    const record = await e.agent.enroll({
-      userId: e.userId,
-      password: password.get(e.userId) as string,
-      entityId: e.entityId,
-      type: e.type,
-    });
+    const record = await ownerGate.run(e.userId, () =>
+      e.agent.enroll({
+        userId: e.userId,
+        password: password.get(e.userId) as string,
+        entityId: e.entityId,
+        type: e.type,
+      }),
+    );
     e.acknowledged = { eukey: record.eukey, keyVersion: record.keyVersion };
   };
 

@@ -56,6 +56,7 @@ describe.skipIf(!process.env.CPNS_SOAK_TEST)("soak, CI version (bench/soak, PROF
     // The table lists every failed operation (op, entity, status, code, message) below the figures.
     const table = formatTable(report);
     expect(value("load: 5xx among"), table).toBe(0);
+    expect(value("load: 429 answers"), table).toBe(0);
     expect(value("load: operations failed other than"), table).toBe(0);
     expect(figure("load: entities enrolled and acknowledged").ok).toBe(true);
     expect(value("load: acknowledged enrollments that do not authenticate")).toBe(0);
