@@ -361,14 +361,32 @@ export async function runLoad(
     return record("authenticate", e.entityId, async () => void (await e.agent.whoami(e.entityId)));
   };
 
-  // Every entity's first turn is its enrollment, before any random pick.
-  const unenrolled = world.entities.filter((e) => !e.acknowledged).reverse();
+  // First turns before any random pick: every entity's enrollment, then each
+  // pending PN GW offer (its peer session). They run even past the deadline, so
+  // a slow machine shortens the random traffic, never what every run must cover.
+  const firstTurnDue = (e: SimEntity) =>
+    !e.acknowledged || (e.gatewayOffer !== undefined && options.gatewayUrl !== undefined);
+  const firstTurns = [
+    ...world.entities.filter((e) => !e.acknowledged),
+    ...world.entities.filter((e) => e.acknowledged && firstTurnDue(e)),
+  ];
+  const nextFirstTurn = (): SimEntity | undefined => {
+    for (let i = 0; i < firstTurns.length; i++) {
+      const e = firstTurns[i] as SimEntity;
+      if (!firstTurnDue(e)) {
+        firstTurns.splice(i--, 1);
+      } else if (!e.busy) {
+        firstTurns.splice(i, 1);
+        return e;
+      }
+    }
+    return undefined;
+  };
   const client = async () => {
-    while (Date.now() < deadline && !stop.stopped) {
-      // Unenrolled entities and pending PN GW offers first, so every one gets its turn.
-      let e: SimEntity | undefined = unenrolled.pop();
-      while (e && (e.busy || e.acknowledged)) e = unenrolled.pop();
-      for (let tries = 0; tries < 8 && !e; tries++) {
+    while (!stop.stopped && (Date.now() < deadline || firstTurns.some(firstTurnDue))) {
+      let e: SimEntity | undefined = nextFirstTurn();
+      // Past the deadline only first turns are left to run.
+      for (let tries = 0; tries < 8 && !e && Date.now() < deadline; tries++) {
         const candidate = rng.pick(world.entities);
         if (!candidate.busy) e = candidate;
       }

@@ -94,4 +94,19 @@ describe("found by the soak: one owner's enrollments in a burst", () => {
     // The burst reached the server as large as the gate allows, no larger.
     expect(transport.largestBurst()).toBeLessThanOrEqual(OWNER_IN_FLIGHT);
   }, 120_000);
+
+  it("[SOAK-LOAD] a load cut short (a slow machine) still gives every entity its first turn", async () => {
+    // Found by the soak too: on a loaded machine a PN GW's peer missed its session
+    // because random picks never reached it before the deadline (2 of 3 sessions).
+    const world = await createWorld({
+      serverUrl: server.url,
+      adminToken: server.adminToken,
+      entities: 8,
+      entitiesPerUser: 50,
+      prefix: "late",
+    });
+    const result = await runLoad(world, { durationMs: 0, concurrency: 4, seed: 9 });
+    expect(result.failures).toEqual([]);
+    expect(world.entities.filter((e) => e.acknowledged)).toHaveLength(8);
+  }, 120_000);
 });
