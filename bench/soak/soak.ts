@@ -6,7 +6,7 @@
  * count and time. Returns every figure beside its target.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
@@ -303,6 +303,11 @@ export async function runSoak(
     const ctx = new FuzzContext(wire, Date.now() + profile.fuzzMaxMs, profile.fuzzBudget);
     log(`fuzz: up to ${profile.fuzzBudget} requests or ${profile.fuzzMaxMs / 1000} s`);
     const fuzzStarted = Date.now();
+    const cpuAtStart = {
+      server: server.proc.cpuSeconds() ?? Number.NaN,
+      gateway: gateway.proc.cpuSeconds() ?? Number.NaN,
+      fuzzer: process.cpuUsage(),
+    };
     const workers: Array<Promise<void>> = [];
     let seed = profile.seed;
     for (const e of fuzzEntities) workers.push(fuzzServerEntity(ctx, server.url, e, ++seed));
@@ -333,6 +338,12 @@ export async function runSoak(
     clearInterval(progress);
     wire.close();
     const fuzzMs = Date.now() - fuzzStarted;
+    const fuzzerCpu = process.cpuUsage(cpuAtStart.fuzzer);
+    const cpu = {
+      server: (server.proc.cpuSeconds() ?? Number.NaN) - cpuAtStart.server,
+      gateway: (gateway.proc.cpuSeconds() ?? Number.NaN) - cpuAtStart.gateway,
+      fuzzer: (fuzzerCpu.user + fuzzerCpu.system) / 1e6,
+    };
     const s = ctx.stats;
     const total = s.mutated + s.generated + s.bodies;
     const serverAlive = !server.proc.exited();
@@ -341,6 +352,8 @@ export async function runSoak(
       ...s,
       ms: fuzzMs,
       perSecond: Math.round(total / (fuzzMs / 1000)),
+      cpuSeconds: cpu,
+      loadAverage: loadavg(),
       gatewayWorkers,
     };
     add(
@@ -393,6 +406,23 @@ export async function runSoak(
       gatewayWorkers,
       `= ${profile.fuzzGatewayPeers}`,
       gatewayWorkers === profile.fuzzGatewayPeers && !details.gatewayFuzzError,
+    );
+    // On a shared machine the rate says more about the neighbours than the code;
+    // requests per CPU-second of each process say what an idle core would do.
+    const wireRequests = Object.values(s.byStatus).reduce((a, b) => a + b, 0) + s.closedByParser;
+    add(
+      "SOAK-FUZZ",
+      `fuzz: ${wireRequests} requests on the wire in ${Math.round(fuzzMs / 1000)} s; CPU s server / PN GW / fuzzer`,
+      `${cpu.server.toFixed(1)} / ${cpu.gateway.toFixed(1)} / ${cpu.fuzzer.toFixed(1)}`,
+      "(measured)",
+      true,
+    );
+    add(
+      "SOAK-FUZZ",
+      "fuzz: wire requests per second; per CPU-second of the server; of the fuzzer",
+      `${Math.round(wireRequests / (fuzzMs / 1000))}; ${Math.round(wireRequests / cpu.server)}; ${Math.round(wireRequests / cpu.fuzzer)}`,
+      "(measured)",
+      true,
     );
     add(
       "SOAK-FUZZ",
