@@ -94,8 +94,9 @@ export class FuzzContext {
     return Date.now() >= this.deadline || s.mutated + s.generated + s.bodies >= this.budget;
   }
 
-  nextAddress(): string {
-    return sourceAddress(Math.floor(this.#sent++ / REQUESTS_PER_ADDRESS));
+  /** A source address no worker has used yet. */
+  freshAddress(): string {
+    return sourceAddress(this.#sent++);
   }
 }
 
@@ -135,10 +136,27 @@ export class Mitm {
    * round trip, and the fuzzer damages and sends them in a batch (sendMutated).
    */
   capture: CapturedRequest[] | null = null;
+  /** This worker's own source address and how many requests it has sent from it. */
+  #address: string;
+  #sentHere = 0;
   constructor(
     private readonly ctx: FuzzContext,
     private readonly rng: Rng,
-  ) {}
+  ) {
+    this.#address = ctx.freshAddress();
+  }
+
+  /**
+   * Called before each round's genuine request: after REQUESTS_PER_ADDRESS a
+   * fresh address. The genuine request then proves the worker's identity from
+   * it first (a trusted pair: only the pair budget, cleared by each success),
+   * and its keep-alive connections serve the whole round.
+   */
+  nextRound(): void {
+    if (this.#sentHere < REQUESTS_PER_ADDRESS) return;
+    this.#address = this.ctx.freshAddress();
+    this.#sentHere = 0;
+  }
 
   readonly transport: FetchLike = async (request) => {
     const req = await toMutable(request);
@@ -208,12 +226,13 @@ export class Mitm {
     genuine: SentShape | undefined,
   ): Promise<Extract<WireResult, { kind: "answer" }>> {
     const { stats } = this.ctx;
+    this.#sentHere++;
     const result = await this.ctx.wire.send({
       url: `${req.origin}${req.target}`,
       method: req.method,
       headers: req.headers,
       body: req.body,
-      localAddress: this.ctx.nextAddress(),
+      localAddress: this.#address,
     });
     const describe = () =>
       `${kind} ${mutation} ${req.method} ${req.target} ${req.headers
@@ -292,6 +311,7 @@ async function genuineCall(
   passwordPrincipal = false,
 ): Promise<void> {
   mitm.mutate = null;
+  mitm.nextRound();
   ctx.stats.genuine++;
   try {
     const res = await call();

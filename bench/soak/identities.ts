@@ -33,8 +33,15 @@ export const LIMITER_MAX_FAILURES = 10;
  * answer is right (LIMIT-RESERVE). Half the budget leaves room.
  */
 export const OWNER_IN_FLIGHT = LIMITER_MAX_FAILURES / 2;
-/** The fuzzer moves to a fresh source address after this many requests. */
-export const REQUESTS_PER_ADDRESS = LIMITER_MAX_FAILURES - 2;
+/**
+ * A fuzz worker moves to a fresh source address of its own after this many
+ * requests (at a round boundary). Its own identity is proven from the address
+ * by the round's first (genuine) request, so only the names the mutations
+ * invent are charged to the address budget (10 x LIMITER_MAX_FAILURES free):
+ * 48 and one round's overshoot stay under it. Fewer addresses, fewer new
+ * connections: keep-alive sockets are pooled per source address.
+ */
+export const REQUESTS_PER_ADDRESS = 48;
 /** Mutated requests a fuzz identity sends between two genuine ones. */
 export const FAILURES_PER_SUCCESS = 4;
 
