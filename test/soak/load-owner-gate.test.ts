@@ -52,7 +52,8 @@ function burstingTransport(quietMs: number): { fetch: FetchLike; largestBurst: (
   return {
     largestBurst: () => largest,
     fetch: async (request) => {
-      if (request.method === "POST" && request.headers.has("authorization")) {
+      const enrollment = new URL(request.url).pathname === "/cpns/v1/enrollments";
+      if (enrollment && request.headers.has("authorization")) {
         await new Promise<void>((resume) => {
           held.push(resume);
           clearTimeout(timer);
