@@ -47,6 +47,11 @@ export interface FuzzStats {
   rateLimited: number;
   /** Requests that were not valid HTTP, closed by Node's parser without an answer. */
   closedByParser: number;
+  /**
+   * PN GW peer sessions that ended before the fuzz did, with why and when: its
+   * worker stops then (one OTK per peer; the PN GW's sessions last 900 s).
+   */
+  peerSessionsOver: string[];
   byStatus: Record<string, number>;
   byMutation: Record<string, number>;
   samples: { fiveXx: string[]; resets: string[]; forgeries: string[]; genuineRefused: string[] };
@@ -66,6 +71,7 @@ export function emptyFuzzStats(): FuzzStats {
     equivalentAccepted: 0,
     rateLimited: 0,
     closedByParser: 0,
+    peerSessionsOver: [],
     byStatus: {},
     byMutation: {},
     samples: { fiveXx: [], resets: [], forgeries: [], genuineRefused: [] },
@@ -501,7 +507,23 @@ export async function fuzzGatewayPeer(
     await session.send(text);
     return new Response(null, { status: 204 });
   };
+  const opened = Date.now();
   while (!ctx.done) {
+    // Over (expired, or ended by the PN GW's 410 to a damaged message): nothing
+    // more this peer sends reaches the wire, so its worker stops here.
+    const expiresAt = session.expiresAt;
+    const over =
+      session.state !== "open"
+        ? session.state
+        : expiresAt !== null && Date.now() / 1000 >= expiresAt - 5
+          ? "expiring"
+          : undefined;
+    if (over) {
+      ctx.stats.peerSessionsOver.push(
+        `${peer.entityId}: ${over} after ${Math.round((Date.now() - opened) / 1000)} s`,
+      );
+      break;
+    }
     await genuineCall(
       ctx,
       mitm,

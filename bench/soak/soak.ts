@@ -403,6 +403,13 @@ export async function runSoak(
     add("SOAK-FUZZ", "fuzz: 429 answers (failure limiter)", s.rateLimited, "(measured)", true);
     add(
       "SOAK-FUZZ",
+      "fuzz: PN GW peer sessions over before the fuzz ended (their workers stopped)",
+      s.peerSessionsOver.length,
+      "(measured)",
+      true,
+    );
+    add(
+      "SOAK-FUZZ",
       "fuzz: PN GW peers fuzzing Proxy-Authorization and session Digest",
       gatewayWorkers,
       `= ${profile.fuzzGatewayPeers}`,
