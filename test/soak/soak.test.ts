@@ -2,7 +2,7 @@
  * Issue #9 "Reliability figures", the CI version of `npm run soak`: the same
  * code (bench/soak/) with small numbers (PROFILES.ci), against a real CPNS
  * Server process and a real PN GW process (`cpns gateway serve`) on loopback,
- * asserting the same zero-targets. One run in beforeAll (about 50 s on this
+ * asserting the same zero-targets. One run in beforeAll (45-105 s on this shared
  * machine); each test reads its figures from it.
  */
 import { beforeAll, describe, expect, it } from "vitest";
