@@ -23,7 +23,7 @@ import {
   Rng,
 } from "./mutators.ts";
 import { accepted, isForgery, type SentShape } from "./oracle.ts";
-import type { Wire } from "./wire.ts";
+import type { Wire, WireResult } from "./wire.ts";
 
 export interface FuzzStats {
   /** Requests whose credentials header was mutated from a genuine one. */
@@ -49,6 +49,11 @@ export interface FuzzStats {
   rateLimited: number;
   /** Requests that were not valid HTTP, closed by Node's parser without an answer. */
   closedByParser: number;
+  /**
+   * PN GW peer sessions that ended before the fuzz did, with why and when: its
+   * worker stops then (one OTK per peer; the PN GW's sessions last 900 s).
+   */
+  peerSessionsOver: string[];
   byStatus: Record<string, number>;
   byMutation: Record<string, number>;
   samples: { fiveXx: string[]; resets: string[]; forgeries: string[]; genuineRefused: string[] };
@@ -68,6 +73,7 @@ export function emptyFuzzStats(): FuzzStats {
     equivalentAccepted: 0,
     rateLimited: 0,
     closedByParser: 0,
+    peerSessionsOver: [],
     byStatus: {},
     byMutation: {},
     samples: { fiveXx: [], resets: [], forgeries: [], genuineRefused: [] },
@@ -96,67 +102,145 @@ export class FuzzContext {
     return Date.now() >= this.deadline || s.mutated + s.generated + s.bodies >= this.budget;
   }
 
-  nextAddress(): string {
-    return sourceAddress(Math.floor(this.#sent++ / REQUESTS_PER_ADDRESS));
+  /** A source address no worker has used yet. */
+  freshAddress(): string {
+    return sourceAddress(this.#sent++);
   }
 }
+
+/** Which credentials header a Mitm damages. */
+export type Layer = "authorization" | "proxy-authorization";
+
+/** A Request as the fuzzer edits it (headers in order, body bytes). */
+async function toMutable(request: Request): Promise<CapturedRequest> {
+  const url = new URL(request.url);
+  const headers: Array<[string, string]> = [];
+  request.headers.forEach((value, name) => {
+    headers.push([name, value]);
+  });
+  const body =
+    request.method === "GET" || request.method === "HEAD"
+      ? undefined
+      : new Uint8Array(await request.arrayBuffer());
+  return {
+    method: request.method,
+    target: url.pathname + url.search,
+    headers,
+    body,
+    origin: url.origin,
+  };
+}
+
+/** A captured genuine request: the one a client computed, never sent as such. */
+export type CapturedRequest = MutableRequest & { origin: string };
 
 /** The damaging transport under one client. */
 export class Mitm {
   /** Which credentials header to damage on the next requests; null passes them through. */
-  mutate: "authorization" | "proxy-authorization" | null = null;
+  mutate: Layer | null = null;
+  /**
+   * When set, requests are recorded here instead of sent, and answered with a
+   * bare 204: the client computes genuine credentials (its next nc) without a
+   * round trip, and the fuzzer damages and sends them in a batch (sendMutated).
+   */
+  capture: CapturedRequest[] | null = null;
+  /** This worker's own source address and how many requests it has sent from it. */
+  #address: string;
+  #sentHere = 0;
   constructor(
     private readonly ctx: FuzzContext,
     private readonly rng: Rng,
-  ) {}
+  ) {
+    this.#address = ctx.freshAddress();
+  }
+
+  /**
+   * Called before each round's genuine request: after REQUESTS_PER_ADDRESS a
+   * fresh address. The genuine request then proves the worker's identity from
+   * it first (a trusted pair: only the pair budget, cleared by each success),
+   * and its keep-alive connections serve the whole round.
+   */
+  nextRound(): void {
+    if (this.#sentHere < REQUESTS_PER_ADDRESS) return;
+    this.#address = this.ctx.freshAddress();
+    this.#sentHere = 0;
+  }
 
   readonly transport: FetchLike = async (request) => {
-    const url = new URL(request.url);
-    const headers: Array<[string, string]> = [];
-    request.headers.forEach((value, name) => {
-      headers.push([name, value]);
-    });
-    const body =
-      request.method === "GET" || request.method === "HEAD"
-        ? undefined
-        : new Uint8Array(await request.arrayBuffer());
-    const req: MutableRequest = {
-      method: request.method,
-      target: url.pathname + url.search,
-      headers,
-      body,
-    };
+    const req = await toMutable(request);
+    if (this.capture) {
+      this.capture.push(req as CapturedRequest);
+      return new Response(null, { status: 204 });
+    }
     const layer = this.mutate;
     let kind: "pass" | "mutated" | "generated" = "pass";
     let mutation = "";
     let genuine: SentShape | undefined;
-    const shape = (r: MutableRequest): SentShape => ({
-      method: r.method,
-      target: r.target,
-      body: r.body,
-      credentials: r.headers.filter(([n]) => n.toLowerCase() === layer).map(([, v]) => v),
-    });
-    const { stats } = this.ctx;
     if (layer) {
-      if (headers.some(([n]) => n === layer)) {
-        genuine = shape({ ...req, headers: req.headers.map(([n, v]) => [n, v]) });
-        const name = mutateRequest(req, layer, this.rng);
-        mutation = name;
-        stats.byMutation[name] = (stats.byMutation[name] ?? 0) + 1;
+      if (req.headers.some(([n]) => n === layer)) {
+        genuine = shapeOf(req, layer);
+        mutation = this.#mutate(req, layer);
         kind = "mutated";
-        stats.mutated++;
       } else if (this.rng.chance(0.5)) {
-        headers.push([layer, generateCredentials(this.rng, this.ctx.nonces)]);
+        req.headers.push([layer, generateCredentials(this.rng, this.ctx.nonces)]);
         kind = "generated";
-        stats.generated++;
+        this.ctx.stats.generated++;
       }
     }
+    const result = await this.#exchange(req as CapturedRequest, layer, kind, mutation, genuine);
+    const { status } = result;
+    return new Response(NO_BODY.has(status) || status < 200 ? null : new Uint8Array(result.body), {
+      status: status < 200 || status > 599 ? 599 : status,
+      headers: result.headers,
+    });
+  };
+
+  /** Damages a captured genuine request (a copy of it is the oracle's reference) and sends it. */
+  async sendMutated(captured: CapturedRequest, layer: Layer): Promise<void> {
+    const req: CapturedRequest = { ...captured, headers: captured.headers.map(([n, v]) => [n, v]) };
+    const genuine = shapeOf(captured, layer);
+    const mutation = this.#mutate(req, layer);
+    await this.#exchange(req, layer, "mutated", mutation, genuine).catch(() => undefined);
+  }
+
+  /** Credentials made from nothing on an otherwise plain request. */
+  async sendGenerated(origin: string, method: string, target: string, layer: Layer): Promise<void> {
+    this.ctx.stats.generated++;
+    const req: CapturedRequest = {
+      origin,
+      method,
+      target,
+      headers: [[layer, generateCredentials(this.rng, this.ctx.nonces)]],
+      body: method === "POST" ? new TextEncoder().encode("{}") : undefined,
+    };
+    if (req.body) req.headers.push(["content-type", "application/json"]);
+    await this.#exchange(req, layer, "generated", "", undefined).catch(() => undefined);
+  }
+
+  #mutate(req: MutableRequest, layer: Layer): string {
+    const { stats } = this.ctx;
+    const name = mutateRequest(req, layer, this.rng);
+    stats.byMutation[name] = (stats.byMutation[name] ?? 0) + 1;
+    stats.mutated++;
+    return name;
+  }
+
+  /** Sends one request and classifies the answer; throws when there was none. */
+  async #exchange(
+    req: CapturedRequest,
+    layer: Layer | null,
+    kind: "pass" | "mutated" | "generated",
+    mutation: string,
+    genuine: SentShape | undefined,
+  ): Promise<Extract<WireResult, { kind: "answer" }>> {
+    const { stats } = this.ctx;
+    this.#sentHere++;
     const result = await this.ctx.wire.send({
-      url: `${url.origin}${req.target}`,
+      url: `${req.origin}${req.target}`,
       method: req.method,
       headers: req.headers,
       body: req.body,
-      localAddress: this.ctx.nextAddress(),
+      localAddress: this.#address,
     });
     const describe = () =>
       `${kind} ${mutation} ${req.method} ${req.target} ${req.headers
@@ -188,7 +272,7 @@ export class Mitm {
       layer &&
       accepted(status, result.headers, layer === "proxy-authorization")
     ) {
-      if (isForgery(genuine, shape(req))) {
+      if (isForgery(genuine, shapeOf(req, layer))) {
         stats.forgeries++;
         sample(stats.samples.forgeries, `${status} <- ${describe()}`);
       } else stats.equivalentAccepted++;
@@ -200,10 +284,17 @@ export class Mitm {
       this.ctx.nonces.push(nonce);
       if (this.ctx.nonces.length > 64) this.ctx.nonces.shift();
     }
-    return new Response(NO_BODY.has(status) || status < 200 ? null : new Uint8Array(result.body), {
-      status: status < 200 || status > 599 ? 599 : status,
-      headers: result.headers,
-    });
+    return result;
+  }
+}
+
+/** What the oracle compares: method, target, body and every value of the layer's header. */
+function shapeOf(r: MutableRequest, layer: Layer): SentShape {
+  return {
+    method: r.method,
+    target: r.target,
+    body: r.body,
+    credentials: r.headers.filter(([n]) => n.toLowerCase() === layer).map(([, v]) => v),
   };
 }
 
@@ -228,6 +319,7 @@ async function genuineCall(
   passwordPrincipal = false,
 ): Promise<void> {
   mitm.mutate = null;
+  mitm.nextRound();
   ctx.stats.genuine++;
   try {
     const res = await call();
@@ -242,6 +334,41 @@ async function genuineCall(
     ctx.stats.genuineRefused++;
     sample(ctx.stats.samples.genuineRefused, `${what}: ${String(err)}`);
   }
+}
+
+/**
+ * One damaged batch: the client computes `FAILURES_PER_SUCCESS` genuine requests
+ * (consecutive nc, captured before the wire), and all of them go out damaged at
+ * once, on as many keep-alive connections; now and then credentials made from
+ * nothing go with them. The limiter budget is the same as one by one: the
+ * genuine call before the next batch clears the username's count.
+ */
+async function damagedBatch(
+  ctx: FuzzContext,
+  mitm: Mitm,
+  rng: Rng,
+  origin: string,
+  pickCall: () => () => Promise<Response>,
+): Promise<void> {
+  const captured: CapturedRequest[] = [];
+  mitm.capture = captured;
+  try {
+    for (let i = 0; i < FAILURES_PER_SUCCESS && !ctx.done; i++) await drain(await pickCall()());
+  } finally {
+    mitm.capture = null;
+  }
+  // Without a challenge (its last genuine call was refused) the client sends no
+  // credentials: those requests get credentials made from nothing instead.
+  const sends = captured.map((r) =>
+    r.headers.some(([n]) => n === "authorization")
+      ? mitm.sendMutated(r, "authorization")
+      : mitm.sendGenerated(origin, r.method, r.target, "authorization"),
+  );
+  if (rng.chance(0.25)) {
+    const plain = rng.pick(captured);
+    if (plain) sends.push(mitm.sendGenerated(origin, plain.method, plain.target, "authorization"));
+  }
+  await Promise.all(sends);
 }
 
 async function attempt(call: () => Promise<Response>): Promise<void> {
@@ -291,10 +418,7 @@ export async function fuzzServerEntity(
       () => client(`${serverUrl}/cpns/v1/whoami`),
       `whoami ${entity.entityId}`,
     );
-    for (let i = 0; i < FAILURES_PER_SUCCESS && !ctx.done; i++) {
-      mitm.mutate = "authorization";
-      await attempt(rng.pick(routes));
-    }
+    await damagedBatch(ctx, mitm, rng, new URL(serverUrl).origin, () => rng.pick(routes));
     mitm.mutate = null;
     ctx.stats.bodies++;
     await attempt(() =>
@@ -335,18 +459,16 @@ export async function fuzzServerUser(
       `entities ${user.userId}`,
       true,
     );
-    for (let i = 0; i < FAILURES_PER_SUCCESS && !ctx.done; i++) {
-      mitm.mutate = "authorization";
-      await attempt(() =>
-        rng.chance(0.5)
-          ? client(`${serverUrl}/cpns/v1/entities`)
-          : client(`${serverUrl}/cpns/v1/enrollments`, {
+    await damagedBatch(ctx, mitm, rng, new URL(serverUrl).origin, () =>
+      rng.chance(0.5)
+        ? () => client(`${serverUrl}/cpns/v1/entities`)
+        : () =>
+            client(`${serverUrl}/cpns/v1/enrollments`, {
               method: "POST",
               headers: { "content-type": "application/json" },
               body: JSON.stringify({ entityId: `${user.userId}-fz-${n++ % 8}`, type: "PNE" }),
             }),
-      );
-    }
+    );
     mitm.mutate = null;
     ctx.stats.bodies++;
     await attempt(() =>
@@ -387,7 +509,23 @@ export async function fuzzGatewayPeer(
     await session.send(text);
     return new Response(null, { status: 204 });
   };
+  const opened = Date.now();
   while (!ctx.done) {
+    // Over (expired, or ended by the PN GW's 410 to a damaged message): nothing
+    // more this peer sends reaches the wire, so its worker stops here.
+    const expiresAt = session.expiresAt;
+    const over =
+      session.state !== "open"
+        ? session.state
+        : expiresAt !== null && Date.now() / 1000 >= expiresAt - 5
+          ? "expiring"
+          : undefined;
+    if (over) {
+      ctx.stats.peerSessionsOver.push(
+        `${peer.entityId}: ${over} after ${Math.round((Date.now() - opened) / 1000)} s`,
+      );
+      break;
+    }
     await genuineCall(
       ctx,
       mitm,

@@ -15,7 +15,7 @@ import { OtkClient } from "../../src/agent/otk-client.ts";
 import { PeerSession } from "../../src/agent/peer.ts";
 import { createDigestFetch, type FetchLike } from "../../src/digest/index.ts";
 import { CpnsError } from "../../src/errors.ts";
-import { createUser, strongPassword } from "./identities.ts";
+import { createUser, OWNER_IN_FLIGHT, strongPassword } from "./identities.ts";
 import { Rng } from "./mutators.ts";
 
 export interface SimEntity {
@@ -36,14 +36,28 @@ export interface SimEntity {
 export class WireCounter {
   requests = 0;
   fiveXx = 0;
+  /** 429 answers (the failure limiter); the well-behaved load must never meet one. */
+  tooMany = 0;
   samples: string[] = [];
+  /** `inner`: the transport under the counter (tests inject faults or hold requests there). */
+  constructor(private readonly inner: FetchLike = (request) => fetch(request)) {}
   readonly fetch: FetchLike = async (request) => {
     const url = request.url;
-    const res = await fetch(request);
+    const res = await this.inner(request);
     this.requests++;
+    if (res.status === 429) {
+      this.tooMany++;
+      if (this.samples.length < 20) this.samples.push(`429 ${request.method} ${url}`);
+    }
     if (res.status >= 500) {
       this.fiveXx++;
-      if (this.samples.length < 20) this.samples.push(`${res.status} ${request.method} ${url}`);
+      // The problem+json names a stable code; its detail never holds a secret.
+      const problem = await res
+        .clone()
+        .text()
+        .catch(() => "");
+      if (this.samples.length < 20)
+        this.samples.push(`${res.status} ${request.method} ${url} ${problem.slice(0, 300)}`);
     }
     return res;
   };
@@ -109,6 +123,40 @@ export function simEntity(
   };
 }
 
+/**
+ * At most `limit` operations at a time that authenticate as one CPNS User (an
+ * enrollment or a rotation is Digest with the owner's password). The server
+ * charges every Digest attempt to its (identity, address) budget BEFORE
+ * verifying it (LIMIT-RESERVE: N concurrent guesses cost N), so more than the
+ * free budget of one owner's genuine requests in flight at once from one
+ * address are refused 429 like a burst of guesses: all the load's clients
+ * share 127.0.0.1. A person enrolls devices a few at a time, not dozens at once.
+ */
+export class OwnerGate {
+  readonly #inFlight = new Map<string, number>();
+  readonly #waiting = new Map<string, Array<() => void>>();
+  /** The most in flight for one owner at any moment (checked by test/soak/load-owner-gate.test.ts). */
+  peak = 0;
+  constructor(readonly limit: number) {}
+
+  async run<T>(owner: string, work: () => Promise<T>): Promise<T> {
+    while ((this.#inFlight.get(owner) ?? 0) >= this.limit) {
+      await new Promise<void>((resolve) =>
+        this.#waiting.set(owner, [...(this.#waiting.get(owner) ?? []), resolve]),
+      );
+    }
+    const now = (this.#inFlight.get(owner) ?? 0) + 1;
+    this.#inFlight.set(owner, now);
+    this.peak = Math.max(this.peak, now);
+    try {
+      return await work();
+    } finally {
+      this.#inFlight.set(owner, (this.#inFlight.get(owner) ?? 1) - 1);
+      this.#waiting.get(owner)?.shift()?.();
+    }
+  }
+}
+
 export interface OpStats {
   count: number;
   ok: number;
@@ -116,14 +164,32 @@ export interface OpStats {
   refusals: Record<string, number>;
 }
 
+/** One operation that failed other than by a 4xx refusal: what the report prints (no secrets). */
+export interface OpFailure {
+  op: string;
+  entityId: string;
+  /** HTTP status of the answer that failed it, when there was one. */
+  status?: number;
+  /** Stable error code, or the error's name and its cause's code (e.g. UND_ERR_SOCKET). */
+  code: string;
+  message: string;
+  /** Milliseconds since the load started. */
+  atMs: number;
+}
+
 export interface LoadResult {
   ops: Record<string, OpStats>;
+  /** Every failure other than a 4xx refusal, in order (the first 50). */
+  failures: OpFailure[];
   /** OTK id -> 2xx deliveries the clients saw. */
   deliveries: Map<string, { peer: SimEntity; count: number }>;
   deposited: number;
   peerSessions: number;
   errorsAfterStop: number;
 }
+
+/** A 4xx with a stable code is the protocol speaking (e.g. ERR_OTK_GONE after the issuer rotated). */
+export const isRefusal = (code: string): boolean => /^4\d\d /.test(code);
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -134,6 +200,32 @@ function codeOf(err: unknown): string {
   if (err instanceof AgentError) return `${err.status} ${err.code}`;
   if (err instanceof CpnsError) return err.code;
   return err instanceof Error ? err.message.slice(0, 80) : String(err);
+}
+
+/** The chain of causes as `name: message (code)`, bounded; keys and passwords never enter error messages. */
+export function describeError(err: unknown): { status?: number; code: string; message: string } {
+  const parts: string[] = [];
+  let code = "";
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current !== undefined; depth++) {
+    if (current instanceof Error) {
+      const own = (current as { code?: unknown }).code;
+      if (!code && typeof own === "string") code = own;
+      parts.push(
+        `${current.name}: ${current.message.slice(0, 160)}${typeof own === "string" ? ` (${own})` : ""}`,
+      );
+      current = (current as { cause?: unknown }).cause;
+    } else {
+      parts.push(String(current).slice(0, 160));
+      current = undefined;
+    }
+  }
+  const status = err instanceof AgentError || err instanceof CpnsError ? err.status : undefined;
+  return {
+    status,
+    code: code || (err instanceof Error ? err.name : "unknown"),
+    message: parts.join(" <- "),
+  };
 }
 
 /**
@@ -150,23 +242,28 @@ export async function runLoad(
     rotate?: boolean;
     gatewayUrl?: string;
     stop?: { stopped: boolean };
+    /** Bounds each owner's enrollments in flight (default: half the limiter's free budget). */
+    ownerGate?: OwnerGate;
   },
 ): Promise<LoadResult> {
+  const ownerGate = options.ownerGate ?? new OwnerGate(OWNER_IN_FLIGHT);
   const rng = new Rng(options.seed);
   const result: LoadResult = {
     ops: {},
+    failures: [],
     deliveries: new Map(),
     deposited: 0,
     peerSessions: 0,
     errorsAfterStop: 0,
   };
-  const deadline = Date.now() + options.durationMs;
+  const loadStarted = Date.now();
+  const deadline = loadStarted + options.durationMs;
   const stop = options.stop ?? { stopped: false };
   const byUser = new Map<string, SimEntity[]>();
   for (const e of world.entities) byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
   const password = new Map(world.users.map((u) => [u.userId, u.password]));
 
-  const record = async (op: string, run: () => Promise<void>) => {
+  const record = async (op: string, entityId: string, run: () => Promise<void>) => {
     const stats = result.ops[op] ?? { count: 0, ok: 0, latencies: [], refusals: {} };
     result.ops[op] = stats;
     const started = performance.now();
@@ -181,27 +278,37 @@ export async function runLoad(
       }
       const code = codeOf(err);
       stats.refusals[code] = (stats.refusals[code] ?? 0) + 1;
+      if (!isRefusal(code) && result.failures.length < 50) {
+        result.failures.push({
+          op,
+          entityId,
+          ...describeError(err),
+          atMs: Date.now() - loadStarted,
+        });
+      }
     } finally {
       stats.count++;
     }
   };
 
   const enroll = async (e: SimEntity) => {
-    const record = await e.agent.enroll({
-      userId: e.userId,
-      password: password.get(e.userId) as string,
-      entityId: e.entityId,
-      type: e.type,
-    });
+    const record = await ownerGate.run(e.userId, () =>
+      e.agent.enroll({
+        userId: e.userId,
+        password: password.get(e.userId) as string,
+        entityId: e.entityId,
+        type: e.type,
+      }),
+    );
     e.acknowledged = { eukey: record.eukey, keyVersion: record.keyVersion };
   };
 
   const step = async (e: SimEntity) => {
-    if (!e.acknowledged) return record("enroll", () => enroll(e));
+    if (!e.acknowledged) return record("enroll", e.entityId, () => enroll(e));
     if (e.gatewayOffer && options.gatewayUrl) {
       const gatewayId = e.gatewayOffer;
       e.gatewayOffer = undefined;
-      return record("peer session", async () => {
+      return record("peer session", e.entityId, async () => {
         const waiting = (await e.otks.inbox(e.entityId)).filter((o) => o.issuerId === gatewayId);
         const offer = waiting[waiting.length - 1];
         if (!offer) throw new Error("no OTK from the PN GW");
@@ -226,19 +333,23 @@ export async function runLoad(
     }
     const roll = rng.int(100);
     if (roll < 45)
-      return record("authenticate", async () => void (await e.agent.whoami(e.entityId)));
-    if (roll < 55 && options.rotate !== false) return record("rotate", () => enroll(e));
+      return record(
+        "authenticate",
+        e.entityId,
+        async () => void (await e.agent.whoami(e.entityId)),
+      );
+    if (roll < 55 && options.rotate !== false) return record("rotate", e.entityId, () => enroll(e));
     if (e.type === "PNGW" && roll < 80) {
       const peers = (byUser.get(e.userId) ?? []).filter((p) => p.type === "PNE" && p.acknowledged);
       if (peers.length === 0) return;
       const peer = rng.pick(peers);
-      return record("otk deposit", async () => {
+      return record("otk deposit", e.entityId, async () => {
         await e.otks.deposit(e.entityId, { peerId: peer.entityId, lifetimeSeconds: 280 });
         result.deposited++;
       });
     }
     if (e.type === "PNE" && roll < 80) {
-      return record("otk fetch", async () => {
+      return record("otk fetch", e.entityId, async () => {
         const waiting = await e.otks.inbox(e.entityId);
         const first = waiting.find((o) => !result.deliveries.has(o.otkId)) ?? waiting[0];
         if (!first) return;
@@ -249,17 +360,35 @@ export async function runLoad(
         else result.deliveries.set(first.otkId, { peer: e, count: 1 });
       });
     }
-    return record("authenticate", async () => void (await e.agent.whoami(e.entityId)));
+    return record("authenticate", e.entityId, async () => void (await e.agent.whoami(e.entityId)));
   };
 
-  // Every entity's first turn is its enrollment, before any random pick.
-  const unenrolled = world.entities.filter((e) => !e.acknowledged).reverse();
+  // First turns before any random pick: every entity's enrollment, then each
+  // pending PN GW offer (its peer session). They run even past the deadline, so
+  // a slow machine shortens the random traffic, never what every run must cover.
+  const firstTurnDue = (e: SimEntity) =>
+    !e.acknowledged || (e.gatewayOffer !== undefined && options.gatewayUrl !== undefined);
+  const firstTurns = [
+    ...world.entities.filter((e) => !e.acknowledged),
+    ...world.entities.filter((e) => e.acknowledged && firstTurnDue(e)),
+  ];
+  const nextFirstTurn = (): SimEntity | undefined => {
+    for (let i = 0; i < firstTurns.length; i++) {
+      const e = firstTurns[i] as SimEntity;
+      if (!firstTurnDue(e)) {
+        firstTurns.splice(i--, 1);
+      } else if (!e.busy) {
+        firstTurns.splice(i, 1);
+        return e;
+      }
+    }
+    return undefined;
+  };
   const client = async () => {
-    while (Date.now() < deadline && !stop.stopped) {
-      // Unenrolled entities and pending PN GW offers first, so every one gets its turn.
-      let e: SimEntity | undefined = unenrolled.pop();
-      while (e && (e.busy || e.acknowledged)) e = unenrolled.pop();
-      for (let tries = 0; tries < 8 && !e; tries++) {
+    while (!stop.stopped && (Date.now() < deadline || firstTurns.some(firstTurnDue))) {
+      let e: SimEntity | undefined = nextFirstTurn();
+      // Past the deadline only first turns are left to run.
+      for (let tries = 0; tries < 8 && !e && Date.now() < deadline; tries++) {
         const candidate = rng.pick(world.entities);
         if (!candidate.busy) e = candidate;
       }

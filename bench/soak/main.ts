@@ -15,12 +15,23 @@ const option = (name: string) => {
 };
 const profileName = option("--profile") ?? "full";
 if (profileName !== "full" && profileName !== "ci") {
-  console.error("usage: npm run soak [-- --profile full|ci] [--out file.json]");
+  console.error(
+    "usage: npm run soak [-- --profile full|ci] [--fuzz-only] [--fuzz-budget N] [--fuzz-max-s S] [--out file.json]",
+  );
   process.exit(2);
 }
 const out = option("--out") ?? ".soak/last.json";
+// --fuzz-only [--fuzz-budget N] [--fuzz-max-s S]: the fuzz phase alone, e.g. to reach 1,000,000 requests.
+const fuzzBudget = option("--fuzz-budget");
+const fuzzMaxS = option("--fuzz-max-s");
+const profile = {
+  ...PROFILES[profileName],
+  ...(args.includes("--fuzz-only") ? { fuzzOnly: true } : {}),
+  ...(fuzzBudget ? { fuzzBudget: Number(fuzzBudget) } : {}),
+  ...(fuzzMaxS ? { fuzzMaxMs: Number(fuzzMaxS) * 1000 } : {}),
+};
 const stamp = () => new Date().toISOString().slice(11, 19);
-const report = await runSoak(PROFILES[profileName], (line) => console.log(`[${stamp()}] ${line}`));
+const report = await runSoak(profile, (line) => console.log(`[${stamp()}] ${line}`));
 console.log(`\nsoak (${profileName}), ${Math.round(report.wallMs / 1000)} s wall\n`);
 console.log(formatTable(report));
 mkdirSync(dirname(out), { recursive: true });

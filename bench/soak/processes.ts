@@ -26,6 +26,8 @@ export interface Proc {
   exited(): boolean;
   /** Resident set of the deepest process of the group (tsx forks node), in bytes. */
   rssBytes(): number | undefined;
+  /** CPU time (user + system) of the deepest process of the group so far, in seconds. */
+  cpuSeconds(): number | undefined;
   stop(): Promise<void>;
   kill9(): Promise<void>;
 }
@@ -69,6 +71,7 @@ export async function spawnPinned(
     output: () => log,
     exited: () => gone,
     rssBytes: () => (child.pid ? deepestRss(child.pid) : undefined),
+    cpuSeconds: () => (child.pid ? deepestCpu(child.pid) : undefined),
     async stop() {
       signal("SIGTERM");
       await waitExit(5000);
@@ -115,14 +118,32 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-/** VmRSS of the last descendant (taskset execs, tsx forks the real node). */
-function deepestRss(pid: number): number | undefined {
+/** The last descendant (taskset execs, tsx forks the real node). */
+function deepest(pid: number): number {
   let current = pid;
   for (let depth = 0; depth < 4; depth++) {
     const next = childrenOf(current)[0];
     if (next === undefined) break;
     current = next;
   }
+  return current;
+}
+
+/** utime + stime of the last descendant, from /proc/<pid>/stat (clock ticks of 1/100 s on Linux). */
+function deepestCpu(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${deepest(pid)}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces) start after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** VmRSS of the last descendant. */
+function deepestRss(pid: number): number | undefined {
+  const current = deepest(pid);
   try {
     const status = readFileSync(`/proc/${current}/status`, "utf8");
     const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];

@@ -2,7 +2,7 @@
  * Issue #9 "Reliability figures", the CI version of `npm run soak`: the same
  * code (bench/soak/) with small numbers (PROFILES.ci), against a real CPNS
  * Server process and a real PN GW process (`cpns gateway serve`) on loopback,
- * asserting the same zero-targets. One run in beforeAll (about 50 s on this
+ * asserting the same zero-targets. One run in beforeAll (45-105 s on this shared
  * machine); each test reads its figures from it.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -23,11 +23,10 @@ const figure = (prefix: string): Figure => {
 };
 const value = (prefix: string) => figure(prefix).value;
 
-// Runs only with CPNS_SOAK_TEST=1 (or through `npm run soak`): on this shared 2-core machine the load
-// phase failed one operation other than by a 4xx refusal in 1 of 3 runs, cause not yet found, and
-// an intermittent failure in the test command would block every submission. Its requirements are
-// deferred until it is found (spec/requirements.ts).
-describe.skipIf(!process.env.CPNS_SOAK_TEST)("soak, CI version (bench/soak, PROFILES.ci)", () => {
+// In the test command again: its intermittent load failure was a 429 from the failure limiter
+// to a genuine enrollment when 10+ of one owner's attempts were in flight from 127.0.0.1 on a
+// slow machine (test/soak/load-owner-gate.test.ts); the load now keeps each owner under that.
+describe("soak, CI version (bench/soak, PROFILES.ci)", () => {
   beforeAll(async () => {
     report = await runSoak(PROFILES.ci);
     console.log(formatTable(report));
@@ -53,8 +52,11 @@ describe.skipIf(!process.env.CPNS_SOAK_TEST)("soak, CI version (bench/soak, PROF
   });
 
   it("[SOAK-LOAD] mixed traffic of simulated entities: no 5xx, every acknowledged enrollment authenticates, no OTK delivered twice, peer sessions through the PN GW", () => {
-    expect(value("load: 5xx among")).toBe(0);
-    expect(value("load: operations failed other than")).toBe(0);
+    // The table lists every failed operation (op, entity, status, code, message) below the figures.
+    const table = formatTable(report);
+    expect(value("load: 5xx among"), table).toBe(0);
+    expect(value("load: 429 answers"), table).toBe(0);
+    expect(value("load: operations failed other than"), table).toBe(0);
     expect(figure("load: entities enrolled and acknowledged").ok).toBe(true);
     expect(value("load: acknowledged enrollments that do not authenticate")).toBe(0);
     expect(value("load: OTKs delivered twice")).toBe(0);
