@@ -254,7 +254,8 @@ export class ChannelEndpoint {
     expected: readonly RecordTypeName[],
     binding?: RequestBinding,
   ): Promise<{ plaintext: Uint8Array; header: RecordHeader }> {
-    this.#settleExpiry();
+    // Expiry is settled once, after the decryption below (a record decrypted past the expiry
+    // is refused there all the same): one machine question per record, not two.
     if (!this.#canReceive) throw this.#refusal();
     const header = decodeHeader(record);
     if (!header || !expected.includes(header.type)) throw new ChannelError("record");
