@@ -110,7 +110,7 @@ interface WrkResult {
 
 function wrk(url: string, seconds: number, file: string): WrkResult {
   const args = ["-c", LOAD_CORE, "wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`];
-  args.push("-s", "bench/whoami.lua", `${url}/cpns/v1/whoami`, "--", file);
+  args.push("-s", "bench/auth.lua", `${url}/cpns/v1/whoami`, "--", file);
   const out = spawnSync("taskset", args, { encoding: "utf8" });
   if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out.stdout);
