@@ -20,13 +20,17 @@ const REALM = "refusals@example.org";
 
 /** A Digest-protected app whose failure limiter can be switched on in front of it. */
 function limitedServer() {
-  const state = { limited: false, forgedRspauth: false };
+  const state = { limited: false, forgedRspauth: false, status: 0 };
   const app = new Hono<DigestEnv>();
   app.use("/api/*", async (c, next) => {
     if (state.limited) {
       return c.json({ code: "ERR_RATE_LIMITED", title: "Too many failed attempts" }, 429, {
         "retry-after": "17",
       });
+    }
+    if (state.status) {
+      // A bare status in front of the verifier: no Authentication-Info, whatever it is.
+      return c.body(null, state.status as 400 | 302);
     }
     if (state.forgedRspauth) {
       // An impostor on the path: a refusal carrying an rspauth it could not compute.
@@ -81,6 +85,21 @@ describe("[FIRSTRUN-REFUSALS][DIGEST-AUTHINFO] requireRspauth hands back unprove
     const refused = await client(server.fetch)(`${ORIGIN}/api/me`);
     expect(refused.status).toBe(429);
     expect(digestExchangeOf(refused)).toBeUndefined();
+  });
+
+  it("the line is 400: a 400 comes back unproven, a 3xx without proof is refused like a 2xx", async () => {
+    for (const fresh of [false, true]) {
+      const server = limitedServer();
+      const strict = client(server.fetch);
+      // Authorized first (a cached space), or the very first request (no Digest exchange at all).
+      if (!fresh) expect((await strict(`${ORIGIN}/api/me`)).status).toBe(200);
+      server.state.status = 400;
+      const refused = await strict(`${ORIGIN}/api/me`);
+      expect(refused.status).toBe(400);
+      expect(digestExchangeOf(refused)).toBeUndefined();
+      server.state.status = 302;
+      expect(await codeOf(strict(`${ORIGIN}/api/me`))).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+    }
   });
 
   it("a 2xx without proof is still refused, and a refusal with a wrong rspauth is an error", async () => {
