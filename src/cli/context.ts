@@ -21,6 +21,12 @@ export interface CliContext {
    * without it takes no commands.
    */
   lines?: (onLine: (line: string) => void) => { close(): void };
+  /**
+   * The git work tree that would track files of `dir` (inside it, not ignored),
+   * if any: `cpns enroll` warns before an EUKey lands in a commit
+   * (src/runtime/node-git-guard.ts on Node; issue #13 item 3).
+   */
+  unignoredWorkTree?: (dir: string) => string | undefined;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   /** The transport to the server; default the global fetch. */

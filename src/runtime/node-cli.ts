@@ -7,12 +7,14 @@
  * Implements: CLI-FLOWS
  * Implements: TLS-CLI-TRUST
  * Implements: FIRSTRUN-REOFFER
+ * Implements: KEYSTORE-OUTSIDE-GIT
  */
 import { createInterface } from "node:readline";
 import type { CliContext } from "../cli/context.ts";
 import { run } from "../cli/program.ts";
 import { installHashBackend } from "../crypto/hash.ts";
 import type { FetchLike } from "../digest/index.ts";
+import { unignoredWorkTree } from "./node-git-guard.ts";
 import { nodeHashes } from "./node-hashes.ts";
 
 /** The process's own streams and environment. */
@@ -20,6 +22,7 @@ function nodeContext(): CliContext {
   return {
     env: process.env,
     stdin: process.stdin,
+    unignoredWorkTree,
     lines: (onLine) => {
       const input = createInterface({ input: process.stdin, terminal: false });
       input.on("line", onLine);

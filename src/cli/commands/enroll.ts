@@ -13,7 +13,6 @@ import { type Command, InvalidArgumentError } from "commander";
 import { AgentError, EntityAgent } from "../../agent/agent.ts";
 import type { DeviceRecord } from "../../agent/keystore.ts";
 import type { EntityView } from "../../protocol/schemas.ts";
-import { unignoredWorkTree } from "../../runtime/node-git-guard.ts";
 import { NodeKeyStore } from "../../runtime/node-keystore.ts";
 import { readPassword } from "../../runtime/node-password.ts";
 import { type CliContext, print } from "../context.ts";
@@ -98,7 +97,7 @@ async function enroll(ctx: CliContext, options: EnrollOptions, rotate: boolean):
   }
   const rotated = record.keyVersion > 1;
   const file = store.fileOf(entityId);
-  const workTree = unignoredWorkTree(store.dir);
+  const workTree = ctx.unignoredWorkTree?.(store.dir);
   if (workTree) {
     ctx.stderr(
       `cpns: warning: the key store ${store.dir} is inside the git work tree ${workTree}, which does not ignore it: the EUKey could be committed; move it (--keystore, CPNS_KEYSTORE) or add it to .gitignore\n`,

@@ -26,7 +26,6 @@
  * Implements: TLS-GATEWAY, TLS-GATEWAY-PIN, OTK-TLS-PIN
  * Implements: FIRSTRUN-REOFFER
  */
-import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import type { OfferResult } from "../../gateway/gateway.ts";
 import type { GatewaySessionState } from "../../gateway/sessions.ts";
@@ -138,7 +137,8 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
       ? {}
       : {
           tls: {
-            folder: join(device.store.dir, `tls-${gatewayId}`),
+            // Beside the key store; "/" is a separator on every platform Node runs on.
+            folder: `${device.store.dir}/tls-${gatewayId}`,
             commonName: `PN GW ${gatewayId}`,
             hosts: [...new Set(hosts.filter((h) => !WILDCARD.has(h)))],
             ...(options.tlsCert ? { certFile: options.tlsCert } : {}),
