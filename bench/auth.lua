@@ -1,7 +1,6 @@
--- wrk script of `npm run bench` and `npm run bench:tls`: each request is a GET of
--- the URL given to wrk, carrying the next precomputed Digest Authorization header
--- (distinct nc values for one nonce), so the replay ledger accepts each exactly
--- once. The file name comes after "--" on the wrk command line.
+-- wrk script: each request carries the next precomputed Digest Authorization
+-- header (distinct nc values for one nonce), so the replay ledger accepts each
+-- exactly once. The file name comes after "--" on the wrk command line.
 local headers = {}
 local index = 0
 
@@ -16,8 +15,7 @@ function request()
   local header = headers[index]
   if header == nil then
     -- Out of headers: send none, so the shortfall shows as non-2xx responses.
-    return wrk.format(nil, nil)
+    return wrk.format("GET", "/hello")
   end
-  -- nil method and path: the ones of the URL given to wrk.
-  return wrk.format(nil, nil, { ["Authorization"] = header })
+  return wrk.format("GET", "/hello", { ["Authorization"] = header })
 end

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ALGORITHMS, computeHa1, computeHa2, computeResponse } from "../src/digest/index.ts";
 import { parseChallenges } from "../src/digest/params.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -43,27 +44,12 @@ const openUrl = `http://127.0.0.1:${ports.open}`;
 const authedUrl = `http://127.0.0.1:${ports.authed}`;
 const ceilingUrl = `http://127.0.0.1:${ports.ceiling}`;
 
-interface WrkResult {
-  requestsPerSecond: number;
-  requests: number;
-  non2xx: number;
-}
-
 function wrk(url: string, seconds: number, script?: string, scriptArg?: string): WrkResult {
   const args = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency"];
   if (script) args.push("-s", script);
   args.push(url);
   if (scriptArg) args.push("--", scriptArg);
-  const out = spawnSync("wrk", args, { encoding: "utf8" });
-  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out.stdout);
-  const total = /(\d+) requests in/.exec(out.stdout);
-  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out.stdout);
-  return {
-    requestsPerSecond: Number(rps?.[1] ?? 0),
-    requests: Number(total?.[1] ?? 0),
-    non2xx: Number(non2xx?.[1] ?? 0),
-  };
+  return runWrk("wrk", args);
 }
 
 /** Asks for a fresh challenge and writes `count` valid Authorization headers for it. */

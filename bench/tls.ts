@@ -20,6 +20,7 @@ import { hashHex, installHashBackend } from "../src/crypto/hash.ts";
 import { ALGORITHMS, computeHa1, computeHa2, computeResponse } from "../src/digest/index.ts";
 import { parseChallenges } from "../src/digest/params.ts";
 import { nodeHashes } from "../src/runtime/node-hashes.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
 
 installHashBackend(nodeHashes);
 
@@ -102,25 +103,10 @@ async function prepareHeaders(count: number): Promise<string> {
   return file;
 }
 
-interface WrkResult {
-  requestsPerSecond: number;
-  requests: number;
-  non2xx: number;
-}
-
 function wrk(url: string, seconds: number, file: string): WrkResult {
   const args = ["-c", LOAD_CORE, "wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`];
-  args.push("-s", "bench/auth.lua", `${url}/cpns/v1/whoami`, "--", file);
-  const out = spawnSync("taskset", args, { encoding: "utf8" });
-  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out.stdout);
-  const total = /(\d+) requests in/.exec(out.stdout);
-  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out.stdout);
-  return {
-    requestsPerSecond: Number(rps?.[1] ?? 0),
-    requests: Number(total?.[1] ?? 0),
-    non2xx: Number(non2xx?.[1] ?? 0),
-  };
+  args.push("-s", "bench/whoami.lua", `${url}/cpns/v1/whoami`, "--", file);
+  return runWrk("taskset", args);
 }
 
 const median = (values: number[]) => {
