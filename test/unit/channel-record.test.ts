@@ -328,11 +328,13 @@ function holdFirstDecryption(): { crypto: Crypto; release: () => void } {
       get(target, name) {
         if (name === "decrypt") {
           return async (...args: Parameters<SubtleCrypto["decrypt"]>) => {
+            // Which call is held is decided when it starts, not when it ends: the two
+            // decryptions run concurrently in the crypto thread pool and may finish in
+            // either order, and holding the second one instead would deadlock the test.
+            const isFirst = !held;
+            held = true;
             const result = await target.decrypt(...args);
-            if (!held) {
-              held = true;
-              await gate;
-            }
+            if (isFirst) await gate;
             return result;
           };
         }
