@@ -279,6 +279,7 @@ const CHANNEL = "Profile: secure sessions (src/channel/)";
 const SPEC = "Profile: specification tooling (spec/, scripts/)";
 const HARDENING_SECTION = "Profile: hardening against an attacker (issue #9)";
 const FIRST_RUN = "Profile: reviewers and newcomers (issue #13)";
+const FLEET = "Profile: edge and fleet targets (issue #11)";
 
 const ADDITIONS: Requirement[] = [
   add(
@@ -1353,6 +1354,49 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
   ),
 ];
 
+/** Issue #11 (Deno, Workers, a Node fleet): one block per area, so parallel work merges cleanly. */
+const FLEET_REQUIREMENTS: Requirement[] = [
+  // --- ports ---
+  add(
+    "FLEET-PORTS",
+    FLEET,
+    "Every cross-request invariant of the CPNS Server goes through one coordination port (src/store/coordination.ts): the replay ledger, the failure budgets (asynchronous, reserved atomically in the store, trusted pairs included) and per-id locks; the embedded default keeps them in one process, a fleet passes a shared adapter.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (Atomicity is the point)",
+      refines: ["STORE-LEDGER-ATOMIC", "LIMIT-RESERVE"],
+    },
+  ),
+  add(
+    "FLEET-CONFIG",
+    FLEET,
+    "One settings module reads the CPNS Server's variables (realm, master key, admin token, digest secret, admin transport key, algorithms, lifetimes, storage URL, plain-HTTP mode) from a string map, the same way on Node, Deno and Workers; a bad value is refused naming the variable, never echoing the value; a runtime that cannot generate secrets refuses to start without all four shared ones.",
+    IMPLEMENTED,
+    { source: "issue #11 (One config module)" },
+  ),
+  add(
+    "FLEET-ATOMIC",
+    FLEET,
+    "Two instances of the CPNS Server on one store and one coordination behave as one server: a captured request fired at both at once succeeds exactly once; a challenge of one instance answered to the other is accepted once; a revocation through one is refused at once by the other; two users enrolling one Entity ID through the two at once get exactly one owner; wrong answers spread over both share one failure budget.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (Atomicity is the point)",
+      refines: ["FLEET-PORTS", "SERVER-OWNERSHIP", "DIGEST-REPLAY"],
+    },
+  ),
+  // --- end: ports ---
+  // --- redis ---
+  // --- end: redis ---
+  // --- deno ---
+  // --- end: deno ---
+  // --- workers ---
+  // --- end: workers ---
+  // --- conformance ---
+  // --- end: conformance ---
+  // --- gateway-shell ---
+  // --- end: gateway-shell ---
+];
+
 export const REQUIREMENTS: readonly Requirement[] = [
   ...SEED,
   ...RESOLUTIONS,
@@ -1360,4 +1404,5 @@ export const REQUIREMENTS: readonly Requirement[] = [
   ...HARDENING,
   ...SECURE_SESSIONS,
   ...FIRST_RUN_REQUIREMENTS,
+  ...FLEET_REQUIREMENTS,
 ];

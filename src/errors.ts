@@ -89,6 +89,17 @@ export const ErrorCodes = {
   // --- end: peer-channel ---
   // --- channel-machines ---
   // --- end: channel-machines ---
+  // Issue #11: edge and fleet targets
+  // --- redis ---
+  // --- end: redis ---
+  // --- deno ---
+  // --- end: deno ---
+  // --- workers ---
+  // --- end: workers ---
+  // --- conformance ---
+  // --- end: conformance ---
+  // --- gateway-shell ---
+  // --- end: gateway-shell ---
   // PN GW (CPNS-1/6, CPNS-3) and the relay
   ERR_PEER_SESSION_REFUSED: {
     status: 403,

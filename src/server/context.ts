@@ -12,10 +12,10 @@ import type { CryptoProvider } from "../crypto/provider.ts";
 import type { DigestAlgorithm, DigestPrincipal, ReplayLedger } from "../digest/index.ts";
 import type { StrengthEstimator } from "../protocol/password-policy.ts";
 import { AtRestCipher } from "../store/at-rest.ts";
+import { type Coordination, type KeyedLock, memoryCoordination } from "../store/coordination.ts";
 import type { EntityRecord, EntityType } from "../store/records.ts";
 import { EntityRepository, OtkRepository, UserRepository } from "../store/repositories.ts";
 import { type SecurityEventSink, SecurityLog } from "./events.ts";
-import { KeyedMutex } from "./mutex.ts";
 import { FailureLimiter, type RateLimitOptions } from "./rate-limit.ts";
 
 export interface CpnsServerConfig {
@@ -31,6 +31,13 @@ export interface CpnsServerConfig {
   algorithms?: DigestAlgorithm[];
   nonceLifetimeSeconds?: number;
   ledger?: ReplayLedger;
+  /**
+   * Issue #11: the replay ledger, failure budgets and per-id locks of a fleet
+   * (src/store/coordination.ts), shared by every instance. Default: in this
+   * process only (one host; the data-folder lock keeps it to one process).
+   * `ledger` and `rateLimit.store` above, when given, take precedence.
+   */
+  coordination?: Coordination;
   /** Failure budgets (src/server/rate-limit.ts); maxFailures is the per (identity, address) budget. */
   rateLimit?: Partial<Omit<RateLimitOptions, "now">>;
   /** Where security events go, one JSON line each. Default: nowhere. */
@@ -108,12 +115,16 @@ export interface ServerParts {
   cipher: AtRestCipher;
   log: SecurityLog;
   limiter: FailureLimiter;
-  mutex: KeyedMutex;
+  /** Per-id serialisation of read-check-write sequences, across every instance. */
+  locks: KeyedLock;
   now: () => number;
 }
 
 export function createParts(config: CpnsServerConfig): ServerParts {
   const now = config.now ?? Date.now;
+  const coordination = config.coordination ?? memoryCoordination(now);
+  // One ledger for the verifier (guard.ts reads config.ledger).
+  config = { ...config, ledger: config.ledger ?? coordination.ledger };
   return {
     config,
     users: new UserRepository(config.storage),
@@ -125,9 +136,10 @@ export function createParts(config: CpnsServerConfig): ServerParts {
       ...config.rateLimit,
       maxFailures: config.rateLimit?.maxFailures ?? 10,
       windowSeconds: config.rateLimit?.windowSeconds ?? 300,
+      store: config.rateLimit?.store ?? coordination.budgets,
       now,
     }),
-    mutex: new KeyedMutex(),
+    locks: coordination.locks,
     now,
   };
 }

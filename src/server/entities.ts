@@ -52,7 +52,7 @@ function view(record: EntityRecord): EntityView {
 }
 
 export function entityHandlers(parts: ServerParts) {
-  const { users, entities, cipher, log, config, mutex } = parts;
+  const { users, entities, cipher, log, config, locks } = parts;
   const crypto = config.crypto;
   const tls = tlsRequirement(config);
   /** Refuses (and logs) the enrollment of a declared entity over plain HTTP. */
@@ -83,7 +83,7 @@ export function entityHandlers(parts: ServerParts) {
     // it is refused over plain HTTP before anything is read or written.
     requireTls(c, body.tls === true, userId, entityId);
 
-    return mutex.run(`id:${entityId}`, async () => {
+    return locks.run(`id:${entityId}`, async () => {
       if (await users.get(entityId)) throw new CpnsError("ERR_ID_TAKEN");
       const existing = await entities.get(entityId);
       const snapshot = entitySnapshot(entityId, existing);
@@ -176,7 +176,7 @@ export function entityHandlers(parts: ServerParts) {
   async function revoke(c: Context<ServerEnv>) {
     const userId = userOf(c.var.principal);
     const entityId = c.req.param("entityId") ?? "";
-    return mutex.run(`id:${entityId}`, async () => {
+    return locks.run(`id:${entityId}`, async () => {
       const record = await ownedEntity(userId, entityId);
       const next = step(entitySnapshot(entityId, record), { type: "REVOKE", userId });
       if (!next) throw new CpnsError("ERR_ENTITY_STATE");

@@ -102,7 +102,7 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       const identity = header ? attemptedIdentity(header, config.realm) : undefined;
       // Item 3: charged BEFORE the asynchronous verification, so a concurrent burst
       // cannot all be evaluated against a budget that was checked but not yet spent.
-      const reservation = limiter.reserve(identity?.keys ?? [], address);
+      const reservation = await limiter.reserve(identity?.keys ?? [], address);
       const overBudget = reservation.waitSeconds > 0;
       let passed = false;
 
@@ -114,8 +114,8 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
         // same 429 as for a wrong answer, without Authentication-Info (replaced below).
         if (overBudget && principal.kind === "user") return;
         passed = true;
-        limiter.refund(reservation);
-        limiter.succeeded(identityKeysOfName(c.var.digest.username, config.realm), address);
+        await limiter.refund(reservation);
+        await limiter.succeeded(identityKeysOfName(c.var.digest.username, config.realm), address);
         c.set("principal", principal);
         if (!isAllowed(route, principal.kind)) {
           c.res = problemResponse("ERR_FORBIDDEN");
@@ -135,7 +135,7 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       try {
         answer = (await digest(c, admitted)) as Response | undefined;
       } catch (err) {
-        if (!passed) limiter.refund(reservation);
+        if (!passed) await limiter.refund(reservation);
         throw err;
       }
       if (passed) return answer;
@@ -144,7 +144,7 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       const guessed = Boolean(identity && failure?.status === 401 && !failure.stale);
       if (!overBudget) {
         // Not a wrong answer (no credentials, malformed, stale nonce): nothing was guessed.
-        if (!guessed) limiter.refund(reservation);
+        if (!guessed) await limiter.refund(reservation);
         else log.emit({ event: "auth.failed", username: identity?.sent, address });
         return answer;
       }

@@ -62,7 +62,7 @@ function view(record: OtkRecord): OtkView {
 }
 
 export function otkHandlers(parts: ServerParts) {
-  const { entities, otks, cipher, log, config, mutex } = parts;
+  const { entities, otks, cipher, log, config, locks } = parts;
   const crypto = config.crypto;
   const maxLifetimeSeconds = config.otkMaxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
   const pairing =
@@ -129,7 +129,7 @@ export function otkHandlers(parts: ServerParts) {
     const body = await readJson(c, depositOtkSchema, config.bodyLimitBytes);
     const { otkId, peerId, expiresAt, sealedOtk, endpoint, tlsPin } = body;
 
-    return mutex.run(`otk:${otkId}`, async () => {
+    return locks.run(`otk:${otkId}`, async () => {
       // Seen before in any state: a replay (or a reused id), never a second OTK.
       if (await otks.has(otkId)) throw new CpnsError("ERR_OTK_REPLAYED");
       const [issuerRecord, peer] = await Promise.all([
@@ -210,7 +210,7 @@ export function otkHandlers(parts: ServerParts) {
     const caller = entityOf(c.var.principal);
     const waiting: OtkView[] = [];
     for (const stored of await otks.listForPeer(caller.entityId)) {
-      const { record } = await mutex.run(`otk:${stored.otkId}`, async () => {
+      const { record } = await locks.run(`otk:${stored.otkId}`, async () => {
         const fresh = await otks.get(stored.otkId);
         return fresh ? settle(fresh) : { record: undefined };
       });
@@ -222,7 +222,7 @@ export function otkHandlers(parts: ServerParts) {
 
   async function deliver(c: Context<ServerEnv>) {
     const caller = entityOf(c.var.principal);
-    return mutex.run(`otk:${c.req.param("otkId")}`, async () => {
+    return locks.run(`otk:${c.req.param("otkId")}`, async () => {
       const loaded = await load(c);
       if (loaded.peerId !== caller.entityId) throw new CpnsError("ERR_OTK_NOT_ADDRESSEE");
       const { record, snapshot } = await settle(loaded);
@@ -271,7 +271,7 @@ export function otkHandlers(parts: ServerParts) {
 
   async function consume(c: Context<ServerEnv>) {
     const caller = entityOf(c.var.principal);
-    return mutex.run(`otk:${c.req.param("otkId")}`, async () => {
+    return locks.run(`otk:${c.req.param("otkId")}`, async () => {
       const loaded = await load(c);
       if (loaded.issuerId !== caller.entityId) throw new CpnsError("ERR_OTK_NOT_ISSUER");
       const { record, snapshot } = await settle(loaded);

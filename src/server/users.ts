@@ -40,7 +40,7 @@ const HASH_ALGORITHMS = {
 } as const;
 
 export function userHandlers(parts: ServerParts) {
-  const { users, entities, cipher, log, config, mutex } = parts;
+  const { users, entities, cipher, log, config, locks } = parts;
 
   if (config.adminTransportKey !== undefined && config.adminTransportKey.length !== 32) {
     throw new CpnsError("ERR_CONFIG", "adminTransportKey must be 32 bytes");
@@ -99,7 +99,7 @@ export function userHandlers(parts: ServerParts) {
       await strengthEstimator(),
     );
     if (!verdict.ok) throw new CpnsError("ERR_WEAK_PASSWORD", verdict.reason);
-    return mutex.run(`id:${userId}`, async () => {
+    return locks.run(`id:${userId}`, async () => {
       if (await entities.get(userId)) throw new CpnsError("ERR_ID_TAKEN");
       const ha1 = {} as Record<HashName, string>;
       const userhashes = [];

@@ -1,5 +1,5 @@
 /**
- * KeyedMutex (src/server/mutex.ts) and what it is for: two users racing to
+ * KeyedMutex (src/store/coordination.ts) and what it is for: two users racing to
  * enroll one Entity ID must not both win (SERVER-OWNERSHIP). Sequencing per
  * key, independence across keys, release on error, no leftover state; then
  * concurrent enrollments through the real app (in process, memory storage,
@@ -10,7 +10,7 @@ import memoryDriver from "unstorage/drivers/memory";
 import { describe, expect, it } from "vitest";
 import { createDigestFetch, type FetchLike } from "../../src/digest/index.ts";
 import { createServerApp } from "../../src/server/app.ts";
-import { KeyedMutex } from "../../src/server/mutex.ts";
+import { KeyedMutex } from "../../src/store/coordination.ts";
 import { createUserSealed } from "../admin-users.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
