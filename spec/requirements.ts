@@ -280,6 +280,7 @@ const SPEC = "Profile: specification tooling (spec/, scripts/)";
 const HARDENING_SECTION = "Profile: hardening against an attacker (issue #9)";
 const FIRST_RUN = "Profile: reviewers and newcomers (issue #13)";
 const FLEET = "Profile: edge and fleet targets (issue #11)";
+const LIBRARY = "Profile: the Digest engine as a library (issue #12)";
 
 const ADDITIONS: Requirement[] = [
   add(
@@ -1397,6 +1398,17 @@ const FLEET_REQUIREMENTS: Requirement[] = [
   // --- end: gateway-shell ---
 ];
 
+/** Issue #12 (the Digest engine as a library people adopt). */
+const LIBRARY_REQUIREMENTS: Requirement[] = [
+  add(
+    "DIGEST-WALLS",
+    LIBRARY,
+    "src/digest imports nothing but itself, src/crypto and hono types, and is reached only through src/digest/index.ts (package export `cpns-security/digest`); its failures are its own (DigestError, stable codes, problem+json of type urn:http-digest:problem:<code>), which an application may render its own way (the CPNS Server answers the same codes under urn:cpns:problem:); the verifier hands the claimed identity to an onAttempt hook before any lookup and names it on a failure (with whose secret a stale but right answer proved), so the application never parses the header or resolves a userhash a second time.",
+    IMPLEMENTED,
+    { source: "issue #12 (Walls)", refines: ["DIGEST-PARSE"] },
+  ),
+];
+
 export const REQUIREMENTS: readonly Requirement[] = [
   ...SEED,
   ...RESOLUTIONS,
@@ -1405,4 +1417,5 @@ export const REQUIREMENTS: readonly Requirement[] = [
   ...SECURE_SESSIONS,
   ...FIRST_RUN_REQUIREMENTS,
   ...FLEET_REQUIREMENTS,
+  ...LIBRARY_REQUIREMENTS,
 ];

@@ -4,8 +4,13 @@
  * problem+json. Messages here are fixed strings so that no caller can leak a
  * secret through them; the optional `detail` must never contain secret material.
  *
- * Implements: SERVER-API
+ * The Digest engine has its own error type and problem namespace (src/digest
+ * /errors.ts, issue #12); its codes are listed here too, so the CPNS Server
+ * renders them under its own problem type with the same code.
+ *
+ * Implements: SERVER-API, DIGEST-WALLS
  */
+import { DigestError, type DigestErrorCode } from "./digest/index.ts";
 
 export const ErrorCodes = {
   // HTTP Digest (RFC 7616)
@@ -196,7 +201,18 @@ export function problemResponse(code: ErrorCode, detail?: string, headers?: Head
 }
 
 export function errorToResponse(err: unknown): Response {
-  if (err instanceof CpnsError) return problemResponse(err.code, err.detail, err.headers);
+  if (err instanceof CpnsError || err instanceof DigestError) {
+    return problemResponse(err.code, err.detail, err.headers);
+  }
   // Unknown errors never reveal their message: it might carry secret material.
   return problemResponse("ERR_INTERNAL");
+}
+
+/** Every Digest engine code is a CPNS code too (checked by the compiler). */
+const DIGEST_CODES_ARE_CPNS_CODES: Record<DigestErrorCode, unknown> = ErrorCodes;
+void DIGEST_CODES_ARE_CPNS_CODES;
+
+/** The stable code of a CPNS or Digest engine error, else undefined. */
+export function errorCodeOf(err: unknown): ErrorCode | undefined {
+  return err instanceof CpnsError || err instanceof DigestError ? err.code : undefined;
 }

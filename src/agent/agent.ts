@@ -25,7 +25,7 @@ import {
   type FetchLike,
   STRONG_ALGORITHMS,
 } from "../digest/index.ts";
-import { CpnsError } from "../errors.ts";
+import { CpnsError, errorCodeOf } from "../errors.ts";
 import { machineBridge } from "../model/bridge.ts";
 import { openEukey } from "../protocol/key-transport.ts";
 import type { EnrollResponse } from "../protocol/schemas.ts";
@@ -218,7 +218,7 @@ export class EntityAgent {
     try {
       res = await fetchAsEntity(`${this.#base}${path}`, init);
     } catch (err) {
-      if (err instanceof CpnsError && err.code === "ERR_DIGEST_SERVER_UNAUTHENTICATED") {
+      if (errorCodeOf(err) === "ERR_DIGEST_SERVER_UNAUTHENTICATED") {
         await this.#save(entityId, advance(snapshot, { type: "SERVER_UNPROVEN" }));
       }
       throw err;

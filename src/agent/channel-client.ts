@@ -21,7 +21,7 @@ import type { ChannelLimits } from "../channel/endpoint.ts";
 import { fromBase64url } from "../crypto/bytes.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
 import { digestExchangeOf, type FetchLike } from "../digest/index.ts";
-import { CpnsError } from "../errors.ts";
+import { CpnsError, errorCodeOf } from "../errors.ts";
 import { machineBridge } from "../model/bridge.ts";
 import { AgentError, type EntityAgent, problemOf } from "./agent.ts";
 import type { DeviceKeyStore } from "./keystore.ts";
@@ -46,7 +46,7 @@ export interface ServerChannelOptions {
 
 /** Why the opening failed, as the machine's event: the server did not prove itself, or said no. */
 function openingFailure(err: unknown): "SERVER_UNPROVEN" | "REFUSED" {
-  const code = err instanceof CpnsError || err instanceof AgentError ? err.code : "";
+  const code = err instanceof AgentError ? err.code : (errorCodeOf(err) ?? "");
   return code === "ERR_DIGEST_SERVER_UNAUTHENTICATED" ? "SERVER_UNPROVEN" : "REFUSED";
 }
 

@@ -24,7 +24,7 @@ import {
   type FetchLike,
   STRONG_ALGORITHMS,
 } from "../digest/index.ts";
-import { CpnsError } from "../errors.ts";
+import { CpnsError, errorCodeOf } from "../errors.ts";
 import { machineBridge } from "../model/bridge.ts";
 import { peerSessionSecret } from "../protocol/otk-transport.ts";
 import { type PeerMessageResponse, peerSessionViewSchema } from "../protocol/schemas.ts";
@@ -167,7 +167,7 @@ export class PeerSession {
       res = await withOtk(`${this.#gatewayUrl}/cpns-gw/v1/sessions`, { method: "POST" });
     } catch (err) {
       this.#advance(
-        err instanceof CpnsError && err.code === "ERR_DIGEST_SERVER_UNAUTHENTICATED"
+        errorCodeOf(err) === "ERR_DIGEST_SERVER_UNAUTHENTICATED"
           ? { type: "GATEWAY_UNPROVEN" }
           : { type: "REJECTED" },
       );
@@ -296,10 +296,10 @@ export class PeerSession {
       } catch (err) {
         // The PN GW's hop failed its own proof: say so, rather than let the
         // entity's agent take it for the CPNS Server's failure.
-        if (err instanceof CpnsError && err.code === "ERR_DIGEST_SERVER_UNAUTHENTICATED") {
+        if (errorCodeOf(err) === "ERR_DIGEST_SERVER_UNAUTHENTICATED") {
           throw new CpnsError("ERR_GATEWAY_UNAUTHENTICATED");
         }
-        if (err instanceof CpnsError) throw err;
+        if (errorCodeOf(err)) throw err;
         // fetch() reports the PN GW's 407 (session unknown to it) as a network
         // error, indistinguishable from an unreachable PN GW.
         throw new CpnsError(

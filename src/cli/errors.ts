@@ -10,6 +10,7 @@
  * Implements: CLI-FLOWS, FIRSTRUN-JSON-ERRORS
  */
 import { AgentError } from "../agent/agent.ts";
+import { DigestError } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import { KeyStoreError } from "../runtime/node-keystore.ts";
 
@@ -66,6 +67,9 @@ export function describeError(err: unknown): Failure {
     return { message: err.message, code: err.code, exitCode: err.exitCode };
   }
   if (err instanceof AgentError || err instanceof CpnsError || err instanceof KeyStoreError) {
+    return { message: err.message, code: err.code, exitCode: 1 };
+  }
+  if (err instanceof DigestError) {
     return { message: err.message, code: err.code, exitCode: 1 };
   }
   const message = err instanceof Error ? err.message : String(err);

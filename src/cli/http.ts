@@ -16,7 +16,7 @@ import {
   type FetchLike,
   STRONG_ALGORITHMS,
 } from "../digest/index.ts";
-import { CpnsError } from "../errors.ts";
+import { CpnsError, errorCodeOf } from "../errors.ts";
 import type { ServerInfo } from "../protocol/schemas.ts";
 import type { CliContext } from "./context.ts";
 import { CliError } from "./errors.ts";
@@ -31,7 +31,7 @@ export function transport(base: string, inner: FetchLike = (request) => fetch(re
       if (err instanceof CliError) throw err;
       const tls = tlsFailureOf(err);
       if (tls) throw new CliError(tls.code, `${base}: ${tlsAdvice(tls)}`);
-      if (err instanceof CpnsError) throw err;
+      if (errorCodeOf(err)) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const reason = cause?.code ?? cause?.message ?? (err as Error).message;
       throw new CliError(

@@ -19,7 +19,6 @@ import { toHex } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
 import { hashBytes } from "../crypto/hash.ts";
 import { type CryptoProvider, defaultCrypto, randomBytes } from "../crypto/provider.ts";
-import { CpnsError } from "../errors.ts";
 import {
   ALGORITHMS,
   type AlgorithmSpec,
@@ -28,6 +27,7 @@ import {
   parseAlgorithm,
 } from "./algorithms.ts";
 import { computeHa1, computeHa2, computeResponse, computeUserhash, sessionHa1 } from "./compute.ts";
+import { DigestError } from "./errors.ts";
 import { encodeExtValue, formatParams, type ParamValue, parseChallenges } from "./params.ts";
 import type { Qop } from "./server.ts";
 
@@ -204,7 +204,7 @@ export function createDigestFetch(
     const scope = proxy ? "proxy" : options.primeWith.origin;
     const { space, weaker } = readChallenges(options.primeWith.challenge);
     if (weaker) {
-      throw new CpnsError(
+      throw new DigestError(
         "ERR_DIGEST_DOWNGRADE",
         "the primed challenge offers only weaker protection than required",
       );
@@ -357,7 +357,7 @@ export function createDigestFetch(
         (ncEchoed !== undefined && ncEchoed.toLowerCase() !== sent.nc)
       ) {
         await res.body?.cancel();
-        throw new CpnsError(
+        throw new DigestError(
           "ERR_DIGEST_SERVER_UNAUTHENTICATED",
           proxy ? "the proxy's rspauth does not match" : "rspauth does not match",
         );
@@ -368,7 +368,7 @@ export function createDigestFetch(
       // impostor. Anything that could carry data the caller acts on must be proven.
       if (isRefusal(res)) return;
       await res.body?.cancel();
-      throw new CpnsError(
+      throw new DigestError(
         "ERR_DIGEST_SERVER_UNAUTHENTICATED",
         proxy ? "no rspauth from the proxy" : "no rspauth in the response",
       );
@@ -435,7 +435,7 @@ export function createDigestFetch(
         // under requireRspauth that is no answer at all, unless it is a refusal.
         if (options.requireRspauth && !isRefusal(res)) {
           await res.body?.cancel();
-          throw new CpnsError(
+          throw new DigestError(
             "ERR_DIGEST_SERVER_UNAUTHENTICATED",
             proxy ? "the proxy did not authenticate" : "the server did not authenticate",
           );
@@ -449,7 +449,7 @@ export function createDigestFetch(
     if (!space) {
       if (weaker) {
         await res.body?.cancel();
-        throw new CpnsError(
+        throw new DigestError(
           "ERR_DIGEST_DOWNGRADE",
           `${proxy ? "the proxy's" : "the server's"} challenge offers only weaker protection than required (qop ${minimumQop}, algorithms ${preference.join(", ")})`,
         );

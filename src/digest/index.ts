@@ -1,7 +1,10 @@
 /**
  * HTTP Digest access authentication (RFC 7616, RFC 2617 compatible, RFC 7615):
  * server verifier, Hono middleware, fetch client, replay ledger port. This
- * folder knows nothing of CPNS and could be published on its own.
+ * folder knows nothing of CPNS and could be published on its own: this file is
+ * its only way in (package.json `exports` "./digest"), for the CPNS code too.
+ *
+ * Implements: DIGEST-WALLS
  */
 export type { AlgorithmSpec, DigestAlgorithm } from "./algorithms.ts";
 export {
@@ -21,6 +24,14 @@ export {
 } from "./client.ts";
 export { computeHa1, computeHa2, computeResponse, computeUserhash, sessionHa1 } from "./compute.ts";
 export { staticCredentials } from "./credentials.ts";
+export {
+  DIGEST_PROBLEM_TYPE,
+  DIGEST_PROBLEMS,
+  DigestError,
+  type DigestErrorCode,
+  type DigestProblemRenderer,
+  digestProblemResponse,
+} from "./errors.ts";
 export { advanceWindow, MemoryReplayLedger, type ReplayLedger } from "./ledger.ts";
 export {
   type DigestAuthOptions,
@@ -28,8 +39,15 @@ export {
   type DigestFailure,
   digestAuth,
 } from "./middleware.ts";
-export { type AuthElement, DigestParseError, parseChallenges, parseCredentials } from "./params.ts";
 export {
+  type AuthElement,
+  DigestParseError,
+  parseChallenges,
+  parseCredentials,
+  splitChallenges,
+} from "./params.ts";
+export {
+  type ClaimedIdentity,
   type Credential,
   type CredentialLookup,
   type CredentialRequest,

@@ -11,8 +11,9 @@
  * Implements: DIGEST-AUTHINT, DIGEST-AUTHINFO, DIGEST-PROXY, DIGEST-HOSTILE, DIGEST-QOP-REQUIRED, DIGEST-INTEROP-CURL, DIGEST-INTEROP-PYTHON, DIGEST-PERF-RATIO
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { CpnsError, problemResponse } from "../errors.ts";
+import { DigestError, type DigestProblemRenderer, digestProblemResponse } from "./errors.ts";
 import {
+  type ClaimedIdentity,
   createDigestVerifier,
   type DigestOutcome,
   type DigestPrincipal,
@@ -50,6 +51,19 @@ export interface DigestAuthOptions<D = unknown> extends DigestServerOptions<D> {
    * (407) with challenges offering only the required qop. Default: any.
    */
   requiredQop?: (c: Context) => Qop | undefined;
+  /**
+   * How a failure is rendered (issue #12): default problem+json under this
+   * library's problem type (`digestProblemResponse`). An application passes
+   * its own to answer in its own problem namespace; the code and status stay.
+   */
+  problem?: DigestProblemRenderer;
+  /**
+   * Called once a request's credentials name an identity, before any lookup
+   * or verification (issue #12): the place to reserve a failure budget, so N
+   * concurrent guesses cost N. It receives what the verifier parsed, so the
+   * application need not parse the header again.
+   */
+  onAttempt?: (c: Context, claimed: ClaimedIdentity) => void | Promise<void>;
 }
 
 /** The header names of one layer: origin server (RFC 7235 §4.1-4.2) or proxy (§4.3-4.4). */
@@ -73,25 +87,35 @@ export function digestAuth<D = unknown>(
   const { onFailure } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const proxy = options.proxy ?? false;
-  const { requiredQop } = options;
+  const { requiredQop, onAttempt } = options;
+  const problem = options.problem ?? digestProblemResponse;
   const names = proxy ? HEADERS.proxy : HEADERS.origin;
 
   return async function digestAuth(c, next) {
-    const outcome = await verifier.verify({
-      method: c.req.method,
-      url: c.req.url,
-      authorization: c.req.header(names.credentials),
-      minimumQop: requiredQop?.(c),
-      // Only read for qop=auth-int. Hono caches it, so the handler can still read it.
-      body: async () => {
-        if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) {
-          throw new CpnsError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
-        }
-        const body = new Uint8Array(await c.req.arrayBuffer());
-        if (body.length > maxBodyBytes) throw new CpnsError("ERR_BODY_TOO_LARGE");
-        return body;
-      },
-    });
+    let outcome: DigestOutcome<D>;
+    try {
+      outcome = await verifier.verify({
+        method: c.req.method,
+        url: c.req.url,
+        authorization: c.req.header(names.credentials),
+        minimumQop: requiredQop?.(c),
+        onAttempt: onAttempt && ((claimed) => onAttempt(c, claimed)),
+        // Only read for qop=auth-int. Hono caches it, so the handler can still read it.
+        body: async () => {
+          if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) {
+            throw new DigestError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
+          }
+          const body = new Uint8Array(await c.req.arrayBuffer());
+          if (body.length > maxBodyBytes) throw new DigestError("ERR_BODY_TOO_LARGE");
+          return body;
+        },
+      });
+    } catch (err) {
+      // Answered here, not thrown to the app: an application without an error
+      // mapping for DigestError must still answer 413, never 500.
+      if (err instanceof DigestError) return problem(err.code, err.headers ?? {});
+      throw err;
+    }
     if (!outcome.ok) {
       if (onFailure) await onFailure(c, outcome);
       const challenges = outcome.challenges.map((value): [string, string] => [
@@ -107,7 +131,7 @@ export function digestAuth<D = unknown>(
       // Returned, not thrown as an HTTPException: Hono's getResponse() would re-wrap
       // the body as a stream, which @hono/node-server writes on a slow path (a timer
       // per response), and challenges are the one answer an attacker can ask for in bulk.
-      return problemResponse(code, undefined, challenges);
+      return problem(code, challenges);
     }
     c.set("digest", outcome.principal);
     await next();

@@ -10,7 +10,6 @@ import { toHex, utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
 import { hashBytes } from "../crypto/hash.ts";
 import { type CryptoProvider, defaultCrypto, randomBytes } from "../crypto/provider.ts";
-import type { ErrorCode } from "../errors.ts";
 import {
   ALGORITHMS,
   type AlgorithmSpec,
@@ -19,6 +18,7 @@ import {
   parseAlgorithm,
 } from "./algorithms.ts";
 import { computeHa1, computeHa2, computeResponse, computeUserhash, sessionHa1 } from "./compute.ts";
+import type { DigestErrorCode } from "./errors.ts";
 import { MemoryReplayLedger, type ReplayLedger } from "./ledger.ts";
 import { freshness, NonceFactory } from "./nonce.ts";
 import {
@@ -96,6 +96,20 @@ export interface DigestRequest {
    * configured qop.
    */
   minimumQop?: Qop;
+  /**
+   * Called once the credentials name an identity, before any lookup or hash
+   * (issue #12): e.g. to reserve a failure budget before the verification.
+   */
+  onAttempt?: (claimed: ClaimedIdentity) => void | Promise<void>;
+}
+
+/** The identity a request's credentials claim, as parsed (nothing about it is proven). */
+export interface ClaimedIdentity {
+  /** The username as sent (username* decoded), or the userhash as sent when `userhash`. */
+  username: string;
+  userhash: boolean;
+  /** The algorithm named, when it is one this engine knows (a userhash is per hash). */
+  algorithm: DigestAlgorithm | undefined;
 }
 
 export interface DigestPrincipal<D = unknown> {
@@ -124,11 +138,18 @@ export type DigestOutcome<D = unknown> =
   | {
       ok: false;
       status: 400 | 401;
-      code: ErrorCode;
+      code: DigestErrorCode;
       /** True when the answer was right but its nonce had expired (RFC 7616 §3.3). */
       stale: boolean;
       /** WWW-Authenticate values, one per algorithm; empty for 400. */
       challenges: string[];
+      /** The identity the credentials claimed, when they named one. */
+      claimed?: ClaimedIdentity;
+      /**
+       * Set only with `stale`: the answer proved the secret of this identity (the
+       * lookup's real username and data), so the caller need not look it up again.
+       */
+      proven?: { username: string; data: D | undefined };
     };
 
 const NC_FORMAT = /^[0-9a-fA-F]{8}$/;
@@ -298,13 +319,21 @@ export function createDigestVerifier<D = unknown>(
     const minimumQop = request.minimumQop ?? "auth";
     const allowedQops = acceptedQops[minimumQop];
     if (allowedQops === undefined) throw new TypeError("digest: minimumQop must be a qop");
-    function fail(status: 400 | 401, code: ErrorCode, stale = false): DigestOutcome<D> {
+    let claimed: ClaimedIdentity | undefined;
+    function fail(
+      status: 400 | 401,
+      code: DigestErrorCode,
+      stale = false,
+      proven?: { username: string; data: D | undefined },
+    ): DigestOutcome<D> {
       return {
         ok: false,
         status,
         code,
         stale,
         challenges: status === 401 ? challenges({ stale, minimumQop }) : [],
+        ...(claimed ? { claimed } : {}),
+        ...(proven ? { proven } : {}),
       };
     }
     const header = request.authorization;
@@ -332,6 +361,14 @@ export function createDigestVerifier<D = unknown>(
       } catch {
         return fail(400, "ERR_DIGEST_MALFORMED");
       }
+    }
+    if (username !== undefined) {
+      claimed = {
+        username: userhash ? username.toLowerCase() : username,
+        userhash,
+        algorithm: parseAlgorithm(p.get("algorithm")),
+      };
+      await request.onAttempt?.(claimed);
     }
     const sentRealm = p.get("realm");
     const nonce = p.get("nonce");
@@ -430,7 +467,12 @@ export function createDigestVerifier<D = unknown>(
       return fail(401, "ERR_DIGEST_UNAUTHORIZED");
     }
     // A genuine answer to an old nonce: tell the client to retry without asking the user.
-    if (nonceCheck.expired) return fail(401, "ERR_DIGEST_UNAUTHORIZED", true);
+    if (nonceCheck.expired) {
+      return fail(401, "ERR_DIGEST_UNAUTHORIZED", true, {
+        username: realUsername as string,
+        data: credential?.data,
+      });
+    }
 
     const expiresAtMs = nonceCheck.issuedAtMs + lifetimeMs;
     if (!(await ledger.accept(nonce, Number.parseInt(ncToken, 16), expiresAtMs))) {

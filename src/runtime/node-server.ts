@@ -12,7 +12,7 @@ import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from "
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { splitChallenges } from "../digest/params.ts";
+import { splitChallenges } from "../digest/index.ts";
 
 class ChallengeLinesResponse<Request extends IncomingMessage> extends ServerResponse<Request> {
   // biome-ignore lint/suspicious/noExplicitAny: mirrors ServerResponse.writeHead's overloads.

@@ -1,7 +1,8 @@
 /**
- * Issue #9 items 4 and 8: the identity a Digest attempt is charged to, read
- * from the Authorization header alone (no store read, so the limiter answers
- * alike for names that exist and names that do not).
+ * Issue #9 items 4 and 8: the identity a Digest attempt is charged to, from
+ * what the credentials claim as the Digest verifier parsed them (issue #12:
+ * the header is parsed once, by the verifier) and no store read, so the
+ * limiter answers alike for names that exist and names that do not.
  *
  * A plain name (username or username*) is charged under the name and under its
  * userhash for every hash (RFC 7616 §3.4.4, H(name:realm)); a userhash is
@@ -14,8 +15,7 @@
  * Implements: LIMIT-SPELLING, ORACLE-LIMIT
  */
 import { type HashName, hashHex } from "../crypto/hash.ts";
-import { ALGORITHMS, parseAlgorithm, parseCredentials } from "../digest/index.ts";
-import { decodeExtValue } from "../digest/params.ts";
+import { ALGORITHMS, type ClaimedIdentity } from "../digest/index.ts";
 
 const HASHES: readonly HashName[] = ["MD5", "SHA-256", "SHA-512-256"];
 
@@ -40,31 +40,16 @@ export interface AttemptedIdentity {
   keys: string[];
 }
 
-/** The identity an Authorization header claims, or undefined when it names none. */
-export function attemptedIdentity(header: string, realm: string): AttemptedIdentity | undefined {
-  let params: Map<string, string>;
-  try {
-    const credentials = parseCredentials(header);
-    if (credentials.scheme.toLowerCase() !== "digest") return undefined;
-    params = credentials.params;
-  } catch {
-    return undefined;
-  }
-  const ext = params.get("username*");
-  let name = params.get("username");
-  if (ext !== undefined) {
-    try {
-      name = decodeExtValue(ext);
-    } catch {
-      return undefined;
-    }
-  }
-  if (name === undefined) return undefined;
-  if (ext === undefined && params.get("userhash")?.toLowerCase() === "true") {
-    const algorithm = parseAlgorithm(params.get("algorithm"));
-    const hash = algorithm ? ALGORITHMS[algorithm].hash : "?";
-    const userhash = name.toLowerCase();
+/** The budgets' view of the identity a request's credentials claim. */
+export function attemptedIdentity(claimed: ClaimedIdentity, realm: string): AttemptedIdentity {
+  if (claimed.userhash) {
+    const hash = claimed.algorithm ? ALGORITHMS[claimed.algorithm].hash : "?";
+    const userhash = claimed.username.toLowerCase();
     return { sent: userhash, userhash: true, keys: [`h:${hash}:${bounded(userhash)}`] };
   }
-  return { sent: name, userhash: false, keys: identityKeysOfName(name, realm) };
+  return {
+    sent: claimed.username,
+    userhash: false,
+    keys: identityKeysOfName(claimed.username, realm),
+  };
 }

@@ -19,13 +19,7 @@
 import type { MiddlewareHandler } from "hono";
 import { utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
-import {
-  ALGORITHMS,
-  type DigestFailure,
-  digestAuth,
-  parseAlgorithm,
-  parseCredentials,
-} from "../digest/index.ts";
+import { type DigestFailure, digestAuth } from "../digest/index.ts";
 import { problemResponse } from "../errors.ts";
 import {
   type AttemptedIdentity,
@@ -35,17 +29,8 @@ import {
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { credentialLookup } from "./credentials.ts";
 import { isAllowed, needsAuthentication, POLICY, type RouteId } from "./policy.ts";
+import type { Reservation } from "./rate-limit.ts";
 import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
-
-/** Whether a stale-nonce answer may pass an over-budget name: only for an entity (its 256-bit key cannot be guessed). */
-async function namesEntity(parts: ServerParts, identity: AttemptedIdentity, header: string) {
-  if (!identity.userhash) return (await parts.entities.get(identity.sent)) !== undefined;
-  const algorithm = parseAlgorithm(parseCredentials(header).params.get("algorithm"));
-  if (!algorithm) return false;
-  return (
-    (await parts.entities.findByUserhash(ALGORITHMS[algorithm].hash, identity.sent)) !== undefined
-  );
-}
 
 export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareHandler<ServerEnv> {
   const { config, limiter, log } = parts;
@@ -56,6 +41,8 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
     config.clientAddress?.(c.req.raw, c.env) ?? "unknown";
   /** The verifier's failure per request, read back once digestAuth has answered. */
   const failures = new WeakMap<object, DigestFailure>();
+  /** The identity each request claimed and what its attempt was charged, set before verification. */
+  const attempts = new WeakMap<object, { identity: AttemptedIdentity; reservation: Reservation }>();
 
   // One verifier (one ledger, one epoch) for every route; each request's route
   // says which qop it demands (policy.ts, issue #9 item 1).
@@ -76,6 +63,15 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
     now: config.now,
     onFailure: (c, failure) => {
       failures.set(c, failure);
+    },
+    // CPNS answers in its own problem namespace (src/errors.ts); codes are the engine's.
+    problem: (code, headers) => problemResponse(code, undefined, headers),
+    // Item 3: charged BEFORE the asynchronous verification, so a concurrent burst
+    // cannot all be evaluated against a budget that was checked but not yet spent.
+    onAttempt: async (c, claimed) => {
+      const identity = attemptedIdentity(claimed, config.realm);
+      const reservation = await limiter.reserve(identity.keys, addressOf(c));
+      attempts.set(c, { identity, reservation });
     },
   }) as unknown as MiddlewareHandler<ServerEnv>;
 
@@ -99,11 +95,11 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       }
 
       const address = addressOf(c);
-      const identity = header ? attemptedIdentity(header, config.realm) : undefined;
-      // Item 3: charged BEFORE the asynchronous verification, so a concurrent burst
-      // cannot all be evaluated against a budget that was checked but not yet spent.
-      const reservation = await limiter.reserve(identity?.keys ?? [], address);
-      const overBudget = reservation.waitSeconds > 0;
+      const overBudget = () => (attempts.get(c)?.reservation.waitSeconds ?? 0) > 0;
+      const refund = async () => {
+        const attempt = attempts.get(c);
+        if (attempt) await limiter.refund(attempt.reservation);
+      };
       let passed = false;
 
       routeOf.set(c, route);
@@ -112,9 +108,9 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
         // Item 4: over budget, only a key-based principal (a 256-bit EUKey, not guessable)
         // passes; a password principal waits whatever it answered. The answer is then the
         // same 429 as for a wrong answer, without Authentication-Info (replaced below).
-        if (overBudget && principal.kind === "user") return;
+        if (overBudget() && principal.kind === "user") return;
         passed = true;
-        await limiter.refund(reservation);
+        await refund();
         await limiter.succeeded(identityKeysOfName(c.var.digest.username, config.realm), address);
         c.set("principal", principal);
         if (!isAllowed(route, principal.kind)) {
@@ -135,30 +131,34 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       try {
         answer = (await digest(c, admitted)) as Response | undefined;
       } catch (err) {
-        if (!passed) await limiter.refund(reservation);
+        if (!passed) await refund();
         throw err;
       }
       if (passed) return answer;
 
       const failure = failures.get(c);
+      const attempt = attempts.get(c);
+      const identity = attempt?.identity;
       const guessed = Boolean(identity && failure?.status === 401 && !failure.stale);
-      if (!overBudget) {
+      if (!overBudget()) {
         // Not a wrong answer (no credentials, malformed, stale nonce): nothing was guessed.
-        if (!guessed) await limiter.refund(reservation);
+        if (!guessed) await refund();
         else log.emit({ event: "auth.failed", username: identity?.sent, address });
         return answer;
       }
       // A stale nonce is reported only once the response proved the secret: let it
       // through for an entity (so its agent retries), never for a password principal,
-      // whose right guess it would otherwise reveal.
-      if (failure?.stale && identity && (await namesEntity(parts, identity, header))) {
-        return answer;
-      }
+      // whose right guess it would otherwise reveal. The verifier says whose secret
+      // it proved, so no second store read is needed (issue #12).
+      const proven = failure?.stale
+        ? (failure.proven?.data as CredentialData | undefined)
+        : undefined;
+      if (proven && proven.kind !== "user") return answer;
       log.emit({ event: "auth.rate_limited", username: identity?.sent, address });
       // A fresh Response: nothing the verifier or a handler set may leak through.
       c.res = undefined;
       c.res = problemResponse("ERR_RATE_LIMITED", undefined, {
-        "Retry-After": String(reservation.waitSeconds),
+        "Retry-After": String(attempt?.reservation.waitSeconds ?? 1),
       });
       return c.res;
     };

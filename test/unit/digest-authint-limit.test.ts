@@ -20,10 +20,9 @@ function app(maxBodyBytes: number) {
     }),
   );
   hono.post("/p/echo", async (c) => c.text(await c.req.text()));
+  // Issue #12: the middleware answers its own failures; an app needs no error mapping for them.
   hono.onError((err) =>
-    err instanceof HTTPException
-      ? err.getResponse()
-      : Response.json({ code: (err as { code?: string }).code }, { status: 413 }),
+    err instanceof HTTPException ? err.getResponse() : new Response(null, { status: 500 }),
   );
   return hono;
 }
@@ -52,6 +51,11 @@ describe("[DIGEST-AUTHINT] auth-int body limit", () => {
     });
     const res = await client("http://x/p/echo", { method: "POST", body: "a".repeat(65) });
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({ code: "ERR_BODY_TOO_LARGE" });
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(await res.json()).toMatchObject({
+      code: "ERR_BODY_TOO_LARGE",
+      status: 413,
+      type: "urn:http-digest:problem:ERR_BODY_TOO_LARGE",
+    });
   });
 });

@@ -11,12 +11,12 @@ import {
   createDigestFetch,
   type DigestAlgorithm,
   type DigestEnv,
+  DigestError,
   type DigestFetchOptions,
   type DigestServerOptions,
   digestAuth,
   staticCredentials,
 } from "../../src/digest/index.ts";
-import { CpnsError } from "../../src/errors.ts";
 import { challengeParam, refH } from "../vectors/reference-digest.ts";
 
 const SECRET = "client-test-secret-0123456789abcdef";
@@ -120,8 +120,8 @@ describe("[DIGEST-CLIENT] algorithm choice (RFC 7616 §3.7): strongest offered, 
   it("[DIGEST-MINIMUM] no acceptable challenge: ERR_DIGEST_DOWNGRADE after one call, nothing answered", async () => {
     const s = server({ algorithms: ["SHA-256"] });
     const err = await client(s, { algorithms: ["MD5"] })(`${ORIGIN}/api/me`).catch((e) => e);
-    expect(err).toBeInstanceOf(CpnsError);
-    expect((err as CpnsError).code).toBe("ERR_DIGEST_DOWNGRADE");
+    expect(err).toBeInstanceOf(DigestError);
+    expect((err as DigestError).code).toBe("ERR_DIGEST_DOWNGRADE");
     expect(s.calls).toHaveLength(1);
   });
 
@@ -140,7 +140,7 @@ describe("[DIGEST-CLIENT] algorithm choice (RFC 7616 §3.7): strongest offered, 
       },
     })(`${ORIGIN}/api/me`).catch((e) => e);
     // No qop means no replay protection: as weak as a weak qop, so refused.
-    expect((res as CpnsError).code).toBe("ERR_DIGEST_DOWNGRADE");
+    expect((res as DigestError).code).toBe("ERR_DIGEST_DOWNGRADE");
     expect(calls).toBe(1);
   });
 });
@@ -322,7 +322,7 @@ describe("[DIGEST-CLIENT][DIGEST-AUTHINFO] the client authenticates the server (
     expect(res.status).toBe(200);
   });
 
-  it("a wrong rspauth -> CpnsError ERR_DIGEST_SERVER_UNAUTHENTICATED", async () => {
+  it("a wrong rspauth -> DigestError ERR_DIGEST_SERVER_UNAUTHENTICATED", async () => {
     const s = server();
     const fetchDigest = createDigestFetch({
       username: "alice",
@@ -332,9 +332,9 @@ describe("[DIGEST-CLIENT][DIGEST-AUTHINFO] the client authenticates the server (
       ),
     });
     const err = await fetchDigest(`${ORIGIN}/api/me`).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CpnsError);
-    expect((err as CpnsError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
-    expect((err as CpnsError).status).toBe(502);
+    expect(err).toBeInstanceOf(DigestError);
+    expect((err as DigestError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+    expect((err as DigestError).status).toBe(502);
   });
 
   it("an rspauth with the wrong echoed cnonce or nc -> ERR_DIGEST_SERVER_UNAUTHENTICATED", async () => {
@@ -385,7 +385,7 @@ describe("[DIGEST-CLIENT][DIGEST-AUTHINFO] the client authenticates the server (
       fetch: tamperingTransport(server(), () => null),
     });
     await expect(strict(`${ORIGIN}/api/me`)).rejects.toMatchObject({
-      name: "CpnsError",
+      name: "DigestError",
       code: "ERR_DIGEST_SERVER_UNAUTHENTICATED",
     });
   });

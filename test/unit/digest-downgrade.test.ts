@@ -16,13 +16,13 @@ import {
   createDigestFetch,
   createDigestVerifier,
   type DigestEnv,
+  DigestError,
   type DigestServerOptions,
   digestAuth,
   MemoryReplayLedger,
   STRONG_ALGORITHMS,
   staticCredentials,
 } from "../../src/digest/index.ts";
-import { CpnsError } from "../../src/errors.ts";
 import { answerChallenge, challengeParam } from "../vectors/reference-digest.ts";
 
 const SECRET = "downgrade-test-secret-0123456789abcdef";
@@ -94,7 +94,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
     () => undefined,
     (e: unknown) => e,
   );
-  return err instanceof CpnsError ? err.code : undefined;
+  return err instanceof DigestError ? err.code : undefined;
 }
 
 describe("[DIGEST-MINIMUM] the client never answers a weaker challenge than it was asked for", () => {

@@ -354,7 +354,7 @@ describe("[DIGEST-HOSTILE] hostile Authorization headers: Hono middleware answer
     const body = (await res.json()) as { code: string; status: number; type: string };
     // An empty header on the wire is the same as none at all.
     const code = expectedCode(row);
-    expect(body).toMatchObject({ code, status, type: `urn:cpns:problem:${code}` });
+    expect(body).toMatchObject({ code, status, type: `urn:http-digest:problem:${code}` });
     if (status === 401) expect(res.headers.get("www-authenticate")).toMatch(/^Digest /);
     else expect(res.headers.get("www-authenticate")).toBeNull();
   });

@@ -12,13 +12,13 @@ import { describe, expect, it } from "vitest";
 import {
   createDigestFetch,
   type DigestEnv,
+  DigestError,
   digestAuth,
   digestExchangeOf,
   type FetchLike,
   proxyExchangeOf,
   staticCredentials,
 } from "../../src/digest/index.ts";
-import { CpnsError } from "../../src/errors.ts";
 import { answerChallenge, challengeParam, refDigest } from "../vectors/reference-digest.ts";
 
 const ORIGIN = "http://server.example.org";
@@ -341,8 +341,8 @@ describe("[DIGEST-PROXY] the client in proxy mode, stacked under an end-to-end c
       },
     });
     const error = await client(`${ORIGIN}/api/me`).catch((err: unknown) => err);
-    expect(error).toBeInstanceOf(CpnsError);
-    expect((error as CpnsError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+    expect(error).toBeInstanceOf(DigestError);
+    expect((error as DigestError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
   });
 
   it("[DIGEST-PROXY] under requireRspauth, a proxy that sends no rspauth is refused", async () => {
@@ -355,7 +355,7 @@ describe("[DIGEST-PROXY] the client in proxy mode, stacked under an end-to-end c
       },
     });
     const error = await client(`${ORIGIN}/api/me`).catch((err: unknown) => err);
-    expect((error as CpnsError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+    expect((error as DigestError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
   });
 
   it("[DIGEST-PROXY] keeps one proxy space for every origin behind the gateway", async () => {

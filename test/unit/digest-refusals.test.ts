@@ -9,11 +9,11 @@ import { describe, expect, it } from "vitest";
 import {
   createDigestFetch,
   type DigestEnv,
+  DigestError,
   digestAuth,
   digestExchangeOf,
   staticCredentials,
 } from "../../src/digest/index.ts";
-import { CpnsError } from "../../src/errors.ts";
 
 const ORIGIN = "http://api.example.org";
 const REALM = "refusals@example.org";
@@ -60,7 +60,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
     await promise;
     return undefined;
   } catch (err) {
-    return err instanceof CpnsError ? err.code : String(err);
+    return err instanceof DigestError ? err.code : String(err);
   }
 }
 

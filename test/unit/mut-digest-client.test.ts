@@ -12,11 +12,11 @@ import { describe, expect, it } from "vitest";
 import {
   createDigestFetch,
   type DigestEnv,
+  DigestError,
   type DigestFetchOptions,
   digestAuth,
   staticCredentials,
 } from "../../src/digest/index.ts";
-import { CpnsError } from "../../src/errors.ts";
 import { challengeParam, refH } from "../vectors/reference-digest.ts";
 
 const SECRET = "mut-client-secret-0123456789abcdef";
@@ -46,13 +46,13 @@ function fixture(rewrite?: (res: Response, request: Request) => Response | Promi
   return { app, calls, client };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<CpnsError> {
+async function rejection(promise: Promise<unknown>): Promise<DigestError> {
   const err = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(CpnsError);
-  return err as CpnsError;
+  expect(err).toBeInstanceOf(DigestError);
+  return err as DigestError;
 }
 
 function withHeader(res: Response, name: string, value: string | null): Response {

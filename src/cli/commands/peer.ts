@@ -29,7 +29,7 @@ import { ServerChannel } from "../../agent/channel-client.ts";
 import { OtkClient, type ReceivedOtk } from "../../agent/otk-client.ts";
 import { PeerSession } from "../../agent/peer.ts";
 import { digestExchangeOf, type FetchLike, proxyExchangeOf } from "../../digest/index.ts";
-import { CpnsError } from "../../errors.ts";
+import { CpnsError, errorCodeOf } from "../../errors.ts";
 import type { OtkView } from "../../protocol/schemas.ts";
 import { type CliContext, print, table } from "../context.ts";
 import { type Device, openDevice } from "../device.ts";
@@ -54,9 +54,10 @@ export function explainRefusal(
       `${step}: ${device.base} refused key version ${device.record.keyVersion} of ${device.entityId} (rotated elsewhere or revoked)${hint}`,
     );
   }
-  if (err instanceof AgentError || err instanceof CpnsError || err instanceof CliError) {
+  const code = err instanceof AgentError || err instanceof CliError ? err.code : errorCodeOf(err);
+  if (code !== undefined) {
     const exitCode = err instanceof CliError ? err.exitCode : 1;
-    return new CliError(err.code, `${step}: ${err.message}${hint}`, exitCode);
+    return new CliError(code, `${step}: ${(err as Error).message}${hint}`, exitCode);
   }
   return err;
 }
@@ -113,7 +114,7 @@ function gatewayTransport(gatewayUrl: string, inner?: FetchLike): FetchLike {
     try {
       return await (inner ?? ((r: Request) => fetch(r)))(request);
     } catch (err) {
-      if (err instanceof CpnsError || err instanceof CliError) throw err;
+      if (errorCodeOf(err) || err instanceof CliError) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const reason = cause?.code ?? cause?.message ?? (err as Error).message;
       throw new CliError(
