@@ -713,7 +713,16 @@ export function cpnsStorySuite(
             requireRspauth: false,
             fetch: fiveAtOnce,
           })(`${base()}/cpns/v1/whoami`).then((r) => r.arrayBuffer());
-          expect(statuses.sort(), `round ${round}`).toEqual([200, 401, 401, 401, 401]);
+          // Exactly one success; the copies are refused (401, or 429 once the copies of earlier
+          // rounds have used up this entity's failure budget from here).
+          expect(
+            statuses.filter((s) => s === 200),
+            `round ${round}: ${statuses}`,
+          ).toHaveLength(1);
+          expect(
+            statuses.filter((s) => s === 401 || s === 429),
+            `round ${round}: ${statuses}`,
+          ).toHaveLength(4);
         }
       },
       T,
