@@ -11,13 +11,26 @@
  * (plain HTTP on loopback: the global fetch would not trust the generated
  * self-signed certificate; TLS is covered by test/interop/tls-processes.test.ts).
  *
+ * Two instances in one process, round robin: two CPNS Server apps on one
+ * memory store and one in-process coordination, behind one loopback port that
+ * hands each request to the other app in turn, so every Digest answer, OTK
+ * step and relayed request meets the instance that did not issue the
+ * challenge. It checks that the suite assumes nothing a fleet breaks before
+ * the real fleets (Node x2 + Redis, workerd) are plugged in.
+ *
  * An already running server: CPNS_CONFORMANCE_URL and
  * CPNS_CONFORMANCE_ADMIN_TOKEN (e.g. a deployed Worker).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import type { IncomingMessage, Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createStorage } from "unstorage";
+import memoryDriver from "unstorage/drivers/memory";
+import { serveNode } from "../../src/runtime/node-server.ts";
+import { createServerApp } from "../../src/server/app.ts";
+import { memoryCoordination } from "../../src/store/coordination.ts";
 import { freePort, REPO_ROOT, startRuntime } from "./spawn.ts";
 import type { StoryTarget } from "./story.ts";
 
@@ -82,5 +95,49 @@ export function sharedTarget(
         if (closed === runs) await target.close();
       },
     };
+  };
+}
+
+/** Two app instances on one store and one coordination, answering requests in turn on one port. */
+export async function startRoundRobinPair(): Promise<StoryTarget> {
+  const adminToken = randomBytes(24).toString("base64url");
+  const config = {
+    realm: "cpns-story-pair",
+    storage: createStorage({ driver: memoryDriver() }),
+    masterKey: new Uint8Array(randomBytes(32)),
+    adminToken,
+    digestSecret: randomBytes(32).toString("base64url"),
+    adminTransportKey: new Uint8Array(randomBytes(32)),
+    coordination: memoryCoordination(),
+    clientAddress: (_request: Request, env: unknown) =>
+      (env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
+  };
+  const instances = [createServerApp(config), createServerApp(config)];
+  let turn = 0;
+  let listening!: (port: number) => void;
+  const ready = new Promise<number>((resolve) => {
+    listening = resolve;
+  });
+  const server = serveNode(
+    {
+      fetch: (request, env) => {
+        const app = instances[turn++ % instances.length];
+        if (!app) throw new Error("no instance");
+        return app.fetch(request, env);
+      },
+      port: 0,
+      hostname: "127.0.0.1",
+    },
+    (info) => listening(info.port),
+  ) as Server;
+  const port = await ready;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    adminToken,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
   };
 }
