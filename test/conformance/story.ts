@@ -301,13 +301,13 @@ export function cpnsStorySuite(
         const gwRecord = await gwAgent.enroll({ ...alice, entityId: `${run}-gw`, type: "PNGW" });
         expect(gwRecord).toMatchObject({ userId: alice.userId, type: "PNGW", keyVersion: 1 });
         expect(gwRecord.eukey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+        const gwPlainAgent = newAgent(gwStore);
         gw = {
           entityId: gwRecord.entityId,
           store: gwStore,
-          agent: newAgent(gwStore),
-          otks: undefined as never,
+          agent: gwPlainAgent,
+          otks: new OtkClient({ agent: gwPlainAgent, store: gwStore }),
         };
-        gw.otks = new OtkClient({ agent: gw.agent, store: gwStore });
         pne = await enroll(alice, `${run}-pne`, "PNE");
 
         expect(await gwAgent.whoami(gw.entityId)).toEqual({
@@ -998,7 +998,7 @@ export function cpnsStorySuite(
     );
 
     it(
-      "[FLEET-CONF-STORY][SERVER-RATE-LIMIT][LIMIT-PAIR][LIMIT-BACKOFF] wrong passwords: 401 for the free budget, then 429 ERR_RATE_LIMITED with Retry-After, the right password included",
+      "[FLEET-CONF-STORY][SERVER-RATE-LIMIT][LIMIT-PAIR][LIMIT-BACKOFF] wrong passwords: 401 for the free budget, then 429 ERR_RATE_LIMITED with Retry-After, the right password included; after the wait the right password gets in",
       async () => {
         const victim = { userId: `${run}-limited`, password: strongPassword() };
         const created = await postUser(victim.userId, victim.password);
@@ -1016,12 +1016,19 @@ export function cpnsStorySuite(
         for (let i = 0; i < freeFailures; i++) {
           await expectProblem(await attempt(`wrong-${i}`), 401, "ERR_DIGEST_UNAUTHORIZED");
         }
+        let wait = 0;
         for (const password of ["wrong-again", victim.password]) {
           const limited = await attempt(password);
-          expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+          wait = Number(limited.headers.get("retry-after"));
+          expect(wait).toBeGreaterThanOrEqual(1);
           expect(limited.headers.get("authentication-info")).toBeNull();
           await expectProblem(limited, 429, "ERR_RATE_LIMITED");
         }
+        // A wait, not a lockout: once Retry-After has passed, the right password gets in.
+        await new Promise((resolve) => setTimeout(resolve, wait * 1000 + 250));
+        const after = await attempt(victim.password);
+        expect(after.status, await after.clone().text()).toBe(200);
+        await after.arrayBuffer();
       },
       T,
     );
