@@ -35,6 +35,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentError, EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
@@ -991,6 +992,28 @@ export function cpnsStorySuite(
           ),
           400,
           "ERR_BODY_INVALID",
+        );
+        // Arbitrary JSON values, strings and bytes: always a 4xx problem with an ERR_ code.
+        const bodies = fc.oneof(
+          fc.jsonValue().map((value) => JSON.stringify(value) ?? "null"),
+          fc.string({ maxLength: 200 }),
+          fc.uint8Array({ maxLength: 256 }),
+        );
+        const asBob = asUser(bob);
+        await fc.assert(
+          fc.asyncProperty(bodies, async (body) => {
+            const res = await asBob("/cpns/v1/enrollments", {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: body as BodyInit,
+            });
+            const text = await res.text();
+            expect(res.status, text).toBeGreaterThanOrEqual(400);
+            expect(res.status, text).toBeLessThan(500);
+            expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+            expect(JSON.parse(text).code).toMatch(/^ERR_[A-Z_]+$/);
+          }),
+          { numRuns: 60 },
         );
         expect(await entitiesOf(bob)).toEqual([...before, valid.entityId].sort());
       },
