@@ -88,6 +88,15 @@ interface Device {
   otks: OtkClient;
 }
 
+/** A stand-in for a device the story's enrollment step has not made (yet). */
+function notEnrolled(what: string): Device {
+  return new Proxy({} as Device, {
+    get() {
+      throw new Error(`${what} is missing: the enrollment step of this suite did not complete`);
+    },
+  });
+}
+
 /** Asserts an RFC 9457 problem with this status and code; returns the body. */
 async function expectProblem(res: Response, status: number, code: string): Promise<ProblemBody> {
   const text = await res.text();
@@ -132,8 +141,9 @@ export function cpnsStorySuite(
     const run = runTag();
     const alice: User = { userId: `${run}-alice`, password: strongPassword() };
     const bob: User = { userId: `${run}-bob`, password: strongPassword() };
-    let gw: Device;
-    let pne: Device;
+    // Set by the enrollment step; until then any use says so instead of "undefined".
+    let gw: Device = notEnrolled("the PN GW");
+    let pne: Device = notEnrolled("the PNE");
 
     const base = () => {
       if (!target) throw new Error(`${name}: the target did not start`);
