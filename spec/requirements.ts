@@ -1393,6 +1393,23 @@ const FLEET_REQUIREMENTS: Requirement[] = [
   // --- workers ---
   // --- end: workers ---
   // --- conformance ---
+  add(
+    "FLEET-CONF-STORY",
+    FLEET,
+    "One conformance suite (test/conformance/story.ts) runs the whole CPNS story and its attacks over real HTTP against any CPNS Server given only its base URL and admin token: user creation (weak, clear-on-plain-HTTP and HA1 forms refused), enrollment of a PN GW and a PNE, entity Digest with rspauth verified, ownership and a race for one Entity ID, rotation, revocation, OTK deposit/inbox/delivery/consume each at most once (also in bursts), a peer session with a PN GW on loopback and a relayed whoami, replays (also a burst of one captured request), a downgrading man in the middle, bad inputs (4xx problem+json with a stable code, never 5xx, nothing written), unknown routes, and failure budgets (429 with Retry-After; an entity's key still gets in).",
+    IMPLEMENTED,
+    { source: "issue #11 (One conformance suite)", refines: ["FLEET-ATOMIC", "SERVER-API"] },
+  ),
+  add(
+    "FLEET-CONF-RERUN",
+    FLEET,
+    "The conformance suite depends on nothing of the target but its HTTP API: fresh random User and Entity IDs per run, no access to its files or clock, failures charged only to the run's own (identity, address) pairs; a second run against the same long-lived server passes as the first did.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (One conformance suite, parameterised by base URL only)",
+      refines: ["FLEET-CONF-STORY"],
+    },
+  ),
   // --- end: conformance ---
   // --- gateway-shell ---
   // --- end: gateway-shell ---

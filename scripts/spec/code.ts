@@ -32,6 +32,8 @@ export const CODE_ROOTS = [
   // Not tests themselves: the published vectors and the model-based tests' harness.
   "test/vectors",
   "test/model",
+  // The conformance suite's harness (issue #11): the suite, run by the *.test.ts files beside it.
+  "test/conformance",
 ] as const;
 const ROOT_FILES = ["stryker.config.mjs", "wrangler.toml"] as const;
 const CODE_FILE = /\.(ts|mjs|pml)$/;

@@ -71,7 +71,7 @@ export interface RuntimeProcess {
   stop(): Promise<void>;
 }
 
-interface StartOptions {
+export interface StartOptions {
   name: string;
   command: string;
   args: string[];
@@ -87,7 +87,7 @@ function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function startRuntime(options: StartOptions): Promise<RuntimeProcess> {
+export async function startRuntime(options: StartOptions): Promise<RuntimeProcess> {
   const baseUrl = `http://127.0.0.1:${options.port}`;
   const child = spawn(options.command, options.args, {
     cwd: REPO_ROOT,
