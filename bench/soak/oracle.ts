@@ -22,6 +22,15 @@
  * so accepting such a variant is counted as `equivalent`, not as a forgery.
  * `opaque` is not part of it either: no hash covers it.
  *
+ * Meaning is read from the header AS THE SERVER RECEIVES IT: a value with a
+ * CR or LF in it goes out raw (node:http refuses to write it), where the line
+ * break ends the field and what follows becomes another field line (or makes
+ * the request invalid HTTP). So only the text before the first CR or LF is
+ * the credentials the server reads. Found by the 3,600 s fuzz run on main
+ * (2026-12-04): "\r\nX-Injected: 1" inserted after a genuine header's last
+ * parameter reached the PN GW as the genuine header plus an X-Injected field,
+ * was rightly accepted, and was counted as a forgery.
+ *
  * Implements: SOAK-FUZZ
  */
 
@@ -109,11 +118,19 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
  * Whether accepting `sent` (built from `genuine` by a mutation) is a forgery.
  * `genuine` is undefined for fully generated credentials: then any acceptance is one.
  */
+/** The field value the server reads: a raw line break ends the field (see the top of this file). */
+export function asReceived(value: string): string {
+  const end = value.search(/[\r\n]/);
+  return end < 0 ? value : value.slice(0, end);
+}
+
 export function isForgery(genuine: SentShape | undefined, sent: SentShape): boolean {
   if (!genuine) return true;
   const genuineMeaning = genuine.credentials[0] && meaningOf(genuine.credentials[0]);
   if (!genuineMeaning) return true;
-  const carriesGenuine = sent.credentials.some((value) => meaningOf(value) === genuineMeaning);
+  const carriesGenuine = sent.credentials.some(
+    (value) => meaningOf(asReceived(value)) === genuineMeaning,
+  );
   if (!carriesGenuine) return true;
   // node:http upper-cases the method it writes, so case is not a change on the wire.
   const method = sent.method.toUpperCase();

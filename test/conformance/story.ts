@@ -47,7 +47,7 @@ import {
   createDigestFetch,
   type FetchLike,
 } from "../../src/digest/index.ts";
-import { CpnsError, type ProblemBody } from "../../src/errors.ts";
+import { errorCodeOf, type ProblemBody } from "../../src/errors.ts";
 import { PnGateway } from "../../src/gateway/gateway.ts";
 import { DEFAULT_BODY_LIMIT } from "../../src/protocol/body.ts";
 import type { EntityView, ServerInfo } from "../../src/protocol/schemas.ts";
@@ -108,7 +108,7 @@ async function expectProblem(res: Response, status: number, code: string): Promi
   return body;
 }
 
-/** What a promise was rejected with: a CpnsError's or AgentError's code, and an AgentError's status. */
+/** What a promise was rejected with: a CpnsError's, DigestError's or AgentError's code, and an AgentError's status. */
 async function refusal(work: Promise<unknown>): Promise<{ code?: string; status?: number }> {
   const err = await work.then(
     () => undefined,
@@ -116,8 +116,7 @@ async function refusal(work: Promise<unknown>): Promise<{ code?: string; status?
   );
   if (err === undefined) return {};
   if (err instanceof AgentError) return { code: err.code, status: err.status };
-  if (err instanceof CpnsError) return { code: err.code };
-  return { code: String(err) };
+  return { code: errorCodeOf(err) ?? String(err) };
 }
 
 const jsonInit = (method: string, body: unknown): RequestInit => ({

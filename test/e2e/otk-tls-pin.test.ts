@@ -13,7 +13,7 @@ import { PeerSession } from "../../src/agent/peer.ts";
 import { fromBase64url, toBase64url } from "../../src/crypto/bytes.ts";
 import { randomBytes } from "../../src/crypto/provider.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
-import { CpnsError } from "../../src/errors.ts";
+import { errorCodeOf } from "../../src/errors.ts";
 import { OTK_BYTES, sealOtk } from "../../src/protocol/otk-transport.ts";
 import { OtkRepository } from "../../src/store/repositories.ts";
 import { json, startTestServer, type TestServer } from "./server-helpers.ts";
@@ -139,7 +139,7 @@ describe("[OTK-TLS-PIN][TLS-GATEWAY-PIN] the PN GW's pin through the CPNS Server
     try {
       const outcome = await otks.fetch("pne-2", issued.otkId).then(
         (received) => received.view.tlsPin,
-        (err: unknown) => (err instanceof CpnsError || err instanceof AgentError ? err.code : err),
+        (err: unknown) => (err instanceof AgentError ? err.code : (errorCodeOf(err) ?? err)),
       );
       // auth-int on the route (rspauth over the body) or the AAD (ERR_KEY_UNWRAP): never accepted.
       expect(["ERR_DIGEST_SERVER_UNAUTHENTICATED", "ERR_KEY_UNWRAP"]).toContain(outcome);

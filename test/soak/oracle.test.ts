@@ -66,6 +66,18 @@ describe("the forgery oracle of the fuzzer", () => {
     expect(isForgery(genuine, shape([variant]))).toBe(true);
   });
 
+  it("[SOAK-FUZZ] a line break ends the field on the wire: a genuine header with a field injected after it is not a forgery; one cut inside a value is", () => {
+    // What the 3,600 s fuzz run counted as its one forgery (docs/reliability.md).
+    expect(isForgery(genuine, shape([`${GENUINE}\r\nX-Injected: 1`]))).toBe(false);
+    expect(isForgery(genuine, shape([`${GENUINE}\nX-Injected: 1`]))).toBe(false);
+    const cut = GENUINE.replace('response="abcdef0123"', 'response="abc\r\nX-Injected: 1def0123"');
+    expect(isForgery(genuine, shape([cut]))).toBe(true);
+    const injectedBefore = GENUINE.replace(", opaque=", "\r\nX-Injected: 1, opaque=");
+    expect(isForgery(genuine, shape([injectedBefore]))).toBe(false);
+    const cutBeforeResponse = GENUINE.replace(", response=", "\r\nX-Injected: 1, response=");
+    expect(isForgery(genuine, shape([cutBeforeResponse]))).toBe(true);
+  });
+
   it("[SOAK-FUZZ] the genuine header among several values is not a forgery; generated credentials always are", () => {
     expect(isForgery(genuine, shape(["Digest garbage=1", GENUINE]))).toBe(false);
     expect(isForgery(undefined, shape([GENUINE]))).toBe(true);
