@@ -28,7 +28,7 @@ import { createStorage } from "unstorage";
 import denoKvDriver from "unstorage/drivers/deno-kv";
 import { importAdminTransportKey } from "../protocol/admin-transport.ts";
 import { createServerApp } from "../server/app.ts";
-import { SettingsError, serverSettingsFromEnv } from "../server/settings.ts";
+import { requireSharedSecrets, SettingsError, serverSettingsFromEnv } from "../server/settings.ts";
 import { busyTolerantKv, type DenoKv, denoKvCoordination } from "./deno-kv.ts";
 import { denoSharedSecrets, denoStorage } from "./deno-settings.ts";
 
@@ -76,6 +76,8 @@ let storageAt: ReturnType<typeof denoStorage>;
 try {
   settings = serverSettingsFromEnv(env);
   storageAt = denoStorage(settings.storageUrl, dataDir);
+  // The platform's KV is shared by every isolate: they cannot each generate secrets.
+  if (!storageAt.local) requireSharedSecrets(settings);
 } catch (err) {
   if (err instanceof SettingsError) fail(err.message);
   throw err;

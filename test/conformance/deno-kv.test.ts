@@ -39,17 +39,21 @@ const STARTUP = 180_000;
 vi.setConfig({ testTimeout: 120_000 });
 
 /** A Coordination whose every call is a request to one harness process. */
+/** The harness's acquire/release, for the lease tests. */
+async function rpc<T>(base: string, op: string, ...args: unknown[]): Promise<T> {
+  const res = await fetch(`${base}/rpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ op, args }),
+  });
+  const body = (await res.json()) as { result?: T; error?: string; code?: string };
+  if (!res.ok)
+    throw Object.assign(new Error(body.error ?? `HTTP ${res.status}`), { code: body.code });
+  return body.result as T;
+}
+
 async function remoteCoordination(base: string): Promise<Coordination> {
-  const call = async <T>(op: string, ...args: unknown[]): Promise<T> => {
-    const res = await fetch(`${base}/rpc`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ op, args }),
-    });
-    const body = (await res.json()) as { result?: T; error?: string };
-    if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
-    return body.result as T;
-  };
+  const call = <T>(op: string, ...args: unknown[]) => rpc<T>(base, op, ...args);
   const epoch = Uint8Array.from(await call<number[]>("epoch"));
   return {
     ledger: {
@@ -83,7 +87,12 @@ async function startHarness(kvPath: string): Promise<RuntimeProcess> {
     command: bin("deno"),
     args: [...DENO_KV_FLAGS, "test/deno/coordination-harness.ts"],
     port,
-    env: { CPNS_KV_PATH: kvPath, PORT: String(port) },
+    env: {
+      CPNS_KV_PATH: kvPath,
+      PORT: String(port),
+      CPNS_KV_LEASE_MS: "3000",
+      CPNS_KV_LOCK_WAIT_MS: "1500",
+    },
     startupTimeoutMs: 90_000,
   });
 }
@@ -114,6 +123,60 @@ describe("[FLEET-DENO-KV] Deno KV coordination, two Deno processes on one KV fil
       return { a, b, close: async () => {} };
     },
   );
+
+  it("[FLEET-DENO-KV] a 5,000-character nonce, budget key, trusted pair and lock id (an attacker's long user name) work as short ones, across both processes", async () => {
+    const [one, two] = harnesses as [RuntimeProcess, RuntimeProcess];
+    const [a, b] = await Promise.all([
+      remoteCoordination(one.baseUrl),
+      remoteCoordination(two.baseUrl),
+    ]);
+    const long = (label: string) => `${label}:${"x".repeat(5000)}${randomBytes(4).toString("hex")}`;
+    const nonce = long("nonce");
+    const expires = Date.now() + 60_000;
+    expect(await a.ledger.accept(nonce, 1, expires)).toBe(true);
+    expect(await b.ledger.accept(nonce, 1, expires)).toBe(false);
+    const claim: BudgetClaim = {
+      key: long("p"),
+      rule: { free: 1, windowMs: 60_000, baseDelayMs: 1000 },
+    };
+    const now = Date.now();
+    expect(await a.budgets.take([claim], now)).toBe(0);
+    expect(await b.budgets.take([claim], now)).toBeGreaterThan(0);
+    const pair = long("t");
+    await a.budgets.trust([pair], now + 60_000);
+    expect([...(await b.budgets.trusted([pair], now))]).toEqual([pair]);
+    expect(await b.locks.run(long("id"), async () => "ran")).toBe("ran");
+  });
+
+  it("[FLEET-DENO-KV] a lock held by another process is waited for a bounded time, then refused with ERR_KV_CONTENDED; a holder that died loses its lease when it ends", async () => {
+    const [one, two] = harnesses as [RuntimeProcess, RuntimeProcess];
+    const id = `id:${randomBytes(6).toString("hex")}`;
+    // Process one takes the lease and never gives it back, as if it died holding it.
+    await rpc<string>(one.baseUrl, "acquire", id);
+    await expect(rpc<string>(two.baseUrl, "acquire", id)).rejects.toMatchObject({
+      code: "ERR_KV_CONTENDED",
+    });
+    // The lease (3 s here) ends; the waiter then gets it, and its release frees the id.
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    const token = await rpc<string>(two.baseUrl, "acquire", id);
+    expect(typeof token).toBe("string");
+    await rpc<void>(two.baseUrl, "release", id, token);
+    const again = await rpc<string>(one.baseUrl, "acquire", id);
+    await rpc<void>(one.baseUrl, "release", id, again);
+  });
+
+  it("[FLEET-DENO-KV] a release by a holder whose lease ran out does not free the lock its successor holds", async () => {
+    const [one, two] = harnesses as [RuntimeProcess, RuntimeProcess];
+    const id = `id:${randomBytes(6).toString("hex")}`;
+    const stale = await rpc<string>(one.baseUrl, "acquire", id);
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    const fresh = await rpc<string>(two.baseUrl, "acquire", id);
+    await rpc<void>(one.baseUrl, "release", id, stale); // too late: not ours any more
+    await expect(rpc<string>(one.baseUrl, "acquire", id)).rejects.toMatchObject({
+      code: "ERR_KV_CONTENDED",
+    });
+    await rpc<void>(two.baseUrl, "release", id, fresh);
+  });
 });
 
 describe("[FLEET-DENO-SERVER] the CPNS Server on Deno (deno run --unstable-kv src/runtime/deno.ts)", () => {
@@ -233,6 +296,38 @@ describe("[FLEET-DENO-SECRETS] secrets kept in the KV", () => {
         ).toMatchObject({ entityId, userId });
       } finally {
         await Promise.all(servers.map((s) => s.close()));
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    STARTUP,
+  );
+});
+
+describe("[FLEET-CONFIG] the Deno entry refuses settings it cannot serve", () => {
+  it(
+    "[FLEET-CONFIG][FLEET-DENO-SECRETS] on the platform's KV (deno-kv:) a missing shared secret stops the start, named; so does a storage URL that is not Deno KV; neither echoes a value",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "cpns-deno-refuse-"));
+      try {
+        const start = async (env: Record<string, string>) => {
+          const port = await freePort();
+          return startRuntime({
+            name: "deno-cpns",
+            command: bin("deno"),
+            args: [...DENO_KV_FLAGS, "src/runtime/deno.ts"],
+            port,
+            env: { PORT: String(port), HOST: "127.0.0.1", CPNS_DATA_DIR: dir, ...env },
+            startupTimeoutMs: 90_000,
+          });
+        };
+        const { CPNS_ADMIN_TOKEN: _left, ...threeSecrets } = sharedSecretsEnv();
+        await expect(start({ ...threeSecrets, CPNS_STORAGE_URL: "deno-kv:" })).rejects.toThrow(
+          /exited early \(code 1[\s\S]*CPNS_ADMIN_TOKEN must be set/,
+        );
+        const refused = start({ CPNS_STORAGE_URL: "redis://user:hunter2-secret@127.0.0.1:6379" });
+        await expect(refused).rejects.toThrow(/CPNS_STORAGE_URL must be deno-kv/);
+        await expect(refused).rejects.not.toThrow(/hunter2/);
+      } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     },

@@ -21,7 +21,11 @@ declare const Deno: {
 };
 
 const kv = busyTolerantKv(await Deno.openKv(Deno.env.get("CPNS_KV_PATH")));
-const coordination = await denoKvCoordination(kv);
+// Short leases and waits, so the tests of a dead holder and of a bounded wait finish quickly.
+const coordination = await denoKvCoordination(kv, {
+  leaseMs: Number(Deno.env.get("CPNS_KV_LEASE_MS") ?? 30_000),
+  lockWaitMs: Number(Deno.env.get("CPNS_KV_LOCK_WAIT_MS") ?? 10_000),
+});
 
 type Call = { op: string; args: unknown[] };
 
@@ -59,7 +63,8 @@ Deno.serve(
       const result = await run((await request.json()) as Call);
       return Response.json({ result: result ?? null });
     } catch (err) {
-      return Response.json({ error: String((err as Error).message) }, { status: 500 });
+      const { message, code } = err as { message?: string; code?: string };
+      return Response.json({ error: String(message), code }, { status: 500 });
     }
   },
 );
