@@ -125,6 +125,8 @@ const app = createServerApp({
   channelLifetimeSeconds: settings.channelLifetimeSeconds,
   allowPlainHttpForTlsEntities: settings.plainHttp,
   coordination,
+  // One JSON line per security event on stdout, where Deno Deploy and service managers collect logs.
+  securityLog: (line) => console.log(line),
   clientAddress: (_request, serveEnv) => (serveEnv as DenoServeEnv | undefined)?.remoteAddr,
 });
 const { pin } = await importAdminTransportKey(secrets.adminTransportKey);
