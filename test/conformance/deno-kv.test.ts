@@ -90,8 +90,8 @@ async function startHarness(kvPath: string): Promise<RuntimeProcess> {
     env: {
       CPNS_KV_PATH: kvPath,
       PORT: String(port),
-      CPNS_KV_LEASE_MS: "3000",
-      CPNS_KV_LOCK_WAIT_MS: "1500",
+      CPNS_KV_LEASE_MS: "6000",
+      CPNS_KV_LOCK_WAIT_MS: "2000",
     },
     startupTimeoutMs: 90_000,
   });
@@ -156,8 +156,8 @@ describe("[FLEET-DENO-KV] Deno KV coordination, two Deno processes on one KV fil
     await expect(rpc<string>(two.baseUrl, "acquire", id)).rejects.toMatchObject({
       code: "ERR_KV_CONTENDED",
     });
-    // The lease (3 s here) ends; the waiter then gets it, and its release frees the id.
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    // The lease (6 s here) ends; a waiter then gets it, and its release frees the id.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     const token = await rpc<string>(two.baseUrl, "acquire", id);
     expect(typeof token).toBe("string");
     await rpc<void>(two.baseUrl, "release", id, token);
@@ -169,7 +169,7 @@ describe("[FLEET-DENO-KV] Deno KV coordination, two Deno processes on one KV fil
     const [one, two] = harnesses as [RuntimeProcess, RuntimeProcess];
     const id = `id:${randomBytes(6).toString("hex")}`;
     const stale = await rpc<string>(one.baseUrl, "acquire", id);
-    await new Promise((resolve) => setTimeout(resolve, 3100));
+    await new Promise((resolve) => setTimeout(resolve, 6100));
     const fresh = await rpc<string>(two.baseUrl, "acquire", id);
     await rpc<void>(one.baseUrl, "release", id, stale); // too late: not ours any more
     await expect(rpc<string>(one.baseUrl, "acquire", id)).rejects.toMatchObject({
