@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
+import { createDigestFetch } from "../../src/digest/index.ts";
 import type { BudgetClaim } from "../../src/store/budgets.ts";
 import type { Coordination } from "../../src/store/coordination.ts";
 import { createUserSealed } from "../admin-users.ts";
@@ -296,6 +297,61 @@ describe("[FLEET-DENO-SECRETS] secrets kept in the KV", () => {
         ).toMatchObject({ entityId, userId });
       } finally {
         await Promise.all(servers.map((s) => s.close()));
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    STARTUP,
+  );
+});
+
+describe("[FLEET-DENO-KV] the ledger survives a restart (its epoch and entries are in the KV)", () => {
+  it(
+    "[FLEET-DENO-KV][DIGEST-REPLAY-RESTART] a request accepted before a restart is refused after it; a challenge issued before it is still answered once",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "cpns-deno-restart-"));
+      const kvPath = join(dir, "deno.kv");
+      const env = sharedSecretsEnv();
+      let server = await startDenoServer({ kvPath, env });
+      try {
+        const userId = `restart-${randomBytes(4).toString("hex")}`;
+        const password = `${userId}-Correct-Horse-Battery`;
+        const created = await createUserSealed({
+          transport: (request) => fetch(request),
+          base: server.baseUrl,
+          adminToken: server.adminToken,
+          userId,
+          password,
+        });
+        expect(created.status).toBe(201);
+        // Two genuine answers to one challenge (nc 1 and 2), computed but held back.
+        const held: Request[] = [];
+        const client = createDigestFetch({
+          username: userId,
+          password,
+          fetch: async (request) => {
+            if (!request.headers.has("authorization")) return fetch(request);
+            held.push(request.clone());
+            return new Response(null, { status: 204 });
+          },
+        });
+        await client(`${server.baseUrl}/cpns/v1/entities`);
+        await client(`${server.baseUrl}/cpns/v1/entities`);
+        expect(held).toHaveLength(2);
+        const [first, second] = held as [Request, Request];
+        const send = (request: Request) =>
+          fetch(request.url.replace(/^http:\/\/[^/]+/, server.baseUrl), {
+            headers: request.headers,
+          }).then((res) => res.status);
+        expect(await send(first)).toBe(200);
+
+        await server.close();
+        server = await startDenoServer({ kvPath, env });
+
+        expect(await send(first)).toBe(401); // replayed after the restart
+        expect(await send(second)).toBe(200); // same nonce, next nc: the epoch did not change
+        expect(await send(second)).toBe(401);
+      } finally {
+        await server.close();
         rmSync(dir, { recursive: true, force: true });
       }
     },
