@@ -1389,6 +1389,34 @@ const FLEET_REQUIREMENTS: Requirement[] = [
   // --- redis ---
   // --- end: redis ---
   // --- deno ---
+  add(
+    "FLEET-DENO-SERVER",
+    FLEET,
+    "The CPNS Server runs on Deno (src/runtime/deno.ts): createServerApp served by Deno.serve, settings read by the one settings module from Deno.env, records in Deno KV through unstorage's deno-kv driver (a local sqlite file <CPNS_DATA_DIR>/deno.kv by default, deno-kv:<path> explicit, deno-kv: for the platform's KV), the coordination on the same KV handle; it answers /health and /cpns/v1, enrolls and authenticates entities over real HTTP, and two Deno processes on one KV file pass the fleet scenarios.",
+    IMPLEMENTED,
+    { source: "issue #11 (Deno target)", refines: ["FLEET-ATOMIC", "FLEET-CONFIG"] },
+  ),
+  add(
+    "FLEET-DENO-KV",
+    FLEET,
+    "The coordination port on Deno KV (src/runtime/deno-kv.ts) keeps every invariant with one atomic check(versionstamp)/commit per decision, retried from a fresh read when another writer won: the ledger's window per nonce (its epoch created once, set-if-absent), the budgets' all-or-nothing take with MemoryBudgetStore's arithmetic, per-id lock leases (set if absent or expired, released only by their holder, bounded wait then ERR_KV_CONTENDED); keys longer than 256 characters are hashed so an attacker's long name cannot exceed Deno KV's key limit; an operation refused because another process holds the sqlite file is retried whole for a bounded time; it passes the coordination contract through two Deno processes on one KV file.",
+    IMPLEMENTED,
+    { source: "issue #11 (Deno: atomic check()/commit())", refines: ["FLEET-PORTS"] },
+  ),
+  add(
+    "FLEET-DENO-SECRETS",
+    FLEET,
+    "On a local KV file the Deno entry takes each shared secret from the environment or else generates it once into the KV with a set-if-absent commit, so servers started together on one file agree (one admin key pin, one admin token, kept in <CPNS_DATA_DIR>/admin.token) and a restart keeps them; on the platform's KV (deno-kv:) all four must be given.",
+    IMPLEMENTED,
+    { source: "issue #11 (Deno target; secrets)", refines: ["FLEET-CONFIG"] },
+  ),
+  add(
+    "FLEET-DENO-TASK",
+    FLEET,
+    "`npm run start:deno` and `deno task serve` start the CPNS Server on Deno from a fresh clone with no configuration: the task runs the npm-installed Deno binary by path, because deno task's own node_modules/.bin lookup would run that binary as a JavaScript file.",
+    IMPLEMENTED,
+    { source: "issue #11 (npm run start:deno and a deno task that work on a fresh clone)" },
+  ),
   // --- end: deno ---
   // --- workers ---
   // --- end: workers ---

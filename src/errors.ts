@@ -98,6 +98,10 @@ export const ErrorCodes = {
   // --- redis ---
   // --- end: redis ---
   // --- deno ---
+  ERR_KV_CONTENDED: {
+    status: 503,
+    title: "Another request holds this record; nothing was changed, try again",
+  },
   // --- end: deno ---
   // --- workers ---
   // --- end: workers ---

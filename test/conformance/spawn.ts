@@ -160,7 +160,7 @@ async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs: nu
   throw new Error(`timed out after ${timeoutMs} ms (last: ${lastError})`);
 }
 
-const bin = (name: string) => join(REPO_ROOT, "node_modules", ".bin", name);
+export const bin = (name: string) => join(REPO_ROOT, "node_modules", ".bin", name);
 
 /** `tsx src/runtime/node-demo.ts` with PORT/HOST and the conformance configuration. */
 export async function startNode(): Promise<RuntimeProcess> {
@@ -174,7 +174,7 @@ export async function startNode(): Promise<RuntimeProcess> {
   });
 }
 
-/** `deno run src/runtime/deno.ts`; bare imports resolve from ./node_modules (deno.json). */
+/** `deno run src/runtime/deno-demo.ts`; bare imports resolve from ./node_modules (deno.json). */
 export async function startDeno(): Promise<RuntimeProcess> {
   const port = await freePort();
   return await startRuntime({
@@ -186,7 +186,7 @@ export async function startDeno(): Promise<RuntimeProcess> {
       "--allow-env",
       "--allow-read",
       "--no-prompt",
-      "src/runtime/deno.ts",
+      "src/runtime/deno-demo.ts",
     ],
     port,
     env: { ...conformanceEnv(), PORT: String(port), HOST: "127.0.0.1" },

@@ -231,7 +231,7 @@ describe("[FFS-TLS-VERSION] Deno serves HTTPS with TLS 1.2 minimum (Deno.serve w
         "--allow-env",
         "--allow-read",
         "--no-prompt",
-        "src/runtime/deno.ts",
+        "src/runtime/deno-demo.ts",
       ],
       {
         cwd: REPO_ROOT,
