@@ -71,7 +71,7 @@ export interface RuntimeProcess {
   stop(): Promise<void>;
 }
 
-interface StartOptions {
+export interface StartOptions {
   name: string;
   command: string;
   args: string[];
@@ -87,7 +87,7 @@ function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function startRuntime(options: StartOptions): Promise<RuntimeProcess> {
+export async function startRuntime(options: StartOptions): Promise<RuntimeProcess> {
   const baseUrl = `http://127.0.0.1:${options.port}`;
   const child = spawn(options.command, options.args, {
     cwd: REPO_ROOT,
@@ -194,7 +194,8 @@ export async function startDeno(): Promise<RuntimeProcess> {
 }
 
 /**
- * `wrangler dev --local` (workerd). The conformance configuration goes through a
+ * `wrangler dev --local` (workerd) on the Digest demo's config, wrangler.demo.toml
+ * (wrangler.toml is the CPNS Server's). The conformance configuration goes through a
  * temporary --env-file, which overrides wrangler.toml's [vars] without touching
  * the repository; state goes to a temporary --persist-to directory.
  */
@@ -214,6 +215,8 @@ export async function startWorkerd(): Promise<RuntimeProcess> {
     command: bin("wrangler"),
     args: [
       "dev",
+      "--config",
+      "wrangler.demo.toml",
       "--local",
       "--ip",
       "127.0.0.1",
