@@ -123,15 +123,21 @@ const asServer = (runtime: RuntimeProcess, adminToken: string): WorkerServer => 
   close: () => runtime.stop(),
 });
 
+export interface WorkerServerOptions {
+  /** Keep the Durable Objects' state here (kept after close), e.g. to restart on it. */
+  stateDir?: string;
+  secrets?: WorkerSecrets;
+}
+
 /** One CPNS Server Worker from wrangler.toml (the production entry and bindings). */
-export async function startWorkerServer(): Promise<WorkerServer> {
+export async function startWorkerServer(options: WorkerServerOptions = {}): Promise<WorkerServer> {
   const dir = mkdtempSync(join(tmpdir(), "cpns-worker-"));
-  const secrets = workerSecrets();
+  const secrets = options.secrets ?? workerSecrets();
   const runtime = await wranglerDev({
     name: "workerd (cpns server)",
     config: join(REPO_ROOT, "wrangler.toml"),
     envFile: writeEnvFile(dir, secrets),
-    state: join(dir, "state"),
+    state: options.stateDir ?? join(dir, "state"),
     registry: join(dir, "registry"),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   });
