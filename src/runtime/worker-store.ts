@@ -71,7 +71,7 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS lease (key TEXT PRIMARY KEY, token TEXT NOT NULL, expires INTEGER NOT NULL)",
 ];
 
-/** Expired ledger entries, forgotten budgets and past trust go at most this often. */
+/** Expired ledger entries, forgotten budgets, past trust and dead leases go at most this often. */
 const SWEEP_INTERVAL_MS = 30_000;
 
 const sameRow = (a: BudgetRow | null, b: BudgetRow | null) =>
@@ -282,6 +282,7 @@ export class CpnsStore extends DurableObject {
 
   /** Resolves with a token once the key's lease is this caller's (until `leaseMs` from now). */
   async lockAcquire(key: string, leaseMs: number): Promise<string> {
+    this.#sweep(Date.now());
     for (;;) {
       const now = Date.now();
       const row = this.#sql
@@ -325,5 +326,7 @@ export class CpnsStore extends DurableObject {
     this.#sql.exec("DELETE FROM ledger WHERE expires <= ?", now);
     this.#sql.exec("DELETE FROM budget WHERE forget_at <= ?", now);
     this.#sql.exec("DELETE FROM trust WHERE until <= ?", now);
+    // Leases of holders that never released (a crash): free anyway, kept no longer.
+    this.#sql.exec("DELETE FROM lease WHERE expires <= ?", Date.now());
   }
 }
