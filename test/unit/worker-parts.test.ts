@@ -4,6 +4,7 @@
  * before it touches its Durable Objects (TLS below 1.2, missing or bad
  * secrets). The objects themselves run in test/workers/ on real workerd.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkPassword } from "../../src/protocol/password-policy.ts";
 import { handleRequest } from "../../src/runtime/worker-app.ts";
@@ -129,5 +130,26 @@ describe("[FLEET-WORKERS-ENTRY] the server entry's refusals before its storage",
     );
     expect(res.status).toBe(503);
     expect(await res.text()).not.toContain("storage must not be reached");
+  });
+});
+
+describe("[FLEET-WORKERS-DO] wrangler.toml, the production Worker's config", () => {
+  const toml = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
+  const lines = toml.split("\n").filter((line) => !line.trim().startsWith("#"));
+
+  it("[FLEET-WORKERS-DO][FLEET-WORKERS-ENTRY] binds CpnsStore with a new_sqlite_classes migration, uses no Workers KV, and holds no secret", () => {
+    expect(lines).toContain('main = "src/runtime/worker.ts"');
+    expect(lines).toContain('class_name = "CpnsStore"');
+    expect(lines).toContain('new_sqlite_classes = ["CpnsStore"]');
+    expect(lines.some((line) => /kv_namespaces/.test(line))).toBe(false);
+    for (const secret of [
+      "CPNS_MASTER_KEY",
+      "CPNS_ADMIN_TOKEN",
+      "CPNS_DIGEST_SECRET",
+      "CPNS_ADMIN_TRANSPORT_KEY",
+      "CPNS_DEMO_USERS",
+    ]) {
+      expect(lines.some((line) => line.includes(secret))).toBe(false);
+    }
   });
 });
