@@ -1419,6 +1419,48 @@ const FLEET_REQUIREMENTS: Requirement[] = [
   ),
   // --- end: deno ---
   // --- workers ---
+  add(
+    "FLEET-WORKERS-ENTRY",
+    FLEET,
+    "The CPNS Server runs as a Cloudflare Worker (src/runtime/worker.ts, wrangler.toml): the same app, settings read by the one settings module from the env's string bindings, the four shared secrets required (wrangler secret put; .dev.vars or --env-file locally) and a refusal (503 problem+json, the log naming the variable, never its value) without them; TLS below 1.2 at the edge refused; `npm run start:worker` starts it under wrangler dev on a fresh clone.",
+    IMPLEMENTED,
+    { source: "issue #11 (Cloudflare Workers)", refines: ["FLEET-CONFIG"] },
+  ),
+  add(
+    "FLEET-WORKERS-DO",
+    FLEET,
+    "On Workers, every record that needs strong consistency (users, entities, keys, OTKs, indexes), the replay ledger, the failure budgets, trusted pairs and per-id locks live in SQLite-backed Durable Objects (one class, new_sqlite_classes migration); each check-and-write runs synchronously inside one object, which is its atomic primitive; the ledger epoch is drawn once in one meta object; Workers KV is not used.",
+    IMPLEMENTED,
+    { source: "issue #11 (Cloudflare Workers)", refines: ["FLEET-PORTS"] },
+  ),
+  add(
+    "FLEET-WORKERS-SHARDS",
+    FLEET,
+    "The Durable Objects are sharded by a stable hash so no single object serves every request: records by key (a peer's OTK index with its peer, so an inbox is one object's listing), ledger entries by nonce, budgets and trusted pairs by key, locks by id; a listing of a bare prefix asks every shard; a take spanning shards charges each shard atomically and undoes the others when one refuses.",
+    IMPLEMENTED,
+    { source: "issue #11 (sharded by a stable key)", refines: ["FLEET-WORKERS-DO"] },
+  ),
+  add(
+    "FLEET-WORKERS-TWO",
+    FLEET,
+    "Two Worker processes (two wrangler dev sessions, the second binding the first's Durable Object class by script_name through the local dev registry) behave as one CPNS Server: the coordination contract and the fleet's atomicity scenarios pass against them over HTTP.",
+    IMPLEMENTED,
+    { source: "issue #11 (Tests ... Workers)", refines: ["FLEET-ATOMIC", "FLEET-WORKERS-DO"] },
+  ),
+  add(
+    "FLEET-WORKERS-PASSWORD",
+    FLEET,
+    "The Worker keeps a real password policy without zxcvbn's dictionaries: the same rules (length, score 3 of 4) with a light estimator (common passwords, keyboard runs and repeats, the User ID and realm stripped, then length and character classes); zxcvbn-ts is aliased out of the bundle.",
+    IMPLEMENTED,
+    { source: "issue #11 (bundle size) with issue #9 item 7", refines: ["PASSWORD-POLICY"] },
+  ),
+  add(
+    "FLEET-WORKERS-SIZE",
+    FLEET,
+    "`npm run size:worker` bundles the Worker as a deploy would, prints its minified and gzipped sizes and the bytes per package, and fails above 150 KB gzipped.",
+    IMPLEMENTED,
+    { source: "issue #11 (Report the Worker bundle size)" },
+  ),
   // --- end: workers ---
   // --- conformance ---
   add(

@@ -104,6 +104,10 @@ export const ErrorCodes = {
   },
   // --- end: deno ---
   // --- workers ---
+  ERR_WORKER_NOT_CONFIGURED: {
+    status: 503,
+    title: "The server is not configured or its storage did not answer; see its log",
+  },
   // --- end: workers ---
   // --- conformance ---
   // --- end: conformance ---

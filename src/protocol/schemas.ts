@@ -6,7 +6,7 @@
  * Implements: SERVER-API, SERVER-BAD-INPUT
  * Implements: TLSDECL-ENROLL
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Entity IDs and User IDs: 1-64 characters, letters, digits and . _ @ - (no leading punctuation). */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;

@@ -7,7 +7,7 @@
  *
  * Implements: SEED-5.x.1-2
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { HashName } from "../crypto/hash.ts";
 
 export type EntityType = "PNE" | "PNGW";

@@ -194,7 +194,8 @@ export async function startDeno(): Promise<RuntimeProcess> {
 }
 
 /**
- * `wrangler dev --local` (workerd). The conformance configuration goes through a
+ * `wrangler dev --local` (workerd) on the Digest demo's config, wrangler.demo.toml
+ * (wrangler.toml is the CPNS Server's). The conformance configuration goes through a
  * temporary --env-file, which overrides wrangler.toml's [vars] without touching
  * the repository; state goes to a temporary --persist-to directory.
  */
@@ -214,6 +215,8 @@ export async function startWorkerd(): Promise<RuntimeProcess> {
     command: bin("wrangler"),
     args: [
       "dev",
+      "--config",
+      "wrangler.demo.toml",
       "--local",
       "--ip",
       "127.0.0.1",

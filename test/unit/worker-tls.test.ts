@@ -3,7 +3,7 @@
 // whose `request.cf.tlsVersion` says 1.0 or 1.1, and let 1.2, 1.3 and plain local requests through.
 import { describe, expect, it } from "vitest";
 import { isRefusedTlsVersion } from "../../src/channel/tls-policy.ts";
-import worker from "../../src/runtime/worker.ts";
+import worker from "../../src/runtime/worker-demo.ts";
 
 const env = {
   CPNS_REALM: "cpns-worker-tls",
