@@ -1,0 +1,164 @@
+/**
+ * The Node fleet for real (issue #11): two `tsx src/runtime/node.ts`
+ * processes on loopback sharing one redis-server started here, reached only
+ * over HTTP. The issue's atomicity scenarios (test/fleet-scenarios.ts), a
+ * restart of both instances between capture and replay, a Redis that goes
+ * away under running instances, and a fleet member started without the
+ * shared secrets.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import { createDigestFetch } from "../../src/digest/index.ts";
+import { createUserSealed } from "../admin-users.ts";
+import { REPO_ROOT } from "../conformance/spawn.ts";
+import { twoInstanceScenarios } from "../fleet-scenarios.ts";
+import { type RedisFleet, startRedis, startRedisFleet } from "./redis-helpers.ts";
+
+// Each test starts a Redis and two server processes on a loaded machine.
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
+
+twoInstanceScenarios("two Node processes on one real Redis", startRedisFleet);
+
+async function withFleet(run: (fleet: RedisFleet) => Promise<void>): Promise<void> {
+  const fleet = await startRedisFleet();
+  try {
+    await run(fleet);
+  } catch (err) {
+    const logs = fleet.nodes.map((node, i) => `--- instance ${i + 1} ---\n${node.output()}`);
+    throw new Error(`${(err as Error).message}\n${logs.join("\n")}`, { cause: err });
+  } finally {
+    await fleet.close();
+  }
+}
+
+async function newUser(fleet: RedisFleet) {
+  const userId = `user-${crypto.randomUUID().slice(0, 8)}`;
+  const password = `${userId}-Correct-Horse-Battery`;
+  const res = await createUserSealed({
+    transport: (request) => fetch(request),
+    base: fleet.nodes[0].base,
+    adminToken: fleet.adminToken,
+    userId,
+    password,
+  });
+  expect(res.status).toBe(201);
+  return { userId, password };
+}
+
+/** The next request a genuine client would send to `base`, computed but never sent. */
+async function captured(base: string, user: { userId: string; password: string }) {
+  let held: Request | undefined;
+  const client = createDigestFetch({
+    username: user.userId,
+    password: user.password,
+    fetch: async (request) => {
+      if (!request.headers.has("authorization")) return fetch(request);
+      held = request.clone();
+      return new Response(null, { status: 204 });
+    },
+  });
+  await client(`${base}/cpns/v1/entities`);
+  if (!held) throw new Error("no answer to the challenge");
+  return held;
+}
+
+const sentTo = (request: Request, base: string) =>
+  fetch(new Request(`${base}${new URL(request.url).pathname}`, { headers: request.headers }));
+
+describe("[FLEET-REDIS-FLEET] the Node fleet on a real Redis", () => {
+  it("[FLEET-REDIS-FLEET][FLEET-REDIS-STORE][DIGEST-REPLAY-RESTART] a request captured before both instances restart is refused by both afterwards; the user and a genuine request still work", async () => {
+    await withFleet(async (fleet) => {
+      const user = await newUser(fleet);
+      const [one, two] = fleet.nodes;
+      const request = await captured(one.base, user);
+      // Accepted once before the restart, so the ledger holds it.
+      expect((await sentTo(request, two.base)).status).toBe(200);
+      const unused = await captured(two.base, user);
+      await Promise.all([one.restart(), two.restart()]);
+      const replays = await Promise.all([sentTo(request, one.base), sentTo(request, two.base)]);
+      expect(replays.map((res) => res.status)).toEqual([401, 401]);
+      // A nonce issued before the restart is still the fleet's (the epoch lives in Redis),
+      // so its never-sent answer is accepted once, on either instance.
+      const answers = await Promise.all([sentTo(unused, one.base), sentTo(unused, two.base)]);
+      expect(answers.map((res) => res.status).sort()).toEqual([200, 401]);
+      const genuine = createDigestFetch({ username: user.userId, password: user.password });
+      expect((await genuine(`${two.base}/cpns/v1/entities`)).status).toBe(200);
+      // Every key of the deployment under its prefix: records and coordination.
+      const client = fleet.redis.client();
+      const keys = await client.keys("*");
+      client.disconnect();
+      expect(keys.filter((key) => !key.startsWith("fleet-test:"))).toEqual([]);
+      expect(keys.some((key) => key.startsWith("fleet-test:rec:user"))).toBe(true);
+      expect(keys).toContain("fleet-test:co:epoch");
+    });
+  });
+
+  it("[FLEET-REDIS-DOWN] Redis gone under running instances: 503 problem+json ERR_STORE_UNAVAILABLE for authentication and admin writes, never 500, no hang; both processes survive", async () => {
+    await withFleet(async (fleet) => {
+      const user = await newUser(fleet);
+      const [one, two] = fleet.nodes;
+      const request = await captured(one.base, user);
+      await fleet.redis.stop();
+      const digest = await sentTo(request, two.base);
+      const admin = await createUserSealed({
+        transport: (r) => fetch(r),
+        base: one.base,
+        adminToken: fleet.adminToken,
+        userId: "while-down",
+        password: "while-down-Correct-Horse-Battery",
+      });
+      for (const res of [digest, admin]) {
+        expect(res.status).toBe(503);
+        expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+        expect(((await res.json()) as { code: string }).code).toBe("ERR_STORE_UNAVAILABLE");
+      }
+      // A burst while down: every answer a 503, none a 500.
+      const burst = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => sentTo(request, i % 2 ? one.base : two.base)),
+      );
+      expect(new Set(burst.map((res) => res.status))).toEqual(new Set([503]));
+      expect(one.alive() && two.alive()).toBe(true);
+      expect((await fetch(`${one.base}/health`)).status).toBe(200);
+    });
+  });
+
+  it("[FLEET-REDIS-CONFIG] a fleet member without the four shared secrets refuses to start, naming the variables and not touching Redis", async () => {
+    const redis = await startRedis();
+    const dataDir = mkdtempSync(join(tmpdir(), "cpns-fleet-nosecrets-"));
+    try {
+      const run = spawnSync(
+        join(REPO_ROOT, "node_modules", ".bin", "tsx"),
+        ["src/runtime/node.ts"],
+        {
+          cwd: REPO_ROOT,
+          env: {
+            ...process.env,
+            CPNS_STORAGE_URL: redis.url,
+            CPNS_DATA_DIR: dataDir,
+            CPNS_PLAIN_HTTP: "1",
+            CPNS_MASTER_KEY: "",
+            CPNS_ADMIN_TOKEN: "",
+            CPNS_DIGEST_SECRET: "",
+            CPNS_ADMIN_TRANSPORT_KEY: "",
+            PORT: "0",
+          },
+          encoding: "utf8",
+          timeout: 120_000,
+        },
+      );
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(
+        "CPNS_MASTER_KEY, CPNS_ADMIN_TOKEN, CPNS_DIGEST_SECRET, CPNS_ADMIN_TRANSPORT_KEY must be set",
+      );
+      const client = redis.client();
+      expect(await client.dbsize()).toBe(0);
+      client.disconnect();
+    } finally {
+      await redis.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
