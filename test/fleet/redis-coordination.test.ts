@@ -151,8 +151,10 @@ describe("Redis budget script", () => {
       fc.record({
         kind: fc.constant("take" as const),
         claims: fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 3 }),
+        // Multiples of the rules' delays and windows land exactly on the boundaries
+        // (end of a wait, end of a quiet window), where >= and > differ.
         advance: fc.oneof(
-          fc.constant(0),
+          fc.constantFrom(0, 50, 100, 250, 500, 1000, 5000),
           fc.integer({ min: 0, max: 400 }),
           fc.integer({ min: 0, max: 20_000 }),
         ),
@@ -200,6 +202,35 @@ describe("Redis budget script", () => {
     );
   }, 120_000);
 
+  it("[FLEET-REDIS-BUDGETS] at the edges of a wait and of the quiet window (1 ms before, on, after) the script charges and forgets exactly as MemoryBudgetStore", async () => {
+    const client = await connect();
+    const t0 = 1_700_000_000_000;
+    for (const rule of [
+      { free: 1, windowMs: 1000, baseDelayMs: 100 },
+      { free: 2, windowMs: 5000, baseDelayMs: 250 },
+    ]) {
+      for (const failures of [1, 2, 3]) {
+        for (const edge of [rule.baseDelayMs, rule.windowMs, rule.baseDelayMs + rule.windowMs]) {
+          for (const offset of [-1, 0, 1]) {
+            const redisStore = new RedisBudgetStore(client, `edge-${crypto.randomUUID()}`);
+            const memory = new MemoryBudgetStore();
+            const claim = { key: "p:edge", rule };
+            const answers: Array<[number, number]> = [];
+            let now = t0; // the failures come at once
+            for (let i = 0; i < failures; i++) {
+              answers.push([await redisStore.take([claim], now), await memory.take([claim], now)]);
+            }
+            now = t0 + edge + offset;
+            for (let i = 0; i < 3; i++) {
+              answers.push([await redisStore.take([claim], now), await memory.take([claim], now)]);
+            }
+            for (const [fromRedis, fromMemory] of answers) expect(fromRedis).toBe(fromMemory);
+          }
+        }
+      }
+    }
+  }, 60_000);
+
   it("[FLEET-REDIS-BUDGETS] a budget key expires once its quiet window is over (PEXPIRE): memory stays bounded", async () => {
     const client = await connect();
     const prefix = `budget-ttl-${crypto.randomUUID()}`;
@@ -234,13 +265,14 @@ describe("Redis lease lock", () => {
   });
 
   it("[FLEET-REDIS-LOCKS] the lease is renewed while a task outlives it, so no second instance gets in", async () => {
-    const one = new RedisKeyedLock(await connect(), "lease", { leaseMs: 150, maxWaitMs: 50 });
-    const two = new RedisKeyedLock(await connect(), "lease", { leaseMs: 150, maxWaitMs: 50 });
+    // Renewed every third of a lease: a loaded machine may delay a renewal by most of a lease.
+    const one = new RedisKeyedLock(await connect(), "lease", { leaseMs: 900, maxWaitMs: 50 });
+    const two = new RedisKeyedLock(await connect(), "lease", { leaseMs: 900, maxWaitMs: 50 });
     const key = `id:${crypto.randomUUID()}`;
     const refused: string[] = [];
     await one.run(key, async () => {
       for (let i = 0; i < 6; i++) {
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 450)); // 2,700 ms in all: three leases
         refused.push(String(await two.run(key, async () => "got in").catch(code)));
       }
     });
