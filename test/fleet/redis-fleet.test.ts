@@ -125,6 +125,40 @@ describe("[FLEET-REDIS-FLEET] the Node fleet on a real Redis", () => {
     });
   });
 
+  it("[FLEET-REDIS-DOWN] a Redis that stops answering (SIGSTOP) is a 503 ERR_STORE_UNAVAILABLE within the command timeout, not a hang; once it answers again, so does the fleet", async () => {
+    await withFleet(async (fleet) => {
+      const user = await newUser(fleet);
+      const [one, two] = fleet.nodes;
+      const request = await captured(one.base, user);
+      fleet.redis.pause();
+      try {
+        // A hang would end in the fetch's own 60 s abort, failing the test.
+        const answers = await Promise.all(
+          [one, two].map((node) =>
+            fetch(new Request(`${node.base}/cpns/v1/entities`, { headers: request.headers }), {
+              signal: AbortSignal.timeout(60_000),
+            }),
+          ),
+        );
+        for (const res of answers) {
+          expect(res.status).toBe(503);
+          expect(((await res.json()) as { code: string }).code).toBe("ERR_STORE_UNAVAILABLE");
+        }
+      } finally {
+        fleet.redis.resume();
+      }
+      const genuine = createDigestFetch({ username: user.userId, password: user.password });
+      let status = 0;
+      // ioredis may still be reconnecting for a moment after the pause.
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        status = (await genuine(`${two.base}/cpns/v1/entities`)).status;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(status).toBe(200);
+      expect(one.alive() && two.alive()).toBe(true);
+    });
+  });
+
   it("[FLEET-REDIS-CONFIG] a fleet member without the four shared secrets refuses to start, naming the variables and not touching Redis", async () => {
     const redis = await startRedis();
     const dataDir = mkdtempSync(join(tmpdir(), "cpns-fleet-nosecrets-"));

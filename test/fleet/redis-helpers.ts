@@ -26,11 +26,16 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** Starts it again on the same port (empty: no persistence). */
   start(): Promise<void>;
+  /** SIGSTOP: still connected, answers nothing. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
 }
 
 interface Group {
   child: ChildProcess;
   output(): string;
+  signal(name: NodeJS.Signals): void;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -63,6 +68,7 @@ function spawnGroup(command: string, args: string[], env: Record<string, string>
   return {
     child,
     output: () => log,
+    signal,
     stop: async (first: NodeJS.Signals = "SIGTERM") => {
       signal(first);
       const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 5000).unref());
@@ -109,9 +115,12 @@ export async function startRedis(): Promise<RedisProcess> {
     url,
     client: () => new Redis(url, { maxRetriesPerRequest: 1 }).on("error", () => {}),
     stop: async () => {
+      group?.signal("SIGCONT");
       await group?.stop("SIGKILL");
     },
     start,
+    pause: () => group?.signal("SIGSTOP"),
+    resume: () => group?.signal("SIGCONT"),
   };
 }
 
