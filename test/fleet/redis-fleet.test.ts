@@ -11,6 +11,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
+import { AgentError, EntityAgent } from "../../src/agent/agent.ts";
+import { MemoryKeyStore } from "../../src/agent/keystore.ts";
+import { OtkClient } from "../../src/agent/otk-client.ts";
 import { createDigestFetch } from "../../src/digest/index.ts";
 import { createUserSealed } from "../admin-users.ts";
 import { REPO_ROOT } from "../conformance/spawn.ts";
@@ -93,6 +96,50 @@ describe("[FLEET-REDIS-FLEET] the Node fleet on a real Redis", () => {
       expect(keys.filter((key) => !key.startsWith("fleet-test:"))).toEqual([]);
       expect(keys.some((key) => key.startsWith("fleet-test:rec:user"))).toBe(true);
       expect(keys).toContain("fleet-test:co:epoch");
+    });
+  });
+
+  it("[FLEET-REDIS-LOCKS][OTK-DELIVERY] one OTK fetched through both instances at once is delivered once; two consumes through both at once: one", async () => {
+    await withFleet(async (fleet) => {
+      const user = await newUser(fleet);
+      const [one, two] = fleet.nodes;
+      const store = new MemoryKeyStore();
+      const agentOn = (base: string) => new EntityAgent({ serverUrl: base, store });
+      const gw = `gw-${crypto.randomUUID().slice(0, 8)}`;
+      const pne = `pne-${crypto.randomUUID().slice(0, 8)}`;
+      await agentOn(one.base).enroll({ ...user, entityId: gw, type: "PNGW" });
+      await agentOn(two.base).enroll({ ...user, entityId: pne, type: "PNE" });
+      const viaOne = new OtkClient({ agent: agentOn(one.base), store });
+      const viaTwo = new OtkClient({ agent: agentOn(two.base), store });
+      const codeOf = (result: PromiseSettledResult<unknown>) =>
+        result.status === "fulfilled" ? "ok" : (result.reason as AgentError).code;
+      for (let round = 0; round < 5; round++) {
+        const issued = await (round % 2 ? viaTwo : viaOne).deposit(gw, {
+          peerId: pne,
+          lifetimeSeconds: 120,
+        });
+        const fetched = await Promise.allSettled(
+          [viaOne, viaTwo, viaOne, viaTwo].map((client) => client.fetch(pne, issued.otkId)),
+        );
+        expect(fetched.map(codeOf).sort()).toEqual([
+          "ERR_OTK_GONE",
+          "ERR_OTK_GONE",
+          "ERR_OTK_GONE",
+          "ok",
+        ]);
+        const won = fetched.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<{
+          otk: Uint8Array;
+        }>;
+        expect(won.value.otk).toEqual(issued.otk);
+        const consumed = await Promise.allSettled([
+          viaOne.consume(gw, issued.otkId),
+          viaTwo.consume(gw, issued.otkId),
+        ]);
+        expect(consumed.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+        expect(consumed.find((r) => r.status === "rejected")).toMatchObject({
+          reason: expect.any(AgentError),
+        });
+      }
     });
   });
 
