@@ -143,6 +143,44 @@ describe("[FLEET-REDIS-FLEET] the Node fleet on a real Redis", () => {
     });
   });
 
+  it("[FLEET-REDIS-LOCKS][SERVER-OWNERSHIP] the owner rotating one entity through both instances at once: two successive versions, never one version twice; only the newest key authenticates", async () => {
+    await withFleet(async (fleet) => {
+      const user = await newUser(fleet);
+      const [one, two] = fleet.nodes;
+      const entityId = `pne-${crypto.randomUUID().slice(0, 8)}`;
+      const first = new MemoryKeyStore();
+      await new EntityAgent({ serverUrl: one.base, store: first }).enroll({
+        ...user,
+        entityId,
+        type: "PNE",
+      });
+      let version = 1;
+      for (let round = 0; round < 5; round++) {
+        const stores = [new MemoryKeyStore(), new MemoryKeyStore()];
+        const records = await Promise.all(
+          [one, two].map((node, i) =>
+            new EntityAgent({ serverUrl: node.base, store: stores[i] as MemoryKeyStore }).enroll({
+              ...user,
+              entityId,
+              type: "PNE",
+            }),
+          ),
+        );
+        const versions = records.map((record) => record.keyVersion);
+        expect([...versions].sort()).toEqual([version + 1, version + 2]);
+        version += 2;
+        const newest = versions.indexOf(version);
+        const older = 1 - newest;
+        const whoami = (i: number, node: (typeof fleet.nodes)[number]) =>
+          new EntityAgent({ serverUrl: node.base, store: stores[i] as MemoryKeyStore }).whoami(
+            entityId,
+          );
+        expect(await whoami(newest, two)).toMatchObject({ entityId, keyVersion: version });
+        await expect(whoami(older, one)).rejects.toMatchObject({ status: 401 });
+      }
+    });
+  });
+
   it("[FLEET-REDIS-DOWN] Redis gone under running instances: 503 problem+json ERR_STORE_UNAVAILABLE for authentication and admin writes, never 500, no hang; both processes survive", async () => {
     await withFleet(async (fleet) => {
       const user = await newUser(fleet);
