@@ -1389,7 +1389,7 @@ const FLEET_REQUIREMENTS: Requirement[] = [
   add(
     "FLEET-REDIS-LEDGER",
     FLEET,
-    "On the Node fleet the replay ledger lives in Redis: one epoch per Redis, created once (SET NX) and read by every instance at startup; accepting (nonce, nc) is one Lua script that reproduces advanceWindow exactly and expires the entry with its nonce (PEXPIREAT); a Redis that lost the epoch under a running instance is answered 503 ERR_LEDGER_EPOCH_LOST, never by an empty ledger.",
+    "On the Node fleet the replay ledger lives in Redis: one epoch per Redis, created once (SET NX) and read by every instance at startup; accepting (nonce, nc) is one Lua script that reproduces advanceWindow exactly and expires the entry a minute after its nonce (PEXPIREAT), so instance clocks up to a minute apart (or ahead of Redis's) never drop an entry still needed; a Redis that lost the epoch under a running instance is answered 503 ERR_LEDGER_EPOCH_LOST, never by an empty ledger.",
     IMPLEMENTED,
     {
       source: "issue #11 (Node fleet: the replay ledger through atomic Redis operations)",

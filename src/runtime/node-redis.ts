@@ -9,7 +9,8 @@
  * - ledger: the epoch is created once per Redis (SET NX, 16 random bytes) and
  *   read by every instance at startup; `accept` is one script reproducing
  *   `advanceWindow` (src/digest/ledger.ts) with plain arithmetic on a bitmap
- *   kept below 2^32, the entry expiring at the nonce's own expiry (PEXPIREAT);
+ *   kept below 2^32, the entry expiring a minute after the nonce (PEXPIREAT),
+ *   so clocks a little apart never drop an entry some instance still needs;
  *   a script that finds the epoch gone or changed (a flushed Redis) refuses
  *   rather than judge a nonce without the answers it has seen;
  * - budgets: `take` is one all-or-nothing script over every claim, with the
@@ -181,6 +182,14 @@ async function unavailable<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * How long a ledger entry outlives its nonce's expiry. The nonce's expiry is
+ * judged by each instance's clock, the entry's by Redis's: an entry dropped
+ * while some instance still takes the nonce for live would let its answers
+ * be replayed there. This covers clocks up to a minute apart.
+ */
+export const LEDGER_SKEW_MARGIN_MS = 60_000;
+
 export class RedisReplayLedger implements ReplayLedger {
   readonly #client: Redis & Scripted;
   readonly #epochKey: string;
@@ -217,7 +226,7 @@ export class RedisReplayLedger implements ReplayLedger {
         `${this.#prefix}:n:${nonce}`,
         this.#epochText,
         String(nc),
-        String(Math.ceil(expiresAtMs)),
+        String(Math.ceil(expiresAtMs) + LEDGER_SKEW_MARGIN_MS),
         String(this.#window),
       ),
     );

@@ -14,6 +14,7 @@ import { advanceWindow } from "../../src/digest/ledger.ts";
 import { CpnsError } from "../../src/errors.ts";
 import {
   FAIL_FAST,
+  LEDGER_SKEW_MARGIN_MS,
   parseRedisUrl,
   RedisBudgetStore,
   RedisKeyedLock,
@@ -111,7 +112,7 @@ describe("Redis ledger script", () => {
     );
   }, 120_000);
 
-  it("[FLEET-REDIS-LEDGER] an entry expires with its nonce (PEXPIREAT at expiresAtMs): memory stays bounded", async () => {
+  it("[FLEET-REDIS-LEDGER] an entry expires a minute after its nonce (PEXPIREAT): memory stays bounded, and clocks up to a minute apart never drop an entry an instance still needs", async () => {
     const client = await connect();
     const ledger = await RedisReplayLedger.open(client, `ttl-${crypto.randomUUID()}`);
     const expires = Date.now() + 30_000;
@@ -119,7 +120,17 @@ describe("Redis ledger script", () => {
     const keys = await client.keys("ttl-*:n:n1");
     expect(keys).toHaveLength(1);
     const at = await client.pexpiretime(keys[0] as string);
-    expect(at).toBe(expires);
+    expect(at).toBe(expires + LEDGER_SKEW_MARGIN_MS);
+  });
+
+  it("[FLEET-REDIS-LEDGER] an instance whose clock is 30 s behind Redis's: the entry it records for a nonce already expired by Redis's clock is kept, so a replay at another instance is still refused", async () => {
+    const prefix = `skew-${crypto.randomUUID()}`;
+    const slow = await RedisReplayLedger.open(await connect(), prefix);
+    const other = await RedisReplayLedger.open(await connect(), prefix);
+    const expiresByTheSlowClock = Date.now() - 30_000;
+    expect(await slow.accept("skewed", 1, expiresByTheSlowClock)).toBe(true);
+    // The other instance's clock still takes the nonce for live; its ledger must remember.
+    expect(await other.accept("skewed", 1, Date.now() + 60_000)).toBe(false);
   });
 
   it("[FLEET-REDIS-LEDGER] a Redis flushed under a running instance: the next nonce is refused with 503 ERR_LEDGER_EPOCH_LOST, never judged by an empty ledger", async () => {
