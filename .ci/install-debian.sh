@@ -2,12 +2,13 @@
 # Installs the Debian packages that the interoperability tests (test/interop/) drive:
 # curl (--digest), apache2 + apache2-utils (mod_auth_digest, htdigest) and python3-requests
 # (HTTPDigestAuth, run through /usr/bin/python3), python3-cryptography (the secure channel vectors
-# recomputed independently), spin + gcc (the Promela model of spec/promela/ checked by SPIN).
+# recomputed independently), spin + gcc (the Promela model of spec/promela/ checked by SPIN),
+# redis-server (the Node fleet tests of test/fleet/ start their own, issue #11).
 # Idempotent: installs only what is missing and
 # runs `apt-get update` at most once, and only when something is missing.
 set -euo pipefail
 
-packages=(curl apache2 apache2-utils python3-requests python3-cryptography chromium spin gcc)
+packages=(curl apache2 apache2-utils python3-requests python3-cryptography chromium spin gcc redis-server)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -1387,6 +1387,70 @@ const FLEET_REQUIREMENTS: Requirement[] = [
   ),
   // --- end: ports ---
   // --- redis ---
+  add(
+    "FLEET-REDIS-LEDGER",
+    FLEET,
+    "On the Node fleet the replay ledger lives in Redis: one epoch per Redis, created once (SET NX) and read by every instance at startup; accepting (nonce, nc) is one Lua script that reproduces advanceWindow exactly and expires the entry a minute after its nonce (PEXPIREAT), so instance clocks up to a minute apart (or ahead of Redis's) never drop an entry still needed; a Redis that lost the epoch under a running instance is answered 503 ERR_LEDGER_EPOCH_LOST, never by an empty ledger.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (Node fleet: the replay ledger through atomic Redis operations)",
+      refines: ["FLEET-PORTS", "DIGEST-REPLAY", "DIGEST-EPOCH"],
+    },
+  ),
+  add(
+    "FLEET-REDIS-BUDGETS",
+    FLEET,
+    "On the Node fleet the failure budgets live in Redis: take is one all-or-nothing Lua script over every claim with the arithmetic of MemoryBudgetStore (free failures, doubling wait capped at the window, forgotten after a quiet window), refund and clear likewise, trusted pairs as keys expiring at their time; every budget key expires once its quiet window is over.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (Node fleet: rate-limit budgets through atomic Redis operations)",
+      refines: ["FLEET-PORTS", "LIMIT-RESERVE"],
+    },
+  ),
+  add(
+    "FLEET-REDIS-LOCKS",
+    FLEET,
+    "On the Node fleet the per-id locks are Redis leases (SET NX PX, renewed while the task runs, released by compare-and-delete); a waiter retries with jittered backoff for a bounded time and then fails with 503 ERR_STORE_BUSY, without running its task.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (Node fleet: per-id locks through atomic Redis operations)",
+      refines: ["FLEET-PORTS", "SERVER-OWNERSHIP"],
+    },
+  ),
+  add(
+    "FLEET-REDIS-STORE",
+    FLEET,
+    "On the Node fleet the records live in Redis through unstorage's redis driver, every key of a deployment (records and coordination) under one prefix given in CPNS_STORAGE_URL (?prefix=, default cpns), so instances restarted or added see every user, entity and OTK.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (Node fleet: records through unstorage's redis driver)",
+      refines: ["STORE-PERSISTENCE"],
+    },
+  ),
+  add(
+    "FLEET-REDIS-CONFIG",
+    FLEET,
+    "The Node entry reads its settings through the one settings module; CPNS_STORAGE_URL=redis://… makes it a fleet member (records and coordination in that Redis), which refuses to start without the four shared secrets or with a malformed URL (named, never echoed); without it nothing changes (fs store, memory coordination, folder lock).",
+    IMPLEMENTED,
+    { source: "issue #11 (Node fleet; One config module)", refines: ["FLEET-CONFIG"] },
+  ),
+  add(
+    "FLEET-REDIS-DOWN",
+    FLEET,
+    "When the fleet's Redis is down or does not answer, every request that needs it is answered 503 problem+json ERR_STORE_UNAVAILABLE within the command timeout (no 500, no hang, no driver message), and the process keeps running.",
+    IMPLEMENTED,
+    { source: "issue #11 (Node fleet); issue #9 (hardening)", refines: ["FLEET-REDIS-STORE"] },
+  ),
+  add(
+    "FLEET-REDIS-FLEET",
+    FLEET,
+    "Two real Node processes on one real Redis pass the fleet's atomicity scenarios over HTTP, and a request captured before both instances restart is still refused by both afterwards.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (Tests: Redis fleet)",
+      refines: ["FLEET-ATOMIC", "DIGEST-REPLAY-RESTART"],
+    },
+  ),
   // --- end: redis ---
   // --- deno ---
   add(

@@ -96,6 +96,15 @@ export const ErrorCodes = {
   // --- end: channel-machines ---
   // Issue #11: edge and fleet targets
   // --- redis ---
+  ERR_STORE_BUSY: {
+    status: 503,
+    title: "Another request holds this record for too long; nothing was changed, try again",
+  },
+  ERR_LEDGER_EPOCH_LOST: {
+    status: 503,
+    title:
+      "The shared replay ledger was reset; this instance must restart before it judges a nonce",
+  },
   // --- end: redis ---
   // --- deno ---
   ERR_KV_CONTENDED: {

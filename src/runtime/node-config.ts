@@ -16,13 +16,23 @@
  *                     key (issue #10); else a self-signed development certificate is
  *                     generated once into <data>/tls-cert.pem and <data>/tls-key.pem
  *   CPNS_PLAIN_HTTP=1 development mode: serve plain HTTP, no TLS at all
+ *   CPNS_STORAGE_URL=redis://host:port[/db][?prefix=name]  a Node fleet (issue #11):
+ *                     records and coordination on that Redis; then the four shared
+ *                     secrets must be given (instances cannot each generate them)
+ *                     and the data folder keeps only this instance's TLS files,
+ *                     pins and security log (one folder per instance)
  *
- * Implements: SERVER-ADMIN-API, STORE-PERSISTENCE, ADMIN-TRANSPORT-KEY
+ * Every variable is read through src/server/settings.ts (one reading for every
+ * runtime); only what is missing on one host is generated here.
+ *
+ * Implements: SERVER-ADMIN-API, STORE-PERSISTENCE, ADMIN-TRANSPORT-KEY, FLEET-CONFIG, FLEET-REDIS-CONFIG
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fromBase64url, toBase64url } from "../crypto/bytes.ts";
+import type { DigestAlgorithm } from "../digest/index.ts";
+import { requireSharedSecrets, serverSettingsFromEnv } from "../server/settings.ts";
 import { prepareDataFolder } from "./node-data-folder.ts";
 
 export interface NodeServerSettings {
@@ -41,6 +51,12 @@ export interface NodeServerSettings {
   /** The operator's TLS certificate and key files, when given. */
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
+  algorithms: DigestAlgorithm[] | undefined;
+  nonceLifetimeSeconds: number | undefined;
+  otkMaxLifetimeSeconds: number | undefined;
+  channelLifetimeSeconds: number | undefined;
+  /** redis://… : a fleet member (records and coordination on that Redis); else the fs store. */
+  storageUrl: string | undefined;
 }
 
 /** Reads `<dataDir>/<name>`, creating it with fresh random content (mode 0600) if absent. */
@@ -58,31 +74,38 @@ export function isPlainHttp(env: NodeJS.ProcessEnv): boolean {
 }
 
 export function nodeServerSettings(env: NodeJS.ProcessEnv = process.env): NodeServerSettings {
+  // Validated first (a bad value names its variable), before any folder is touched.
+  const given = serverSettingsFromEnv(env);
+  // A fleet member cannot generate its secrets: the other instances would not share them.
+  if (given.storageUrl) requireSharedSecrets(given);
   const dataDir = resolve(env.CPNS_DATA_DIR || ".cpns-data");
   // Owner-only, created or tightened, umask 077 (issue #9 item 10).
   prepareDataFolder(dataDir);
-  const master = env.CPNS_MASTER_KEY || keptSecret(dataDir, "master.key", 32).value;
-  const masterKey = fromBase64url(master);
+  const masterKey = given.masterKey ?? fromBase64url(keptSecret(dataDir, "master.key", 32).value);
   if (masterKey.length !== 32) throw new Error("CPNS_MASTER_KEY must be 32 bytes, base64url");
-  const transportKey = fromBase64url(
-    env.CPNS_ADMIN_TRANSPORT_KEY || keptSecret(dataDir, "admin-transport.key", 32).value,
-  );
+  const transportKey =
+    given.adminTransportKey ?? fromBase64url(keptSecret(dataDir, "admin-transport.key", 32).value);
   if (transportKey.length !== 32) {
     throw new Error("CPNS_ADMIN_TRANSPORT_KEY must be 32 bytes, base64url");
   }
-  const admin = env.CPNS_ADMIN_TOKEN ? undefined : keptSecret(dataDir, "admin.token", 24);
+  const admin = given.adminToken ? undefined : keptSecret(dataDir, "admin.token", 24);
   return {
     dataDir,
-    realm: env.CPNS_REALM || "cpns",
+    realm: given.realm,
     masterKey,
-    adminToken: env.CPNS_ADMIN_TOKEN || (admin?.value as string),
+    adminToken: given.adminToken ?? (admin?.value as string),
     adminTokenFile: admin?.file,
-    digestSecret: env.CPNS_DIGEST_SECRET || keptSecret(dataDir, "digest.secret", 32).value,
+    digestSecret: given.digestSecret ?? keptSecret(dataDir, "digest.secret", 32).value,
     securityLogFile: join(dataDir, "security.log"),
     adminTransportKey: transportKey,
     adminKeyPinFile: join(dataDir, "admin-key.pin"),
-    plainHttp: isPlainHttp(env),
+    plainHttp: given.plainHttp,
     tlsCertFile: env.CPNS_TLS_CERT_FILE ? resolve(env.CPNS_TLS_CERT_FILE) : undefined,
     tlsKeyFile: env.CPNS_TLS_KEY_FILE ? resolve(env.CPNS_TLS_KEY_FILE) : undefined,
+    algorithms: given.algorithms,
+    nonceLifetimeSeconds: given.nonceLifetimeSeconds,
+    otkMaxLifetimeSeconds: given.otkMaxLifetimeSeconds,
+    channelLifetimeSeconds: given.channelLifetimeSeconds,
+    storageUrl: given.storageUrl,
   };
 }

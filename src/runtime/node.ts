@@ -17,23 +17,33 @@
  * SPKI pin is printed and kept in <data>/tls.pin. CPNS_PLAIN_HTTP=1 is the
  * explicit development mode without TLS, announced as such.
  *
- * Implements: STORE-PERSISTENCE, DIGEST-REPLAY-RESTART, LOG-SHUTDOWN
+ * Issue #11 (Node fleet): with CPNS_STORAGE_URL=redis://… the records and the
+ * coordination (replay ledger, failure budgets, per-id locks) live in that
+ * Redis (src/runtime/node-redis.ts), shared by every instance started on it;
+ * the data folder keeps only this instance's TLS files, pins and security log,
+ * so each instance needs its own folder. A Redis that cannot be reached at
+ * startup stops the start; later, each request it cannot serve is a 503.
+ *
+ * Implements: STORE-PERSISTENCE, DIGEST-REPLAY-RESTART, LOG-SHUTDOWN, FLEET-REDIS-CONFIG, FLEET-REDIS-FLEET
  * Implements: TLS-DEV-CERT, SEED-5.x.4-6, FFS-TLS-VERSION
  */
 import { writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
-import { createStorage } from "unstorage";
+import { createStorage, type Storage } from "unstorage";
 import { installHashBackend } from "../crypto/hash.ts";
 import { importAdminTransportKey } from "../protocol/admin-transport.ts";
 import { createServerApp } from "../server/app.ts";
 import { SecurityLog } from "../server/events.ts";
+import { SettingsError } from "../server/settings.ts";
+import type { Coordination } from "../store/coordination.ts";
 import { atomicFsDriver } from "./node-atomic-fs.ts";
 import { nodeServerSettings } from "./node-config.ts";
 import { DataFolderError } from "./node-data-folder.ts";
 import { acquireFolderLock, type FolderLock, FolderLockedError } from "./node-folder-lock.ts";
 import { nodeHashes } from "./node-hashes.ts";
 import { RotatingLogWriter } from "./node-log-writer.ts";
+import { openRedisBackend, type RedisBackend, RedisUrlError } from "./node-redis.ts";
 import { serveNode } from "./node-server.ts";
 import {
   developmentHosts,
@@ -52,9 +62,37 @@ try {
   settings = nodeServerSettings();
   lock = acquireFolderLock(settings.dataDir);
 } catch (err) {
-  if (!(err instanceof FolderLockedError || err instanceof DataFolderError)) throw err;
+  if (
+    !(
+      err instanceof FolderLockedError ||
+      err instanceof DataFolderError ||
+      err instanceof SettingsError
+    )
+  ) {
+    throw err;
+  }
   console.error(`cpns server: ${err.message}`);
   process.exit(1);
+}
+
+// One host: the fs store under the folder this process holds, coordination in memory.
+// A fleet member: both in the shared Redis (the URL may hold a password: never printed).
+let storage: Storage;
+let coordination: Coordination | undefined;
+let redis: RedisBackend | undefined;
+if (settings.storageUrl) {
+  try {
+    redis = await openRedisBackend(settings.storageUrl);
+  } catch (err) {
+    const why = err instanceof RedisUrlError ? err.message : "cannot reach the Redis it names";
+    console.error(`cpns server: CPNS_STORAGE_URL: ${why.replace(/^CPNS_STORAGE_URL /, "")}`);
+    lock.release();
+    process.exit(1);
+  }
+  storage = redis.storage;
+  coordination = redis.coordination;
+} else {
+  storage = createStorage({ driver: atomicFsDriver({ base: join(settings.dataDir, "store") }) });
 }
 const writer = new RotatingLogWriter(settings.securityLogFile);
 const securityEvents = new SecurityLog((line) => writer.write(line));
@@ -84,7 +122,12 @@ writeFileSync(settings.adminKeyPinFile, `${pin}\n`, { mode: 0o600 });
 
 const app = createServerApp({
   realm: settings.realm,
-  storage: createStorage({ driver: atomicFsDriver({ base: join(settings.dataDir, "store") }) }),
+  storage,
+  coordination,
+  algorithms: settings.algorithms,
+  nonceLifetimeSeconds: settings.nonceLifetimeSeconds,
+  otkMaxLifetimeSeconds: settings.otkMaxLifetimeSeconds,
+  channelLifetimeSeconds: settings.channelLifetimeSeconds,
   masterKey: settings.masterKey,
   adminToken: settings.adminToken,
   digestSecret: settings.digestSecret,
@@ -118,6 +161,8 @@ const server = serveNode({ fetch: app.fetch, port, hostname, tls }, (info) => {
     console.log(`TLS pin: ${certificate.pin} (${certificate.pinFile})`);
   }
   console.log(`data: ${settings.dataDir}`);
+  if (redis)
+    console.log("store: shared Redis (CPNS_STORAGE_URL): records, replay ledger, budgets, locks");
   if (settings.adminTokenFile) console.log(`admin token: ${settings.adminTokenFile}`);
   console.log(`admin key pin: ${pin} (${settings.adminKeyPinFile})`);
 });
@@ -126,6 +171,7 @@ const server = serveNode({ fetch: app.fetch, port, hostname, tls }, (info) => {
 async function finish(): Promise<void> {
   securityEvents.flush();
   await writer.flush().catch(() => {});
+  await redis?.close();
   lock.release();
   process.exit(0);
 }
