@@ -1394,6 +1394,16 @@ const FLEET_REQUIREMENTS: Requirement[] = [
   // --- conformance ---
   // --- end: conformance ---
   // --- gateway-shell ---
+  add(
+    "FLEET-SHELL-ONE",
+    FLEET,
+    "The CPNS Server, the PN GW and the Digest demo share one app shell (src/protocol/app-shell.ts): an unknown route is 404 problem+json ERR_NOT_FOUND without a challenge; an unexpected error is 500 ERR_INTERNAL without detail or message; a declared body over the app's ceiling is 413 ERR_BODY_TOO_LARGE before any authentication, closing the connection.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (share one app shell: errors, not-found, body limit)",
+      refines: ["SERVER-BAD-INPUT"],
+    },
+  ),
   // --- end: gateway-shell ---
 ];
 

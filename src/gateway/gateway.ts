@@ -24,10 +24,10 @@
  * Implements: SEED-5.x.2-3, SEED-5.x.2-4, SEED-5.x.2-6, SEED-5.x.2-7, PEER-DIGEST, PEER-SESSION
  */
 import { type Context, Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
 import type { EntityAgent } from "../agent/agent.ts";
 import type { DeviceKeyStore } from "../agent/keystore.ts";
 import { OtkClient } from "../agent/otk-client.ts";
+import { MAX_RECORD_BYTES } from "../channel/http.ts";
 import { toBase64url } from "../crypto/bytes.ts";
 import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
 import {
@@ -39,7 +39,8 @@ import {
   type FetchLike,
   MemoryReplayLedger,
 } from "../digest/index.ts";
-import { CpnsError, errorToResponse, problemResponse } from "../errors.ts";
+import { CpnsError } from "../errors.ts";
+import { shellApp, withShellErrors } from "../protocol/app-shell.ts";
 import { readJson } from "../protocol/body.ts";
 import { peerSessionSecret } from "../protocol/otk-transport.ts";
 import {
@@ -249,7 +250,10 @@ export class PnGateway {
       return entry;
     };
 
-    const app = new Hono<GatewayEnv>();
+    // The shared shell (src/protocol/app-shell.ts); its ceiling is the largest body a route reads.
+    const app = shellApp<GatewayEnv>({
+      maxBodyBytes: Math.max(maxRelayBodyBytes, MAX_BINARY_MESSAGE, MAX_RECORD_BYTES),
+    });
     app.get("/health", (c) => c.json({ status: "ok" }));
     app.get("/cpns-gw/v1", (c) => {
       const info: GatewayInfo = {
@@ -324,7 +328,7 @@ export class PnGateway {
     };
 
     // What a channel's inner requests reach: the session routes, for the channel's own session.
-    const inner = new Hono<InnerEnv>();
+    const inner = withShellErrors(new Hono<InnerEnv>());
     const innerEntryOf = (c: Context<InnerEnv>) => {
       const entry = c.env[CHANNEL_SESSION];
       if (entry.snapshot.context.sessionId !== c.req.param("sessionId")) {
@@ -334,8 +338,6 @@ export class PnGateway {
     };
     inner.post("/cpns-gw/v1/sessions/:sessionId/messages", (c) => message(c, innerEntryOf(c)));
     inner.delete("/cpns-gw/v1/sessions/:sessionId", (c) => closeSession(c, innerEntryOf(c)));
-    inner.notFound(() => problemResponse("ERR_NOT_FOUND"));
-    inner.onError((err) => errorToResponse(err));
     const channels = gatewayChannelHandlers({
       gatewayId: options.gatewayId,
       now: this.#now,
@@ -375,11 +377,6 @@ export class PnGateway {
       });
     });
 
-    app.notFound(() => problemResponse("ERR_NOT_FOUND"));
-    app.onError((err) => {
-      if (err instanceof HTTPException) return err.getResponse();
-      return errorToResponse(err);
-    });
     return app as unknown as Hono;
   }
 }
