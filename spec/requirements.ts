@@ -1404,6 +1404,16 @@ const FLEET_REQUIREMENTS: Requirement[] = [
       refines: ["SERVER-BAD-INPUT"],
     },
   ),
+  add(
+    "FLEET-SHELL-WALL",
+    FLEET,
+    "Nothing under src/cli imports src/runtime or node:*, and nothing under src/runtime imports src/cli but the entry that builds the CLI's context (src/runtime/node-cli.ts): the key store and files, the password prompt, serving and TLS trust come in through the context, and the runtime's own errors (key store, password, serving) become the CLI's there.",
+    IMPLEMENTED,
+    {
+      source:
+        "issue #11 (Architecture: the CLI imports runtime code and runtime files import CLI errors)",
+    },
+  ),
   // --- end: gateway-shell ---
 ];
 

@@ -10,8 +10,8 @@
  * Implements: CLI-FLOWS, FIRSTRUN-JSON-ERRORS
  */
 import { AgentError } from "../agent/agent.ts";
+import { KeyStoreError } from "../agent/keystore.ts";
 import { CpnsError } from "../errors.ts";
-import { KeyStoreError } from "../runtime/node-keystore.ts";
 
 export type CliCode =
   | "ERR_USAGE"
