@@ -1414,6 +1414,16 @@ const FLEET_REQUIREMENTS: Requirement[] = [
         "issue #11 (Architecture: the CLI imports runtime code and runtime files import CLI errors)",
     },
   ),
+  add(
+    "FLEET-SHELL-DENO-GW",
+    FLEET,
+    "The PN GW runs on Deno (src/runtime/deno-gateway.ts, Deno.serve, --allow-net --allow-env --allow-read): its EUKey is read from the device key store the CLI writes (refused when others may read it, never printed), offers are made by `offer <peerId>` on standard input, and a PNE opens a peer session through it (mutual Digest over the OTK, messages, the relay to the CPNS Server) exactly as through the Node PN GW; a used OTK opens no second session.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (The PN GW app runs on the same targets it can: Node and Deno at least)",
+      refines: ["PEER-SESSION", "GATEWAY-RELAY"],
+    },
+  ),
   // --- end: gateway-shell ---
 ];
 
