@@ -1424,6 +1424,17 @@ const FLEET_REQUIREMENTS: Requirement[] = [
       refines: ["PEER-SESSION", "GATEWAY-RELAY"],
     },
   ),
+  add(
+    "FLEET-SHELL-GW-POLICY",
+    FLEET,
+    "The PN GW is built like the CPNS Server: one policy table (src/gateway/policy.ts: route id -> method, path, caller, qop, inner-channel reach, requirement ids) from which the app registers every route in order behind its guard (src/gateway/guard.ts: the Digest verifier the caller names, with the table's qop; a path naming a session must name the credentials' own) and handler (src/gateway/handlers.ts); an unauthenticated request to each route is answered as a hand-written matrix says (200, 401 with the route's qops, 407 for the relay, or no challenge for channel records), and any other method on a path is 404.",
+    IMPLEMENTED,
+    {
+      source:
+        "issue #11 (The PN GW: build it like the server app: its own policy table, guard and handler files)",
+      refines: ["PEER-DIGEST", "PEER-SESSION"],
+    },
+  ),
   // --- end: gateway-shell ---
 ];
 
