@@ -15,6 +15,10 @@
  *                                            session: Proxy-Authorization with the session
  *                                            credentials; the PNE's Authorization passes untouched
  *
+ * Built like the server app (issue #11): the routes above are the policy table
+ * (src/gateway/policy.ts), each behind its guard (src/gateway/guard.ts) and handler
+ * (src/gateway/handlers.ts), inside the shared app shell (src/protocol/app-shell.ts).
+ *
  * The PN GW offers OTKs with `offer(peerId)`: it creates the OTK, deposits it at
  * the server, and waits for the peer. When the peer proves the OTK, the PN GW
  * asks the server to consume it (so a rotated or revoked issuer key cuts
