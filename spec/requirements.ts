@@ -1546,6 +1546,47 @@ const FLEET_REQUIREMENTS: Requirement[] = [
   ),
   // --- end: conformance ---
   // --- gateway-shell ---
+  add(
+    "FLEET-SHELL-ONE",
+    FLEET,
+    "The CPNS Server, the PN GW and the Digest demo share one app shell (src/protocol/app-shell.ts): an unknown route is 404 problem+json ERR_NOT_FOUND without a challenge; an unexpected error is 500 ERR_INTERNAL without detail or message; a declared body over the app's ceiling is 413 ERR_BODY_TOO_LARGE before any authentication, closing the connection.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (share one app shell: errors, not-found, body limit)",
+      refines: ["SERVER-BAD-INPUT"],
+    },
+  ),
+  add(
+    "FLEET-SHELL-WALL",
+    FLEET,
+    "Nothing under src/cli imports src/runtime or node:*, and nothing under src/runtime imports src/cli but the entry that builds the CLI's context (src/runtime/node-cli.ts): the key store and files, the password prompt, serving and TLS trust come in through the context, and the runtime's own errors (key store, password, serving) become the CLI's there.",
+    IMPLEMENTED,
+    {
+      source:
+        "issue #11 (Architecture: the CLI imports runtime code and runtime files import CLI errors)",
+    },
+  ),
+  add(
+    "FLEET-SHELL-DENO-GW",
+    FLEET,
+    "The PN GW runs on Deno (src/runtime/deno-gateway.ts, Deno.serve, --allow-net --allow-env --allow-read): its EUKey is read from the device key store the CLI writes (refused when others may read it, never printed), offers are made by `offer <peerId>` on standard input, and a PNE opens a peer session through it (mutual Digest over the OTK, messages, the relay to the CPNS Server) exactly as through the Node PN GW; a used OTK opens no second session.",
+    IMPLEMENTED,
+    {
+      source: "issue #11 (The PN GW app runs on the same targets it can: Node and Deno at least)",
+      refines: ["PEER-SESSION", "GATEWAY-RELAY"],
+    },
+  ),
+  add(
+    "FLEET-SHELL-GW-POLICY",
+    FLEET,
+    "The PN GW is built like the CPNS Server: one policy table (src/gateway/policy.ts: route id -> method, path, caller, qop, inner-channel reach, requirement ids) from which the app registers every route in order behind its guard (src/gateway/guard.ts: the Digest verifier the caller names, with the table's qop; a path naming a session must name the credentials' own) and handler (src/gateway/handlers.ts); an unauthenticated request to each route is answered as a hand-written matrix says (200, 401 with the route's qops, 407 for the relay, or no challenge for channel records), and any other method on a path is 404.",
+    IMPLEMENTED,
+    {
+      source:
+        "issue #11 (The PN GW: build it like the server app: its own policy table, guard and handler files)",
+      refines: ["PEER-DIGEST", "PEER-SESSION"],
+    },
+  ),
   // --- end: gateway-shell ---
 ];
 

@@ -16,6 +16,17 @@ export interface DeviceRecord {
   machine: { value: string };
 }
 
+/** A key store problem (permissions, a damaged file); its message never holds key material. */
+export class KeyStoreError extends Error {
+  constructor(
+    readonly code: "ERR_KEYSTORE_PERMISSIONS" | "ERR_KEYSTORE_CORRUPT",
+    message: string,
+  ) {
+    super(message);
+    this.name = "KeyStoreError";
+  }
+}
+
 export interface DeviceKeyStore {
   get(entityId: string): Promise<DeviceRecord | undefined>;
   put(record: DeviceRecord): Promise<void>;

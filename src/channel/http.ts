@@ -14,6 +14,8 @@ import { CHANNEL_MEDIA_TYPE } from "./record.ts";
 /** A record may carry a body up to this size (plus framing and the 30-byte record overhead). */
 export const DEFAULT_CHANNEL_BODY_LIMIT = 1024 * 1024;
 const FRAMING_ALLOWANCE = 64 * 1024;
+/** The largest record body readRecord accepts by default: the ceiling of an app that serves channels. */
+export const MAX_RECORD_BYTES = DEFAULT_CHANNEL_BODY_LIMIT + FRAMING_ALLOWANCE;
 
 /** Reads one record from a request: the channel media type only, bounded while reading. */
 export async function readRecord(

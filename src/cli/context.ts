@@ -4,17 +4,66 @@
  * hook that serves HTTP for `cpns gateway serve`, and the two output forms: a
  * human line or table, or JSON with --json.
  *
- * Implements: CLI-FLOWS
+ * Issue #11 (the CLI/runtime wall): everything the commands need from the
+ * runtime comes in through this context (files and key store, the password
+ * prompt, serving, TLS trust), built by src/runtime/node-cli.ts; nothing under
+ * src/cli imports src/runtime (test/unit/walls.test.ts).
+ *
+ * Implements: CLI-FLOWS, FLEET-SHELL-WALL
  */
 import type { ServerTrust } from "../channel/tls-pin.ts";
 import type { FetchLike } from "../digest/index.ts";
-import type { ServeOptions, Serving } from "../runtime/node-gateway.ts";
-import type { CliEnv, GlobalOptions } from "./settings.ts";
+import { rememberSecret } from "./errors.ts";
+import type { CliEnv, CliFiles, GlobalOptions } from "./settings.ts";
+
+/** What `cpns gateway serve` asks the runtime to serve (src/runtime/node-gateway.ts on Node). */
+export interface ServeOptions {
+  hostname: string;
+  /** 0: the kernel picks a free port (the answer says which). */
+  port: number;
+  fetch: (request: Request) => Response | Promise<Response>;
+  /** Serve HTTPS with this certificate source; without it, plain HTTP. */
+  tls?: {
+    /** Folder of the generated certificate, its key and tls.pin. */
+    folder: string;
+    commonName: string;
+    hosts: readonly string[];
+    /** The operator's own certificate and key (both or neither). */
+    certFile?: string;
+    keyFile?: string;
+  };
+}
+
+export interface Serving {
+  /** The bound address as a URL (the real port when 0 was asked). */
+  url: string;
+  port: number;
+  /** The certificate served; undefined for plain HTTP. */
+  certificate?: {
+    pin: string;
+    pinFile: string;
+    certFile: string;
+    origin: "operator" | "generated" | "kept";
+  };
+  /** Resolves with the first SIGINT or SIGTERM received after listening started. */
+  stopped: Promise<string>;
+  close(): Promise<void>;
+}
 
 export interface CliContext {
   env: CliEnv;
-  /** Read only by the password prompt (src/runtime/node-password.ts). */
-  stdin: NodeJS.ReadStream;
+  /** The key store and the files beside the server's data (src/runtime/node-cli.ts). */
+  files: CliFiles;
+  /**
+   * The password of `userId`: --password-stdin, else CPNS_PASSWORD, else a
+   * hidden prompt (twice with `confirm`); src/runtime/node-password.ts on Node.
+   * Call it through askPassword, which keeps the answer out of every message.
+   */
+  readPassword: (
+    userId: string,
+    sources: { passwordStdin?: boolean },
+    confirm: boolean,
+  ) => Promise<string>;
   /**
    * Calls `onLine` with each line typed on standard input until `close`: the
    * commands of a running `cpns gateway serve` (issue #13 item 4). A context
@@ -42,6 +91,18 @@ export interface CliContext {
    * it, --cacert and --pin cannot be honoured and the CLI says so.
    */
   trustedFetch?: (trust: ServerTrust) => FetchLike;
+}
+
+/** A CPNS User's password from the runtime's sources, registered as a secret before anyone sees it. */
+export async function askPassword(
+  ctx: CliContext,
+  userId: string,
+  sources: { passwordStdin?: boolean },
+  confirm = false,
+): Promise<string> {
+  const password = await ctx.readPassword(userId, sources, confirm);
+  rememberSecret(password);
+  return password;
 }
 
 /** Prints `data` as JSON with --json, else the human form. */

@@ -8,17 +8,16 @@
  */
 import { EntityAgent } from "../agent/agent.ts";
 import type { DeviceRecord } from "../agent/keystore.ts";
-import { NodeKeyStore } from "../runtime/node-keystore.ts";
 import type { CliContext } from "./context.ts";
 import { CliError, rememberSecret } from "./errors.ts";
 import { serverTransport } from "./http.ts";
-import { explicitServer, type GlobalOptions, keystorePath } from "./settings.ts";
+import { type CliKeyStore, explicitServer, type GlobalOptions, keystorePath } from "./settings.ts";
 
 /** An entity of this device that holds an EUKey, with its agent towards the CPNS Server. */
 export interface Device {
   entityId: string;
   record: DeviceRecord;
-  store: NodeKeyStore;
+  store: CliKeyStore;
   /** The CPNS Server: --server / CPNS_SERVER, else the one the entity enrolled with. */
   base: string;
   agent: EntityAgent;
@@ -30,7 +29,7 @@ export async function openDevice(
   options: GlobalOptions,
   entityId: string,
 ): Promise<Device> {
-  const store = new NodeKeyStore(keystorePath(options, ctx.env));
+  const store = ctx.files.openKeyStore(keystorePath(options, ctx));
   const record = await store.get(entityId);
   if (!record?.eukey) {
     const why = record?.userId

@@ -10,9 +10,9 @@
  * Implements: CLI-FLOWS, FIRSTRUN-JSON-ERRORS
  */
 import { AgentError } from "../agent/agent.ts";
+import { KeyStoreError } from "../agent/keystore.ts";
 import { DigestError } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
-import { KeyStoreError } from "../runtime/node-keystore.ts";
 
 export type CliCode =
   | "ERR_USAGE"

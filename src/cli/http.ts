@@ -65,7 +65,7 @@ export function serverFetch(
   options: GlobalOptions,
   base: string,
 ): FetchLike | undefined {
-  const trust = serverTrust(options, ctx.env, base);
+  const trust = serverTrust(options, ctx, base);
   if (ctx.fetch || !trust) return ctx.fetch;
   if (!ctx.trustedFetch) {
     throw new CliError("ERR_CONFIG", "this runtime cannot check a TLS CA file or pin");

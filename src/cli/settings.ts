@@ -13,18 +13,17 @@
  * and the Entity ID / User ID rules of the server (src/protocol/schemas.ts),
  * checked before anything is sent or a file name is made.
  *
+ * Issue #11 (the CLI/runtime wall): the files are read through the CLI's
+ * context (`files`, built by src/runtime/node-cli.ts), so nothing under src/cli
+ * imports src/runtime.
+ *
  * Implements: CLI-FLOWS
  * Implements: TLS-CLI-TRUST
  */
+
+import type { DeviceKeyStore } from "../agent/keystore.ts";
 import { parsePin, type ServerTrust } from "../channel/tls-pin.ts";
 import { CpnsError } from "../errors.ts";
-import {
-  readAdminKeyPinFile,
-  readAdminTokenFile,
-  readPemFile,
-  readTlsPinFile,
-} from "../runtime/node-cli-files.ts";
-import { keystoreDir } from "../runtime/node-keystore.ts";
 import { CliError, rememberSecret, usageError } from "./errors.ts";
 
 /** `npm start` serves HTTPS by default (issue #10); its pin is kept in <data>/tls.pin. */
@@ -32,6 +31,38 @@ export const DEFAULT_SERVER = "https://127.0.0.1:8787";
 
 /** The environment the command reads (process.env on Node). */
 export type CliEnv = Readonly<Record<string, string | undefined>>;
+
+/** A device key store in a folder (src/runtime/node-keystore.ts on Node). */
+export interface CliKeyStore extends DeviceKeyStore {
+  /** The folder, as an absolute path (for messages). */
+  readonly dir: string;
+  /** The file that holds `entityId`'s record (for messages). */
+  fileOf(entityId: string): string;
+}
+
+/**
+ * The files the command reads on this machine, supplied by the runtime
+ * (src/runtime/node-cli.ts: node-keystore.ts and node-cli-files.ts on Node).
+ */
+export interface CliFiles {
+  /** The key store folder: the flag, else CPNS_KEYSTORE, else ./.cpns-device, absolute. */
+  keystoreDir(flag: string | undefined, env: CliEnv): string;
+  openKeyStore(dir: string): CliKeyStore;
+  /** <dataDir>/admin.token: the token, or why there is none. */
+  readAdminTokenFile(dataDir: string): { file: string; token?: string; reason?: string };
+  /** <dataDir>/tls.pin, if any. */
+  readTlsPinFile(dataDir: string): { file: string; pin?: string };
+  /** A PEM file the operator named: its text, or why it cannot be read. */
+  readPemFile(path: string): { file: string; text?: string; reason?: string };
+  /** <dataDir>/admin-key.pin, if any. */
+  readAdminKeyPinFile(dataDir: string): string | undefined;
+}
+
+/** What the settings read: the environment and the machine's files (both from the CLI's context). */
+export interface CliSources {
+  env: CliEnv;
+  files: CliFiles;
+}
 
 /** The options every command understands (declared on the program). */
 export interface GlobalOptions {
@@ -65,17 +96,17 @@ export function serverUrl(options: GlobalOptions, env: CliEnv): string {
   return explicitServer(options, env) ?? DEFAULT_SERVER;
 }
 
-export function keystorePath(options: GlobalOptions, env: CliEnv): string {
-  return keystoreDir(options.keystore, env);
+export function keystorePath(options: GlobalOptions, { env, files }: CliSources): string {
+  return files.keystoreDir(options.keystore, env);
 }
 
-export function adminToken(flag: string | undefined, env: CliEnv): string {
+export function adminToken(flag: string | undefined, { env, files }: CliSources): string {
   const given = flag || env.CPNS_ADMIN_TOKEN;
   if (given) {
     rememberSecret(given);
     return given;
   }
-  const { file, token, reason } = readAdminTokenFile(env.CPNS_DATA_DIR || ".cpns-data");
+  const { file, token, reason } = files.readAdminTokenFile(env.CPNS_DATA_DIR || ".cpns-data");
   if (token === undefined) {
     throw new CliError(
       "ERR_NO_ADMIN_TOKEN",
@@ -96,7 +127,7 @@ export function adminToken(flag: string | undefined, env: CliEnv): string {
  */
 export function serverTrust(
   options: GlobalOptions,
-  env: CliEnv,
+  { env, files }: CliSources,
   base: string,
 ): (ServerTrust & { source: string }) | undefined {
   const caPath = options.cacert || env.CPNS_CA_FILE;
@@ -105,7 +136,7 @@ export function serverTrust(
   const trust: ServerTrust & { source: string } = { source: "" };
   const sources: string[] = [];
   if (caPath) {
-    const { file, text, reason } = readPemFile(caPath);
+    const { file, text, reason } = files.readPemFile(caPath);
     if (text === undefined) throw usageError(`--cacert: cannot read ${file}: ${reason}`);
     if (!text.includes("-----BEGIN CERTIFICATE-----")) {
       throw usageError(`--cacert: ${file} holds no PEM certificate`);
@@ -118,7 +149,7 @@ export function serverTrust(
     sources.push("the given pin");
   }
   if (!caPath && !pinText) {
-    const { file, pin } = readTlsPinFile(env.CPNS_DATA_DIR || ".cpns-data");
+    const { file, pin } = files.readTlsPinFile(env.CPNS_DATA_DIR || ".cpns-data");
     if (!pin) return undefined;
     trust.pin = checkedPin(pin, file);
     sources.push(`the pin in ${file}`);
@@ -142,8 +173,13 @@ export function plainHttpRequested(env: CliEnv): boolean {
 }
 
 /** The pin of the server's admin transport key (issue #9 item 6), if the admin has one. */
-export function adminKeyPin(flag: string | undefined, env: CliEnv): string | undefined {
-  return flag || env.CPNS_ADMIN_KEY_PIN || readAdminKeyPinFile(env.CPNS_DATA_DIR || ".cpns-data");
+export function adminKeyPin(
+  flag: string | undefined,
+  { env, files }: CliSources,
+): string | undefined {
+  return (
+    flag || env.CPNS_ADMIN_KEY_PIN || files.readAdminKeyPinFile(env.CPNS_DATA_DIR || ".cpns-data")
+  );
 }
 
 /**

@@ -8,10 +8,10 @@
  *
  * Implements: DIGEST-RUNTIME-NODE, DIGEST-RUNTIME-DENO, DIGEST-RUNTIME-WORKERD
  */
-import { Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
+import type { Hono } from "hono";
 import { type DigestEnv, digestAuth, staticCredentials } from "../digest/index.ts";
-import { errorToResponse } from "../errors.ts";
+import { shellApp } from "../protocol/app-shell.ts";
+import { DEFAULT_BODY_LIMIT } from "../protocol/body.ts";
 
 export interface DemoConfig {
   realm: string;
@@ -22,7 +22,8 @@ export interface DemoConfig {
 }
 
 export function createDemoApp(config: DemoConfig): Hono<DigestEnv> {
-  const app = new Hono<DigestEnv>();
+  // The shared shell (src/protocol/app-shell.ts): 404, errors and the body ceiling as on the CPNS Server.
+  const app = shellApp<DigestEnv>({ maxBodyBytes: DEFAULT_BODY_LIMIT });
   const auth = digestAuth({
     realm: config.realm,
     secret: config.secret,
@@ -41,13 +42,6 @@ export function createDemoApp(config: DemoConfig): Hono<DigestEnv> {
     return c.json({ body, principal: principalOf(c.var.digest) });
   });
 
-  app.notFound(() =>
-    Response.json(
-      { type: "about:blank", title: "Not Found", status: 404 },
-      { status: 404, headers: { "content-type": "application/problem+json" } },
-    ),
-  );
-  app.onError((err) => (err instanceof HTTPException ? err.getResponse() : errorToResponse(err)));
   return app;
 }
 

@@ -15,6 +15,10 @@
  *                                            session: Proxy-Authorization with the session
  *                                            credentials; the PNE's Authorization passes untouched
  *
+ * Built like the server app (issue #11): the routes above are the policy table
+ * (src/gateway/policy.ts), each behind its guard (src/gateway/guard.ts) and handler
+ * (src/gateway/handlers.ts), inside the shared app shell (src/protocol/app-shell.ts).
+ *
  * The PN GW offers OTKs with `offer(peerId)`: it creates the OTK, deposits it at
  * the server, and waits for the peer. When the peer proves the OTK, the PN GW
  * asks the server to consume it (so a rotated or revoked issuer key cuts
@@ -23,33 +27,19 @@
  *
  * Implements: SEED-5.x.2-3, SEED-5.x.2-4, SEED-5.x.2-6, SEED-5.x.2-7, PEER-DIGEST, PEER-SESSION
  */
-import { type Context, Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { EntityAgent } from "../agent/agent.ts";
 import type { DeviceKeyStore } from "../agent/keystore.ts";
 import { OtkClient } from "../agent/otk-client.ts";
-import { toBase64url } from "../crypto/bytes.ts";
+import { MAX_RECORD_BYTES } from "../channel/http.ts";
 import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
-import {
-  type CredentialLookup,
-  createDigestVerifier,
-  type DigestEnv,
-  type DigestPrincipal,
-  digestAuth,
-  type FetchLike,
-  MemoryReplayLedger,
-} from "../digest/index.ts";
-import { CpnsError, errorToResponse, problemResponse } from "../errors.ts";
-import { readJson } from "../protocol/body.ts";
-import { peerSessionSecret } from "../protocol/otk-transport.ts";
-import {
-  type GatewayInfo,
-  type PeerMessageResponse,
-  type PeerSessionView,
-  peerMessageSchema,
-} from "../protocol/schemas.ts";
-import { GATEWAY_CHANNELS_PATH, gatewayChannelHandlers } from "./channels.ts";
-import { relayToServer } from "./relay.ts";
+import type { FetchLike } from "../digest/index.ts";
+import { CpnsError } from "../errors.ts";
+import { shellApp, withShellErrors } from "../protocol/app-shell.ts";
+import { gatewayChannelHandlers } from "./channels.ts";
+import { CHANNEL_SESSION, createGatewayGuard, type GatewayEnv, type InnerEnv } from "./guard.ts";
+import { gatewayHandlers, MAX_BINARY_MESSAGE } from "./handlers.ts";
+import { gatewayRoutes } from "./policy.ts";
 import {
   GatewaySessionBook,
   type GatewaySessionEntry,
@@ -91,22 +81,12 @@ export interface OfferResult {
   expiresAt: number;
 }
 
-type GatewayEnv = DigestEnv<GatewaySessionEntry>;
-
-/** Set only by the channel handler when it dispatches an inner request: unforgeable from outside. */
-const CHANNEL_SESSION = Symbol("cpns-gw.channel.session");
-type InnerEnv = { Bindings: { [CHANNEL_SESSION]: GatewaySessionEntry } };
-
 /**
  * 64 KiB of payload, plus room for what a secure channel record adds around it
  * (14-byte header, 16-byte tag, the inner method, target and headers), so the
  * same payload crosses the relay inside a channel as in clear.
  */
 const DEFAULT_RELAY_BODY_BYTES = 64 * 1024 + 1024;
-
-/** Session traffic may also be raw bytes, echoed as they came (at most this many). */
-const MAX_BINARY_MESSAGE = 64 * 1024;
-const BINARY = "application/octet-stream";
 
 export class PnGateway {
   readonly app: Hono;
@@ -180,206 +160,63 @@ export class PnGateway {
     throw new CpnsError("ERR_FORBIDDEN");
   }
 
+  /**
+   * The routes of the policy table (src/gateway/policy.ts), in its order, each behind its
+   * guard (src/gateway/guard.ts) and handler (src/gateway/handlers.ts), inside the shared
+   * app shell; a secure channel's inner app gets the table's `inner` routes.
+   */
   #buildApp(): Hono {
     const { options } = this;
-    const book = this.#book;
-    const secret = options.digestSecret ?? randomBytes(32, options.crypto);
-    const common = {
-      realm: this.realm,
-      secret,
-      // Peer and session ids are no secret to the gateway; plain usernames keep lookups direct.
-      userhash: false,
-
-      crypto: options.crypto,
-      now: this.#now,
-    };
-    const offerLookup: CredentialLookup<GatewaySessionEntry> = ({ username }) => {
-      const entry = book.offerTo(username);
-      return entry?.otk ? { password: toBase64url(entry.otk), data: entry } : undefined;
-    };
-    const sessionLookup: CredentialLookup<GatewaySessionEntry> = ({ username }) => {
-      const entry = book.session(username);
-      return entry?.secret ? { password: toBase64url(entry.secret), data: entry } : undefined;
-    };
-    // The session routes (message bodies) and the relay take auth-int only, so a
-    // path attacker has no weaker qop to strip the challenge down to (issue #9
-    // item 1). The opening carries no body and keeps both qops, so any Digest
-    // client can still be a peer (Python requests knows only auth); our peers
-    // insist on auth-int there (src/agent/peer.ts), which covers its answer.
-    const authInt = { qop: ["auth-int"] as const };
-    const withOtk = digestAuth<GatewaySessionEntry>({ ...common, lookup: offerLookup });
-    const withSession = digestAuth<GatewaySessionEntry>({
-      ...common,
-      ...authInt,
-      lookup: sessionLookup,
-    });
-    // The relay's nonces outlive any session, and the session opening hands the
-    // peer its first relay challenge: fetch() turns a 407 into a network error, so
-    // a fetch-based peer could never read the challenge of a 407 itself.
-    const proxyOptions = {
-      ...common,
-      // Relayed bodies and answers are bound to the session's hop too.
-      ...authInt,
-      lookup: sessionLookup,
-      // One ledger for the verifier that hands out the first relay challenge and
-      // the one that checks the answers: its epoch is in the nonces (issue #9 item 2).
-      ledger: new MemoryReplayLedger({ now: this.#now }),
-      // A minute beyond the session: a late relay is then answered 410 (session
-      // over), not with a stale 407 that a fetch-based peer could not even read.
-      nonceLifetimeSeconds: (options.sessionLifetimeSeconds ?? 900) + 60,
-    };
     const maxRelayBodyBytes = options.maxRelayBodyBytes ?? DEFAULT_RELAY_BODY_BYTES;
-    const asProxy = digestAuth<GatewaySessionEntry>({
-      ...proxyOptions,
-      proxy: true,
-      maxBodyBytes: maxRelayBodyBytes,
+    const sessionLifetimeSeconds = options.sessionLifetimeSeconds ?? 900;
+    const guard = createGatewayGuard({
+      realm: this.realm,
+      secret: options.digestSecret ?? randomBytes(32, options.crypto),
+      book: this.#book,
+      sessionLifetimeSeconds,
+      maxRelayBodyBytes,
+      now: this.#now,
+      crypto: options.crypto,
     });
-    const relayChallenges = createDigestVerifier(proxyOptions);
-    const entryOf = (c: Context<GatewayEnv>) => {
-      const digest = c.var.digest as DigestPrincipal<GatewaySessionEntry>;
-      if (!digest.data) throw new CpnsError("ERR_INTERNAL");
-      return { entry: digest.data, username: digest.username, digest };
-    };
-    const sessionEntryOf = (c: Context<GatewayEnv>) => {
-      const { entry } = entryOf(c);
-      // The credentials name one session; the path must name the same one.
-      if (entry.snapshot.context.sessionId !== c.req.param("sessionId")) {
-        throw new CpnsError("ERR_FORBIDDEN");
-      }
-      return entry;
-    };
-
-    const app = new Hono<GatewayEnv>();
-    app.get("/health", (c) => c.json({ status: "ok" }));
-    app.get("/cpns-gw/v1", (c) => {
-      const info: GatewayInfo = {
-        service: "cpns-gw",
-        version: 1,
-        gatewayId: options.gatewayId,
-        realm: this.realm,
-      };
-      return c.json(info);
-    });
-
-    app.post("/cpns-gw/v1/sessions", withOtk, async (c) => {
-      const { entry, username, digest } = entryOf(c);
-      const now = this.#seconds();
-      // Expiry first, as for session traffic: an OTK past its time opens nothing.
-      if (book.apply(entry, { type: "EXPIRE", now })) throw new CpnsError("ERR_OTK_GONE");
-      if (!book.apply(entry, { type: "PEER_PROVED_OTK", peerId: username })) {
-        // Another request with the same OTK got here first.
-        throw new CpnsError("ERR_PEER_SESSION_REFUSED");
-      }
-      const otk = entry.otk;
-      const { otkId } = entry.snapshot.context;
-      try {
-        if (!otk) throw new CpnsError("ERR_INTERNAL");
-        await this.#otks.consume(options.gatewayId, otkId);
-      } catch {
-        // The server said no (expired, rotated or revoked issuer key, used) or
-        // could not be asked: either way this OTK opens nothing.
-        book.apply(entry, { type: "SERVER_REFUSED" });
-        throw new CpnsError("ERR_PEER_SESSION_REFUSED");
-      }
-      const sessionId = toBase64url(randomBytes(16, options.crypto));
-      entry.secret = await peerSessionSecret(otk, digest, options.crypto);
-      const expiresAt = now + (options.sessionLifetimeSeconds ?? 900);
-      book.apply(entry, { type: "SERVER_CONSUMED", sessionId, sessionExpiresAt: expiresAt });
-      const view: PeerSessionView = {
-        sessionId,
-        gatewayId: options.gatewayId,
-        peerId: username,
-        expiresAt,
-      };
-      for (const challenge of relayChallenges.challenges()) {
-        c.header("Proxy-Authenticate", challenge, { append: true });
-      }
-      return c.json(view, 201);
-    });
-
-    // The session routes, shared by Digest session traffic and the secure channel's inner requests.
-    const message = async (c: Context, entry: GatewaySessionEntry) => {
-      if ((c.req.header("content-type") ?? "").split(";")[0]?.trim() === BINARY) {
-        if (Number(c.req.header("content-length") ?? 0) > MAX_BINARY_MESSAGE) {
-          throw new CpnsError("ERR_BODY_TOO_LARGE");
-        }
-        const bytes = new Uint8Array(await c.req.arrayBuffer());
-        if (bytes.length > MAX_BINARY_MESSAGE) throw new CpnsError("ERR_BODY_TOO_LARGE");
-        this.#live(entry, "MESSAGE");
-        return c.body(bytes, 200, { "content-type": BINARY });
-      }
-      const { message } = await readJson(c, peerMessageSchema);
-      this.#live(entry, "MESSAGE");
-      const answer: PeerMessageResponse = {
-        sessionId: entry.snapshot.context.sessionId ?? "",
-        from: entry.snapshot.context.peerId,
-        echo: message,
-      };
-      return c.json(answer);
-    };
-    const closeSession = (c: Context, entry: GatewaySessionEntry) => {
-      book.apply(entry, { type: "CLOSE" });
-      channels.sessionEnded(c.req.param("sessionId") ?? "");
-      return c.body(null, 204);
-    };
-
-    // What a channel's inner requests reach: the session routes, for the channel's own session.
-    const inner = new Hono<InnerEnv>();
-    const innerEntryOf = (c: Context<InnerEnv>) => {
-      const entry = c.env[CHANNEL_SESSION];
-      if (entry.snapshot.context.sessionId !== c.req.param("sessionId")) {
-        throw new CpnsError("ERR_FORBIDDEN");
-      }
-      return entry;
-    };
-    inner.post("/cpns-gw/v1/sessions/:sessionId/messages", (c) => message(c, innerEntryOf(c)));
-    inner.delete("/cpns-gw/v1/sessions/:sessionId", (c) => closeSession(c, innerEntryOf(c)));
-    inner.notFound(() => problemResponse("ERR_NOT_FOUND"));
-    inner.onError((err) => errorToResponse(err));
+    const live = (entry: GatewaySessionEntry, event: "MESSAGE" | "RELAY") =>
+      this.#live(entry, event);
+    const inner = withShellErrors(new Hono<InnerEnv>());
     const channels = gatewayChannelHandlers({
       gatewayId: options.gatewayId,
       now: this.#now,
       crypto: options.crypto,
       lifetimeSeconds: options.channelLifetimeSeconds,
-      requireLive: (entry) => this.#live(entry, "MESSAGE"),
+      requireLive: (entry) => live(entry, "MESSAGE"),
       dispatch: async (request, entry) => inner.fetch(request, { [CHANNEL_SESSION]: entry }),
     });
-
-    app.post("/cpns-gw/v1/sessions/:sessionId/messages", withSession, (c) =>
-      message(c, sessionEntryOf(c)),
-    );
-
-    app.delete("/cpns-gw/v1/sessions/:sessionId", withSession, (c) =>
-      closeSession(c, sessionEntryOf(c)),
-    );
-
-    app.post(GATEWAY_CHANNELS_PATH, withSession, (c) => channels.open(c, entryOf(c).digest));
-    // No Digest here: a record authenticates itself (AEAD under the channel's keys).
-    app.post(`${GATEWAY_CHANNELS_PATH}/:channelId`, (c) => channels.send(c));
-
-    app.all("/cpns/v1/*", asProxy, async (c) => {
-      const { entry } = entryOf(c);
-      this.#live(entry, "RELAY");
-      let body: Uint8Array | undefined;
-      if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-        if (Number(c.req.header("content-length") ?? 0) > maxRelayBodyBytes) {
-          throw new CpnsError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
-        }
-        // Through Hono's body cache: the proxy layer may have read it for auth-int.
-        body = new Uint8Array(await c.req.arrayBuffer());
-        if (body.length > maxRelayBodyBytes) throw new CpnsError("ERR_BODY_TOO_LARGE");
-      }
-      return relayToServer(c.req.raw, body, {
-        serverUrl: options.serverUrl,
-        upstream: options.upstream ?? ((request) => fetch(request)),
-      });
+    const handlers = gatewayHandlers({
+      gatewayId: options.gatewayId,
+      realm: this.realm,
+      serverUrl: options.serverUrl,
+      upstream: options.upstream ?? ((request) => fetch(request)),
+      sessionLifetimeSeconds,
+      maxRelayBodyBytes,
+      book: this.#book,
+      otks: this.#otks,
+      channels,
+      seconds: () => this.#seconds(),
+      live,
+      relayChallenges: guard.relayChallenges,
+      crypto: options.crypto,
     });
 
-    app.notFound(() => problemResponse("ERR_NOT_FOUND"));
-    app.onError((err) => {
-      if (err instanceof HTTPException) return err.getResponse();
-      return errorToResponse(err);
+    // The shared shell (src/protocol/app-shell.ts); its ceiling is the largest body a route reads.
+    const app = shellApp<GatewayEnv>({
+      maxBodyBytes: Math.max(maxRelayBodyBytes, MAX_BINARY_MESSAGE, MAX_RECORD_BYTES),
     });
+    for (const [route, policy] of gatewayRoutes()) {
+      // One array of middleware and handler: Hono's typed overloads stop at a fixed arity.
+      const chain = [...guard.guard(route), handlers[route]] as unknown as [
+        MiddlewareHandler<GatewayEnv>,
+      ];
+      app.on(policy.method, [policy.path], ...chain);
+      if (policy.inner) inner.on(policy.method, policy.path, guard.inner(route), handlers[route]);
+    }
     return app as unknown as Hono;
   }
 }

@@ -4,7 +4,9 @@
  * with serveNode (one challenge per header line, like the CPNS Server) and
  * reports the first SIGINT or SIGTERM, so the command can shut down cleanly.
  * The CLI reaches it through CliContext.serve (src/runtime/node-cli.ts), which
- * keeps node:http out of src/cli and out of the start-up of other commands.
+ * keeps node:http out of src/cli and out of the start-up of other commands,
+ * and turns a ServeError into the CLI's error: nothing here imports src/cli
+ * (issue #11, the CLI/runtime wall).
  *
  * Issue #10 (TLS-GATEWAY): with `tls`, HTTPS with the operator's certificate
  * or a self-signed one generated on first start and kept beside the key store
@@ -15,7 +17,6 @@
  * Implements: TLS-GATEWAY
  */
 import type { Server } from "node:http";
-import { CliError } from "../cli/errors.ts";
 import { serveNode } from "./node-server.ts";
 import {
   type CertificateSource,
@@ -23,6 +24,17 @@ import {
   servingCertificate,
   TlsFilesError,
 } from "./node-tls-files.ts";
+
+/** Why serving could not start: a bad certificate source (ERR_CONFIG) or a port in use (ERR_LISTEN). */
+export class ServeError extends Error {
+  constructor(
+    readonly code: "ERR_CONFIG" | "ERR_LISTEN",
+    message: string,
+  ) {
+    super(message);
+    this.name = "ServeError";
+  }
+}
 
 export interface ServeOptions {
   hostname: string;
@@ -58,7 +70,7 @@ export async function serveUntilSignal(options: ServeOptions): Promise<Serving> 
     try {
       certificate = await servingCertificate(options.tls);
     } catch (err) {
-      if (err instanceof TlsFilesError) throw new CliError("ERR_CONFIG", err.message);
+      if (err instanceof TlsFilesError) throw new ServeError("ERR_CONFIG", err.message);
       throw err;
     }
   }
@@ -70,7 +82,7 @@ export async function serveUntilSignal(options: ServeOptions): Promise<Serving> 
     ) as Server;
     server.once("error", (err: NodeJS.ErrnoException) => {
       const where = `${hostForUrl(options.hostname)}:${options.port}`;
-      reject(new CliError("ERR_LISTEN", `cannot listen on ${where}: ${err.code ?? err.message}`));
+      reject(new ServeError("ERR_LISTEN", `cannot listen on ${where}: ${err.code ?? err.message}`));
     });
   });
 

@@ -12,21 +12,13 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { DeviceKeyStore, DeviceRecord } from "../agent/keystore.ts";
+import { type DeviceKeyStore, type DeviceRecord, KeyStoreError } from "../agent/keystore.ts";
 import { fromBase64url, fromUtf8, toBase64url, utf8 } from "../crypto/bytes.ts";
 
 export const DEFAULT_KEYSTORE_DIR = ".cpns-device";
 
-/** A key store problem (permissions, a damaged file); its message never holds key material. */
-export class KeyStoreError extends Error {
-  constructor(
-    readonly code: "ERR_KEYSTORE_PERMISSIONS" | "ERR_KEYSTORE_CORRUPT",
-    message: string,
-  ) {
-    super(message);
-    this.name = "KeyStoreError";
-  }
-}
+/** Thrown by the key store; the class lives with the port so the CLI can name it without this file. */
+export { KeyStoreError };
 
 /** POSIX permission bits mean nothing on Windows; there the folder's ACL applies. */
 const CHECK_MODES = process.platform !== "win32";

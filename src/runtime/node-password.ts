@@ -6,12 +6,26 @@
  *   CPNS_PASSWORD      the environment
  *   a prompt           on a terminal, with echo off (asked twice for `user add`)
  *
- * The password is registered as a secret so no error line can carry it.
+ * The CLI registers the password as a secret so no error line can carry it
+ * (src/cli/context.ts askPassword); this file knows nothing of the CLI: it is
+ * handed to it through the CLI's context by src/runtime/node-cli.ts, which
+ * turns a PasswordError into the CLI's error (issue #11, the CLI/runtime wall).
  *
  * Implements: CLI-FLOWS
  */
 import type { ReadStream } from "node:tty";
-import { CliError, rememberSecret } from "../cli/errors.ts";
+
+/** Why no password could be read; `exitCode` is the one the CLI should end with (2 usage, 130 interrupted). */
+export class PasswordError extends Error {
+  constructor(
+    readonly code: "ERR_NO_PASSWORD" | "ERR_INTERRUPTED",
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = "PasswordError";
+  }
+}
 
 export interface PasswordSources {
   passwordStdin?: boolean;
@@ -55,7 +69,7 @@ export function promptHidden(question: string, io: PasswordIo): Promise<string> 
   const stdin = io.stdin as ReadStream;
   return new Promise((resolve, reject) => {
     let value = "";
-    const finish = (error: CliError | undefined) => {
+    const finish = (error: PasswordError | undefined) => {
       stdin.off("data", onData);
       stdin.setRawMode(false);
       stdin.pause();
@@ -66,9 +80,10 @@ export function promptHidden(question: string, io: PasswordIo): Promise<string> 
     const onData = (chunk: string) => {
       for (const ch of chunk) {
         if (ch === "\r" || ch === "\n") return finish(undefined);
-        if (ch === "\u0003") return finish(new CliError("ERR_INTERRUPTED", "interrupted", 130));
+        if (ch === "\u0003")
+          return finish(new PasswordError("ERR_INTERRUPTED", "interrupted", 130));
         if (ch === "\u0004" && value === "") {
-          return finish(new CliError("ERR_NO_PASSWORD", "no password given", 2));
+          return finish(new PasswordError("ERR_NO_PASSWORD", "no password given", 2));
         }
         if (ch === "\u007f" || ch === "\b") value = Array.from(value).slice(0, -1).join("");
         else if (ch === "\u0015") value = "";
@@ -97,23 +112,23 @@ export async function readPassword(
   let password: string;
   if (sources.passwordStdin) {
     password = await readLine(io.stdin);
-    if (!password) throw new CliError("ERR_NO_PASSWORD", "empty password on standard input", 2);
+    if (!password)
+      throw new PasswordError("ERR_NO_PASSWORD", "empty password on standard input", 2);
   } else if (io.env.CPNS_PASSWORD) {
     password = io.env.CPNS_PASSWORD;
   } else if (io.stdin.isTTY) {
     password = await promptHidden(`Password for ${userId}: `, io);
-    if (!password) throw new CliError("ERR_NO_PASSWORD", "empty password", 2);
+    if (!password) throw new PasswordError("ERR_NO_PASSWORD", "empty password", 2);
     if (confirm) {
       const again = await promptHidden(`Retype the password for ${userId}: `, io);
-      if (again !== password) throw new CliError("ERR_NO_PASSWORD", "the passwords differ", 2);
+      if (again !== password) throw new PasswordError("ERR_NO_PASSWORD", "the passwords differ", 2);
     }
   } else {
-    throw new CliError(
+    throw new PasswordError(
       "ERR_NO_PASSWORD",
       "no password: pass --password-stdin, set CPNS_PASSWORD, or run on a terminal",
       2,
     );
   }
-  rememberSecret(password);
   return password;
 }

@@ -1,15 +1,17 @@
 /**
  * The CPNS Server as a Hono app (seed 5.x.1-5.x.3): every route comes from the
  * policy table, behind the guard; every error is problem+json with a stable
- * code. Web-standard only: the runtime entries (src/runtime/) serve `app.fetch`
+ * code (the shared app shell, src/protocol/app-shell.ts). Web-standard only: the runtime entries (src/runtime/) serve `app.fetch`
  * on Node, Deno or workerd and supply storage, keys and the client address.
  *
  * Implements: SERVER-API
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { HTTPException } from "hono/http-exception";
+import { MAX_RECORD_BYTES } from "../channel/http.ts";
 import { DEFAULT_ALGORITHMS } from "../digest/index.ts";
-import { errorToResponse, problemResponse } from "../errors.ts";
+import { problemResponse } from "../errors.ts";
+import { shellApp, withShellErrors } from "../protocol/app-shell.ts";
+import { DEFAULT_BODY_LIMIT } from "../protocol/body.ts";
 import type { ServerInfo } from "../protocol/schemas.ts";
 import { channelHandlers } from "./channels.ts";
 import {
@@ -69,7 +71,10 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     "entities.state": model.entityState,
   };
 
-  const app = new Hono<ServerEnv>();
+  // The shell's ceiling: the largest body a route reads (a channel record, or a JSON body).
+  const app = shellApp<ServerEnv>({
+    maxBodyBytes: Math.max(config.bodyLimitBytes ?? DEFAULT_BODY_LIMIT, MAX_RECORD_BYTES),
+  });
   for (const [route, policy] of Object.entries(POLICY) as Array<
     [RouteId, (typeof POLICY)[RouteId]]
   >) {
@@ -78,7 +83,7 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
   // What a secure channel's inner requests reach (seed 5.x.4): the same handlers and the
   // same policy table, as the entity that opened the channel. Only routes that need a
   // principal, and never the channel routes themselves.
-  const inner = new Hono<ServerEnv>();
+  const inner = withShellErrors(new Hono<ServerEnv>());
   for (const [route, policy] of Object.entries(POLICY) as Array<
     [RouteId, (typeof POLICY)[RouteId]]
   >) {
@@ -86,13 +91,6 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     inner.on(policy.method, policy.path, channelGuard(route), handlers[route]);
   }
 
-  for (const hono of [app, inner]) {
-    hono.notFound(() => problemResponse("ERR_NOT_FOUND"));
-    hono.onError((err) => {
-      if (err instanceof HTTPException) return err.getResponse();
-      return errorToResponse(err);
-    });
-  }
   return app;
 }
 

@@ -13,9 +13,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { AgentError, EntityAgent } from "../../agent/agent.ts";
 import type { DeviceRecord } from "../../agent/keystore.ts";
 import type { EntityView } from "../../protocol/schemas.ts";
-import { NodeKeyStore } from "../../runtime/node-keystore.ts";
-import { readPassword } from "../../runtime/node-password.ts";
-import { type CliContext, print } from "../context.ts";
+import { askPassword, type CliContext, print } from "../context.ts";
 import { CliError, usageError } from "../errors.ts";
 import { serverTransport, userSession } from "../http.ts";
 import {
@@ -60,7 +58,7 @@ function explain(err: unknown, userId: string, entityId: string): unknown {
 async function enroll(ctx: CliContext, options: EnrollOptions, rotate: boolean): Promise<void> {
   const userId = checkId("User ID", options.user);
   const entityId = checkId("Entity ID", options.entity);
-  const store = new NodeKeyStore(keystorePath(options, ctx.env));
+  const store = ctx.files.openKeyStore(keystorePath(options, ctx));
   const previous = await store.get(entityId);
   // A record left by a failed first enrollment has no owner: its server and type mean nothing.
   const known = previous?.userId ? previous : undefined;
@@ -72,7 +70,7 @@ async function enroll(ctx: CliContext, options: EnrollOptions, rotate: boolean):
       `--type PNE|PNGW is required: ${entityId} is not in the key store ${store.dir}`,
     );
   }
-  const password = await readPassword(userId, options, ctx);
+  const password = await askPassword(ctx, userId, options);
   if (!type) {
     // rotate on a device without the key: ask the server what this entity is.
     const view = await userSession(

@@ -8,9 +8,7 @@
  */
 import type { Command } from "commander";
 import type { EntityView } from "../../protocol/schemas.ts";
-import { NodeKeyStore } from "../../runtime/node-keystore.ts";
-import { readPassword } from "../../runtime/node-password.ts";
-import { type CliContext, print, table } from "../context.ts";
+import { askPassword, type CliContext, print, table } from "../context.ts";
 import { serverTransport, userSession } from "../http.ts";
 import { checkId, type GlobalOptions, keystorePath, serverUrl } from "../settings.ts";
 
@@ -23,7 +21,7 @@ interface UserOptions extends GlobalOptions {
 async function session(ctx: CliContext, options: UserOptions) {
   const userId = checkId("User ID", options.user);
   const base = serverUrl(options, ctx.env);
-  const password = await readPassword(userId, options, ctx);
+  const password = await askPassword(ctx, userId, options);
   return {
     userId,
     request: userSession(base, userId, password, serverTransport(ctx, options, base)),
@@ -59,7 +57,7 @@ async function revoke(ctx: CliContext, options: UserOptions): Promise<void> {
 }
 
 async function keys(ctx: CliContext, options: GlobalOptions): Promise<void> {
-  const store = new NodeKeyStore(keystorePath(options, ctx.env));
+  const store = ctx.files.openKeyStore(keystorePath(options, ctx));
   // A failed first enrollment leaves a record with no owner and no key: nothing to show.
   const held = (await store.list()).filter((record) => record.userId !== "" || record.eukey !== "");
   const records = held.map(({ eukey, ...rest }) => ({

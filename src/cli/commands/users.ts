@@ -23,8 +23,7 @@ import {
   sealAdminSecret,
 } from "../../protocol/admin-transport.ts";
 import { checkPassword } from "../../protocol/password-policy.ts";
-import { readPassword } from "../../runtime/node-password.ts";
-import { type CliContext, print } from "../context.ts";
+import { askPassword, type CliContext, print } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { adminRequest, problemOf, serverInfo, serverTransport } from "../http.ts";
 import { adminKeyPin, adminToken, checkId, type GlobalOptions, serverUrl } from "../settings.ts";
@@ -88,9 +87,9 @@ export function registerUserCommands(program: Command, ctx: CliContext): void {
     .action(async (rawUserId: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<AdminOptions>();
       const userId = checkId("User ID", rawUserId);
-      const token = adminToken(options.adminToken, ctx.env);
+      const token = adminToken(options.adminToken, ctx);
       const base = serverUrl(options, ctx.env);
-      const pin = adminKeyPin(options.adminKeyPin, ctx.env);
+      const pin = adminKeyPin(options.adminKeyPin, ctx);
       if (!pin && new URL(base).protocol !== "https:") {
         throw new CliError(
           "ERR_NO_ADMIN_KEY_PIN",
@@ -101,7 +100,7 @@ export function registerUserCommands(program: Command, ctx: CliContext): void {
       const { realm } = await serverInfo(base, fetchLike);
       // The key is checked before the password is even asked for.
       const publicKey = pin ? await pinnedAdminKey(base, pin, fetchLike) : undefined;
-      const password = await readPassword(userId, options, ctx, true);
+      const password = await askPassword(ctx, userId, options, true);
       // Loaded here only: the dictionaries would slow every other command's start.
       const { zxcvbnEstimator } = await import("../../protocol/password-strength.ts");
       const verdict = checkPassword(password, { userId, realm }, zxcvbnEstimator);
@@ -130,7 +129,7 @@ export function registerUserCommands(program: Command, ctx: CliContext): void {
     .option("--admin-token <token>", "admin Bearer token (prefer CPNS_ADMIN_TOKEN or the file)")
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<AdminOptions>();
-      const token = adminToken(options.adminToken, ctx.env);
+      const token = adminToken(options.adminToken, ctx);
       const base = serverUrl(options, ctx.env);
       const { users } = await adminRequest<{ users: string[] }>(
         base,
