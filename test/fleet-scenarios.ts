@@ -78,6 +78,9 @@ function aimedAt(request: Request, instance: FleetInstance): Request {
   });
 }
 
+/** Generous: these tests start nothing, but a loaded CI machine runs bursts slowly. */
+const TIMEOUT_MS = 120_000;
+
 export function twoInstanceScenarios(name: string, make: () => Promise<Fleet>): void {
   describe(`[FLEET-ATOMIC] two instances, one server: ${name}`, () => {
     async function withFleet(run: (fleet: Fleet) => Promise<void>): Promise<void> {
@@ -89,110 +92,136 @@ export function twoInstanceScenarios(name: string, make: () => Promise<Fleet>): 
       }
     }
 
-    it("[FLEET-ATOMIC][DIGEST-REPLAY] one captured request fired at both instances at once: exactly one success, five times over", async () => {
-      await withFleet(async (fleet) => {
-        const user = await newUser(fleet, "replayed");
-        const [one, two] = fleet.instances;
-        for (let round = 0; round < 5; round++) {
+    it(
+      "[FLEET-ATOMIC][DIGEST-REPLAY] one captured request fired at both instances at once: exactly one success, five times over",
+      async () => {
+        await withFleet(async (fleet) => {
+          const user = await newUser(fleet, "replayed");
+          const [one, two] = fleet.instances;
+          for (let round = 0; round < 5; round++) {
+            const request = await captured(one, user, "/cpns/v1/entities");
+            const statuses = await Promise.all(
+              [one, two, one, two].map((instance) =>
+                Promise.resolve(instance.fetch(aimedAt(request, instance))).then(
+                  (res) => res.status,
+                ),
+              ),
+            );
+            expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+            expect(statuses.filter((status) => status === 401)).toHaveLength(3);
+          }
+        });
+      },
+      TIMEOUT_MS,
+    );
+
+    it(
+      "[FLEET-ATOMIC][DIGEST-EPOCH] a challenge of one instance answered to the other is accepted (a load balancer may alternate), and only once",
+      async () => {
+        await withFleet(async (fleet) => {
+          const user = await newUser(fleet, "balanced");
+          const [one, two] = fleet.instances;
           const request = await captured(one, user, "/cpns/v1/entities");
-          const statuses = await Promise.all(
-            [one, two, one, two].map((instance) =>
-              Promise.resolve(instance.fetch(aimedAt(request, instance))).then((res) => res.status),
-            ),
-          );
-          expect(statuses.filter((status) => status === 200)).toHaveLength(1);
-          expect(statuses.filter((status) => status === 401)).toHaveLength(3);
-        }
-      });
-    });
-
-    it("[FLEET-ATOMIC][DIGEST-EPOCH] a challenge of one instance answered to the other is accepted (a load balancer may alternate), and only once", async () => {
-      await withFleet(async (fleet) => {
-        const user = await newUser(fleet, "balanced");
-        const [one, two] = fleet.instances;
-        const request = await captured(one, user, "/cpns/v1/entities");
-        expect((await two.fetch(aimedAt(request, two))).status).toBe(200);
-        expect((await one.fetch(aimedAt(request, one))).status).toBe(401);
-      });
-    });
-
-    it("[FLEET-ATOMIC][SEED-5.x.3-1] a revocation through one instance is refused at once by the other", async () => {
-      await withFleet(async (fleet) => {
-        const user = await newUser(fleet, "revoker");
-        const [one, two] = fleet.instances;
-        const entityId = `pne-${crypto.randomUUID().slice(0, 8)}`;
-
-        const keys = new MemoryKeyStore();
-        await new EntityAgent({ serverUrl: two.base, store: keys, fetch: two.fetch }).enroll({
-          ...user,
-          entityId,
-          type: "PNE",
+          expect((await two.fetch(aimedAt(request, two))).status).toBe(200);
+          expect((await one.fetch(aimedAt(request, one))).status).toBe(401);
         });
-        const viaTwo = new EntityAgent({ serverUrl: two.base, store: keys, fetch: two.fetch });
-        expect(await viaTwo.whoami(entityId)).toMatchObject({ entityId });
+      },
+      TIMEOUT_MS,
+    );
 
-        const owner = createDigestFetch({
-          username: user.userId,
-          password: user.password,
-          qop: "auth-int",
-          fetch: one.fetch,
-        });
-        const revoked = await owner(`${one.base}/cpns/v1/entities/${entityId}`, {
-          method: "DELETE",
-        });
-        expect(revoked.status).toBeLessThan(300);
-        await expect(viaTwo.whoami(entityId)).rejects.toMatchObject({ status: 401 });
-      });
-    });
+    it(
+      "[FLEET-ATOMIC][SEED-5.x.3-1] a revocation through one instance is refused at once by the other",
+      async () => {
+        await withFleet(async (fleet) => {
+          const user = await newUser(fleet, "revoker");
+          const [one, two] = fleet.instances;
+          const entityId = `pne-${crypto.randomUUID().slice(0, 8)}`;
 
-    it("[FLEET-ATOMIC][SERVER-OWNERSHIP] two users enrolling one Entity ID through the two instances at once: exactly one owner, ten times over", async () => {
-      await withFleet(async (fleet) => {
-        const alice = await newUser(fleet, "alice");
-        const bob = await newUser(fleet, "bob");
-        const [one, two] = fleet.instances;
-        const client = (user: typeof alice, instance: FleetInstance) =>
-          createDigestFetch({
+          const keys = new MemoryKeyStore();
+          await new EntityAgent({ serverUrl: two.base, store: keys, fetch: two.fetch }).enroll({
+            ...user,
+            entityId,
+            type: "PNE",
+          });
+          const viaTwo = new EntityAgent({ serverUrl: two.base, store: keys, fetch: two.fetch });
+          expect(await viaTwo.whoami(entityId)).toMatchObject({ entityId });
+
+          const owner = createDigestFetch({
             username: user.userId,
             password: user.password,
             qop: "auth-int",
-            fetch: instance.fetch,
+            fetch: one.fetch,
           });
-        const aliceOnOne = client(alice, one);
-        const bobOnTwo = client(bob, two);
-        // Warm both so the racing requests go out preemptively, one round trip each.
-        await aliceOnOne(`${one.base}/cpns/v1/entities`);
-        await bobOnTwo(`${two.base}/cpns/v1/entities`);
-        for (let i = 0; i < 10; i++) {
-          const entityId = `contested-${crypto.randomUUID().slice(0, 8)}`;
-          const body = JSON.stringify({ entityId, type: "PNE" });
-          const answers = await Promise.all([
-            aliceOnOne(`${one.base}/cpns/v1/enrollments`, { method: "POST", headers: json, body }),
-            bobOnTwo(`${two.base}/cpns/v1/enrollments`, { method: "POST", headers: json, body }),
-          ]);
-          const statuses = answers.map((res) => res.status).sort();
-          expect(statuses).toEqual([201, 403]);
-          const lost = answers.find((res) => res.status === 403) as Response;
-          expect(((await lost.json()) as { code: string }).code).toBe("ERR_NOT_OWNER");
-        }
-      });
-    });
+          const revoked = await owner(`${one.base}/cpns/v1/entities/${entityId}`, {
+            method: "DELETE",
+          });
+          expect(revoked.status).toBeLessThan(300);
+          await expect(viaTwo.whoami(entityId)).rejects.toMatchObject({ status: 401 });
+        });
+      },
+      TIMEOUT_MS,
+    );
 
-    it("[FLEET-ATOMIC][LIMIT-PAIR] wrong answers spread over both instances share one budget: the eleventh is 429 on either", async () => {
-      await withFleet(async (fleet) => {
-        const user = await newUser(fleet, "guessed");
-        const [one, two] = fleet.instances;
-        const wrong = (instance: FleetInstance) =>
-          createDigestFetch({
-            username: user.userId,
-            password: "not-the-password",
-            fetch: instance.fetch,
-          })(`${instance.base}/cpns/v1/entities`).then((res) => res.status);
-        const statuses: number[] = [];
-        for (let i = 0; i < 10; i++) statuses.push(await wrong(i % 2 ? two : one));
-        expect(statuses).toEqual(Array(10).fill(401));
-        expect(await wrong(one)).toBe(429);
-        expect(await wrong(two)).toBe(429);
-      });
-    });
+    it(
+      "[FLEET-ATOMIC][SERVER-OWNERSHIP] two users enrolling one Entity ID through the two instances at once: exactly one owner, ten times over",
+      async () => {
+        await withFleet(async (fleet) => {
+          const alice = await newUser(fleet, "alice");
+          const bob = await newUser(fleet, "bob");
+          const [one, two] = fleet.instances;
+          const client = (user: typeof alice, instance: FleetInstance) =>
+            createDigestFetch({
+              username: user.userId,
+              password: user.password,
+              qop: "auth-int",
+              fetch: instance.fetch,
+            });
+          const aliceOnOne = client(alice, one);
+          const bobOnTwo = client(bob, two);
+          // Warm both so the racing requests go out preemptively, one round trip each.
+          await aliceOnOne(`${one.base}/cpns/v1/entities`);
+          await bobOnTwo(`${two.base}/cpns/v1/entities`);
+          for (let i = 0; i < 10; i++) {
+            const entityId = `contested-${crypto.randomUUID().slice(0, 8)}`;
+            const body = JSON.stringify({ entityId, type: "PNE" });
+            const answers = await Promise.all([
+              aliceOnOne(`${one.base}/cpns/v1/enrollments`, {
+                method: "POST",
+                headers: json,
+                body,
+              }),
+              bobOnTwo(`${two.base}/cpns/v1/enrollments`, { method: "POST", headers: json, body }),
+            ]);
+            const statuses = answers.map((res) => res.status).sort();
+            expect(statuses).toEqual([201, 403]);
+            const lost = answers.find((res) => res.status === 403) as Response;
+            expect(((await lost.json()) as { code: string }).code).toBe("ERR_NOT_OWNER");
+          }
+        });
+      },
+      TIMEOUT_MS,
+    );
+
+    it(
+      "[FLEET-ATOMIC][LIMIT-PAIR] wrong answers spread over both instances share one budget: the eleventh is 429 on either",
+      async () => {
+        await withFleet(async (fleet) => {
+          const user = await newUser(fleet, "guessed");
+          const [one, two] = fleet.instances;
+          const wrong = (instance: FleetInstance) =>
+            createDigestFetch({
+              username: user.userId,
+              password: "not-the-password",
+              fetch: instance.fetch,
+            })(`${instance.base}/cpns/v1/entities`).then((res) => res.status);
+          const statuses: number[] = [];
+          for (let i = 0; i < 10; i++) statuses.push(await wrong(i % 2 ? two : one));
+          expect(statuses).toEqual(Array(10).fill(401));
+          expect(await wrong(one)).toBe(429);
+          expect(await wrong(two)).toBe(429);
+        });
+      },
+      TIMEOUT_MS,
+    );
   });
 }

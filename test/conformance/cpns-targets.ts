@@ -141,3 +141,64 @@ export async function startRoundRobinPair(): Promise<StoryTarget> {
       }),
   };
 }
+
+/** Hop-by-hop fields (RFC 9110 §7.6.1) and what fetch computes itself: not forwarded. */
+const NOT_FORWARDED = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "upgrade",
+  "host",
+  "content-length",
+]);
+
+/**
+ * A load balancer in front of several instances: one port, each request to the
+ * next instance in turn (round robin per request), method, target, headers and
+ * body as received. What a fleet behind a balancer looks like to a client: no
+ * instance sees two consecutive requests of one client.
+ */
+export async function roundRobinProxy(
+  upstreams: readonly string[],
+): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  let turn = 0;
+  let listening!: (port: number) => void;
+  const ready = new Promise<number>((resolve) => {
+    listening = resolve;
+  });
+  const server = serveNode(
+    {
+      fetch: async (request) => {
+        const upstream = upstreams[turn++ % upstreams.length] as string;
+        const url = new URL(request.url);
+        const headers = new Headers();
+        request.headers.forEach((value, name) => {
+          if (!NOT_FORWARDED.has(name)) headers.set(name, value);
+        });
+        const body =
+          request.method === "GET" || request.method === "HEAD"
+            ? undefined
+            : new Uint8Array(await request.arrayBuffer());
+        return fetch(`${upstream}${url.pathname}${url.search}`, {
+          method: request.method,
+          headers,
+          body,
+          redirect: "manual",
+        });
+      },
+      port: 0,
+      hostname: "127.0.0.1",
+    },
+    (info) => listening(info.port),
+  ) as Server;
+  const port = await ready;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
