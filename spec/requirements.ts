@@ -1347,6 +1347,13 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     { source: "issue #13 item 5", refines: ["CLI-FLOWS"] },
   ),
   add(
+    "FIRSTRUN-ISO-TIMES",
+    FIRST_RUN,
+    "The `cpns` command prints times in ISO 8601 UTC in its JSON output as in its text output (every epoch-seconds `...At` field).",
+    IMPLEMENTED,
+    { source: "issue #13 item 5", refines: ["CLI-FLOWS"] },
+  ),
+  add(
     "FIRSTRUN-REOFFER",
     FIRST_RUN,
     "A running `cpns gateway serve` says when an offered OTK expired unused, and offers a new one when `offer <peerId>` is typed on its standard input (a second gateway on the same port could not); the no-OTK hint says so.",

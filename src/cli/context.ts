@@ -9,7 +9,7 @@
  * prompt, serving, TLS trust), built by src/runtime/node-cli.ts; nothing under
  * src/cli imports src/runtime (test/unit/walls.test.ts).
  *
- * Implements: CLI-FLOWS, FLEET-SHELL-WALL
+ * Implements: CLI-FLOWS, FLEET-SHELL-WALL, FIRSTRUN-ISO-TIMES
  */
 import type { ServerTrust } from "../channel/tls-pin.ts";
 import type { FetchLike } from "../digest/index.ts";
@@ -106,13 +106,30 @@ export async function askPassword(
 }
 
 /** Prints `data` as JSON with --json, else the human form. */
+/**
+ * JSON as the CLI prints it (issue #13 item 5): times in ISO 8601, as in the
+ * text output. Every numeric field named `...At` in the project's data is epoch
+ * seconds (expiresAt, sessionExpiresAt, offerExpiresAt); it is printed as an
+ * ISO 8601 UTC string. `indent` 2 for a document, none for one event per line.
+ */
+export function cliJson(data: unknown, indent?: number): string {
+  return JSON.stringify(
+    data,
+    (key, value) =>
+      typeof value === "number" && /At$/.test(key) && Number.isFinite(value)
+        ? new Date(value * 1000).toISOString()
+        : value,
+    indent,
+  );
+}
+
 export function print(
   ctx: CliContext,
   options: GlobalOptions,
   human: string | string[],
   data: unknown,
 ): void {
-  if (options.json) ctx.stdout(`${JSON.stringify(data, null, 2)}\n`);
+  if (options.json) ctx.stdout(`${cliJson(data, 2)}\n`);
   else {
     const lines = Array.isArray(human) ? human : [human];
     if (lines.length > 0) ctx.stdout(`${lines.join("\n")}\n`);

@@ -259,7 +259,7 @@ describe("[CLI-FLOWS][SEED-5.x.2-4] peers with the cpns command", () => {
             otkId,
             issuerId: "gw-1",
             peerId: "pne-1",
-            expiresAt: expires / 1000,
+            expiresAt: new Date(expires).toISOString(),
             state: "deposited",
             endpoint: gatewayUrl,
           },
@@ -388,7 +388,9 @@ describe("[CLI-FLOWS][SEED-5.x.2-4] peers with the cpns command", () => {
         { event: "offer", peerId: "pne-2", peerType: "PNE" },
         { event: "listening", gatewayId: "gw-1", url, endpoint: url, realm: "cpns-gw:gw-1" },
       ]);
-      expect(events[0].expiresAt - Date.now() / 1000).toBeLessThanOrEqual(60);
+      // Issue #13 item 5: times in ISO 8601 in JSON too.
+      expect(events[0].expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(Date.parse(events[0].expiresAt) - Date.now()).toBeLessThanOrEqual(60_000);
 
       // pne-2 is sent to a stand-in that answers anything but cannot compute rspauth.
       const impostor = await startImpostor("challenge");
@@ -430,7 +432,7 @@ describe("[CLI-FLOWS][SEED-5.x.2-4] peers with the cpns command", () => {
         gatewayId: "gw-1",
         gatewayUrl: url,
         sessionId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
-        expiresAt: expect.any(Number),
+        expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         secure: "channel",
         echo: "hi",
         viaGateway: {

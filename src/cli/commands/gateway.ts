@@ -29,7 +29,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import type { OfferResult } from "../../gateway/gateway.ts";
 import type { GatewaySessionState } from "../../gateway/sessions.ts";
-import type { CliContext } from "../context.ts";
+import { type CliContext, cliJson } from "../context.ts";
 import { openDevice } from "../device.ts";
 import { CliError, describeError, formatFailure, redact, usageError } from "../errors.ts";
 import { serverFetch } from "../http.ts";
@@ -102,7 +102,7 @@ async function serve(ctx: CliContext, options: ServeOptions): Promise<void> {
   }
 
   const emit = (human: string, data: Record<string, unknown>) =>
-    ctx.stdout(redact(options.json ? `${JSON.stringify(data)}\n` : `${human}\n`));
+    ctx.stdout(redact(options.json ? `${cliJson(data)}\n` : `${human}\n`));
 
   const { PnGateway } = await import("../../gateway/gateway.ts");
   let gateway: InstanceType<typeof PnGateway> | undefined;
