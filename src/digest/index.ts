@@ -32,7 +32,13 @@ export {
   type DigestProblemRenderer,
   digestProblemResponse,
 } from "./errors.ts";
-export { advanceWindow, MemoryReplayLedger, type ReplayLedger } from "./ledger.ts";
+export {
+  advanceWindow,
+  DEFAULT_NC_WINDOW,
+  EPOCH_BYTES,
+  MemoryReplayLedger,
+  type ReplayLedger,
+} from "./ledger.ts";
 export {
   type DigestAuthOptions,
   type DigestEnv,

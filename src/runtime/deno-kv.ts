@@ -29,7 +29,7 @@ import {
   DEFAULT_NC_WINDOW,
   EPOCH_BYTES,
   type ReplayLedger,
-} from "../digest/ledger.ts";
+} from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import type { BudgetClaim, BudgetStore } from "../store/budgets.ts";
 import { type Coordination, type KeyedLock, KeyedMutex } from "../store/coordination.ts";

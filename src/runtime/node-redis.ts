@@ -30,7 +30,7 @@ import type { Redis, RedisOptions } from "ioredis";
 import { createStorage, type Storage } from "unstorage";
 import redisDriver from "unstorage/drivers/redis";
 import { fromBase64url, toBase64url } from "../crypto/bytes.ts";
-import { DEFAULT_NC_WINDOW, EPOCH_BYTES, type ReplayLedger } from "../digest/ledger.ts";
+import { DEFAULT_NC_WINDOW, EPOCH_BYTES, type ReplayLedger } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import type { BudgetClaim, BudgetStore } from "../store/budgets.ts";
 import type { Coordination, KeyedLock } from "../store/coordination.ts";

@@ -29,7 +29,7 @@
  */
 import { defineDriver } from "unstorage";
 import { fromBase64url } from "../crypto/bytes.ts";
-import { DEFAULT_NC_WINDOW, type ReplayLedger } from "../digest/ledger.ts";
+import { DEFAULT_NC_WINDOW, type ReplayLedger } from "../digest/index.ts";
 import type { BudgetClaim, BudgetStore } from "../store/budgets.ts";
 import type { Coordination, KeyedLock } from "../store/coordination.ts";
 import type { BudgetChange, StoreRpc } from "./worker-store.ts";

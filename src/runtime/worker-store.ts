@@ -17,7 +17,7 @@
  */
 import { DurableObject, type DurableObjectState, type SqlStorage } from "cloudflare:workers";
 import { toBase64url } from "../crypto/bytes.ts";
-import { advanceWindow, EPOCH_BYTES } from "../digest/ledger.ts";
+import { advanceWindow, EPOCH_BYTES } from "../digest/index.ts";
 import type { BudgetRule } from "../store/budgets.ts";
 
 /** One failure budget as stored (MemoryBudgetStore's Budget, plus when it may be forgotten). */
