@@ -12,6 +12,7 @@
  * Implements: CHMODEL-ONE-GATE
  * Implements: TLSDECL-ENROLL, TLSDECL-DOWNGRADE-MITM
  */
+
 import type { SnapshotFrom } from "xstate";
 import { type AgentEvent, agentMachine } from "../../machines/agent.ts";
 import { toBase64url } from "../crypto/bytes.ts";
@@ -19,7 +20,6 @@ import type { CryptoProvider } from "../crypto/provider.ts";
 import {
   ALGORITHMS,
   computeHa1,
-  createDigestFetch,
   type DigestAlgorithm,
   digestExchangeOf,
   type FetchLike,
@@ -29,6 +29,7 @@ import { CpnsError, errorCodeOf } from "../errors.ts";
 import { machineBridge } from "../model/bridge.ts";
 import { openEukey } from "../protocol/key-transport.ts";
 import type { EnrollResponse } from "../protocol/schemas.ts";
+import { agentDigestFetch } from "./digest-fetch.ts";
 import type { DeviceKeyStore, DeviceRecord } from "./keystore.ts";
 
 export interface AgentOptions {
@@ -152,7 +153,7 @@ export class EntityAgent {
     const { userId, password, entityId, type } = input;
     const previous = await this.options.store.get(entityId);
     const enrolling = advance(restore(previous, entityId), { type: "ENROLL" });
-    const fetchAsOwner = createDigestFetch({
+    const fetchAsOwner = agentDigestFetch({
       username: userId,
       password,
       ...this.#protection(),
@@ -207,7 +208,7 @@ export class EntityAgent {
     const record = await this.options.store.get(entityId);
     if (!record?.eukey) throw new CpnsError("ERR_ENTITY_STATE", `${entityId} holds no EUKey`);
     const snapshot = advance(restore(record, entityId), { type: "AUTHENTICATE" });
-    const fetchAsEntity = createDigestFetch({
+    const fetchAsEntity = agentDigestFetch({
       username: entityId,
       password: record.eukey,
       ...this.#protection(),

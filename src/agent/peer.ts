@@ -14,21 +14,18 @@
  * Implements: SEED-5.x.2-2, SEED-5.x.2-3, SEED-5.x.2-6, SEED-5.x.2-7, PEER-DIGEST, PEER-SESSION, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
  * Implements: OTK-TLS-PIN, TLS-IMPOSTOR
  */
+
 import type { SnapshotFrom } from "xstate";
 import { type PeerSessionEvent, peerSessionMachine } from "../../machines/peer-session.ts";
 import { toBase64url } from "../crypto/bytes.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
-import {
-  createDigestFetch,
-  digestExchangeOf,
-  type FetchLike,
-  STRONG_ALGORITHMS,
-} from "../digest/index.ts";
+import { digestExchangeOf, type FetchLike, STRONG_ALGORITHMS } from "../digest/index.ts";
 import { CpnsError, errorCodeOf } from "../errors.ts";
 import { machineBridge } from "../model/bridge.ts";
 import { peerSessionSecret } from "../protocol/otk-transport.ts";
 import { type PeerMessageResponse, peerSessionViewSchema } from "../protocol/schemas.ts";
 import { problemOf } from "./agent.ts";
+import { agentDigestFetch } from "./digest-fetch.ts";
 import type { ReceivedOtk } from "./otk-client.ts";
 import { PEER_CHANNELS_PATH, PeerChannel } from "./peer-channel.ts";
 import { openingAnswer } from "./record-channel.ts";
@@ -149,7 +146,7 @@ export class PeerSession {
     if (this.#advance({ type: "EXPIRE", now: at }) || !this.#advance({ type: "OPEN" })) {
       throw new CpnsError("ERR_OTK_GONE");
     }
-    const withOtk = createDigestFetch({
+    const withOtk = agentDigestFetch({
       username: options.entityId,
       password: toBase64url(otk),
       requireRspauth: true,
@@ -220,10 +217,10 @@ export class PeerSession {
       fetch: options.fetch,
       crypto: options.crypto,
     };
-    this.#sessionFetch = createDigestFetch(credentials);
+    this.#sessionFetch = agentDigestFetch(credentials);
     // The relay's first challenge comes with the session (see src/gateway/gateway.ts).
     const relayChallenge = res.headers.get("proxy-authenticate");
-    this.#proxyFetch = createDigestFetch({
+    this.#proxyFetch = agentDigestFetch({
       ...credentials,
       proxy: true,
       ...(relayChallenge ? { primeWith: { challenge: relayChallenge } } : {}),

@@ -9,13 +9,9 @@
  * Implements: TLS-CLI-TRUST
  */
 
+import { agentDigestFetch } from "../agent/digest-fetch.ts";
 import { tlsFailureOf } from "../channel/tls-pin.ts";
-import {
-  createDigestFetch,
-  digestExchangeOf,
-  type FetchLike,
-  STRONG_ALGORITHMS,
-} from "../digest/index.ts";
+import { digestExchangeOf, type FetchLike, STRONG_ALGORITHMS } from "../digest/index.ts";
 import { CpnsError, errorCodeOf } from "../errors.ts";
 import type { ServerInfo } from "../protocol/schemas.ts";
 import type { CliContext } from "./context.ts";
@@ -147,7 +143,7 @@ export async function adminRequest<T>(
  * exchange with a valid rspauth, or it is refused.
  */
 export function userSession(base: string, userId: string, password: string, fetchLike: FetchLike) {
-  const digestFetch = createDigestFetch({
+  const digestFetch = agentDigestFetch({
     username: userId,
     password,
     requireRspauth: true,

@@ -267,8 +267,8 @@ describe("[AGENT-LIFECYCLE][AGENT-REQUIRE-RSPAUTH] EntityAgent drives its machin
     };
     const impostor = agentWith(stripping, store).agent;
     const error = await impostor.whoami("w").catch((err: unknown) => err);
-    expect(error).toBeInstanceOf(DigestError);
-    expect((error as DigestError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+    expect(error).toBeInstanceOf(CpnsError);
+    expect((error as CpnsError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
     const kept = await store.get("w");
     expect(kept).toMatchObject({ keyVersion: 1, machine: { value: "enrolled" } });
     expect(kept?.eukey).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -276,7 +276,7 @@ describe("[AGENT-LIFECYCLE][AGENT-REQUIRE-RSPAUTH] EntityAgent drives its machin
     const enrolling = await impostor
       .enroll({ ...ALICE, entityId: "w2", type: "PNE" })
       .catch((err: unknown) => err);
-    expect((enrolling as DigestError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+    expect((enrolling as CpnsError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
     expect(await store.get("w2")).toBeUndefined();
   });
 
