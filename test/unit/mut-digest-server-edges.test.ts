@@ -180,3 +180,15 @@ describe("[DIGEST-QOP-REQUIRED] a misused minimumQop says what is wrong", () => 
     ).rejects.toThrow("digest: minimumQop must be a qop");
   });
 });
+
+describe("[DIGEST-PARSE] a caller's mistake is not a client's malformed header", () => {
+  it("[DIGEST-PARSE] an authorization that is not a string throws (a TypeError), where a malformed header string is a 400", async () => {
+    const v = verifier();
+    await expect(
+      v.verify({ method: "GET", url: "http://h/x", authorization: ["Digest a=1"] as never }),
+    ).rejects.toThrow(TypeError);
+    expect(
+      await v.verify({ method: "GET", url: "http://h/x", authorization: "Digest a=" }),
+    ).toMatchObject({ ok: false, status: 400, code: "ERR_DIGEST_MALFORMED" });
+  });
+});
