@@ -33,6 +33,10 @@ const SCOPES = {
       "test/unit/otk-transport.test.ts",
       "test/e2e/server-*.test.ts",
       "test/e2e/peer-*.test.ts",
+      // The secure channel's client end (record-channel.ts, channel-client.ts) is driven by these.
+      "test/e2e/channel-*.test.ts",
+      "test/e2e/secure-session-matrix.test.ts",
+      "test/e2e/tls-declare*.test.ts",
     ],
   },
   gateway: {

@@ -134,6 +134,19 @@ describe("[FFS-NO-TLS][PEERCH-OPEN] the secure channel between peers, opened und
     }
   });
 
+  it("[PEERCH-DISPATCH] a message the PN GW refuses inside the channel is thrown as its problem, never returned as an echo", async () => {
+    const { running, channel } = await peered("pc-refused");
+    try {
+      await expect(channel.send("x".repeat(4097))).rejects.toMatchObject({ status: 400 });
+      await expect(channel.sendBytes(binary(64 * 1024 + 1))).rejects.toMatchObject({
+        code: "ERR_BODY_TOO_LARGE",
+      });
+      expect((await channel.send("after the refusals")).echo).toBe("after the refusals");
+    } finally {
+      await running.close();
+    }
+  });
+
   it("[SEED-5.x.4-5][PEERCH-OPEN] PN GW–PN GW (CPNS-3): the visiting PN GW's message and 64 KiB of bytes arrive intact", async () => {
     const { running, path, channel } = await peered("pc-gw2", "PNGW");
     try {
