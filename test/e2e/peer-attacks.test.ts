@@ -28,6 +28,7 @@ import { fromBase64url, toBase64url, toHex } from "../../src/crypto/bytes.ts";
 import { randomBytes } from "../../src/crypto/provider.ts";
 import {
   createDigestFetch,
+  DigestError,
   type DigestFetchOptions,
   digestAuth,
   digestExchangeOf,
@@ -919,8 +920,9 @@ describe("[GATEWAY-RELAY-E2E][GATEWAY-RELAY] a malicious relay", () => {
       fetch: session.relayTransport(),
     });
     const error = await authInt(`${server.url}/cpns/v1/whoami`).catch((err: unknown) => err);
-    expect(error).toBeInstanceOf(CpnsError);
-    expect((error as CpnsError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+    // The engine's own client: its DigestError (the agents turn it into a CpnsError).
+    expect(error).toBeInstanceOf(DigestError);
+    expect((error as DigestError).code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
     expect(tamper.carried.at(-1)?.answer).toContain('"entityId":"e2e-answer-gw"');
 
     // The OTK itself is sealed for the PNE and bound to its context: a relay

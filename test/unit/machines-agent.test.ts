@@ -15,7 +15,7 @@ import { getSimplePaths } from "xstate/graph";
 import { type AgentEvent, agentMachine } from "../../machines/agent.ts";
 import { AgentError, EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
-import { createDigestFetch, DigestError, type FetchLike } from "../../src/digest/index.ts";
+import { createDigestFetch, type FetchLike } from "../../src/digest/index.ts";
 import { CpnsError } from "../../src/errors.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import { createUserSealed } from "../admin-users.ts";

@@ -18,12 +18,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createDigestFetch,
   type DigestEnv,
+  DigestError,
   type DigestFetchOptions,
   digestAuth,
   digestExchangeOf,
   staticCredentials,
 } from "../../src/digest/index.ts";
-import { CpnsError } from "../../src/errors.ts";
 import { challengeParam } from "../vectors/reference-digest.ts";
 
 const SECRET = "mut-client-edges-secret-0123456789";
@@ -52,10 +52,10 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
-async function cpnsError(promise: Promise<unknown>): Promise<CpnsError> {
+async function digestError(promise: Promise<unknown>): Promise<DigestError> {
   const err = await failure(promise);
-  expect(err).toBeInstanceOf(CpnsError);
-  return err as CpnsError;
+  expect(err).toBeInstanceOf(DigestError);
+  return err as DigestError;
 }
 
 /** A transport that answers every request with `make()` and counts the calls. */
@@ -144,7 +144,7 @@ describe("[DIGEST-CLIENT][DIGEST-AUTHINT] which challenge and which qop are answ
           },
         }),
     );
-    const err = await cpnsError(client({ fetch: server.fetch })(`${ORIGIN}/x`));
+    const err = await digestError(client({ fetch: server.fetch })(`${ORIGIN}/x`));
     expect(err.code).toBe("ERR_DIGEST_DOWNGRADE");
     expect(server.state.calls).toBe(1);
   });
@@ -231,13 +231,13 @@ describe("[DIGEST-AUTHINFO] bodiless answers and what Authentication-Info must e
   it("[DIGEST-AUTHINFO] a bodiless 200 with a forged rspauth: the impostor error, not a TypeError", async () => {
     const forged = (real: string | null) =>
       (real as string).replace(/rspauth="[0-9a-f]+"/, `rspauth="${"0".repeat(64)}"`);
-    const err = await cpnsError(client({ fetch: bodiless(200, forged) })(`${ORIGIN}/api/me`));
+    const err = await digestError(client({ fetch: bodiless(200, forged) })(`${ORIGIN}/api/me`));
     expect(err.code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
     expect(err.detail).toBe("rspauth does not match");
   });
 
   it("[DIGEST-AUTHINFO] a bodiless 200 without Authentication-Info under requireRspauth: the impostor error, not a TypeError", async () => {
-    const err = await cpnsError(
+    const err = await digestError(
       client({ requireRspauth: true, fetch: bodiless(200, () => null) })(`${ORIGIN}/api/me`),
     );
     expect(err.code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
@@ -245,7 +245,7 @@ describe("[DIGEST-AUTHINFO] bodiless answers and what Authentication-Info must e
   });
 
   it("[DIGEST-AUTHINFO] a bodiless 204 answering the first request without any challenge under requireRspauth: the impostor error", async () => {
-    const err = await cpnsError(
+    const err = await digestError(
       client({
         requireRspauth: true,
         fetch: fixed(() => new Response(null, { status: 204 })).fetch,
@@ -263,7 +263,7 @@ describe("[DIGEST-AUTHINFO] bodiless answers and what Authentication-Info must e
           headers: { "www-authenticate": 'Digest realm="r", nonce="n", qop="auth", algorithm=MD5' },
         }),
     );
-    const err = await cpnsError(
+    const err = await digestError(
       client({ algorithms: ["SHA-256", "SHA-512-256"], fetch: server.fetch })(`${ORIGIN}/x`),
     );
     expect(err.code).toBe("ERR_DIGEST_DOWNGRADE");
@@ -293,7 +293,7 @@ describe("[DIGEST-PROXY] messages say which layer failed", () => {
   }
 
   it("[DIGEST-PROXY] a proxy answering without asking for credentials under requireRspauth", async () => {
-    const err = await cpnsError(
+    const err = await digestError(
       client({ proxy: true, requireRspauth: true, fetch: proxyChallenge(200, {}).fetch })(
         `${ORIGIN}/x`,
       ),
@@ -303,7 +303,7 @@ describe("[DIGEST-PROXY] messages say which layer failed", () => {
   });
 
   it("[DIGEST-PROXY] a proxy offering only weaker protection", async () => {
-    const err = await cpnsError(
+    const err = await digestError(
       client({
         proxy: true,
         algorithms: ["SHA-256"],
@@ -342,11 +342,13 @@ describe("[DIGEST-PROXY] messages say which layer failed", () => {
         );
       return new Response(res.body, { status: res.status, headers });
     };
-    const dropped = await cpnsError(
+    const dropped = await digestError(
       client({ proxy: true, requireRspauth: true, fetch: tamper("drop") })(`${ORIGIN}/x`),
     );
     expect(dropped.detail).toBe("no rspauth from the proxy");
-    const forged = await cpnsError(client({ proxy: true, fetch: tamper("forge") })(`${ORIGIN}/x`));
+    const forged = await digestError(
+      client({ proxy: true, fetch: tamper("forge") })(`${ORIGIN}/x`),
+    );
     expect(forged.detail).toBe("the proxy's rspauth does not match");
   });
 });
