@@ -10,22 +10,14 @@
  *
  * Implements: SERVER-API, DIGEST-WALLS
  */
-import { DigestError, type DigestErrorCode } from "./digest/index.ts";
+import { DIGEST_PROBLEMS, DigestError } from "./digest/index.ts";
 
 export const ErrorCodes = {
-  // HTTP Digest (RFC 7616)
-  ERR_DIGEST_MALFORMED: { status: 400, title: "Malformed Authorization header" },
-  ERR_DIGEST_UNAUTHORIZED: { status: 401, title: "Authentication required" },
-  ERR_DIGEST_URI_MISMATCH: { status: 400, title: "Digest uri does not match the request target" },
-  ERR_PROXY_UNAUTHORIZED: { status: 407, title: "Proxy authentication required" },
-  ERR_DIGEST_SERVER_UNAUTHENTICATED: {
-    status: 502,
-    title: "The server did not prove knowledge of the shared secret (rspauth)",
-  },
+  // HTTP Digest (RFC 7616): the engine's own codes (src/digest/errors.ts), the same here.
+  ...DIGEST_PROBLEMS,
   // Requests (any route)
   ERR_BODY_MALFORMED: { status: 400, title: "The request body is not valid JSON" },
   ERR_BODY_INVALID: { status: 400, title: "The request body does not match the schema" },
-  ERR_BODY_TOO_LARGE: { status: 413, title: "The request body is too large" },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Send application/json" },
   ERR_NOT_FOUND: { status: 404, title: "No such resource" },
   ERR_FORBIDDEN: { status: 403, title: "This principal may not use this route" },
@@ -136,12 +128,7 @@ export const ErrorCodes = {
     status: 502,
     title: "The CPNS Server could not be reached through the relay",
   },
-  // Hardening (issue #9): Digest downgrades
-  ERR_DIGEST_DOWNGRADE: {
-    status: 502,
-    title: "The challenge offers only weaker protection than required",
-  },
-  // (end: Digest downgrades)
+  // Hardening (issue #9): Digest downgrades (ERR_DIGEST_DOWNGRADE is the engine's, above)
   // Hardening (issue #9): failure limits and store
   // (end: failure limits and store)
   // Hardening (issue #9): admin secrets and passwords
@@ -224,10 +211,6 @@ export function errorToResponse(err: unknown): Response {
   // Unknown errors never reveal their message: it might carry secret material.
   return problemResponse("ERR_INTERNAL");
 }
-
-/** Every Digest engine code is a CPNS code too (checked by the compiler). */
-const DIGEST_CODES_ARE_CPNS_CODES: Record<DigestErrorCode, unknown> = ErrorCodes;
-void DIGEST_CODES_ARE_CPNS_CODES;
 
 /** The stable code of a CPNS or Digest engine error, else undefined. */
 export function errorCodeOf(err: unknown): ErrorCode | undefined {

@@ -54,6 +54,7 @@ import type { EntityView, ServerInfo } from "../../src/protocol/schemas.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createUserSealed } from "../admin-users.ts";
 import { nodeTransport } from "../e2e/node-transport.ts";
+import { tamperAuthenticationInfo } from "../mitm.ts";
 
 /** A running CPNS Server, however it is served. */
 export interface StoryTarget {
@@ -346,19 +347,7 @@ export function cpnsStorySuite(
     it(
       "[FLEET-CONF-STORY][FFS-SERVER-AUTH][AGENT-REQUIRE-RSPAUTH] a forged or stripped rspauth on the way back: the agent refuses the answer and keeps its key",
       async () => {
-        const tamper =
-          (edit: (info: string) => string | null): FetchLike =>
-          async (request) => {
-            const res = await fetch(request);
-            const headers = new Headers(res.headers);
-            const info = headers.get("authentication-info");
-            if (info !== null) {
-              const edited = edit(info);
-              if (edited === null) headers.delete("authentication-info");
-              else headers.set("authentication-info", edited);
-            }
-            return new Response(await res.arrayBuffer(), { status: res.status, headers });
-          };
+        const tamper = tamperAuthenticationInfo;
         const flip = (info: string) =>
           info.replace(/rspauth="?([0-9a-f])/, (m, c: string) =>
             m.replace(c, c === "0" ? "1" : "0"),

@@ -20,6 +20,7 @@ import {
 import { CpnsError } from "../../src/errors.ts";
 import { EUKEY_TRANSPORT_ALG, openEukey } from "../../src/protocol/key-transport.ts";
 import type { EnrollResponse, EntityView } from "../../src/protocol/schemas.ts";
+import { tamperAuthenticationInfo } from "../mitm.ts";
 import {
   expectProblem,
   json,
@@ -175,19 +176,7 @@ describe("[SEED-5.x.1-1][SEED-5.x.1-2][KEY-TRANSPORT-EUKEY][SERVER-EUKEY-FORMAT]
     const store = new MemoryKeyStore();
     const agent0 = server.agent({ store });
     await agent0.enroll({ ...ALICE, entityId: "watch-rspauth", type: "PNE" });
-    const tamper =
-      (edit: (info: string) => string | null): FetchLike =>
-      async (request) => {
-        const res = await fetch(request);
-        const headers = new Headers(res.headers);
-        const info = headers.get("authentication-info");
-        if (info !== null) {
-          const edited = edit(info);
-          if (edited === null) headers.delete("authentication-info");
-          else headers.set("authentication-info", edited);
-        }
-        return new Response(await res.arrayBuffer(), { status: res.status, headers });
-      };
+    const tamper = tamperAuthenticationInfo;
     for (const edit of [
       (info: string) =>
         info.replace(/rspauth="?([0-9a-f])/, (m, c) => m.replace(c, c === "0" ? "1" : "0")),
