@@ -47,7 +47,7 @@ type Client = "curl" | "python-requests" | "chromium" | "firefox-esr";
 
 /**
  * What each client answers under each profile, as measured here (Debian 12: curl 7.88,
- * python3-requests 2.28, chromium, firefox-esr 153). curl and Chromium answer the FIRST challenge;
+ * python3-requests 2.28.1, chromium 156, firefox-esr 153). curl and Chromium answer the FIRST challenge;
  * Python requests parses the joined WWW-Authenticate header as one parameter list, so it answers
  * the LAST challenge's algorithm (and fails outright on one it does not know, e.g. SHA-512-256);
  * Firefox picks the strongest it knows, whatever the order.

@@ -92,4 +92,26 @@ describe("Digest profiles", () => {
       "auth",
     ]);
   });
+
+  it("[DIGEST-CLIENTS-PROFILES] a profile can be chosen per route with digestAuth options", async () => {
+    const { Hono } = await import("hono");
+    const { digestAuth, staticCredentials } = await import("../../src/digest/index.ts");
+    const base = {
+      realm: "api@example.org",
+      secret: SECRET,
+      lookup: staticCredentials({ alice: "pw" }),
+    };
+    const app = new Hono();
+    app.use("/api/*", digestAuth({ ...base, ...DIGEST_PROFILES.strong }));
+    app.use("/legacy/*", digestAuth({ ...base, ...DIGEST_PROFILES["md5-only"] }));
+    app.get("*", (c) => c.text("ok"));
+    const algorithmsOf = async (path: string) =>
+      [
+        ...((await app.request(path)).headers.get("www-authenticate") ?? "").matchAll(
+          /algorithm=([\w-]+)/g,
+        ),
+      ].map((m) => m[1]);
+    expect(await algorithmsOf("/api/x")).toEqual(["SHA-256", "SHA-512-256", "MD5"]);
+    expect(await algorithmsOf("/legacy/x")).toEqual(["MD5"]);
+  });
 });
