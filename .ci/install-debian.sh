@@ -8,7 +8,7 @@
 # runs `apt-get update` at most once, and only when something is missing.
 set -euo pipefail
 
-packages=(curl apache2 apache2-utils python3-requests python3-cryptography chromium spin gcc redis-server)
+packages=(curl apache2 apache2-utils python3-requests python3-cryptography chromium firefox-esr spin gcc redis-server)
 
 missing=()
 for pkg in "${packages[@]}"; do

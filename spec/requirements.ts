@@ -1606,6 +1606,29 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #12 (Walls)", refines: ["DIGEST-PARSE"] },
   ),
+  // --- digest-clients ---
+  add(
+    "DIGEST-CLIENTS-PROFILES",
+    LIBRARY,
+    "Operators pick a named Digest profile through CPNS_DIGEST_ALGORITHMS on every entry (CPNS Server and Digest demo): strong (SHA-256, SHA-512-256, MD5; the default), legacy-first (MD5 first for clients that answer only the first challenge, SHA-256 last for clients that keep the last one; qop=auth alone) and md5-only (as Apache); a profile sets the challenge order, and on routes that accept qop=auth the qops offered; curl and Python requests get in with the right password under each profile and are refused with a wrong one, answering the algorithm measured for them.",
+    IMPLEMENTED,
+    { source: "issue #12 (The clients people have)" },
+  ),
+  add(
+    "DIGEST-CLIENTS-CHROMIUM",
+    LIBRARY,
+    "Debian's Chromium, driven by playwright-core with HTTP credentials, gets into a Digest-protected route under each profile with the right password (it answers the first challenge: SHA-256 under strong, MD5 under legacy-first and md5-only, read on the server) and ends on 401 with a wrong one.",
+    IMPLEMENTED,
+    { source: "issue #12 (The clients people have)" },
+  ),
+  add(
+    "DIGEST-CLIENTS-FIREFOX",
+    LIBRARY,
+    "Debian's Firefox ESR, driven by puppeteer-core over WebDriver BiDi with page.authenticate, gets into a Digest-protected route under each profile with the right password (it picks the strongest it knows: SHA-256 under strong and legacy-first, MD5 under md5-only, read on the server) and is refused with a wrong one (every answer the server received was a 401 and the browser abandons the navigation).",
+    IMPLEMENTED,
+    { source: "issue #12 (The clients people have)" },
+  ),
+  // --- end: digest-clients ---
 ];
 
 export const REQUIREMENTS: readonly Requirement[] = [

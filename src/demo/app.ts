@@ -6,10 +6,23 @@
  * Configuration comes in as a plain string map so every runtime can pass its
  * own environment (process.env, the Deno environment, Workers bindings).
  *
- * Implements: DIGEST-RUNTIME-NODE, DIGEST-RUNTIME-DENO, DIGEST-RUNTIME-WORKERD
+ * CPNS_DIGEST_ALGORITHMS picks the Digest profile as on the CPNS Server (issue
+ * #12): a profile name also sets the qops offered (qop=auth alone for the
+ * legacy profiles), a comma list only the challenge order. Browsers are tested
+ * against this app's /hello (test/interop/browsers-digest.test.ts), because a
+ * browser answers only qop=auth and the CPNS routes require auth-int.
+ *
+ * Implements: DIGEST-RUNTIME-NODE, DIGEST-RUNTIME-DENO, DIGEST-RUNTIME-WORKERD, DIGEST-CLIENTS-PROFILES, DIGEST-CLIENTS-CHROMIUM, DIGEST-CLIENTS-FIREFOX
  */
 import type { Hono } from "hono";
-import { type DigestEnv, digestAuth, staticCredentials } from "../digest/index.ts";
+import {
+  type DigestAlgorithm,
+  type DigestEnv,
+  digestAuth,
+  parseDigestAlgorithmSetting,
+  type Qop,
+  staticCredentials,
+} from "../digest/index.ts";
 import { shellApp } from "../protocol/app-shell.ts";
 import { DEFAULT_BODY_LIMIT } from "../protocol/body.ts";
 
@@ -19,6 +32,10 @@ export interface DemoConfig {
   secret: string;
   /** username → password */
   users: Record<string, string>;
+  /** Challenge order (default: the "strong" profile's). */
+  algorithms?: readonly DigestAlgorithm[];
+  /** Qops offered (default: auth and auth-int). */
+  qop?: readonly Qop[];
 }
 
 export function createDemoApp(config: DemoConfig): Hono<DigestEnv> {
@@ -28,6 +45,8 @@ export function createDemoApp(config: DemoConfig): Hono<DigestEnv> {
     realm: config.realm,
     secret: config.secret,
     lookup: staticCredentials(config.users),
+    ...(config.algorithms ? { algorithms: config.algorithms } : {}),
+    ...(config.qop ? { qop: config.qop } : {}),
   });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
@@ -52,7 +71,9 @@ function principalOf(digest: DigestEnv["Variables"]["digest"]) {
 
 /**
  * Reads CPNS_REALM (default "cpns-demo"), CPNS_DIGEST_SECRET (required) and
- * CPNS_DEMO_USERS ("alice:pw,bob:pw2"; a password may contain ":" but not ",").
+ * CPNS_DEMO_USERS ("alice:pw,bob:pw2"; a password may contain ":" but not ",")
+ * and CPNS_DIGEST_ALGORITHMS (a profile: strong, legacy-first, md5-only, or a
+ * comma list in challenge order).
  */
 export function demoConfigFromEnv(env: Record<string, string | undefined>): DemoConfig {
   const secret = env.CPNS_DIGEST_SECRET;
@@ -63,7 +84,19 @@ export function demoConfigFromEnv(env: Record<string, string | undefined>): Demo
     realm: env.CPNS_REALM || "cpns-demo",
     secret,
     users: parseUsers(env.CPNS_DEMO_USERS ?? ""),
+    ...digestSetting(env.CPNS_DIGEST_ALGORITHMS),
   };
+}
+
+function digestSetting(value: string | undefined): Pick<DemoConfig, "algorithms" | "qop"> {
+  if (value === undefined || value.trim() === "") return {};
+  try {
+    const setting = parseDigestAlgorithmSetting(value);
+    return { algorithms: setting.algorithms, ...(setting.qop ? { qop: setting.qop } : {}) };
+  } catch (error) {
+    // The message names the accepted values, never the value given.
+    throw new Error(`CPNS_DIGEST_ALGORITHMS ${(error as Error).message}`);
+  }
 }
 
 function parseUsers(spec: string): Record<string, string> {

@@ -53,6 +53,14 @@ export {
   splitChallenges,
 } from "./params.ts";
 export {
+  DIGEST_PROFILES,
+  type DigestAlgorithmSetting,
+  type DigestProfile,
+  type DigestProfileName,
+  isDigestProfileName,
+  parseDigestAlgorithmSetting,
+} from "./profiles.ts";
+export {
   type ClaimedIdentity,
   type Credential,
   type CredentialLookup,

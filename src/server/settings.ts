@@ -13,7 +13,8 @@
  *   CPNS_ADMIN_TOKEN           Bearer token of the admin API (>= 16 characters)
  *   CPNS_DIGEST_SECRET         nonce MAC key (>= 16 characters), shared by all instances
  *   CPNS_ADMIN_TRANSPORT_KEY   base64url, 32 bytes: X25519 key admin secrets are sealed to
- *   CPNS_DIGEST_ALGORITHMS     comma list, in challenge order (default SHA-256,SHA-512-256,MD5)
+ *   CPNS_DIGEST_ALGORITHMS     a profile (strong, legacy-first, md5-only: src/digest/profiles.ts) or a
+ *                              comma list, in challenge order (default SHA-256,SHA-512-256,MD5)
  *   CPNS_NONCE_LIFETIME_S      Digest nonce lifetime in seconds (default 300)
  *   CPNS_OTK_MAX_LIFETIME_S    longest OTK lifetime a PN GW may ask for (default 300)
  *   CPNS_CHANNEL_LIFETIME_S    secure channel lifetime (default 600)
@@ -23,10 +24,10 @@
  *
  * A bad value is refused with the variable's name, never its value.
  *
- * Implements: FLEET-CONFIG
+ * Implements: FLEET-CONFIG, DIGEST-CLIENTS-PROFILES
  */
 import { fromBase64url } from "../crypto/bytes.ts";
-import { ALGORITHMS, type DigestAlgorithm } from "../digest/index.ts";
+import { type DigestAlgorithm, parseDigestAlgorithmSetting } from "../digest/index.ts";
 
 export type SettingsEnv = Readonly<Record<string, string | undefined>>;
 
@@ -101,18 +102,12 @@ function seconds(env: SettingsEnv, name: string, max: number): number | undefine
 function algorithms(env: SettingsEnv): DigestAlgorithm[] | undefined {
   const value = present(env, "CPNS_DIGEST_ALGORITHMS");
   if (value === undefined) return undefined;
-  const names = value.split(",").map((name) => name.trim());
-  const known = Object.keys(ALGORITHMS);
-  if (names.length === 0 || names.some((name) => !known.includes(name))) {
-    throw new SettingsError(
-      "CPNS_DIGEST_ALGORITHMS",
-      `must be a comma list of ${known.join(", ")}`,
-    );
+  try {
+    // A profile name (strong, legacy-first, md5-only) or a comma list; the CPNS routes keep their own qops.
+    return [...parseDigestAlgorithmSetting(value).algorithms];
+  } catch (error) {
+    throw new SettingsError("CPNS_DIGEST_ALGORITHMS", (error as Error).message);
   }
-  if (new Set(names).size !== names.length) {
-    throw new SettingsError("CPNS_DIGEST_ALGORITHMS", "must not name an algorithm twice");
-  }
-  return names as DigestAlgorithm[];
 }
 
 export function serverSettingsFromEnv(env: SettingsEnv): ServerSettings {
