@@ -1347,6 +1347,13 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     { source: "issue #13 item 5", refines: ["CLI-FLOWS"] },
   ),
   add(
+    "MODEL-XSTATE-EXPORT",
+    FIRST_RUN,
+    "Each machine of machines/ is served as XState JSON (GET /model/xstate/:machineId, linked from the reviewer page), read from the machine definition, that createMachine() (and Stately's editor) opens as the same machine: the same states, transitions, guards, actions and requirement ids.",
+    IMPLEMENTED,
+    { source: "issue #13 (The reviewer page)", refines: ["SPEC-MODEL-PAGE"] },
+  ),
+  add(
     "FIRSTRUN-ISO-TIMES",
     FIRST_RUN,
     "The `cpns` command prints times in ISO 8601 UTC in its JSON output as in its text output (every epoch-seconds `...At` field).",

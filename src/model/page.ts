@@ -256,7 +256,7 @@ function machineSection(machine: MachineDescription): string {
     .join("\n");
   return `<section class="panel machine" id="machine-${domId(machine.id)}">
 <h2><code>${escapeXml(machine.id)}</code><small>${escapeXml(machine.title)}</small></h2>
-<p class="muted">Defined in <code>${escapeXml(machine.source)}</code>. ${machine.states.length} states, ${machine.transitions.length} transitions.${machine.requirements.length > 0 ? ` Requirements: ${requirementLinks(machine.requirements)}` : ""}</p>
+<p class="muted">Defined in <code>${escapeXml(machine.source)}</code>. ${machine.states.length} states, ${machine.transitions.length} transitions. <a href="/model/xstate/${encodeURIComponent(machine.id)}">XState JSON</a> (opens in Stately's editor).${machine.requirements.length > 0 ? ` Requirements: ${requirementLinks(machine.requirements)}` : ""}</p>
 <div class="diagram">
 ${svg}
 </div>

@@ -68,6 +68,7 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     "model.page": model.page,
     "model.icon": model.icon,
     "model.machines": model.machines,
+    "model.xstate": model.xstate,
     "entities.state": model.entityState,
   };
 

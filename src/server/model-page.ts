@@ -5,6 +5,7 @@
  *                                                drawn, with guards, events and requirement ids
  *   GET /model/icon.svg                          its icon (so the browser asks for no /favicon.ico)
  *   GET /model/machines.json                     the same model as JSON (src/model/describe.ts)
+ *   GET /model/xstate/:machineId                 one machine as XState JSON, for Stately's tools
  *   GET /cpns/v1/admin/entities/:entityId/state  admin only: one entity's live machine state,
  *                                                rebuilt from its stored record as the handlers
  *                                                rebuild it before every write
@@ -15,11 +16,13 @@
  *
  * Implements: SPEC-MODEL-PAGE
  */
+
 import type { Context } from "hono";
 import { entityMachine } from "../../machines/entity.ts";
 import { CpnsError } from "../errors.ts";
 import { describe, type ModelDescription } from "../model/describe.ts";
 import { ICON_SVG, type ModelPage, renderModelPage } from "../model/page.ts";
+import { xstateJsonOf } from "../model/xstate-export.ts";
 import type { ServerEnv, ServerParts } from "./context.ts";
 import { entitySnapshot } from "./entity-model.ts";
 
@@ -79,6 +82,17 @@ export function modelPageHandlers(parts: ServerParts) {
     });
   }
 
+  /** One machine as XState JSON (src/model/xstate-export.ts), for Stately's tools. */
+  function xstate(c: Context<ServerEnv>): Response {
+    const json = xstateJsonOf(c.req.param("machineId") ?? "");
+    if (!json) throw new CpnsError("ERR_NOT_FOUND");
+    return c.json(json, 200, {
+      "cache-control": "no-cache",
+      "x-content-type-options": "nosniff",
+      "content-disposition": `inline; filename="${String(json.id)}.xstate.json"`,
+    });
+  }
+
   async function entityState(c: Context<ServerEnv>): Promise<Response> {
     if (c.var.principal.kind !== "admin") throw new CpnsError("ERR_FORBIDDEN");
     const entityId = c.req.param("entityId") ?? "";
@@ -98,5 +112,5 @@ export function modelPageHandlers(parts: ServerParts) {
     return c.json(view, 200, { "cache-control": "no-store" });
   }
 
-  return { page: modelPage, icon, machines, entityState };
+  return { page: modelPage, icon, machines, xstate, entityState };
 }

@@ -160,6 +160,13 @@ export const POLICY = {
     requirements: ["SPEC-MODEL-PAGE"],
     qop: "auth",
   },
+  "model.xstate": {
+    method: "GET",
+    path: "/model/xstate/:machineId",
+    allow: EVERYONE,
+    requirements: ["MODEL-XSTATE-EXPORT"],
+    qop: "auth",
+  },
   "entities.state": {
     method: "GET",
     path: "/cpns/v1/admin/entities/:entityId/state",

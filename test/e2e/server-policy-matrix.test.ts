@@ -38,6 +38,7 @@ const EXPECTED: Record<string, readonly [Verdict, Verdict, Verdict, Verdict, Ver
   "GET /model": ["ok", "ok", "ok", "ok", "ok"],
   "GET /model/icon.svg": ["ok", "ok", "ok", "ok", "ok"],
   "GET /model/machines.json": ["ok", "ok", "ok", "ok", "ok"],
+  "GET /model/xstate/:machineId": ["ok", "ok", "ok", "ok", "ok"],
   "GET /.well-known/cpns-admin-key": ["ok", "ok", "ok", "ok", "ok"],
   "POST /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
   "GET /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
@@ -101,7 +102,7 @@ let counter = 0;
 async function requestFor(route: string): Promise<{ path: string; init: RequestInit }> {
   const [method = "", pattern = ""] = route.split(" ");
   const n = ++counter;
-  let path = pattern.replace(":otkId", `matrix-otk-${n}`);
+  let path = pattern.replace(":otkId", `matrix-otk-${n}`).replace(":machineId", "entity");
   if (path.includes(":entityId")) {
     const entityId = `matrix-target-${n}`;
     await server.agent().enroll({ ...ALICE, entityId, type: "PNE" });
