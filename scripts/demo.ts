@@ -46,14 +46,16 @@ const BOB = { userId: "bob", password: "demo-Bob-passphrase-42" };
 
 // ------------------------------------------------------------------ arguments and the test hook
 
+/** Relative to where `npm run demo` was typed (npm itself runs scripts from the package root). */
 function outPath(argv: string[]): string {
+  const here = process.env.INIT_CWD ?? process.cwd();
   const at = argv.indexOf("--out");
   if (at >= 0) {
     const value = argv[at + 1];
     if (!value) usage("--out needs a file name");
-    return resolve(value);
+    return resolve(here, value);
   }
-  return resolve("demo-story.mmd");
+  return resolve(here, "demo-story.mmd");
 }
 
 function usage(message: string): never {
@@ -145,6 +147,7 @@ async function startServer(dataDir: string): Promise<ServerProcess> {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group: tsx forks, and teardown must reach both
   });
+  serverChild = child;
   let log = "";
   const url = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`no "listening" line in 90 s:\n${log}`)), 90_000);
@@ -162,14 +165,20 @@ async function startServer(dataDir: string): Promise<ServerProcess> {
       clearTimeout(timer);
       fail(new Error(`the CPNS Server exited (code ${code}):\n${log}`));
     });
+  }).catch(async (err: unknown) => {
+    await stopServer(child); // a server that never said it listens still goes
+    throw err;
   });
   return { url, dataDir, child };
 }
 
-async function stopServer(server: ServerProcess | undefined): Promise<void> {
-  const pid = server?.child.pid;
-  if (!server || pid === undefined || server.child.exitCode !== null) return;
-  const exited = new Promise<void>((ok) => server.child.once("exit", () => ok()));
+/** The server process, from the moment it is spawned: teardown must reach it even mid-start. */
+let serverChild: ChildProcess | undefined;
+
+async function stopServer(child: ChildProcess | undefined): Promise<void> {
+  const pid = child?.pid;
+  if (!child || pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
   try {
     process.kill(-pid, "SIGTERM");
   } catch {
@@ -201,6 +210,15 @@ async function main(): Promise<void> {
   const closers: Array<() => Promise<void>> = [];
   let server: ServerProcess | undefined;
   let failed: unknown;
+  // Ctrl-C: the server runs in its own process group, so it is stopped here, not by the terminal.
+  const interrupted = async () => {
+    console.error(`\ninterrupted at step ${current.n}: stopping everything`);
+    await stopServer(serverChild);
+    rmSync(work, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     console.log("The CPNS story, narrated (seed 5.x.1-5.x.4; ids as in spec/requirements.md)");
     server = await startServer(join(work, "server"));
@@ -565,7 +583,7 @@ async function main(): Promise<void> {
     failed = err;
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
-    await stopServer(server);
+    await stopServer(serverChild);
     rmSync(work, { recursive: true, force: true });
   }
 
