@@ -272,7 +272,7 @@ async function main(): Promise<void> {
     await step(
       1,
       "the operator creates CPNS Users alice (the owner of everything below) and bob (the target of step 8) through the admin API; each password travels sealed to the server's pinned admin key",
-      "seed 5.x.1; SEED-5.x.1-1, ADMIN-TRANSPORT",
+      "seed 5.x.1; SEED-5.x.1-1, ADMIN-SEALED-SECRET, ADMIN-KEY-PIN",
       async () => {
         const lines: string[] = [];
         for (const user of [ALICE, BOB]) {
@@ -382,7 +382,7 @@ async function main(): Promise<void> {
     await step(
       3,
       "gw-1 deposits a one-time key for pne-1 and one for gw-2 (PN GW to PN GW); each peer fetches its OTK, sealed under its own EUKey",
-      "seed 5.x.2; SEED-5.x.2-3, SEED-5.x.2-4, SEED-5.x.2-5, OTK-TLS-PIN",
+      "seed 5.x.2; SEED-5.x.2-3, SEED-5.x.2-4, SEED-5.x.2-5, OTK-DEPOSIT, OTK-DELIVERY, OTK-TLS-PIN",
       async () => {
         const a = await gateway1.offer("pne-1");
         const b = await gateway1.offer("gw-2");
@@ -540,7 +540,7 @@ async function main(): Promise<void> {
     await step(
       8,
       "attacks refused: a replayed request, a wrong password until the budget runs out, an OTK delivered twice, a relay that rewrites an answer",
-      "seed 5.x.1-5.x.2; DIGEST-REPLAY, LIMIT-RESERVE, SEED-5.x.2-5, GATEWAY-RELAY-E2E",
+      "seed 5.x.1-5.x.2; DIGEST-REPLAY, LIMIT-PAIR, OTK-DELIVERY, GATEWAY-RELAY-E2E",
       async () => {
         check(captured !== undefined, "a whoami of pne-1 was captured");
         const replay = await drawn("PNE", tls)(captured as Request);

@@ -50,8 +50,15 @@ describe("[DEMO-STORY] npm run demo", () => {
     for (let n = 1; n <= STEPS; n++) {
       expect(run.stdout).toMatch(new RegExp(`^Step ${n}\\. \\S`, "m"));
     }
-    // Each step names its seed section and requirement ids.
-    expect(run.stdout.match(/^ {3}\[seed 5\.x\.\d[^\]]*[A-Z]+-[A-Z0-9.-]+/gm)).toHaveLength(STEPS);
+    // Each step names its seed section and requirement ids, and every id it names exists.
+    const where = run.stdout.match(/^ {3}\[seed 5\.x\.\d[^\]]*\]/gm) ?? [];
+    expect(where).toHaveLength(STEPS);
+    const known = readFileSync(join(REPO_ROOT, "spec", "requirements.md"), "utf8");
+    for (const line of where) {
+      const ids = line.match(/[A-Z][A-Z0-9]*(?:-[A-Z0-9.x]+)+/g) ?? [];
+      expect(ids.length, line).toBeGreaterThan(0);
+      for (const id of ids) expect(known, `${id} in spec/requirements.md`).toContain(`[${id}]`);
+    }
     // Machine states as they changed: the server's entity machine and the devices'.
     expect(run.stdout).toContain("server revoked v1");
     expect(run.stdout).toContain("device authenticated v2, server active v2");
