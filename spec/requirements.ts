@@ -1367,6 +1367,25 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #13 item 4", refines: ["SEED-5.x.2-4", "CLI-FLOWS"] },
   ),
+  // --- demo ---
+  add(
+    "DEMO-STORY",
+    FIRST_RUN,
+    "`npm run demo` runs the whole CPNS story on loopback against a real CPNS Server process (HTTPS, trusted by its pin) and two PN GWs, driven by the project's own agents: a user, three enrollments with rspauth, OTKs to a PNE and to a PN GW, mutual peer authentication, secure sessions in each mode, the relay end to end, a rotation and a revocation that cut access, and attacks refused (replay, password guessing to 429, an OTK delivered twice, a relay rewriting an answer); each step is narrated with its seed section, requirement ids and the machine states that changed, everything is torn down, and it exits 1 naming the step if anything did not happen as narrated.",
+    IMPLEMENTED,
+    {
+      source: "issue #13 (the narrated demo)",
+      refines: ["SEED-5.x.1-1", "SEED-5.x.2-6", "SEED-5.x.3-2", "SEED-5.x.4-1"],
+    },
+  ),
+  add(
+    "DEMO-DIAGRAM",
+    FIRST_RUN,
+    "The demo ends by writing a Mermaid sequence diagram of what happened (participants User, PNE, the two PN GWs and the CPNS Server; one arrow per real request with its status, one note per step) to ./demo-story.mmd or the file given with --out, also when a step failed.",
+    IMPLEMENTED,
+    { source: "issue #13 (the narrated demo)", refines: ["DEMO-STORY"] },
+  ),
+  // --- end: demo ---
 ];
 
 /** Issue #11 (Deno, Workers, a Node fleet): one block per area, so parallel work merges cleanly. */
