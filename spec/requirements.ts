@@ -1629,6 +1629,22 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     { source: "issue #12 (The clients people have)" },
   ),
   // --- end: digest-clients ---
+  // --- digest-speed ---
+  add(
+    "DIGEST-SPEED-TABLE",
+    LIBRARY,
+    "npm run bench measures in one run, with interleaved rounds (server pinned to core 0 and wrk to core 1 where there are two cores, 64 connections), the open app, a no-op middleware ceiling, digestAuth() and Hono's basicAuth() (req/s), and prints the three target ratios (digestAuth >= 0.85 x the no-op ceiling, >= 0.72 x the open app, >= 2 x basicAuth()) with PASS or MISS beside each, then the same table after --challenges unanswered challenges (default 1,000,000) with the heap after GC; a column that measured nothing is a MISS.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed)", refines: ["DIGEST-PERF-RATIO"] },
+  ),
+  add(
+    "DIGEST-SPEED-STORY",
+    LIBRARY,
+    "npm run bench:story times the whole CPNS story on loopback with the project's agents over real HTTP (a new PNE enrolls, authenticates with rspauth verified, a PN GW deposits an OTK for it, the PNE fetches it, PNE and PN GW authenticate each other with Digest over it, the first protected message and its answer) over --runs N (default 1,000), the one-time steps (user creation, the PN GW's enrollment and listener) outside the timing, and prints p50 and p99 per step and for the whole with PASS or MISS against p50 < 20 ms.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed)", refines: ["DIGEST-PERF-RATIO"] },
+  ),
+  // --- end: digest-speed ---
 ];
 
 export const REQUIREMENTS: readonly Requirement[] = [
