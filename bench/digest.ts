@@ -14,7 +14,7 @@
  * exercised for real. Columns are interleaved round by round so drift on a
  * shared machine hits every side alike; the table uses the medians.
  *
- * Flags: --challenges N, --seconds S (per column per round, default 4),
+ * Flags: --challenges N, --seconds S (per column per round, default 3),
  * --rounds R (default 3), --connections C (default 64).
  *
  * Implements: DIGEST-PERF-RATIO, DIGEST-SPEED-TABLE
@@ -33,7 +33,7 @@ import { runWrk, type WrkResult } from "./wrk.ts";
 const { values: flags } = parseArgs({
   options: {
     challenges: { type: "string", default: "1000000" },
-    seconds: { type: "string", default: "4" },
+    seconds: { type: "string", default: "3" },
     rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "64" },
   },

@@ -1644,6 +1644,13 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #12 (Speed)", refines: ["DIGEST-PERF-RATIO"] },
   ),
+  add(
+    "DIGEST-SPEED-HMAC",
+    LIBRARY,
+    "The Node hash backend computes the Digest nonce's HMAC-SHA-256 as two one-shot SHA-256 over padded keys cached per key object (RFC 2104), equal to OpenSSL's HMAC for every key length, below, at and above the 64-byte block, and for a key used again; npm run bench:verify prints its cost next to the other hashes a verification must compute.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed)", refines: ["CRYPTO-PROVIDERS"] },
+  ),
   // --- end: digest-speed ---
 ];
 
