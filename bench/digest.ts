@@ -1,72 +1,128 @@
 /**
- * `npm run bench`: requests/s of a Digest-protected GET /hello against the same
- * Hono app without authentication, in one run on one machine, and their ratio
- * (target >= 0.85). Then 1,000,000 challenges are issued and never answered,
- * and the ratio and the server's heap are measured again (target: ratio within
- * 5 %, heap not growing with the challenges).
+ * `npm run bench` (issue #12, Speed): requests/s of the same tiny Hono app
+ * open, behind a no-op middleware (the structural ceiling), behind
+ * digestAuth() and behind Hono's basicAuth(), in one run on one machine, with
+ * the three target ratios and PASS/MISS beside each (bench/table.ts). Then
+ * `--challenges N` (default 1,000,000) challenges are issued and never
+ * answered, and the table is measured again with the server's heap after a
+ * full GC (target: digest/open ratio within 5 %, heap not growing).
  *
- * Load comes from wrk (Debian package `wrk`) in a second process over loopback
- * keep-alive connections. Each authenticated request carries a precomputed,
- * distinct nonce-count, so the replay ledger is exercised for real. Phases are
- * interleaved (open, auth, open, auth, ...) so drift on this shared machine hits
- * both sides alike; the ratio uses the median of each side.
+ * Where the machine has two cores or more and `taskset` exists, the server is
+ * pinned to core 0 and wrk (Debian package `wrk`) to core 1. 64 keep-alive
+ * connections over loopback (`--connections`). Each authenticated request
+ * carries a precomputed, distinct nonce-count, so the replay ledger is
+ * exercised for real. Columns are interleaved round by round so drift on a
+ * shared machine hits every side alike; the table uses the medians.
  *
- * Implements: DIGEST-PERF-RATIO
+ * Flags: --challenges N, --seconds S (per column per round, default 3),
+ * --rounds R (default 3), --connections C (default 64).
+ *
+ * Implements: DIGEST-PERF-RATIO, DIGEST-SPEED-TABLE
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
 import { ALGORITHMS, computeHa1, computeHa2, computeResponse } from "../src/digest/index.ts";
 import { parseChallenges } from "../src/digest/params.ts";
+import { type Columns, flatness, formatTable } from "./table.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CHALLENGES = Number(process.env.BENCH_CHALLENGES ?? 1_000_000);
-const HEADERS_PER_RUN = Number(process.env.BENCH_HEADERS ?? 400_000);
+const { values: flags } = parseArgs({
+  options: {
+    challenges: { type: "string", default: "1000000" },
+    seconds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "64" },
+  },
+});
+const DURATION_S = Number(flags.seconds);
+const CONNECTIONS = Number(flags.connections);
+const ROUNDS = Number(flags.rounds);
+const CHALLENGES = Number(flags.challenges);
 
 if (spawnSync("wrk", ["--version"]).error) {
   console.error("wrk is not installed: apt-get install -y wrk");
   process.exit(2);
 }
+const pin = cpus().length >= 2 && !spawnSync("taskset", ["-c", "0", "true"]).error;
+const pinned = (core: number, command: string, args: string[]): [string, string[]] =>
+  pin ? ["taskset", ["-c", String(core), command, ...args]] : [command, args];
 
 const work = mkdtempSync(join(tmpdir(), "cpns-bench-"));
-const server = spawn(process.execPath, ["--expose-gc", "--import", "tsx", "bench/server.ts"], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
-const ports = await new Promise<{ open: number; authed: number; ceiling: number }>((resolve) => {
-  createInterface({ input: server.stdout }).once("line", (line) => resolve(JSON.parse(line)));
-});
+const [serverCommand, serverArgs] = pinned(0, process.execPath, [
+  "--expose-gc",
+  "--import",
+  "tsx",
+  "bench/server.ts",
+]);
+const server = spawn(serverCommand, serverArgs, { stdio: ["ignore", "pipe", "inherit"] });
+const ports = await new Promise<{ open: number; authed: number; ceiling: number; basic: number }>(
+  (resolve) => {
+    createInterface({ input: server.stdout }).once("line", (line) => resolve(JSON.parse(line)));
+  },
+);
 const openUrl = `http://127.0.0.1:${ports.open}`;
 const authedUrl = `http://127.0.0.1:${ports.authed}`;
 const ceilingUrl = `http://127.0.0.1:${ports.ceiling}`;
+const basicUrl = `http://127.0.0.1:${ports.basic}`;
+const basicHeader = `Authorization: Basic ${btoa("bench:bench-password")}`;
 
-function wrk(url: string, seconds: number, script?: string, scriptArg?: string): WrkResult {
-  const args = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency"];
-  if (script) args.push("-s", script);
+function wrk(
+  url: string,
+  seconds: number,
+  options: { script?: string; scriptArg?: string; header?: string } = {},
+): WrkResult {
+  const args = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`];
+  if (options.header) args.push("-H", options.header);
+  if (options.script) args.push("-s", options.script);
   args.push(url);
-  if (scriptArg) args.push("--", scriptArg);
-  return runWrk("wrk", args);
+  if (options.scriptArg) args.push("--", options.scriptArg);
+  const [command, full] = pinned(1, "wrk", args);
+  return runWrk(command, full);
 }
 
-/** Asks for a fresh challenge and writes `count` valid Authorization headers for it. */
+let headersPerRound = 100_000;
+/**
+ * Writes `count` valid Authorization headers, spread over NONCES fresh
+ * challenges in turn (request i answers nonce i mod NONCES with the next nc of
+ * that nonce). With 64 connections in flight, one nonce's nc values would
+ * arrive up to 64 apart, beyond the ledger's 32-wide window (a real client
+ * keeps one nonce per connection); with 8 nonces they arrive at most ~8 apart.
+ */
+const NONCES = 8;
+
+/** fetch, once more if the pooled keep-alive socket was closed by the server's idle timeout meanwhile. */
+async function fetchRetrying(url: string): Promise<{ headers: Headers; body: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(url);
+      return { headers: res.headers, body: await res.text() };
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
 async function prepareHeaders(count: number): Promise<string> {
-  const res = await fetch(`${authedUrl}/hello`);
-  await res.arrayBuffer();
-  const challenge = parseChallenges(res.headers.get("www-authenticate") ?? "")[0];
-  const nonce = challenge?.params.get("nonce");
-  const opaque = challenge?.params.get("opaque");
-  if (!nonce || !opaque) throw new Error("no challenge from the bench server");
   const algorithm = ALGORITHMS["SHA-256"];
   const ha1 = computeHa1(algorithm, "bench", "bench", "bench-password");
   const ha2 = computeHa2(algorithm, "GET", "/hello");
   const cnonce = "0a4f113b0a4f113b";
+  const challenges: { nonce: string; opaque: string }[] = [];
+  for (let k = 0; k < NONCES; k++) {
+    const res = await fetchRetrying(`${authedUrl}/hello`);
+    const challenge = parseChallenges(res.headers.get("www-authenticate") ?? "")[0];
+    const nonce = challenge?.params.get("nonce");
+    const opaque = challenge?.params.get("opaque");
+    if (!nonce || !opaque) throw new Error("no challenge from the bench server");
+    challenges.push({ nonce, opaque });
+  }
   const lines: string[] = [];
-  for (let i = 1; i <= count; i++) {
-    const nc = i.toString(16).padStart(8, "0");
+  for (let i = 0; i < count; i++) {
+    const { nonce, opaque } = challenges[i % NONCES] as { nonce: string; opaque: string };
+    const nc = (Math.floor(i / NONCES) + 1).toString(16).padStart(8, "0");
     const response = computeResponse(algorithm, { ha1, nonce, nc, cnonce, qop: "auth", ha2 });
     lines.push(
       `Digest username="bench", realm="bench", uri="/hello", algorithm=SHA-256, nonce="${nonce}", nc=${nc}, cnonce="${cnonce}", qop=auth, response="${response}", opaque="${opaque}"`,
@@ -78,8 +134,8 @@ async function prepareHeaders(count: number): Promise<string> {
 }
 
 async function stats(): Promise<{ heapUsed: number; rss: number; ledgerEntries: number }> {
-  const res = await fetch(`${openUrl}/__stats`);
-  return (await res.json()) as { heapUsed: number; rss: number; ledgerEntries: number };
+  const res = await fetchRetrying(`${openUrl}/__stats`);
+  return JSON.parse(res.body) as { heapUsed: number; rss: number; ledgerEntries: number };
 }
 
 const median = (values: number[]) => {
@@ -89,42 +145,71 @@ const median = (values: number[]) => {
 
 let refused = 0;
 
-async function measure(
-  label: string,
-): Promise<{ open: number; auth: number; ceiling: number; ratio: number }> {
+async function measure(label: string): Promise<Columns> {
   const open: number[] = [];
-  const auth: number[] = [];
-  const ceiling: number[] = [];
+  const noop: number[] = [];
+  const digest: number[] = [];
+  const basic: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    open.push(wrk(`${openUrl}/hello`, DURATION_S).requestsPerSecond);
-    const file = await prepareHeaders(HEADERS_PER_RUN);
-    const result = wrk(`${authedUrl}/hello`, DURATION_S, "bench/auth.lua", file);
-    // wrk re-sends the first request of a few connections at start-up; the
-    // ledger rightly refuses those duplicates. Anything beyond a handful means
-    // the run went wrong (out of headers, or a real failure).
-    if (result.non2xx > Math.max(32, result.requests / 1000)) {
-      throw new Error(`${result.non2xx} authenticated requests failed: raise BENCH_HEADERS`);
-    }
-    refused += result.non2xx;
-    auth.push(result.requestsPerSecond);
-    ceiling.push(wrk(`${ceilingUrl}/hello`, DURATION_S, "bench/auth.lua", file).requestsPerSecond);
+    const file = await prepareHeaders(headersPerRound);
+    // The order turns each round, so no column always runs first or last.
+    const steps = [
+      () => open.push(wrk(`${openUrl}/hello`, DURATION_S).requestsPerSecond),
+      () =>
+        noop.push(
+          wrk(`${ceilingUrl}/hello`, DURATION_S, { script: "bench/auth.lua", scriptArg: file })
+            .requestsPerSecond,
+        ),
+      () => {
+        const result = wrk(`${authedUrl}/hello`, DURATION_S, {
+          script: "bench/auth.lua",
+          scriptArg: file,
+        });
+        // wrk re-sends the first request of a few connections at start-up; the
+        // ledger rightly refuses those duplicates. Anything beyond a handful means
+        // the run went wrong (out of headers, or a real failure).
+        if (result.non2xx > Math.max(2 * CONNECTIONS, result.requests / 1000)) {
+          throw new Error(`${result.non2xx} of ${result.requests} authenticated requests failed`);
+        }
+        refused += result.non2xx;
+        digest.push(result.requestsPerSecond);
+        // Enough headers for the next round with room to spare.
+        headersPerRound = Math.max(headersPerRound, Math.ceil(result.requests * 1.5));
+      },
+      () =>
+        basic.push(wrk(`${basicUrl}/hello`, DURATION_S, { header: basicHeader }).requestsPerSecond),
+    ];
+    for (let i = 0; i < steps.length; i++) (steps[(i + round) % steps.length] as () => void)();
+    rmSync(file);
   }
-  const ratio = median(auth) / median(open);
   const show = (values: number[]) => values.map(Math.round).join("/");
   console.log(
-    `${label}: open ${show(open)} req/s, digest ${show(auth)} req/s, ratio of medians ${ratio.toFixed(3)}; ` +
-      `no-op middleware (ceiling) ${show(ceiling)} req/s, ratio ${(median(ceiling) / median(open)).toFixed(3)}`,
+    `${label} rounds (req/s): open ${show(open)}, no-op ${show(noop)}, digestAuth ${show(digest)}, basicAuth ${show(basic)}`,
   );
-  return { open: median(open), auth: median(auth), ceiling: median(ceiling), ratio };
+  const columns = {
+    open: median(open),
+    noop: median(noop),
+    digest: median(digest),
+    basic: median(basic),
+  };
+  for (const line of formatTable(label, columns)) console.log(line);
+  return columns;
 }
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
 
 try {
   console.log(
-    `machine: ${cpus().length} x ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s x ${ROUNDS} rounds`,
+    `${new Date().toISOString()} machine: ${cpus().length} x ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; ` +
+      `server ${pin ? "on core 0, wrk on core 1 (taskset)" : "and wrk unpinned"}; wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s, ${ROUNDS} interleaved rounds`,
   );
-  // Warm both paths up so the JIT has settled before anything is counted.
-  wrk(`${openUrl}/hello`, 3);
-  wrk(`${authedUrl}/hello`, 3, "bench/auth.lua", await prepareHeaders(100_000));
+  // Warm every path up so the JIT has settled before anything is counted.
+  wrk(`${openUrl}/hello`, 2);
+  wrk(`${authedUrl}/hello`, 2, {
+    script: "bench/auth.lua",
+    scriptArg: await prepareHeaders(50_000),
+  });
+  wrk(`${basicUrl}/hello`, 2, { header: basicHeader });
 
   const before = await measure("fresh server");
   const heapBefore = await stats();
@@ -132,24 +217,24 @@ try {
   let issued = 0;
   const started = Date.now();
   while (issued < CHALLENGES) {
-    const result = wrk(`${authedUrl}/hello`, 15);
+    // Without a script wrk sends no Authorization: every answer is a fresh 401 challenge.
+    const result = wrk(`${authedUrl}/hello`, 10);
     issued += result.requests;
   }
   const seconds = (Date.now() - started) / 1000;
   const heapAfter = await stats();
   console.log(
-    `issued ${issued} unanswered challenges in ${seconds.toFixed(0)} s; heap ${(heapBefore.heapUsed / 2 ** 20).toFixed(1)} -> ${(heapAfter.heapUsed / 2 ** 20).toFixed(1)} MiB, rss ${(heapBefore.rss / 2 ** 20).toFixed(0)} -> ${(heapAfter.rss / 2 ** 20).toFixed(0)} MiB, ledger entries ${heapBefore.ledgerEntries} -> ${heapAfter.ledgerEntries}`,
+    `\nissued ${issued.toLocaleString("en-US")} unanswered challenges in ${seconds.toFixed(0)} s; heap after GC ${mib(heapBefore.heapUsed)} -> ${mib(heapAfter.heapUsed)} MiB, ` +
+      `rss ${mib(heapBefore.rss)} -> ${mib(heapAfter.rss)} MiB, replay ledger entries ${heapBefore.ledgerEntries} -> ${heapAfter.ledgerEntries}\n`,
   );
 
-  const after = await measure(`after ${issued} challenges`);
-  const drift = after.ratio / before.ratio - 1;
+  const after = await measure(`after ${issued.toLocaleString("en-US")} challenges`);
+  const flat = flatness(before, after, heapBefore.heapUsed, heapAfter.heapUsed);
   console.log(
-    `\nratio ${before.ratio.toFixed(3)} (target >= 0.85) -> ${after.ratio.toFixed(3)} after the challenges (${(drift * 100).toFixed(1)} %, target within 5 %)`,
+    `\ndigest/open ratio drift ${(flat.drift * 100).toFixed(1)} % (target within 5 %), heap growth ${mib(flat.heapGrowth)} MiB (target: not growing) ${flat.pass ? "PASS" : "MISS"}`,
   );
   console.log(`duplicate requests refused by the replay ledger during the runs: ${refused}`);
-  console.log(
-    `heap growth over ${issued} challenges: ${((heapAfter.heapUsed - heapBefore.heapUsed) / 2 ** 20).toFixed(2)} MiB`,
-  );
 } finally {
   server.kill();
+  rmSync(work, { recursive: true, force: true });
 }

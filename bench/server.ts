@@ -2,17 +2,19 @@
  * Benchmark server (issue: Digest engine performance). One Node process serves
  * the same tiny Hono app twice: on one port behind digestAuth() (SHA-256 only,
  * qop=auth, ledger and uri check on, as in production), on the other without
- * authentication, so both are measured under identical conditions. It prints
+ * authentication, so both are measured under identical conditions; the same app behind
+ * a no-op middleware and behind Hono's basicAuth() are the other columns. It prints
  * one JSON line with the ports, then serves until killed.
  *
  * GET /__stats on the open port runs a full GC (node --expose-gc) and reports
  * heap and ledger figures, so the driver can show that unanswered challenges
  * leave no trace in memory.
  *
- * Implements: DIGEST-PERF-RATIO
+ * Implements: DIGEST-PERF-RATIO, DIGEST-SPEED-TABLE
  */
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
+import { basicAuth } from "hono/basic-auth";
 import { installHashBackend } from "../src/crypto/hash.ts";
 import { ALGORITHMS, computeHa1, digestAuth, MemoryReplayLedger } from "../src/digest/index.ts";
 import { nodeHashes } from "../src/runtime/node-hashes.ts";
@@ -63,7 +65,13 @@ ceiling.use("/hello", async (c, next) => {
 });
 ceiling.route("/", helloApp());
 
-const apps = { open, authed, ceiling };
+// Hono's own basicAuth(), the column the issue compares against: it hashes the
+// presented and the expected credentials with async WebCrypto on each request.
+const basic = new Hono();
+basic.use("/hello", basicAuth({ username: "bench", password: "bench-password" }));
+basic.route("/", helloApp());
+
+const apps = { open, authed, ceiling, basic };
 const ports: Record<string, number> = {};
 for (const [name, app] of Object.entries(apps)) {
   serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
