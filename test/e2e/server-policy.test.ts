@@ -103,6 +103,8 @@ async function requestFor(route: RouteId): Promise<{ path: string; init: Request
   const policy = POLICY[route];
   const n = ++counter;
   let path: string = policy.path;
+  // The reviewer page's per-machine export names a machine, not an entity.
+  path = path.replace(":machineId", "entity");
   for (const param of path.match(/:[A-Za-z]+/g) ?? []) {
     const entityId = `walk-target-${n}`;
     await server.agent().enroll({ ...ALICE, entityId, type: "PNE" });
