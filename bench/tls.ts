@@ -105,7 +105,7 @@ async function prepareHeaders(count: number): Promise<string> {
 
 function wrk(url: string, seconds: number, file: string): WrkResult {
   const args = ["-c", LOAD_CORE, "wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`];
-  args.push("-s", "bench/whoami.lua", `${url}/cpns/v1/whoami`, "--", file);
+  args.push("-s", "bench/auth.lua", `${url}/cpns/v1/whoami`, "--", file);
   return runWrk("taskset", args);
 }
 

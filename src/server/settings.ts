@@ -1,7 +1,7 @@
 /**
  * One reading of the CPNS Server's settings for every runtime (issue #11):
- * Node's process.env, Deno.env.toObject() and a Worker's env bindings are all
- * handed here as a plain string map, so the same variable means the same
+ * each runtime entry (src/runtime/) hands its environment or bindings here as
+ * a plain string map, so the same variable means the same
  * thing everywhere. Secrets are returned as given or left undefined: the Node
  * entry generates missing ones into its data folder
  * (src/runtime/node-config.ts); a fleet, Deno Deploy or a Worker must be given

@@ -88,11 +88,11 @@ export class MemoryBudgetStore implements BudgetStore {
   }
 
   async take(claims: readonly BudgetClaim[], now: number): Promise<number> {
-    return this.takeNow(claims, now);
+    return this.#takeNow(claims, now);
   }
 
   /** The whole check-and-charge in one synchronous step: nothing can slip in between. */
-  takeNow(claims: readonly BudgetClaim[], now: number): number {
+  #takeNow(claims: readonly BudgetClaim[], now: number): number {
     let waitMs = 0;
     for (const claim of claims) {
       const budget = this.#live(claim, now);
