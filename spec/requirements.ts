@@ -1267,7 +1267,7 @@ const SECURE_SESSIONS: Requirement[] = [
   add(
     "CHMODEL-ONE-GATE",
     CHANNEL,
-    "Every machine of machines/ is stepped by the code it gates through one gate (src/model/bridge.ts: restore, can, transition, persist), the device agent included; a persisted state the machine does not have is refused as ERR_STORE_CORRUPT before anything is sent or written.",
+    "Every machine of machines/ is stepped by the code it gates through one gate (src/machine-gate/bridge.ts: restore, can, transition, persist), the device agent included; a persisted state the machine does not have is refused as ERR_STORE_CORRUPT before anything is sent or written.",
     IMPLEMENTED,
     { source: "issue #10 (Machines)", refines: ["AGENT-LIFECYCLE"] },
   ),

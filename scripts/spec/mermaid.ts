@@ -7,7 +7,7 @@
  * Implements: SPEC-DIAGRAMS
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xstate";
-import { actionName, guardName } from "../../src/model/describe.ts";
+import { actionName, guardName } from "../../src/reviewer-page/describe.ts";
 import { childStates, eventLabel, stateNodes, transitionsOf } from "./model.ts";
 
 /** Words the stateDiagram lexer (case-insensitive) takes for keywords: never used as a state id. */
@@ -29,7 +29,7 @@ const quoted = (text: string) => text.replace(/\s+/g, " ").replace(/"/g, "'");
 /** A multi-line note ends at the first `end note` (any case). */
 const noteText = (text: string) => text.replace(/end(\s+)note/gi, "end-note");
 
-/** Guard and action names: one definition, in src/model (the reviewer page uses the same). */
+/** Guard and action names: one definition, in src/reviewer-page (the reviewer page uses the same). */
 export const guardLabel = guardName;
 export const actionLabel = actionName;
 

@@ -7,7 +7,12 @@ import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AnyStateMachine, AnyStateNode } from "xstate";
-import { childStates, eventName, requirementsOf, transitionsOf } from "../../src/model/describe.ts";
+import {
+  childStates,
+  eventName,
+  requirementsOf,
+  transitionsOf,
+} from "../../src/reviewer-page/describe.ts";
 
 export interface LoadedMachine {
   machine: AnyStateMachine;
@@ -63,7 +68,7 @@ export function stateNodes(node: AnyStateNode): AnyStateNode[] {
   return [node, ...childStates(node).flatMap(stateNodes)];
 }
 
-/** Readable event name (`after 1000`, `always`, `onDone`, `done: id`, ...): one definition, in src/model. */
+/** Readable event name (`after 1000`, `always`, `onDone`, `done: id`, ...): one definition, in src/reviewer-page. */
 export const eventLabel = eventName;
 
 /** `entity.active`, or `entity` for the root: a state's path from the machine. */

@@ -5,7 +5,7 @@
  * REQUIRING the server's rspauth (our resolution of the server-authentication
  * FFS). Every step is gated by the agent machine (machines/agent.ts), whose
  * snapshot is kept with the key in the device's key store, through the same
- * gate as the server's machines (src/model/bridge.ts, issue #10 "Machines").
+ * gate as the server's machines (src/machine-gate/bridge.ts, issue #10 "Machines").
  *
  * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH
  * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS
@@ -26,7 +26,7 @@ import {
   STRONG_ALGORITHMS,
 } from "../digest/index.ts";
 import { CpnsError, errorCodeOf } from "../errors.ts";
-import { machineBridge } from "../model/bridge.ts";
+import { machineBridge } from "../machine-gate/bridge.ts";
 import { openEukey } from "../protocol/key-transport.ts";
 import type { EnrollResponse } from "../protocol/schemas.ts";
 import { agentDigestFetch } from "./digest-fetch.ts";
@@ -66,7 +66,7 @@ export class AgentError extends Error {
 
 type AgentSnapshot = SnapshotFrom<typeof agentMachine>;
 
-/** The one gate (src/model/bridge.ts): a stored state the machine does not have is ERR_STORE_CORRUPT. */
+/** The one gate (src/machine-gate/bridge.ts): a stored state the machine does not have is ERR_STORE_CORRUPT. */
 const gate = machineBridge(agentMachine);
 
 function restore(record: DeviceRecord | undefined, entityId: string): AgentSnapshot {

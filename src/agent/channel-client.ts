@@ -8,7 +8,7 @@
  * route, a header or a body.
  *
  * The lifecycle is the secureChannelClient machine's (machines/secure-channel.ts),
- * through the one gate (src/model/bridge.ts): while the opening exchange is under
+ * through the one gate (src/machine-gate/bridge.ts): while the opening exchange is under
  * way the channel is `establishing` here, and a failed opening is that machine's
  * SERVER_UNPROVEN or REFUSED; once the server proved itself, the endpoint
  * (src/channel/endpoint.ts) takes the channel from AUTHENTICATED on.
@@ -22,7 +22,7 @@ import { fromBase64url } from "../crypto/bytes.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
 import { digestExchangeOf, type FetchLike } from "../digest/index.ts";
 import { CpnsError, errorCodeOf } from "../errors.ts";
-import { machineBridge } from "../model/bridge.ts";
+import { machineBridge } from "../machine-gate/bridge.ts";
 import { AgentError, type EntityAgent, problemOf } from "./agent.ts";
 import type { DeviceKeyStore } from "./keystore.ts";
 import { openingAnswer, RecordChannel } from "./record-channel.ts";

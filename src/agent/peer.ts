@@ -21,7 +21,7 @@ import { toBase64url } from "../crypto/bytes.ts";
 import type { CryptoProvider } from "../crypto/provider.ts";
 import { digestExchangeOf, type FetchLike, STRONG_ALGORITHMS } from "../digest/index.ts";
 import { CpnsError, errorCodeOf } from "../errors.ts";
-import { machineBridge } from "../model/bridge.ts";
+import { machineBridge } from "../machine-gate/bridge.ts";
 import { peerSessionSecret } from "../protocol/otk-transport.ts";
 import { type PeerMessageResponse, peerSessionViewSchema } from "../protocol/schemas.ts";
 import { problemOf } from "./agent.ts";

@@ -31,7 +31,7 @@ import {
 } from "../../machines/secure-channel.ts";
 import { type CryptoProvider, defaultCrypto } from "../crypto/provider.ts";
 import { advanceWindow } from "../digest/index.ts";
-import { machineBridge } from "../model/bridge.ts";
+import { machineBridge } from "../machine-gate/bridge.ts";
 import {
   decodeRequest,
   decodeResponse,

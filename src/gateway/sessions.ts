@@ -14,7 +14,7 @@
  */
 import type { SnapshotFrom } from "xstate";
 import { type GatewaySessionEvent, gatewaySessionMachine } from "../../machines/gateway-session.ts";
-import { machineBridge } from "../model/bridge.ts";
+import { machineBridge } from "../machine-gate/bridge.ts";
 
 export type GatewaySessionSnapshot = SnapshotFrom<typeof gatewaySessionMachine>;
 

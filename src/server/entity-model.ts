@@ -1,13 +1,13 @@
 /**
  * The entity lifecycle machine (machines/entity.ts) as the server's handlers
- * use it, through the shared bridge (src/model/bridge.ts): rebuild a snapshot
+ * use it, through the shared bridge (src/machine-gate/bridge.ts): rebuild a snapshot
  * from a record, ask, step, persist. A refused event writes nothing.
  *
  * Implements: ENTITY-LIFECYCLE, SERVER-MODEL-GATE
  */
 import type { SnapshotFrom } from "xstate";
 import { type EntityEvent, entityMachine } from "../../machines/entity.ts";
-import { machineBridge } from "../model/bridge.ts";
+import { machineBridge } from "../machine-gate/bridge.ts";
 import type { EntityRecord, PersistedMachineState } from "../store/records.ts";
 
 export type EntitySnapshot = SnapshotFrom<typeof entityMachine>;

@@ -1,10 +1,10 @@
 /**
  * The reviewer page of issue #5, served by the running CPNS Server:
  *
- *   GET /model                                   the page (src/model/page.ts): every machine
+ *   GET /model                                   the page (src/reviewer-page/page.ts): every machine
  *                                                drawn, with guards, events and requirement ids
  *   GET /model/icon.svg                          its icon (so the browser asks for no /favicon.ico)
- *   GET /model/machines.json                     the same model as JSON (src/model/describe.ts)
+ *   GET /model/machines.json                     the same model as JSON (src/reviewer-page/describe.ts)
  *   GET /model/xstate/:machineId                 one machine as XState JSON, for Stately's tools
  *   GET /cpns/v1/admin/entities/:entityId/state  admin only: one entity's live machine state,
  *                                                rebuilt from its stored record as the handlers
@@ -20,9 +20,9 @@
 import type { Context } from "hono";
 import { entityMachine } from "../../machines/entity.ts";
 import { CpnsError } from "../errors.ts";
-import { describe, type ModelDescription } from "../model/describe.ts";
-import { ICON_SVG, type ModelPage, renderModelPage } from "../model/page.ts";
-import { xstateJsonOf } from "../model/xstate-export.ts";
+import { describe, type ModelDescription } from "../reviewer-page/describe.ts";
+import { ICON_SVG, type ModelPage, renderModelPage } from "../reviewer-page/page.ts";
+import { xstateJsonOf } from "../reviewer-page/xstate-export.ts";
 import type { ServerEnv, ServerParts } from "./context.ts";
 import { entitySnapshot } from "./entity-model.ts";
 
@@ -82,7 +82,7 @@ export function modelPageHandlers(parts: ServerParts) {
     });
   }
 
-  /** One machine as XState JSON (src/model/xstate-export.ts), for Stately's tools. */
+  /** One machine as XState JSON (src/reviewer-page/xstate-export.ts), for Stately's tools. */
   function xstate(c: Context<ServerEnv>): Response {
     const json = xstateJsonOf(c.req.param("machineId") ?? "");
     if (!json) throw new CpnsError("ERR_NOT_FOUND");

@@ -22,7 +22,7 @@ import type { Context } from "hono";
 import type { SnapshotFrom } from "xstate";
 import { type OtkEvent, otkMachine } from "../../machines/otk.ts";
 import { CpnsError } from "../errors.ts";
-import { machineBridge } from "../model/bridge.ts";
+import { machineBridge } from "../machine-gate/bridge.ts";
 import { readJson } from "../protocol/body.ts";
 import { OTK_TRANSPORT_ALG, openOtk, sealOtk } from "../protocol/otk-transport.ts";
 import {

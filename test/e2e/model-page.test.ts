@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { createDigestFetch } from "../../src/digest/index.ts";
-import { describe as describeModel } from "../../src/model/describe.ts";
+import { describe as describeModel } from "../../src/reviewer-page/describe.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import { createUserSealed } from "../admin-users.ts";

@@ -59,7 +59,7 @@ import {
 
 // PeerSession.open throws before it hands the session back, so the peer's
 // machine state after a refused opening is read from the transitions it made:
-// a pass-through recorder around xstate's `transition` (src/model/bridge.ts
+// a pass-through recorder around xstate's `transition` (src/machine-gate/bridge.ts
 // steps every machine with it), keeping those of the peerSession machine.
 const peerTransitions = vi.hoisted(() => [] as string[]);
 vi.mock("xstate", async (importOriginal) => {

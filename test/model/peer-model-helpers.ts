@@ -1,7 +1,7 @@
 /**
  * What the model tests of the two session machines share (gateway-session.model.test.ts: a real
  * PN GW; peer-session.model.test.ts: a real PeerSession): watching what the real system asks its
- * machine. Both run their machine through src/model/bridge.ts, whose `step` asks `can` (and so
+ * machine. Both run their machine through src/machine-gate/bridge.ts, whose `step` asks `can` (and so
  * the machine's getTransitionData) and then `transition` (which asks it again, with the same
  * snapshot and event): the watch hooks getTransitionData and logs each question once, as the
  * coverage names its transition, the refusing branch `(refused)` included.

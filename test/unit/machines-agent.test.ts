@@ -298,7 +298,7 @@ describe("[AGENT-LIFECYCLE][AGENT-REQUIRE-RSPAUTH] EntityAgent drives its machin
   });
 });
 
-describe("[CHMODEL-ONE-GATE] the agent passes through the one gate (src/model/bridge.ts)", () => {
+describe("[CHMODEL-ONE-GATE] the agent passes through the one gate (src/machine-gate/bridge.ts)", () => {
   it("[CHMODEL-ONE-GATE][AGENT-LIFECYCLE] a stored agent state the machine does not have is ERR_STORE_CORRUPT, before any request, and the record is left as it was", async () => {
     let requests = 0;
     const transport = await inProcessServer();
@@ -332,7 +332,7 @@ describe("[CHMODEL-ONE-GATE] the agent passes through the one gate (src/model/br
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) walk(path);
-        else if (path.endsWith(".ts") && !path.endsWith(join("model", "bridge.ts"))) {
+        else if (path.endsWith(".ts") && !path.endsWith(join("machine-gate", "bridge.ts"))) {
           const text = readFileSync(path, "utf8");
           // Value imports from xstate (type-only imports are fine).
           for (const m of text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+"xstate"/g)) {

@@ -11,7 +11,7 @@
 import { describe, expect, it } from "vitest";
 import { initialTransition, transition } from "xstate";
 import { type OtkContext, type OtkEvent, otkMachine } from "../../machines/otk.ts";
-import { machineBridge } from "../../src/model/bridge.ts";
+import { machineBridge } from "../../src/machine-gate/bridge.ts";
 
 type Snapshot = ReturnType<typeof otkMachine.resolveState>;
 

@@ -1,5 +1,5 @@
 /**
- * src/model/describe.ts (issue #5): the machines as JSON, read from their definitions. Checked
+ * src/reviewer-page/describe.ts (issue #5): the machines as JSON, read from their definitions. Checked
  * against the real machines (states, guards, actions, reenter, and requirement ids exactly as
  * the machine configs name them) and against a synthetic machine with every construct the walk
  * knows: nested and parallel states, delayed, eventless and targetless transitions, guard
@@ -21,8 +21,8 @@ import {
   describeMachine,
   describe as describeModel,
   type MachineDescription,
-} from "../../src/model/describe.ts";
-import { MACHINES } from "../../src/model/registry.ts";
+} from "../../src/reviewer-page/describe.ts";
+import { MACHINES } from "../../src/reviewer-page/registry.ts";
 
 const model = describeModel();
 const machine = (id: string) => model.machines.find((m) => m.id === id) as MachineDescription;

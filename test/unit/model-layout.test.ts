@@ -1,5 +1,5 @@
 /**
- * src/model/layout.ts (issue #5): states in columns by BFS depth from the initial state, each
+ * src/reviewer-page/layout.ts (issue #5): states in columns by BFS depth from the initial state, each
  * transition routed once (straight to the next column, loops on the box, arcs above for other
  * forward ones and below for backward ones), and the readability the page relies on for every
  * registered machine: no box overlaps another, no label overlaps another label or a box, no
@@ -14,13 +14,13 @@ import {
   type MachineDescription,
   type StateDescription,
   type TransitionDescription,
-} from "../../src/model/describe.ts";
+} from "../../src/reviewer-page/describe.ts";
 import {
   intersects,
   layoutMachine,
   type MachineLayout,
   type Rect,
-} from "../../src/model/layout.ts";
+} from "../../src/reviewer-page/layout.ts";
 
 const model = describeModel();
 const layouts = model.machines.map(layoutMachine);

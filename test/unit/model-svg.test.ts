@@ -1,5 +1,5 @@
 /**
- * src/model/svg.ts and src/model/page.ts (issue #5): the SVG of each machine carries the hooks
+ * src/reviewer-page/svg.ts and src/reviewer-page/page.ts (issue #5): the SVG of each machine carries the hooks
  * the page and its tests rely on (`data-state`, `data-transition` with a `<title>` naming the
  * requirement ids, a link to the transition's table row), escapes whatever the machine says,
  * and needs no inline style; the page's Content-Security-Policy hashes are those of its inline
@@ -8,9 +8,14 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { setup } from "xstate";
-import { describeMachine, describe as describeModel } from "../../src/model/describe.ts";
-import { ICON_PATH, ICON_SVG, renderModelPage } from "../../src/model/page.ts";
-import { domId, escapeXml, renderMachineSvg, transitionTitle } from "../../src/model/svg.ts";
+import { describeMachine, describe as describeModel } from "../../src/reviewer-page/describe.ts";
+import { ICON_PATH, ICON_SVG, renderModelPage } from "../../src/reviewer-page/page.ts";
+import {
+  domId,
+  escapeXml,
+  renderMachineSvg,
+  transitionTitle,
+} from "../../src/reviewer-page/svg.ts";
 
 const model = describeModel();
 

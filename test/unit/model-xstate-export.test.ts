@@ -8,9 +8,9 @@ import { createStorage } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
 import { describe, expect, it } from "vitest";
 import { createMachine } from "xstate";
-import { describeMachine } from "../../src/model/describe.ts";
-import { MACHINES } from "../../src/model/registry.ts";
-import { exportableMachineIds, xstateJsonOf } from "../../src/model/xstate-export.ts";
+import { describeMachine } from "../../src/reviewer-page/describe.ts";
+import { MACHINES } from "../../src/reviewer-page/registry.ts";
+import { exportableMachineIds, xstateJsonOf } from "../../src/reviewer-page/xstate-export.ts";
 import { createServerApp } from "../../src/server/app.ts";
 
 describe("[MODEL-XSTATE-EXPORT] machines as XState JSON", () => {

@@ -1,7 +1,7 @@
 /**
  * Issue #9, checks the suite could not see (Stryker survivors in machines/): the machines are
  * the model the traceability matrix and the model page are generated from (scripts/spec.ts,
- * src/model/describe.ts), so a transition whose `meta.requirements` lost an id, or a state
+ * src/reviewer-page/describe.ts), so a transition whose `meta.requirements` lost an id, or a state
  * whose description was emptied, silently drops a requirement from model coverage. Nothing
  * in the machine unit tests looked at them. Here: every state says what it is, every
  * requirement id a state or transition names exists in spec/requirements.ts, and every
@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { REQUIREMENTS } from "../../spec/requirements.ts";
-import { describe as describeModel } from "../../src/model/describe.ts";
+import { describe as describeModel } from "../../src/reviewer-page/describe.ts";
 
 const KNOWN = new Set(REQUIREMENTS.map((requirement) => requirement.id));
 const model = describeModel();
