@@ -1386,6 +1386,12 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     { source: "issue #13 (the narrated demo)", refines: ["DEMO-STORY"] },
   ),
   // --- end: demo ---
+  // --- openapi ---
+  // --- end: openapi ---
+  // --- layout ---
+  // --- end: layout ---
+  // --- playground ---
+  // --- end: playground ---
 ];
 
 /** Issue #11 (Deno, Workers, a Node fleet): one block per area, so parallel work merges cleanly. */
@@ -1678,6 +1684,8 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     { source: "issue #12 (Speed)", refines: ["CRYPTO-PROVIDERS"] },
   ),
   // --- end: digest-speed ---
+  // --- digest-parser ---
+  // --- end: digest-parser ---
 ];
 
 export const REQUIREMENTS: readonly Requirement[] = [

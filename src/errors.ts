@@ -114,6 +114,10 @@ export const ErrorCodes = {
   // --- end: conformance ---
   // --- gateway-shell ---
   // --- end: gateway-shell ---
+  // --- openapi ---
+  // --- end: openapi ---
+  // --- playground ---
+  // --- end: playground ---
   // PN GW (CPNS-1/6, CPNS-3) and the relay
   ERR_PEER_SESSION_REFUSED: {
     status: 403,
