@@ -51,6 +51,8 @@ beforeAll(async () => {
     server.asUser(OWNER.userId, OWNER.password, record)(path, init);
   await asUser("/cpns/v1/entities");
   await asUser("/cpns/v1/entities/doc-pne");
+  await enrollDevice(server, OWNER, "doc-pne-2", "PNE", record);
+  await asUser("/cpns/v1/entities/doc-pne-2", { method: "DELETE" });
   await record(
     new Request(`${server.url}/cpns/v1/admin/users`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -128,16 +130,24 @@ beforeAll(async () => {
     headers: { "content-type": "application/vnd.cpns.channel" },
     body: new Uint8Array(40),
   });
+  await raw("/cpns/v1/admin/entities/doc-pne/state", {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
   // Public routes of both apps.
   for (const path of [
     "/health",
     "/cpns/v1",
     "/.well-known/cpns-admin-key",
     "/model/machines.json",
+    "/model/xstate/entity",
+    "/model",
+    "/model/icon.svg",
+    "/openapi.json",
+    "/api",
   ]) {
     await raw(path);
   }
-  for (const path of ["/health", "/cpns-gw/v1"]) await gwRaw(path);
+  for (const path of ["/health", "/cpns-gw/v1", "/openapi.json", "/api"]) await gwRaw(path);
 
   serverDoc = (await (await fetch(`${server.url}/openapi.json`)).json()) as Json;
   gatewayDoc = (await (await fetch(`${gw.url}/openapi.json`)).json()) as Json;
@@ -184,7 +194,12 @@ describe("[OPENAPI-SCHEMAS][OPENAPI-PROBLEMS] real answers match the documents t
     );
     for (const route of [
       "users.create",
+      "users.list",
       "enrollments.create",
+      "entities.list",
+      "entities.get",
+      "entities.revoke",
+      "entities.state",
       "whoami",
       "otks.deposit",
       "otks.inbox",
@@ -195,6 +210,10 @@ describe("[OPENAPI-SCHEMAS][OPENAPI-PROBLEMS] real answers match the documents t
       "sessions.open",
       "sessions.message",
       "sessions.close",
+      "model.xstate",
+      "api.document",
+      "api.page",
+      "admin.key",
     ]) {
       expect(routes, route).toContain(route);
     }
@@ -219,6 +238,22 @@ describe("[OPENAPI-SCHEMAS][OPENAPI-PROBLEMS] real answers match the documents t
       expect(checkExchange(docFor(refusal), refusal), `${refusal.method} ${refusal.path}`).toEqual(
         [],
       );
+    }
+  });
+
+  it("[OPENAPI-DOC] served after the whole story, neither document holds a session, an OTK or a key from it", () => {
+    const secrets = new Set<string>();
+    for (const e of log) {
+      if (!e.contentType.startsWith("application/json")) continue;
+      const body = JSON.parse(e.body) as Json;
+      for (const field of ["sessionId", "otkId", "sealedKey", "sealedOtk", "x"]) {
+        if (typeof body[field] === "string") secrets.add(body[field] as string);
+      }
+    }
+    expect(secrets.size).toBeGreaterThan(4);
+    const texts = [JSON.stringify(serverDoc), JSON.stringify(gatewayDoc)];
+    for (const secret of secrets) {
+      for (const text of texts) expect(text.includes(secret), secret).toBe(false);
     }
   });
 
