@@ -11,6 +11,8 @@
  *
  * Implements: OPENAPI-DOC, OPENAPI-DIGEST, OPENAPI-PROBLEMS
  */
+// The PN GW's verifiers take the engine's default algorithms (src/gateway/guard.ts).
+import { DEFAULT_ALGORITHMS } from "../digest/index.ts";
 import type { ErrorCode } from "../errors.ts";
 import { GATEWAY_POLICY, type GatewayCaller, type GatewayRouteId } from "../gateway/policy.ts";
 import {
@@ -180,7 +182,7 @@ export function gatewayDocument(options: GatewayDocOptions): OpenApiDocument {
       }),
     );
   }
-  const realm = `realm "${options.realm}", algorithms SHA-256, SHA-512-256 and MD5 (each with -sess), no userhash; every answer to a verified request carries rspauth, which the peer must check.`;
+  const realm = `realm "${options.realm}", algorithms (one challenge each, in this order): ${DEFAULT_ALGORITHMS.join(", ")}; no userhash; every answer to a verified request carries rspauth, which the peer must check.`;
   return {
     openapi: "3.1.0",
     info: {

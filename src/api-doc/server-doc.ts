@@ -261,7 +261,7 @@ export interface ServerDocOptions {
 
 export function serverDocument(options: ServerDocOptions): OpenApiDocument {
   const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS)];
-  const offered = algorithms.flatMap((a) => [a, `${a}-sess`]).join(", ");
+  const offered = algorithms.join(", ");
   const lifetime = options.nonceLifetimeSeconds ?? 300;
   const paths: OpenApiDocument["paths"] = {};
   for (const [route, policy] of Object.entries(POLICY) as Array<
@@ -322,7 +322,7 @@ export function serverDocument(options: ServerDocOptions): OpenApiDocument {
           scheme: "digest",
           description: [
             `HTTP Digest, RFC 7616 (RFC 2617 clients accepted), realm "${options.realm}".`,
-            `Algorithms offered, one challenge each, strongest first, all sharing one nonce and opaque: ${offered}.`,
+            `Algorithms offered, one challenge each in this order, all sharing one nonce and opaque (no other is accepted): ${offered}.`,
             "qop: `auth` and `auth-int`; routes whose x-cpns-qop is `auth-int` accept only auth-int (the request body is hashed into the response).",
             "The server proves itself: every answer to a verified request carries Authentication-Info with rspauth (and nextnonce when the nonce nears its end); a client must check it.",
             "userhash=true is accepted; charset=UTF-8.",

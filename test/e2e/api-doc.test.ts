@@ -131,7 +131,7 @@ describe("[OPENAPI-DOC] the documents the apps serve", () => {
 });
 
 describe("[OPENAPI-DIGEST] Digest, described as the apps do it", () => {
-  it("[OPENAPI-DIGEST] the server's scheme: http/digest with its algorithms, qops, rspauth, userhash and nonce lifetime", () => {
+  it("[OPENAPI-DIGEST] the server's scheme: http/digest with its algorithms, qops, rspauth, userhash and nonce lifetime", async () => {
     const schemes = (serverDoc.components as Json).securitySchemes as Record<string, Json>;
     const digest = schemes.digest as Json;
     expect(digest.type).toBe("http");
@@ -140,7 +140,7 @@ describe("[OPENAPI-DIGEST] Digest, described as the apps do it", () => {
     for (const words of [
       REALM,
       "SHA-256",
-      "SHA-512-256-sess",
+      "SHA-512-256",
       "MD5",
       "auth-int",
       "rspauth",
@@ -151,6 +151,13 @@ describe("[OPENAPI-DIGEST] Digest, described as the apps do it", () => {
     ]) {
       expect(text).toContain(words);
     }
+    // The algorithms named are exactly those a real challenge offers, in its order.
+    const challenge = await fetch(`${server.url}/cpns/v1/whoami`);
+    const offered = [
+      ...(challenge.headers.get("www-authenticate") ?? "").matchAll(/algorithm=([\w-]+)/g),
+    ].map((m) => m[1]);
+    expect(offered.length).toBeGreaterThan(0);
+    expect(text).toContain(`: ${offered.join(", ")}.`);
     expect(schemes.adminBearer).toMatchObject({ type: "http", scheme: "bearer" });
     expect(String((serverDoc.info as Json).description)).toMatch(
       /Generic OpenAPI tools .* cannot run/,
@@ -184,13 +191,22 @@ describe("[OPENAPI-DIGEST] Digest, described as the apps do it", () => {
     expect(deposit?.["x-cpns-qop"]).toBe("auth-int");
   });
 
-  it("[OPENAPI-DIGEST] the PN GW's relay: proxy Digest in Proxy-Authorization, the PNE's Authorization untouched", () => {
+  it("[OPENAPI-DIGEST] the PN GW's relay: proxy Digest in Proxy-Authorization, the PNE's Authorization untouched", async () => {
     const schemes = (gatewayDoc.components as Json).securitySchemes as Record<string, Json>;
     for (const name of ["otkDigest", "sessionDigest", "sessionProxyDigest"]) {
       expect(schemes[name]).toMatchObject({ type: "http", scheme: "digest" });
     }
     expect(String(schemes.sessionProxyDigest?.description)).toMatch(/Proxy-Authorization/);
     expect(String(schemes.sessionProxyDigest?.description)).toMatch(/untouched/);
+    const challenge = await fetch(`${gw.url}/cpns-gw/v1/sessions`, { method: "POST" });
+    expect(challenge.status).toBe(401);
+    const offered = [
+      ...(challenge.headers.get("www-authenticate") ?? "").matchAll(/algorithm=([\w-]+)/g),
+    ].map((m) => m[1]);
+    expect(offered.length).toBeGreaterThan(0);
+    expect(String(schemes.otkDigest?.description)).toContain(
+      `in this order): ${offered.join(", ")};`,
+    );
     const relay = operations(gatewayDoc).filter(([, , op]) => op.operationId.startsWith("relay"));
     expect(relay.length).toBe(3);
     for (const [, , op] of relay) {
