@@ -95,6 +95,20 @@ beforeAll(async () => {
 
   // A peer channel with the PN GW, and the session's close.
   const peerChannel = await session.openChannel();
+  const messagesPath = `/cpns-gw/v1/sessions/${session.sessionId}/messages`;
+  const echoed = await peerChannel.fetch(messagesPath, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ message: "inside the peer channel" }),
+  });
+  inner.push({
+    origin: gw.url,
+    method: "POST",
+    path: messagesPath,
+    status: echoed.status,
+    contentType: echoed.headers.get("content-type") ?? "",
+    body: await echoed.text(),
+  });
   await peerChannel.close();
   await session.close();
 
@@ -223,6 +237,10 @@ describe("[OPENAPI-SCHEMAS][OPENAPI-PROBLEMS] real answers match the documents t
   });
 
   it("[OPENAPI-SCHEMAS][OPENAPI-PROBLEMS] every recorded answer has a documented status, media type and body", () => {
+    expect(inner.map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
+      "GET /cpns/v1/whoami 200",
+      expect.stringMatching(/^POST \/cpns-gw\/v1\/sessions\/[\w-]+\/messages 200$/),
+    ]);
     const problems = [...log, ...inner].flatMap((exchange) =>
       checkExchange(docFor(exchange), exchange),
     );
