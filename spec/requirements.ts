@@ -1387,6 +1387,47 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
   ),
   // --- end: demo ---
   // --- openapi ---
+  add(
+    "OPENAPI-DOC",
+    FIRST_RUN,
+    "The CPNS Server and the PN GW each serve GET /openapi.json, anonymously: a valid OpenAPI 3.1 document generated from the app's own policy table, listing every route of the table with its method and no path the app does not serve, with nothing secret in it (no admin token, no Digest secret, no key).",
+    IMPLEMENTED,
+    {
+      source: "issue #13 (The API document)",
+      refines: ["SERVER-API", "SERVER-AUTHZ-POLICY", "FLEET-SHELL-GW-POLICY"],
+    },
+  ),
+  add(
+    "OPENAPI-SCHEMAS",
+    FIRST_RUN,
+    "The document's request and answer schemas are generated (zod 4's toJSONSchema, JSON Schema 2020-12) from the same zod schemas the handlers read requests with and take their answers' types from (src/protocol/schemas.ts, src/protocol/responses.ts); every answer of the real story over HTTP (user creation, enrollment, whoami, OTK deposit, inbox, delivery and consumption, a peer session, a channel, the relay, and refusals) matches its documented status and schema, and a schema that disagrees with a real answer fails that check.",
+    IMPLEMENTED,
+    { source: "issue #13 (The API document)", refines: ["OPENAPI-DOC", "SERVER-BAD-INPUT"] },
+  ),
+  add(
+    "OPENAPI-PROBLEMS",
+    FIRST_RUN,
+    "Every operation documents its application/problem+json answers by status, each with the enum of the stable codes (src/errors.ts) the route can answer: the generic ones of its caller kind (Digest failures, admin token, forbidden, rate limit, store, body) and its own; a real refusal answers a documented status and code.",
+    IMPLEMENTED,
+    { source: "issue #13 (The API document)", refines: ["OPENAPI-DOC", "SERVER-API"] },
+  ),
+  add(
+    "OPENAPI-DIGEST",
+    FIRST_RUN,
+    "Digest is described as it is: security schemes of type http, scheme digest, whose descriptions give this server's profile (algorithms offered, qop auth and auth-int, rspauth in Authentication-Info, userhash, nonce lifetime, stale), per-operation x-cpns-allow and x-cpns-qop (x-cpns-caller on the PN GW) taken from the policy tables, the relay's session Digest in Proxy-Authorization beside the PNE's untouched Authorization, and a plain statement that generic OpenAPI tools cannot run these operations.",
+    IMPLEMENTED,
+    {
+      source: "issue #13 (The API document)",
+      refines: ["OPENAPI-DOC", "DIGEST-QOP-REQUIRED", "GATEWAY-RELAY"],
+    },
+  ),
+  add(
+    "OPENAPI-PAGE",
+    FIRST_RUN,
+    "Each app serves GET /api: a page rendered by the project from the document itself (every operation with who may call it, its qop, its request and answer schemas and its problem codes, and the security schemes), with no script, one inline stylesheet allowed by its hash in the Content-Security-Policy, and no request to any other host; it renders in a real browser and shows every route.",
+    IMPLEMENTED,
+    { source: "issue #13 (The API document)", refines: ["OPENAPI-DOC"] },
+  ),
   // --- end: openapi ---
   // --- layout ---
   // --- end: layout ---

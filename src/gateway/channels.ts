@@ -31,6 +31,7 @@ import { toBase64url } from "../crypto/bytes.ts";
 import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
 import type { DigestPrincipal } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
+import type { ChannelOpened } from "../protocol/responses.ts";
 import type { GatewaySessionEntry } from "./sessions.ts";
 
 export const GATEWAY_CHANNELS_PATH = "/cpns-gw/v1/channels";
@@ -90,10 +91,12 @@ export function gatewayChannelHandlers(options: GatewayChannelOptions) {
       },
     );
     registry.add(channelId, { endpoint, entry, owner: peerSessionId, expiresAtMs });
-    return c.json(
-      { sessionId: channelId, expiresAt: Math.floor(expiresAtMs / 1000), suite: CHANNEL_SUITE },
-      201,
-    );
+    const opened: ChannelOpened = {
+      sessionId: channelId,
+      expiresAt: Math.floor(expiresAtMs / 1000),
+      suite: CHANNEL_SUITE,
+    };
+    return c.json(opened, 201);
   }
 
   async function send(c: Context) {

@@ -7,8 +7,11 @@
  *
  * Implements: FLEET-SHELL-GW-POLICY, SEED-5.x.2-3, SEED-5.x.2-4, SEED-5.x.2-6, SEED-5.x.2-7, PEER-SESSION
  */
+
 import type { Context } from "hono";
 import type { OtkClient } from "../agent/otk-client.ts";
+import { gatewayDocument } from "../api-doc/gateway-doc.ts";
+import { apiDocHandlers } from "../api-doc/serve.ts";
 import { toBase64url } from "../crypto/bytes.ts";
 import { type CryptoProvider, randomBytes } from "../crypto/provider.ts";
 import type { DigestPrincipal, FetchLike } from "../digest/index.ts";
@@ -57,6 +60,10 @@ export interface GatewayHandlerDeps {
 
 export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId, GatewayHandler> {
   const { book } = deps;
+  // Issue #13: the API document, from the policy table and the same schemas as the handlers.
+  const apiDoc = apiDocHandlers(() =>
+    gatewayDocument({ gatewayId: deps.gatewayId, realm: deps.realm }),
+  );
   const entryOf = (c: Context<HandlerEnv>) => c.var.entry;
 
   const open = async (c: Context<HandlerEnv>) => {
@@ -151,6 +158,8 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
       };
       return c.json(info);
     },
+    "api.document": () => apiDoc.document(),
+    "api.page": () => apiDoc.page(),
     "sessions.open": open,
     "sessions.message": message,
     "sessions.close": close,

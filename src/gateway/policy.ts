@@ -94,6 +94,23 @@ export const GATEWAY_POLICY = {
     inner: false,
     requirements: ["FFS-NO-TLS"],
   },
+  // Issue #13: the API document and its page, public (nothing in them is secret).
+  "api.document": {
+    method: "GET",
+    path: "/openapi.json",
+    caller: "anyone",
+    qop: "none",
+    inner: false,
+    requirements: ["OPENAPI-DOC"],
+  },
+  "api.page": {
+    method: "GET",
+    path: "/api",
+    caller: "anyone",
+    qop: "none",
+    inner: false,
+    requirements: ["OPENAPI-PAGE"],
+  },
   relay: {
     method: "ALL",
     path: "/cpns/v1/*",

@@ -19,10 +19,13 @@
  *
  * Implements: ADMIN-TRANSPORT-KEY, ADMIN-SEALED-SECRET
  */
+
+import type * as z from "zod";
 import { open, seal } from "../crypto/aead.ts";
 import { concatBytes, fromBase64url, fromUtf8, toBase64url, utf8 } from "../crypto/bytes.ts";
 import { hkdfSha256 } from "../crypto/hkdf.ts";
 import { type CryptoProvider, defaultCrypto, randomBytes } from "../crypto/provider.ts";
+import type { adminKeySchema } from "./responses.ts";
 
 export const ADMIN_KEY_PATH = "/.well-known/cpns-admin-key";
 export const ADMIN_ENVELOPE_ALG = "X25519-HKDF-SHA256-A256GCM";
@@ -33,16 +36,8 @@ const CREATE_USER_PURPOSE = "POST /cpns/v1/admin/users";
 export const ADMIN_ENVELOPE_MAX_AGE_SECONDS = 300;
 export const ADMIN_ENVELOPE_MAX_SKEW_SECONDS = 60;
 
-/** What GET /.well-known/cpns-admin-key answers. */
-export interface AdminKeyDocument {
-  kty: "OKP";
-  crv: "X25519";
-  /** base64url of the 32-byte public key. */
-  x: string;
-  /** base64url(SHA-256(x bytes)): what the admin pins. */
-  pin: string;
-  alg: typeof ADMIN_ENVELOPE_ALG;
-}
+/** What GET /.well-known/cpns-admin-key answers (its schema is the API document's, issue #13). */
+export type AdminKeyDocument = z.infer<typeof adminKeySchema>;
 
 /** The `sealed` member of a create-user body. */
 export interface AdminEnvelope {

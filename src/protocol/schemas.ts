@@ -8,6 +8,20 @@
  */
 import * as z from "zod";
 
+// The answers' types come from their zod schemas (issue #13: the API document is generated from them).
+export type {
+  DepositOtkResponse,
+  EnrollResponse,
+  EntityView,
+  GatewayInfo,
+  OtkDeliveryResponse,
+  OtkInboxResponse,
+  OtkView,
+  PeerMessageResponse,
+  PeerSessionView,
+  ServerInfo,
+} from "./responses.ts";
+
 /** Entity IDs and User IDs: 1-64 characters, letters, digits and . _ @ - (no leading punctuation). */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -69,38 +83,6 @@ export const enrollSchema = z.strictObject({
 export type CreateUserBody = z.infer<typeof createUserSchema>;
 export type EnrollBody = z.infer<typeof enrollSchema>;
 
-export interface EnrollResponse {
-  entityId: string;
-  userId: string;
-  type: "PNE" | "PNGW";
-  keyVersion: number;
-  /** True when an existing key was replaced (the old one stopped working). */
-  rotated: boolean;
-  /** Issue #10 (tls-declare): whether the entity is now declared to support TLS. */
-  tls: boolean;
-  alg: string;
-  sealedKey: string;
-}
-
-export interface EntityView {
-  entityId: string;
-  userId: string;
-  type: "PNE" | "PNGW";
-  keyVersion: number;
-  state: string;
-  /** Issue #10 (tls-declare): declared to support TLS at enrollment (plain HTTP refused). */
-  tls: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ServerInfo {
-  service: "cpns";
-  version: 1;
-  realm: string;
-  algorithms: string[];
-}
-
 // One-time keys (seed 5.x.2, second bullet; spec/otk.md).
 
 /** OTK ids: 16-48 random bytes in base64url, chosen by the issuing PN GW. */
@@ -146,46 +128,7 @@ export const depositOtkSchema = z.strictObject({
 
 export type DepositOtkBody = z.infer<typeof depositOtkSchema>;
 
-export interface OtkView {
-  otkId: string;
-  issuerId: string;
-  peerId: string;
-  expiresAt: number;
-  state: string;
-  endpoint?: string;
-  /** The issuing PN GW's TLS key pin (sha256//...), when it serves TLS. */
-  tlsPin?: string;
-}
-
-export interface DepositOtkResponse extends OtkView {
-  peerType: "PNE" | "PNGW";
-}
-
-export interface OtkInboxResponse {
-  otks: OtkView[];
-}
-
-export interface OtkDeliveryResponse extends OtkView {
-  alg: string;
-  sealedOtk: string;
-}
-
 // The PN GW's own API (src/gateway/, base path /cpns-gw/v1).
-
-export interface GatewayInfo {
-  service: "cpns-gw";
-  version: 1;
-  gatewayId: string;
-  realm: string;
-}
-
-export interface PeerSessionView {
-  sessionId: string;
-  gatewayId: string;
-  peerId: string;
-  /** Epoch seconds. */
-  expiresAt: number;
-}
 
 /** What a peer accepts as the PN GW's session answer. */
 export const peerSessionViewSchema = z.object({
@@ -196,9 +139,3 @@ export const peerSessionViewSchema = z.object({
 });
 
 export const peerMessageSchema = z.strictObject({ message: z.string().max(4096) });
-
-export interface PeerMessageResponse {
-  sessionId: string;
-  from: string;
-  echo: string;
-}

@@ -7,6 +7,8 @@
  * Implements: SERVER-API
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { apiDocHandlers } from "../api-doc/serve.ts";
+import { serverDocument } from "../api-doc/server-doc.ts";
 import { MAX_RECORD_BYTES } from "../channel/http.ts";
 import { DEFAULT_ALGORITHMS } from "../digest/index.ts";
 import { problemResponse } from "../errors.ts";
@@ -40,6 +42,14 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     inner.fetch(request, { [CHANNEL_PRINCIPAL]: principal }),
   );
 
+  const apiDoc = apiDocHandlers(() =>
+    serverDocument({
+      realm: config.realm,
+      ...(config.algorithms ? { algorithms: config.algorithms } : {}),
+      ...(config.nonceLifetimeSeconds ? { nonceLifetimeSeconds: config.nonceLifetimeSeconds } : {}),
+    }),
+  );
+
   const handlers: Record<RouteId, (c: Context<ServerEnv>) => Response | Promise<Response>> = {
     health: (c) => c.json({ status: "ok" }),
     info: (c) => {
@@ -69,6 +79,8 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     "model.icon": model.icon,
     "model.machines": model.machines,
     "model.xstate": model.xstate,
+    "api.document": () => apiDoc.document(),
+    "api.page": () => apiDoc.page(),
     "entities.state": model.entityState,
   };
 

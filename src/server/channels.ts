@@ -27,6 +27,7 @@ import { answerRecord } from "../channel/serve.ts";
 import { toBase64url } from "../crypto/bytes.ts";
 import { randomBytes } from "../crypto/provider.ts";
 import { CpnsError, problemResponse } from "../errors.ts";
+import type { ChannelOpened } from "../protocol/responses.ts";
 import type { CredentialData, ServerEnv, ServerParts } from "./context.ts";
 import { currentEukeyOf } from "./credentials.ts";
 import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
@@ -83,10 +84,12 @@ export function channelHandlers(
     } finally {
       eukey.fill(0);
     }
-    return c.json(
-      { sessionId, expiresAt: Math.floor(expiresAtMs / 1000), suite: CHANNEL_SUITE },
-      201,
-    );
+    const opened: ChannelOpened = {
+      sessionId,
+      expiresAt: Math.floor(expiresAtMs / 1000),
+      suite: CHANNEL_SUITE,
+    };
+    return c.json(opened, 201);
   }
 
   async function send(c: Context<ServerEnv>) {

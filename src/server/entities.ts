@@ -19,6 +19,7 @@ import { ALGORITHMS, computeUserhash } from "../digest/index.ts";
 import { CpnsError } from "../errors.ts";
 import { readJson } from "../protocol/body.ts";
 import { EUKEY_TRANSPORT_ALG, sealEukey } from "../protocol/key-transport.ts";
+import type { Whoami } from "../protocol/responses.ts";
 import {
   type EnrollResponse,
   type EntityView,
@@ -195,12 +196,13 @@ export function entityHandlers(parts: ServerParts) {
   async function whoami(c: Context<ServerEnv>) {
     const principal = c.var.principal;
     if (principal.kind !== "PNE" && principal.kind !== "PNGW") throw new CpnsError("ERR_FORBIDDEN");
-    return c.json({
+    const answer: Whoami = {
       entityId: principal.entityId,
       userId: principal.userId,
       type: principal.kind,
       keyVersion: principal.keyVersion,
-    });
+    };
+    return c.json(answer);
   }
 
   return { enroll, list, get, revoke, whoami };

@@ -18,22 +18,18 @@
  */
 
 import type { Context } from "hono";
+import type * as z from "zod";
 import { entityMachine } from "../../machines/entity.ts";
 import { CpnsError } from "../errors.ts";
+import type { entityStateSchema } from "../protocol/responses.ts";
 import { describe, type ModelDescription } from "../reviewer-page/describe.ts";
 import { ICON_SVG, type ModelPage, renderModelPage } from "../reviewer-page/page.ts";
 import { xstateJsonOf } from "../reviewer-page/xstate-export.ts";
 import type { ServerEnv, ServerParts } from "./context.ts";
 import { entitySnapshot } from "./entity-model.ts";
 
-/** What `GET /cpns/v1/admin/entities/:entityId/state` answers. */
-export interface EntityStateView {
-  machine: string;
-  entityId: string;
-  /** The machine's state value, as `snapshot.value` (a string for the entity machine). */
-  value: unknown;
-  context: { keyVersion: number; userId: string | null; entityType: string | null };
-}
+/** What `GET /cpns/v1/admin/entities/:entityId/state` answers (its schema is the API document's, issue #13). */
+export type EntityStateView = z.infer<typeof entityStateSchema>;
 
 let model: ModelDescription | undefined;
 let page: ModelPage | undefined;

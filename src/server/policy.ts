@@ -167,6 +167,21 @@ export const POLICY = {
     requirements: ["MODEL-XSTATE-EXPORT"],
     qop: "auth",
   },
+  // Issue #13: the API document and its page, public (nothing in them is secret).
+  "api.document": {
+    method: "GET",
+    path: "/openapi.json",
+    allow: EVERYONE,
+    requirements: ["OPENAPI-DOC"],
+    qop: "auth",
+  },
+  "api.page": {
+    method: "GET",
+    path: "/api",
+    allow: EVERYONE,
+    requirements: ["OPENAPI-PAGE"],
+    qop: "auth",
+  },
   "entities.state": {
     method: "GET",
     path: "/cpns/v1/admin/entities/:entityId/state",

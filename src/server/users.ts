@@ -27,6 +27,7 @@ import {
 } from "../protocol/admin-transport.ts";
 import { readJson } from "../protocol/body.ts";
 import { checkPassword, type StrengthEstimator } from "../protocol/password-policy.ts";
+import type { UserCreated } from "../protocol/responses.ts";
 import { type CreateUserBody, createUserSchema } from "../protocol/schemas.ts";
 import type { UserRecord } from "../store/records.ts";
 import type { ServerEnv, ServerParts } from "./context.ts";
@@ -118,7 +119,8 @@ export function userHandlers(parts: ServerParts) {
       };
       if (!(await users.create(record, userhashes))) throw new CpnsError("ERR_USER_EXISTS");
       log.emit({ event: "user.created", userId });
-      return c.json({ userId, createdAt: record.createdAt }, 201);
+      const created: UserCreated = { userId, createdAt: record.createdAt };
+      return c.json(created, 201);
     });
   }
 

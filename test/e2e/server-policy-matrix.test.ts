@@ -40,6 +40,8 @@ const EXPECTED: Record<string, readonly [Verdict, Verdict, Verdict, Verdict, Ver
   "GET /model/machines.json": ["ok", "ok", "ok", "ok", "ok"],
   "GET /model/xstate/:machineId": ["ok", "ok", "ok", "ok", "ok"],
   "GET /.well-known/cpns-admin-key": ["ok", "ok", "ok", "ok", "ok"],
+  "GET /openapi.json": ["ok", "ok", "ok", "ok", "ok"],
+  "GET /api": ["ok", "ok", "ok", "ok", "ok"],
   "POST /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
   "GET /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
   "GET /cpns/v1/admin/entities/:entityId/state": ["401", "ok", "403", "403", "403"],

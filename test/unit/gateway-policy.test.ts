@@ -29,6 +29,8 @@ const TABLE = [
   ["sessions.close", "DELETE", "/cpns-gw/v1/sessions/:sessionId", "session", "auth-int", true],
   ["channels.open", "POST", "/cpns-gw/v1/channels", "session", "auth-int", false],
   ["channels.send", "POST", "/cpns-gw/v1/channels/:channelId", "channel-record", "none", false],
+  ["api.document", "GET", "/openapi.json", "anyone", "none", false],
+  ["api.page", "GET", "/api", "anyone", "none", false],
   ["relay", "ALL", "/cpns/v1/*", "session-relay", "auth-int", false],
 ] as const;
 
@@ -55,6 +57,10 @@ const WALK: Array<[string, string, Expect]> = [
   // No Digest: the record's channel is looked up first, and there is none.
   ["POST", "/cpns-gw/v1/channels/c1", { status: 404, code: "ERR_CHANNEL_UNKNOWN" }],
   ["DELETE", "/cpns-gw/v1/channels/c1", { status: 404, code: "ERR_NOT_FOUND" }],
+  ["GET", "/openapi.json", { status: 200 }],
+  ["POST", "/openapi.json", { status: 404, code: "ERR_NOT_FOUND" }],
+  ["GET", "/api", { status: 200 }],
+  ["DELETE", "/api", { status: 404, code: "ERR_NOT_FOUND" }],
   ["GET", "/cpns/v1/whoami", { status: 407, qop: "auth-int" }],
   ["POST", "/cpns/v1/otks", { status: 407, qop: "auth-int" }],
   ["DELETE", "/cpns/v1/entities/x", { status: 407, qop: "auth-int" }],
