@@ -9,7 +9,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createMachine } from "xstate";
 import {
+  describeMachine,
   describe as describeModel,
   type MachineDescription,
   type StateDescription,
@@ -280,6 +282,41 @@ describe("[SPEC-MODEL-PAGE] layoutMachine(): a layered layout of each machine", 
       const side = e.kind === "loop-above" ? n.y : n.y + n.height;
       expect([e.from.y, e.to.y]).toEqual([side, side]);
     }
+  });
+
+  it("[LAYOUT-CLEAR-EDGES] draws hierarchical machines: compound states and their children (named by path), onDone, re-entering loops, all clear", () => {
+    const nested = createMachine({
+      id: "h",
+      initial: "idle",
+      states: {
+        idle: { on: { START: "work" } },
+        work: {
+          initial: "step1",
+          on: { CANCEL: "idle" },
+          onDone: "done",
+          states: {
+            step1: { on: { NEXT: "step2", AGAIN: { target: "step1", reenter: true } } },
+            step2: { on: { DONE: "finished", BACK: "step1" } },
+            finished: { type: "final" },
+          },
+        },
+        done: { type: "final" },
+      },
+    });
+    const machine = describeMachine({ id: "h", title: "", source: "", machine: nested });
+    const layout = layoutMachine(machine);
+    expect(layout.nodes.map((n) => n.label)).toEqual([
+      "idle",
+      "work",
+      "work.step1",
+      "work.step2",
+      "work.finished",
+      "done",
+    ]);
+    expect(layout.edges.map((e) => e.transition.id)).toEqual(machine.transitions.map((t) => t.id));
+    expect(kindOf(layout, "h.work.step1:AGAIN")).toMatch(/^loop-/);
+    expect(clearEdgeViolations(layout)).toEqual([]);
+    expect(layoutMachine(machine)).toEqual(layout);
   });
 
   it("[SPEC-MODEL-PAGE] starts and ends straight arrows on the box borders, and marks the initial state", () => {
