@@ -7,7 +7,8 @@
  *   beside its line (`labelpos`), so a label is never on a line. Transitions that go back in BFS
  *   order from the initial state are handed to dagre reversed, so columns follow the story and the
  *   initial state is in the first one; states it cannot reach hang off the deepest one by an
- *   invisible edge, so they come last. Nested states are drawn flat, named by their path.
+ *   invisible edge, so they come last. Nested states are drawn flat, named by their path, a
+ *   compound state's initial child right after it (entering the one enters the other).
  * - dagre's own edge points join the centres of its dummy nodes with straight lines, which can cut
  *   the corner of a neighbouring box or label. We keep the points but route between them: along
  *   the line's own slot while inside a rank's band (where dagre keeps slots apart) and across the
@@ -75,6 +76,8 @@ export interface MachineLayout {
   edges: EdgeRoute[];
   /** The initial-state marker: a dot and an arrow into the initial state's box. */
   initial: { dot: Point; radius: number; path: string } | null;
+  /** A dashed line from each compound state to its initial child (points as drawn). */
+  children: Array<{ parent: string; child: string; path: string; points: Point[] }>;
   /** Everything drawn, with a margin. */
   bounds: Rect;
 }
@@ -178,6 +181,13 @@ export function roundedPath(points: Point[], radius = M.corner): { path: string;
   return { path: parts.join(" "), drawn: drawn.map((q) => ({ x: round(q.x), y: round(q.y) })) };
 }
 
+/** Each compound state with its initial child, as [parent id, child id]. */
+function initialChildren(machine: MachineDescription): Array<[string, string]> {
+  return machine.states
+    .filter((s) => s.parent !== null && s.initial)
+    .map((s) => [s.parent as string, s.id]);
+}
+
 /** BFS depth from the initial state; states it cannot reach follow, one step further on. */
 function walk(machine: MachineDescription): { depth: Map<string, number>; reached: Set<string> } {
   const depth = new Map<string, number>();
@@ -185,6 +195,10 @@ function walk(machine: MachineDescription): { depth: Map<string, number>; reache
   for (const t of machine.transitions) {
     if (t.target === null || t.target === t.source) continue;
     next.set(t.source, [...(next.get(t.source) ?? []), t.target]);
+  }
+  // Entering a compound state enters its initial child: the child follows its parent.
+  for (const [parent, child] of initialChildren(machine)) {
+    next.set(parent, [...(next.get(parent) ?? []), child]);
   }
   const bfs = (start: string, base: number) => {
     const queue: string[] = [start];
@@ -376,6 +390,14 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
       t.id,
     );
   }
+  // A compound state's initial child comes after it, joined by a dashed line.
+  const childLinks = new Map<string, [string, string]>();
+  for (const [parent, child] of initialChildren(machine)) {
+    if (!before(parent, child)) continue;
+    const name = `\u0000child:${child}`;
+    childLinks.set(name, [parent, child]);
+    g.setEdge(parent, child, { width: 0, height: 0, minlen: 1 }, name);
+  }
   // States the initial state cannot reach come after the deepest state it reaches.
   let deepest: string | undefined;
   for (const s of machine.states) {
@@ -383,7 +405,10 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     if (deepest === undefined || (depth.get(s.id) ?? 0) > (depth.get(deepest) ?? 0)) deepest = s.id;
   }
   const roots = machine.states.filter(
-    (s) => !reached.has(s.id) && !lines.some((t) => t.target === s.id && before(t.source, s.id)),
+    (s) =>
+      !reached.has(s.id) &&
+      !lines.some((t) => t.target === s.id && before(t.source, s.id)) &&
+      !initialChildren(machine).some(([parent, child]) => child === s.id && before(parent, s.id)),
   );
   for (const s of roots) {
     if (deepest !== undefined) {
@@ -431,35 +456,53 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     const p = placed.get(s.id) as Placed;
     band(centerOf(s.id).x, (p.left + p.right) / 2);
   }
-  const dagreEdge = (t: TransitionDescription) => {
-    const target = t.target as string;
-    const [v, w] = reversed.has(t) ? [target, t.source] : [t.source, target];
-    return g.edge(v, w, t.id) as { points: Point[]; x: number; y: number; width: number };
-  };
-  for (const t of lines) {
-    const e = dagreEdge(t);
-    band(e.x, e.width / 2);
-    for (const q of e.points.slice(1, -1)) band(q.x, 0);
+  // Every drawn line dagre placed: the transitions and the compound-to-initial-child links.
+  interface Route {
+    name: string;
+    /** dagre's orientation: v left of w. */
+    v: string;
+    w: string;
+    back: boolean;
+    points: Point[];
   }
+  const routeOf = (name: string, v: string, w: string, back: boolean): Route => ({
+    name,
+    v,
+    w,
+    back,
+    points: (g.edge(v, w, name) as { points: Point[] }).points,
+  });
+  const routes = new Map<string, Route>();
+  for (const t of lines) {
+    const back = reversed.has(t);
+    const [v, w] = back ? [t.target as string, t.source] : [t.source, t.target as string];
+    routes.set(t.id, routeOf(t.id, v, w, back));
+  }
+  for (const [name, [v, w]] of childLinks) routes.set(name, routeOf(name, v, w, false));
+  for (const t of lines) {
+    const e = g.edge(routes.get(t.id)?.v as string, routes.get(t.id)?.w as string, t.id) as {
+      x: number;
+      width: number;
+    };
+    band(e.x, e.width / 2);
+  }
+  for (const r of routes.values()) for (const q of r.points.slice(1, -1)) band(q.x, 0);
   const bandAt = (x: number) =>
     bands.find((q) => Math.abs(q.center - x) < 0.5) as { lo: number; hi: number };
 
   // Ports: lines sharing a side of a box end at separate points, in the order of where they go.
   interface End {
-    t: TransitionDescription;
+    name: string;
     end: "first" | "last";
     toward: Point;
   }
   const sides = new Map<string, End[]>();
-  for (const t of lines) {
-    const pts = dagreEdge(t).points;
+  for (const r of routes.values()) {
+    const pts = r.points;
     const inner = pts.slice(1, -1);
-    const [v, w] = reversed.has(t)
-      ? [t.target as string, t.source]
-      : [t.source, t.target as string];
     const ends: Array<[string, End]> = [
-      [v, { t, end: "first", toward: (inner[0] ?? pts[pts.length - 1]) as Point }],
-      [w, { t, end: "last", toward: (inner[inner.length - 1] ?? pts[0]) as Point }],
+      [r.v, { name: r.name, end: "first", toward: (inner[0] ?? pts[pts.length - 1]) as Point }],
+      [r.w, { name: r.name, end: "last", toward: (inner[inner.length - 1] ?? pts[0]) as Point }],
     ];
     for (const [id, e] of ends) {
       const right = e.toward.x > centerOf(id).x;
@@ -474,40 +517,33 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     list.sort((a, b) => a.toward.y - b.toward.y);
     const step = Math.min(M.port, (n.height - 12) / Math.max(1, list.length - 1));
     list.forEach((e, j) => {
-      portOf.set(`${e.t.id}\u0000${e.end}`, {
+      portOf.set(`${e.name}\u0000${e.end}`, {
         x: side === "right" ? n.x + n.width : n.x,
         y: n.y + n.height / 2 + (j - (list.length - 1) / 2) * step,
       });
     });
   }
-
-  const edges: EdgeRoute[] = [];
-  for (const t of lines) {
-    const e = dagreEdge(t);
-    const first = portOf.get(`${t.id}\u0000first`) as Point;
-    const last = portOf.get(`${t.id}\u0000last`) as Point;
-    // Left to right in dagre's orientation: straight through each band, across each gap.
-    const raw: Point[] = [first];
-    const [v, w] = reversed.has(t)
-      ? [t.target as string, t.source]
-      : [t.source, t.target as string];
-    raw.push({ x: bandAt(centerOf(v).x).hi, y: first.y });
-    for (const q of e.points.slice(1, -1)) {
+  /** Left to right in dagre's orientation: straight through each band, across each gap. */
+  const cornersOf = (r: Route): Point[] => {
+    const first = portOf.get(`${r.name}\u0000first`) as Point;
+    const last = portOf.get(`${r.name}\u0000last`) as Point;
+    const raw: Point[] = [first, { x: bandAt(centerOf(r.v).x).hi, y: first.y }];
+    for (const q of r.points.slice(1, -1)) {
       const b = bandAt(q.x);
       raw.push({ x: b.lo, y: q.y }, { x: b.hi, y: q.y });
     }
-    raw.push({ x: bandAt(centerOf(w).x).lo, y: last.y }, last);
-    const corners = simplify(reversed.has(t) ? raw.reverse() : raw);
+    raw.push({ x: bandAt(centerOf(r.w).x).lo, y: last.y }, last);
+    return simplify(r.back ? raw.reverse() : raw);
+  };
+
+  const edges: EdgeRoute[] = [];
+  for (const t of lines) {
+    const r = routes.get(t.id) as Route;
+    const e = g.edge(r.v, r.w, t.id) as { x: number; y: number };
+    const corners = cornersOf(r);
     const { path, drawn } = roundedPath(corners);
     const from = corners[0] as Point;
     const to = corners[corners.length - 1] as Point;
-    const labelBox = {
-      text: t.label,
-      x: e.x - labelWidth(t.label) / 2,
-      y: e.y - M.labelHeight / 2,
-      width: labelWidth(t.label),
-      height: M.labelHeight,
-    };
     edges.push({
       transition: t,
       kind: corners.length === 2 ? "straight" : to.x > from.x ? "forward" : "backward",
@@ -515,10 +551,14 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
       points: drawn,
       from,
       to,
-      label: labelBox,
+      label: labelAt(t.label, { x: e.x, y: e.y }),
       lane: 0,
     });
   }
+  const children: MachineLayout["children"] = [...childLinks].map(([name, [parent, child]]) => {
+    const { path, drawn } = roundedPath(cornersOf(routes.get(name) as Route));
+    return { parent, child, path, points: drawn };
+  });
   for (const p of placed.values()) {
     const n = box.get(p.state.id) as NodeBox;
     const cx = n.x + n.width / 2;
@@ -556,7 +596,8 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
 
   // Bounds: every box, label and line, plus the initial marker.
   const rects: Rect[] = [...nodes, ...edges.map((e) => e.label)];
-  for (const e of edges) for (const p of e.points) rects.push({ ...p, width: 0, height: 0 });
+  for (const e of [...edges, ...children])
+    for (const p of e.points) rects.push({ ...p, width: 0, height: 0 });
   if (initial) {
     rects.push({
       x: initial.dot.x - initial.radius,
@@ -574,6 +615,7 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     nodes,
     edges,
     initial,
+    children,
     bounds: {
       x: Math.floor(minX),
       y: Math.floor(minY),

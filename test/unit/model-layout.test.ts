@@ -25,6 +25,7 @@ import {
   type NodeBox,
   type Rect,
 } from "../../src/reviewer-page/layout.ts";
+import { renderLayout } from "../../src/reviewer-page/svg.ts";
 
 const model = describeModel();
 const layouts = model.machines.map(layoutMachine);
@@ -113,6 +114,22 @@ function clearEdgeViolations(layout: MachineLayout): string[] {
     for (const p of edge.points) {
       if (!inside(layout.bounds, { ...p, width: 0, height: 0 }))
         out.push(`${edge.transition.id} leaves the drawing`);
+    }
+  }
+  // A compound state's dashed line to its initial child obeys the same rules.
+  for (const link of layout.children) {
+    const id = `${link.parent} > ${link.child}`;
+    const asEdge = {
+      points: link.points,
+      transition: { source: link.parent, target: link.child },
+    } as unknown as MachineLayout["edges"][number];
+    for (const label of labelsCrossed(layout, asEdge))
+      out.push(`${id} crosses the label of ${label}`);
+    for (const state of boxesCrossed(layout, asEdge))
+      out.push(`${id} passes through the box of ${state}`);
+    for (const p of link.points) {
+      if (!inside(layout.bounds, { ...p, width: 0, height: 0 }))
+        out.push(`${id} leaves the drawing`);
     }
   }
   for (const [a, b] of pairs(layout.nodes)) {
@@ -315,6 +332,21 @@ describe("[SPEC-MODEL-PAGE] layoutMachine(): a layered layout of each machine", 
     ]);
     expect(layout.edges.map((e) => e.transition.id)).toEqual(machine.transitions.map((t) => t.id));
     expect(kindOf(layout, "h.work.step1:AGAIN")).toMatch(/^loop-/);
+    // The compound state's initial child comes right after it, joined by one dashed line that
+    // starts on the parent's box and ends on the child's.
+    expect(columnOf(layout, "h.work.step1")).toBe((columnOf(layout, "h.work") as number) + 1);
+    expect(layout.children.map((c) => [c.parent, c.child])).toEqual([["h.work", "h.work.step1"]]);
+    const [link] = layout.children;
+    const boxOf = (id: string) => layout.nodes.find((n) => n.state.id === id) as NodeBox;
+    expect(onBorder(boxOf("h.work"), link?.points[0] as { x: number; y: number })).toBe(true);
+    expect(onBorder(boxOf("h.work.step1"), link?.points.at(-1) as { x: number; y: number })).toBe(
+      true,
+    );
+    expect(renderLayout(layout)).toMatch(
+      /<g class="initial-child" data-parent="h.work" data-child="h.work.step1"><title>h.work starts in h.work.step1<\/title><path d="M [^"]+" [^>]*stroke-dasharray/,
+    );
+    // Real machines have no nested states today: no dashed lines there.
+    for (const l of layouts) expect(l.children).toEqual([]);
     expect(clearEdgeViolations(layout)).toEqual([]);
     expect(layoutMachine(machine)).toEqual(layout);
   });
