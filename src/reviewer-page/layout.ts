@@ -98,7 +98,7 @@ export const METRICS = {
   /** dagre: space between neighbouring lines of a column. */
   edgeSep: 16,
   /** dagre: space between columns (halved between a box column and a label column). */
-  rankSep: 64,
+  rankSep: 80,
   /** Room the initial-state marker takes left of its box. */
   marker: 44,
   /** Distance between the ends of lines that share a side of a box. */
@@ -383,7 +383,7 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
       {
         width: labelWidth(t.label),
         height: M.labelHeight,
-        labelpos: "r",
+        labelpos: "l",
         labeloffset: M.labelOffset,
         minlen: 1,
       },
