@@ -366,8 +366,11 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     marginy: 0,
   });
   g.setDefaultEdgeLabel(() => ({}));
+  // dagre sees indices, never the machine's own names (graphlib keys plain objects by them).
+  const nid = (id: string) => `n${order.get(id)}`;
+  const tname = (t: TransitionDescription) => `t${machine.transitions.indexOf(t)}`;
   for (const p of placed.values()) {
-    g.setNode(p.state.id, { width: p.left + p.right, height: 2 * p.half });
+    g.setNode(nid(p.state.id), { width: p.left + p.right, height: 2 * p.half });
   }
   // Each drawn line, oriented along BFS order so that dagre's columns follow the story.
   const lines = drawable.filter((t) => !isLoop(t));
@@ -378,8 +381,8 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     if (back) reversed.add(t);
     const [v, w] = back ? [target, t.source] : [t.source, target];
     g.setEdge(
-      v,
-      w,
+      nid(v),
+      nid(w),
       {
         width: labelWidth(t.label),
         height: M.labelHeight,
@@ -387,16 +390,16 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
         labeloffset: M.labelOffset,
         minlen: 1,
       },
-      t.id,
+      tname(t),
     );
   }
   // A compound state's initial child comes after it, joined by a dashed line.
   const childLinks = new Map<string, [string, string]>();
   for (const [parent, child] of initialChildren(machine)) {
     if (!before(parent, child)) continue;
-    const name = `\u0000child:${child}`;
+    const name = `c${childLinks.size}`;
     childLinks.set(name, [parent, child]);
-    g.setEdge(parent, child, { width: 0, height: 0, minlen: 1 }, name);
+    g.setEdge(nid(parent), nid(child), { width: 0, height: 0, minlen: 1 }, name);
   }
   // States the initial state cannot reach come after the deepest state it reaches.
   let deepest: string | undefined;
@@ -412,13 +415,13 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
   );
   for (const s of roots) {
     if (deepest !== undefined) {
-      g.setEdge(deepest, s.id, { width: 0, height: 0, minlen: 1 }, `\u0000after:${s.id}`);
+      g.setEdge(nid(deepest), nid(s.id), { width: 0, height: 0, minlen: 1 }, `a${nid(s.id)}`);
     }
   }
   dagre.layout(g);
 
   // Boxes, columns (distinct centre x) and rows (distinct centre y).
-  const centerOf = (id: string) => g.node(id) as { x: number; y: number };
+  const centerOf = (id: string) => g.node(nid(id)) as { x: number; y: number };
   const distinct = (values: number[]) =>
     [...new Set(values.map((v) => round(v)))].sort((a, b) => a - b);
   const columnXs = distinct(machine.states.map((s) => centerOf(s.id).x));
@@ -470,17 +473,18 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     v,
     w,
     back,
-    points: (g.edge(v, w, name) as { points: Point[] }).points,
+    points: (g.edge(nid(v), nid(w), name) as { points: Point[] }).points,
   });
   const routes = new Map<string, Route>();
   for (const t of lines) {
     const back = reversed.has(t);
     const [v, w] = back ? [t.target as string, t.source] : [t.source, t.target as string];
-    routes.set(t.id, routeOf(t.id, v, w, back));
+    routes.set(tname(t), routeOf(tname(t), v, w, back));
   }
   for (const [name, [v, w]] of childLinks) routes.set(name, routeOf(name, v, w, false));
   for (const t of lines) {
-    const e = g.edge(routes.get(t.id)?.v as string, routes.get(t.id)?.w as string, t.id) as {
+    const r = routes.get(tname(t)) as Route;
+    const e = g.edge(nid(r.v), nid(r.w), r.name) as {
       x: number;
       width: number;
     };
@@ -496,7 +500,8 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     end: "first" | "last";
     toward: Point;
   }
-  const sides = new Map<string, End[]>();
+  /** Per box and side (right: true), the line ends on it. */
+  const sides = new Map<string, Map<boolean, End[]>>();
   for (const r of routes.values()) {
     const pts = r.points;
     const inner = pts.slice(1, -1);
@@ -506,27 +511,32 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
     ];
     for (const [id, e] of ends) {
       const right = e.toward.x > centerOf(id).x;
-      const key = `${id}\u0000${right ? "right" : "left"}`;
-      sides.set(key, [...(sides.get(key) ?? []), e]);
+      const mine = sides.get(id) ?? new Map<boolean, End[]>();
+      sides.set(id, mine);
+      mine.set(right, [...(mine.get(right) ?? []), e]);
     }
   }
-  const portOf = new Map<string, Point>();
-  for (const [key, list] of sides) {
-    const [id, side] = key.split("\u0000") as [string, string];
+  /** Each line's two ends, by route name: [first, last]. */
+  const portOf = new Map<string, { first?: Point; last?: Point }>();
+  for (const [id, bySide] of sides) {
     const n = box.get(id) as NodeBox;
-    list.sort((a, b) => a.toward.y - b.toward.y);
-    const step = Math.min(M.port, (n.height - 12) / Math.max(1, list.length - 1));
-    list.forEach((e, j) => {
-      portOf.set(`${e.name}\u0000${e.end}`, {
-        x: side === "right" ? n.x + n.width : n.x,
-        y: n.y + n.height / 2 + (j - (list.length - 1) / 2) * step,
+    for (const [right, list] of bySide) {
+      list.sort((a, b) => a.toward.y - b.toward.y);
+      const step = Math.min(M.port, (n.height - 12) / Math.max(1, list.length - 1));
+      list.forEach((e, j) => {
+        const ends = portOf.get(e.name) ?? {};
+        portOf.set(e.name, ends);
+        ends[e.end] = {
+          x: right ? n.x + n.width : n.x,
+          y: n.y + n.height / 2 + (j - (list.length - 1) / 2) * step,
+        };
       });
-    });
+    }
   }
   /** Left to right in dagre's orientation: straight through each band, across each gap. */
   const cornersOf = (r: Route): Point[] => {
-    const first = portOf.get(`${r.name}\u0000first`) as Point;
-    const last = portOf.get(`${r.name}\u0000last`) as Point;
+    const first = portOf.get(r.name)?.first as Point;
+    const last = portOf.get(r.name)?.last as Point;
     const raw: Point[] = [first, { x: bandAt(centerOf(r.v).x).hi, y: first.y }];
     for (const q of r.points.slice(1, -1)) {
       const b = bandAt(q.x);
@@ -538,8 +548,8 @@ export function layoutMachine(machine: MachineDescription): MachineLayout {
 
   const edges: EdgeRoute[] = [];
   for (const t of lines) {
-    const r = routes.get(t.id) as Route;
-    const e = g.edge(r.v, r.w, t.id) as { x: number; y: number };
+    const r = routes.get(tname(t)) as Route;
+    const e = g.edge(nid(r.v), nid(r.w), r.name) as { x: number; y: number };
     const corners = cornersOf(r);
     const { path, drawn } = roundedPath(corners);
     const from = corners[0] as Point;

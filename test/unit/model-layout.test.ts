@@ -351,6 +351,59 @@ describe("[SPEC-MODEL-PAGE] layoutMachine(): a layered layout of each machine", 
     expect(layoutMachine(machine)).toEqual(layout);
   });
 
+  it("[LAYOUT-CLEAR-EDGES] survives hostile names and oversized labels: prototype keys, separators, a 400-character event", () => {
+    const keys = ["__proto__", "constructor", "a\u0000right", "toString", "x\u0001y"];
+    const state = (key: string, i: number): StateDescription => ({
+      id: i === 0 ? "__proto__" : `__proto__.${key}`,
+      key,
+      type: "atomic",
+      description: null,
+      parent: null,
+      initial: i === 0,
+      requirements: [],
+    });
+    const states = keys.map(state);
+    const ids = states.map((st) => st.id);
+    const long = "E".repeat(400);
+    const link = (from: number, to: number | null, event: string): TransitionDescription => ({
+      id: `${ids[from]}:${event}:${from}>${to}`,
+      source: ids[from] as string,
+      event,
+      guard: null,
+      actions: [],
+      target: to === null ? null : (ids[to] as string),
+      reenter: false,
+      requirements: [],
+      label: event,
+    });
+    const machine: MachineDescription = {
+      id: "__proto__",
+      title: "",
+      source: "",
+      description: null,
+      initial: "__proto__",
+      states,
+      transitions: [
+        link(0, 1, "hasOwnProperty"),
+        link(1, 2, long),
+        link(2, 0, "__proto__"),
+        link(2, 3, "valueOf"),
+        link(3, 3, long),
+        link(3, null, "constructor"),
+        link(3, 4, "\u0000"),
+        link(4, 1, "BACK"),
+      ],
+      requirements: [],
+    };
+    const layout = layoutMachine(machine);
+    expect(layout.nodes.map((n) => n.state.id)).toEqual(ids);
+    expect(layout.edges.map((e) => e.transition.id)).toEqual(machine.transitions.map((t) => t.id));
+    expect(clearEdgeViolations(layout)).toEqual([]);
+    expect(layoutMachine(machine)).toEqual(layout);
+    expect(Object.hasOwn({}, "x")).toBe(false);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
   it("[SPEC-MODEL-PAGE] starts and ends straight arrows on the box borders, and marks the initial state", () => {
     const entity = layoutOf("entity");
     const box = (id: string) => entity.nodes.find((n) => n.state.id === id) as Rect;
