@@ -1430,6 +1430,20 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
   ),
   // --- end: openapi ---
   // --- layout ---
+  add(
+    "LAYOUT-LIBRARY",
+    FIRST_RUN,
+    "The reviewer page's machine diagrams are laid out on the server by a well-kept layout library (@dagrejs/dagre: layered, left to right, labels as nodes of their own) instead of a hand-written layering and router; self-loops, which the library draws through their own labels, are a small special case of our own; the page and its SVG need nothing from any other host, and the Worker bundle stays within its 150 KB gzipped budget.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page's layout)", refines: ["SPEC-MODEL-PAGE"] },
+  ),
+  add(
+    "LAYOUT-CLEAR-EDGES",
+    FIRST_RUN,
+    "In the diagram of every machine, no transition's line (as drawn, rounded corners and loops included) crosses any transition label's box, its own or another's, nor a state box it does not start or end at; no two state boxes overlap, no label overlaps a box or another label, and every box, label and line lies inside the drawing.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page's layout)", refines: ["LAYOUT-LIBRARY"] },
+  ),
   // --- end: layout ---
   // --- playground ---
   // --- end: playground ---

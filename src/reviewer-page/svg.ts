@@ -8,6 +8,8 @@
  * transition `<g class="transition" data-transition="entity.active:REVOKE"
  * data-source="entity.active" data-requirements="...">` whose `<title>` lists its requirement
  * ids and whose link points at the transition's row in the page's table (`#row-<domId>`).
+ * A compound state's dashed line to its initial child (issue #13) is
+ * `<g class="initial-child" data-parent="..." data-child="...">`.
  *
  * Implements: SPEC-MODEL-PAGE
  */
@@ -142,6 +144,12 @@ export function renderLayout(layout: MachineLayout): string {
     const { dot, radius, path } = layout.initial;
     parts.push(
       `<g class="initial-marker"><circle${attrs({ cx: dot.x, cy: dot.y, r: radius, fill: "#0f172a" })}/><path${attrs({ d: path, stroke: "#0f172a", "stroke-width": 1.5, "marker-end": `url(#arrow-${id})` })}/></g>`,
+    );
+  }
+  // A compound state's line to its initial child: dashed, not a transition, never highlighted.
+  for (const link of layout.children) {
+    parts.push(
+      `<g${attrs({ class: "initial-child", "data-parent": link.parent, "data-child": link.child })}><title>${escapeXml(`${link.parent} starts in ${link.child}`)}</title><path${attrs({ d: link.path, fill: "none", stroke: "#94a3b8", "stroke-width": 1.5, "stroke-dasharray": "5 4", "marker-end": `url(#arrow-${id})` })}/></g>`,
     );
   }
   parts.push(`<g class="transitions">`);

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../conformance/spawn.ts";
 
 describe("[FLEET-WORKERS-SIZE] the Worker bundle", () => {
-  it("[FLEET-WORKERS-SIZE][FLEET-WORKERS-PASSWORD] is at most 150 KB gzipped, and zxcvbn's dictionaries are not in it", () => {
+  it("[FLEET-WORKERS-SIZE][FLEET-WORKERS-PASSWORD][LAYOUT-LIBRARY] is at most 150 KB gzipped with the diagram layout library in it, and zxcvbn's dictionaries are not in it", () => {
     const run = spawnSync(
       join(REPO_ROOT, "node_modules", ".bin", "tsx"),
       ["scripts/worker-size.ts"],
@@ -27,5 +27,7 @@ describe("[FLEET-WORKERS-SIZE] the Worker bundle", () => {
     expect(minified).toBeGreaterThan(gzipped);
     expect(run.stdout).toContain("OK: under the limit");
     expect(run.stdout).not.toMatch(/@zxcvbn-ts\/language/);
+    // The reviewer page's layout (issue #13) is computed in the Worker too, by dagre.
+    expect(run.stdout).toMatch(/@dagrejs\/dagre\s+\d+/);
   }, 300_000);
 });
