@@ -1391,6 +1391,23 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
   // --- layout ---
   // --- end: layout ---
   // --- playground ---
+  add(
+    "PLAY-SIM-PURE",
+    FIRST_RUN,
+    "POST /model/simulate/:machineId computes one step of any machine the reviewer page draws on a sandbox copy the browser keeps: the caller sends the snapshot it holds (or an input, or nothing for the machine's typed example input) and an event, and gets the next snapshot from xstate's pure transition(), whether the event was accepted, why not (no transition in this state, the guards that said no, or a final state), the requirement ids of the transition taken, and every event of the machine with whether the new state handles it, its guards and a typed example payload. Time-based guards read the time from the event, never the server's clock; the server keeps no simulation state and no store changes.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["SPEC-MODEL-PAGE"] },
+  ),
+  add(
+    "PLAY-SIM-VALIDATE",
+    FIRST_RUN,
+    "Everything sent to the simulation is checked against the machine before it runs: a JSON body of at most 4 KiB; the snapshot's state one of the machine's; its context exactly the machine's fields with their types; the event a type the machine handles with exactly its payload fields and types; every value a finite number, boolean, null where the field allows it, or a string of at most 200 characters (no nesting). Anything else is problem+json with a stable code (ERR_SIM_MACHINE_UNKNOWN, ERR_SIM_REQUEST_INVALID, ERR_SIM_STATE_UNKNOWN, ERR_SIM_SNAPSHOT_INVALID, ERR_SIM_INPUT_INVALID, ERR_SIM_EVENT_UNKNOWN, ERR_SIM_EVENT_INVALID, or the body codes) naming the field and never echoing a value; never a 500.",
+    IMPLEMENTED,
+    {
+      source: "issue #13 (the reviewer page: play the protocol)",
+      refines: ["PLAY-SIM-PURE", "SERVER-BAD-INPUT"],
+    },
+  ),
   // --- end: playground ---
 ];
 

@@ -69,6 +69,7 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     "model.icon": model.icon,
     "model.machines": model.machines,
     "model.xstate": model.xstate,
+    "model.simulate": model.simulate,
     "entities.state": model.entityState,
   };
 

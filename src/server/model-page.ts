@@ -6,6 +6,8 @@
  *   GET /model/icon.svg                          its icon (so the browser asks for no /favicon.ico)
  *   GET /model/machines.json                     the same model as JSON (src/reviewer-page/describe.ts)
  *   GET /model/xstate/:machineId                 one machine as XState JSON, for Stately's tools
+ *   POST /model/simulate/:machineId              one step of the page's simulation mode (issue #13):
+ *                                                pure, the snapshot travels with the request
  *   GET /cpns/v1/admin/entities/:entityId/state  admin only: one entity's live machine state,
  *                                                rebuilt from its stored record as the handlers
  *                                                rebuild it before every write
@@ -14,14 +16,17 @@
  * with a Content-Security-Policy that allows only its own inline stylesheet and script (by hash)
  * and requests to this origin.
  *
- * Implements: SPEC-MODEL-PAGE
+ * Implements: SPEC-MODEL-PAGE, PLAY-SIM-PURE
  */
 
 import type { Context } from "hono";
+import * as z from "zod";
 import { entityMachine } from "../../machines/entity.ts";
 import { CpnsError } from "../errors.ts";
+import { readJson } from "../protocol/body.ts";
 import { describe, type ModelDescription } from "../reviewer-page/describe.ts";
 import { ICON_SVG, type ModelPage, renderModelPage } from "../reviewer-page/page.ts";
+import { SIM_BODY_LIMIT, simulate } from "../reviewer-page/simulate.ts";
 import { xstateJsonOf } from "../reviewer-page/xstate-export.ts";
 import type { ServerEnv, ServerParts } from "./context.ts";
 import { entitySnapshot } from "./entity-model.ts";
@@ -93,6 +98,19 @@ export function modelPageHandlers(parts: ServerParts) {
     });
   }
 
+  /**
+   * One simulation step (src/reviewer-page/simulate.ts). Reads nothing but the request and
+   * writes nothing anywhere: the parts (stores, ledgers, logs) are not even in reach.
+   */
+  async function simulateStep(c: Context<ServerEnv>): Promise<Response> {
+    const machineId = c.req.param("machineId") ?? "";
+    const body = await readJson(c, z.unknown(), SIM_BODY_LIMIT);
+    return c.json(simulate(machineId, body), 200, {
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+    });
+  }
+
   async function entityState(c: Context<ServerEnv>): Promise<Response> {
     if (c.var.principal.kind !== "admin") throw new CpnsError("ERR_FORBIDDEN");
     const entityId = c.req.param("entityId") ?? "";
@@ -112,5 +130,5 @@ export function modelPageHandlers(parts: ServerParts) {
     return c.json(view, 200, { "cache-control": "no-store" });
   }
 
-  return { page: modelPage, icon, machines, xstate, entityState };
+  return { page: modelPage, icon, machines, xstate, simulate: simulateStep, entityState };
 }

@@ -167,6 +167,13 @@ export const POLICY = {
     requirements: ["MODEL-XSTATE-EXPORT"],
     qop: "auth",
   },
+  "model.simulate": {
+    method: "POST",
+    path: "/model/simulate/:machineId",
+    allow: EVERYONE,
+    requirements: ["PLAY-SIM-PURE", "PLAY-SIM-VALIDATE"],
+    qop: "auth",
+  },
   "entities.state": {
     method: "GET",
     path: "/cpns/v1/admin/entities/:entityId/state",

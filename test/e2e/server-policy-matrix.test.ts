@@ -39,6 +39,7 @@ const EXPECTED: Record<string, readonly [Verdict, Verdict, Verdict, Verdict, Ver
   "GET /model/icon.svg": ["ok", "ok", "ok", "ok", "ok"],
   "GET /model/machines.json": ["ok", "ok", "ok", "ok", "ok"],
   "GET /model/xstate/:machineId": ["ok", "ok", "ok", "ok", "ok"],
+  "POST /model/simulate/:machineId": ["ok", "ok", "ok", "ok", "ok"],
   "GET /.well-known/cpns-admin-key": ["ok", "ok", "ok", "ok", "ok"],
   "POST /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
   "GET /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
