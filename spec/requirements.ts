@@ -1408,6 +1408,13 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
       refines: ["PLAY-SIM-PURE", "SERVER-BAD-INPUT"],
     },
   ),
+  add(
+    "PLAY-SIM-PAGE",
+    FIRST_RUN,
+    "The reviewer page has a simulation mode: pick any machine, edit its input (prefilled with a typed example), start, and see every event of the machine, those the current state does not accept greyed with why (not handled here, or a final state) and the guards of those it handles; pick one, edit its payload in a JSON editor prefilled with a typed example (guard inputs and the time are the reviewer's), send it, and see the state highlighted on the machine's diagram (and the transition taken), a refusal with the guard that refused, the context with what changed marked, and a history with undo and reset. The sandbox snapshot is kept in the page; nothing the simulation does changes a record on the server.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-SIM-PURE"] },
+  ),
   // --- end: playground ---
 ];
 

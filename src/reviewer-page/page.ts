@@ -12,11 +12,12 @@
  *
  * Pure and web-standard: the server handler (src/server/model-page.ts) serves what this returns.
  *
- * Implements: SPEC-MODEL-PAGE
+ * Implements: SPEC-MODEL-PAGE, PLAY-SIM-PAGE
  */
 import { utf8 } from "../crypto/bytes.ts";
 import { hashBytes } from "../crypto/hash.ts";
 import type { MachineDescription, ModelDescription, TransitionDescription } from "./describe.ts";
+import { PLAY_SCRIPT, PLAY_STYLE, playgroundSection } from "./playground.ts";
 import { domId, escapeXml, FONT_FAMILY, renderMachineSvg } from "./svg.ts";
 
 /** Where the page reads an entity's live state (policy row `entities.state`). */
@@ -315,11 +316,13 @@ const LEGEND = `<div class="legend">
 
 /** The page and its Content-Security-Policy. Deterministic for a given model. */
 export function renderModelPage(model: ModelDescription): ModelPage {
-  const style = STYLE;
-  const script = SCRIPT;
+  // Issue #13: the simulation panel's stylesheet and script join the page's (one hash each).
+  const style = STYLE + PLAY_STYLE;
+  const script = SCRIPT + PLAY_SCRIPT;
   const nav = model.machines
     .map((m) => `<a href="#machine-${domId(m.id)}">${escapeXml(m.id)}</a>`)
     .concat([
+      `<a href="#simulate">simulation</a>`,
       `<a href="#requirements">requirement ids</a>`,
       `<a href="/model/machines.json">machines.json</a>`,
     ])
@@ -351,6 +354,7 @@ export function renderModelPage(model: ModelDescription): ModelPage {
 </form>
 <p id="live-status" role="status" aria-live="polite" data-kind="idle">Not watching. The token stays in this page's memory and goes only to this server, as a Bearer token, every ${REFRESH_MS / 1000} s.</p>
 </section>
+${playgroundSection(model)}
 <section class="panel" id="legend">
 <h2>Legend</h2>
 ${LEGEND}
