@@ -1415,6 +1415,20 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-SIM-PURE"] },
   ),
+  add(
+    "PLAY-LIVE-STATE",
+    FIRST_RUN,
+    "Besides an entity's, the server serves the live machine state of one OTK (GET /cpns/v1/admin/otks/:otkId/state, rebuilt from its stored record through the machine gate; never the sealed key) and of one open secure channel's server end (GET /cpns/v1/admin/channels/:sessionId/state: state, owner, send epoch, expiry), to the admin Bearer token only (anonymous and a wrong token 401, entities 403); unknown, malformed and oversized ids are all the same 404 problem. The reviewer page watches any of the three and highlights the state in its machine.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["SPEC-MODEL-PAGE"] },
+  ),
+  add(
+    "PLAY-WATCH-URL",
+    FIRST_RUN,
+    "/model?watch=<entity|otk|channel>:<id> opens the reviewer page watching that live state, scrolled to its machine with the state highlighted; the admin token is never in the URL: the page uses the token kept in the tab's sessionStorage (only when the reviewer ticked 'keep') or asks for it and sends nothing until given; a watch of any other kind is ignored.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-LIVE-STATE"] },
+  ),
   // --- end: playground ---
 ];
 

@@ -19,6 +19,8 @@ import { escapeXml, FONT_FAMILY } from "./svg.ts";
 export const SIMULATE_PATH = "/model/simulate/";
 
 export const PLAY_STYLE = `
+form#live-form select { font: inherit; padding: 6px 8px; border: 1px solid #cbd5e1; border-radius: 6px; }
+form#live-form input[type="checkbox"] { min-width: 0; }
 #simulate .sim-controls { display: flex; gap: 12px; flex-wrap: wrap; align-items: end; }
 #simulate label { display: grid; gap: 2px; font-size: 13px; color: var(--muted); }
 #simulate select { font: inherit; padding: 5px 8px; border: 1px solid #cbd5e1; border-radius: 6px; }

@@ -11,19 +11,28 @@
  *   GET /cpns/v1/admin/entities/:entityId/state  admin only: one entity's live machine state,
  *                                                rebuilt from its stored record as the handlers
  *                                                rebuild it before every write
+ *   GET /cpns/v1/admin/otks/:otkId/state         admin only (issue #13): one OTK's, the same way
+ *                                                (never the sealed key itself)
+ *   GET /cpns/v1/admin/channels/:sessionId/state admin only (issue #13): one open secure
+ *                                                channel's, from the server's channel registry
  *
  * The page is static for a given build of the machines, so it is rendered once. It is served
  * with a Content-Security-Policy that allows only its own inline stylesheet and script (by hash)
  * and requests to this origin.
  *
- * Implements: SPEC-MODEL-PAGE, PLAY-SIM-PURE
+ * Implements: SPEC-MODEL-PAGE, PLAY-SIM-PURE, PLAY-LIVE-STATE
  */
 
 import type { Context } from "hono";
 import * as z from "zod";
 import { entityMachine } from "../../machines/entity.ts";
+import { otkMachine } from "../../machines/otk.ts";
+import { secureChannelServerMachine } from "../../machines/secure-channel.ts";
+import type { RegisteredChannel } from "../channel/registry.ts";
 import { CpnsError } from "../errors.ts";
+import { machineBridge } from "../machine-gate/bridge.ts";
 import { readJson } from "../protocol/body.ts";
+import { otkIdSchema } from "../protocol/schemas.ts";
 import { describe, type ModelDescription } from "../reviewer-page/describe.ts";
 import { ICON_SVG, type ModelPage, renderModelPage } from "../reviewer-page/page.ts";
 import { SIM_BODY_LIMIT, simulate } from "../reviewer-page/simulate.ts";
@@ -40,6 +49,16 @@ export interface EntityStateView {
   context: { keyVersion: number; userId: string | null; entityType: string | null };
 }
 
+/** What the OTK and channel state routes answer: a machine, an id, its state and context. */
+export interface LiveStateView {
+  machine: string;
+  id: string;
+  value: unknown;
+  context: Record<string, unknown>;
+}
+
+const otkBridge = machineBridge(otkMachine);
+
 let model: ModelDescription | undefined;
 let page: ModelPage | undefined;
 
@@ -53,7 +72,14 @@ function thePage(): ModelPage {
   return page;
 }
 
-export function modelPageHandlers(parts: ServerParts) {
+/**
+ * `channelOf` looks an open secure channel up by session id in the server's channel registry
+ * (src/server/channels.ts), which lives in memory, not in a store.
+ */
+export function modelPageHandlers(
+  parts: ServerParts,
+  channelOf: (sessionId: string) => RegisteredChannel | undefined = () => undefined,
+) {
   function modelPage(_c: Context<ServerEnv>): Response {
     const { html, csp } = thePage();
     return new Response(html, {
@@ -130,5 +156,51 @@ export function modelPageHandlers(parts: ServerParts) {
     return c.json(view, 200, { "cache-control": "no-store" });
   }
 
-  return { page: modelPage, icon, machines, xstate, simulate: simulateStep, entityState };
+  /** The OTK machine rebuilt from the stored record through the gate; the sealed key stays out. */
+  async function otkState(c: Context<ServerEnv>): Promise<Response> {
+    if (c.var.principal.kind !== "admin") throw new CpnsError("ERR_FORBIDDEN");
+    // An id of the wrong shape names nothing: the same 404 as an unknown one.
+    const parsed = otkIdSchema.safeParse(c.req.param("otkId"));
+    const record = parsed.success ? await parts.otks.get(parsed.data) : undefined;
+    if (!record) throw new CpnsError("ERR_NOT_FOUND");
+    const snapshot = otkBridge.restore(record.machine);
+    const view: LiveStateView = {
+      machine: otkMachine.id,
+      id: record.otkId,
+      value: snapshot.value,
+      context: { ...snapshot.context },
+    };
+    return c.json(view, 200, { "cache-control": "no-store" });
+  }
+
+  /** The server end of an open secure channel: its lifecycle state, send epoch and expiry. */
+  function channelState(c: Context<ServerEnv>): Response {
+    if (c.var.principal.kind !== "admin") throw new CpnsError("ERR_FORBIDDEN");
+    const sessionId = c.req.param("sessionId") ?? "";
+    const channel = sessionId.length <= 64 ? channelOf(sessionId) : undefined;
+    if (!channel) throw new CpnsError("ERR_NOT_FOUND");
+    const view: LiveStateView = {
+      machine: secureChannelServerMachine.id,
+      id: sessionId,
+      value: channel.endpoint.state,
+      context: {
+        sessionId,
+        owner: channel.owner,
+        sendEpoch: channel.endpoint.sendEpoch,
+        expiresAtMs: channel.expiresAtMs,
+      },
+    };
+    return c.json(view, 200, { "cache-control": "no-store" });
+  }
+
+  return {
+    otkState,
+    channelState,
+    page: modelPage,
+    icon,
+    machines,
+    xstate,
+    simulate: simulateStep,
+    entityState,
+  };
 }

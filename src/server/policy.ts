@@ -174,6 +174,20 @@ export const POLICY = {
     requirements: ["PLAY-SIM-PURE", "PLAY-SIM-VALIDATE"],
     qop: "auth",
   },
+  "otks.state": {
+    method: "GET",
+    path: "/cpns/v1/admin/otks/:otkId/state",
+    allow: ["admin"],
+    requirements: ["PLAY-LIVE-STATE"],
+    qop: "auth",
+  },
+  "channels.state": {
+    method: "GET",
+    path: "/cpns/v1/admin/channels/:sessionId/state",
+    allow: ["admin"],
+    requirements: ["PLAY-LIVE-STATE"],
+    qop: "auth",
+  },
   "entities.state": {
     method: "GET",
     path: "/cpns/v1/admin/entities/:entityId/state",

@@ -44,6 +44,8 @@ const EXPECTED: Record<string, readonly [Verdict, Verdict, Verdict, Verdict, Ver
   "POST /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
   "GET /cpns/v1/admin/users": ["401", "ok", "403", "403", "403"],
   "GET /cpns/v1/admin/entities/:entityId/state": ["401", "ok", "403", "403", "403"],
+  "GET /cpns/v1/admin/otks/:otkId/state": ["401", "ok", "403", "403", "403"],
+  "GET /cpns/v1/admin/channels/:sessionId/state": ["401", "ok", "403", "403", "403"],
   "POST /cpns/v1/enrollments": ["401", "403", "ok", "403", "403"],
   "GET /cpns/v1/entities": ["401", "403", "ok", "403", "403"],
   "GET /cpns/v1/entities/:entityId": ["401", "403", "ok", "403", "403"],
