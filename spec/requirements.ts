@@ -1429,6 +1429,13 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-LIVE-STATE"] },
   ),
+  add(
+    "PLAY-SHOT",
+    FIRST_RUN,
+    "`npm run model:shot -- --url <reviewer page URL> --out <file.png>` screenshots the page with Debian's chromium; for a watch link it takes the admin token from CPNS_ADMIN_TOKEN (put in the tab's sessionStorage for the page's origin only, never in the URL), waits for the watched state to be highlighted and exits 1 with the page's reason when it is not (no token, a refused token, an unknown id).",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-WATCH-URL"] },
+  ),
   // --- end: playground ---
 ];
 

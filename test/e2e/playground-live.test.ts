@@ -4,7 +4,11 @@
  * and malformed ids the same 404, never the sealed key), and /model?watch=<kind>:<id> opening
  * the page on that machine with the live state highlighted, the token never in a URL.
  */
-import { existsSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
@@ -220,4 +224,41 @@ describe("[PLAY-WATCH-URL] /model?watch=<kind>:<id> in chromium", () => {
     expect(await page.locator("#live-entity").inputValue()).toBe("");
     await channel.close();
   }, 60_000);
+});
+
+describe("[PLAY-SHOT] npm run model:shot", () => {
+  const run = promisify(execFile);
+  const shot = (args: string[], env: Record<string, string> = {}) =>
+    run("npx", ["tsx", "scripts/model-shot.ts", ...args], {
+      env: { ...process.env, CPNS_ADMIN_TOKEN: "", ...env },
+      timeout: 60_000,
+    });
+
+  it("[PLAY-SHOT] screenshots a watch link with the state highlighted, the token from the environment; refuses without it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cpns-model-shot-"));
+    try {
+      const out = join(dir, "otk.png");
+      const link = `${server.url}/model?watch=otk:${issued.otkId}`;
+      const { stdout } = await shot(["--url", link, "--out", out], {
+        CPNS_ADMIN_TOKEN: ADMIN_TOKEN,
+      });
+      expect(stdout).toMatch(new RegExp(`otk ${issued.otkId} is in otk\\.(deposited|delivered) `));
+      const png = readFileSync(out);
+      expect(png.length).toBeGreaterThan(10_000);
+      expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+
+      const missing = await shot(["--url", link, "--out", join(dir, "no.png")]).catch((e) => e);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain("set CPNS_ADMIN_TOKEN");
+      expect(existsSync(join(dir, "no.png"))).toBe(false);
+
+      const wrong = await shot(["--url", link, "--out", join(dir, "wrong.png")], {
+        CPNS_ADMIN_TOKEN: `${ADMIN_TOKEN}x`,
+      }).catch((e) => e);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/nothing highlighted: HTTP 401/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
