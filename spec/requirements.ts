@@ -1436,6 +1436,23 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-WATCH-URL"] },
   ),
+  add(
+    "PLAY-REQ-INDEX",
+    FIRST_RUN,
+    "`tsx scripts/spec.ts generate` writes src/reviewer-page/requirement-index.ts: for every requirement id a machine names (the reviewer page's chips), its statement, the test files whose titles name it in their leading brackets and the files whose `Implements:` line claims it; `tsx scripts/spec.ts check` fails when the committed index is stale, e.g. when a test naming an id is added, renamed or removed.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["SPEC-TRACE"] },
+  ),
+  add(
+    "PLAY-REQ-CHIPS",
+    FIRST_RUN,
+    "Each requirement chip on the reviewer page shows the requirement's statement (tooltip) and leads to its entry, which gives the statement, the test files naming it and the files implementing it, linked under CPNS_SOURCE_URL when that is set (an http(s) URL; anything else is refused at start-up by name) and shown as repository paths otherwise.",
+    IMPLEMENTED,
+    {
+      source: "issue #13 (the reviewer page: play the protocol)",
+      refines: ["PLAY-REQ-INDEX", "SPEC-MODEL-PAGE"],
+    },
+  ),
   // --- end: playground ---
 ];
 

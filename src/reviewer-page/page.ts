@@ -12,12 +12,13 @@
  *
  * Pure and web-standard: the server handler (src/server/model-page.ts) serves what this returns.
  *
- * Implements: SPEC-MODEL-PAGE, PLAY-SIM-PAGE, PLAY-WATCH-URL
+ * Implements: SPEC-MODEL-PAGE, PLAY-SIM-PAGE, PLAY-WATCH-URL, PLAY-REQ-CHIPS
  */
 import { utf8 } from "../crypto/bytes.ts";
 import { hashBytes } from "../crypto/hash.ts";
 import type { MachineDescription, ModelDescription, TransitionDescription } from "./describe.ts";
 import { PLAY_SCRIPT, PLAY_STYLE, playgroundSection } from "./playground.ts";
+import { REQUIREMENT_INDEX } from "./requirement-index.ts";
 import { domId, escapeXml, FONT_FAMILY, renderMachineSvg } from "./svg.ts";
 
 /** Where the page reads an entity's live state (policy row `entities.state`). */
@@ -273,10 +274,46 @@ export function cspHash(text: string): string {
   return `'sha256-${base64(hashBytes("SHA-256", utf8(text)))}'`;
 }
 
+/** Issue #13: a chip's tooltip is the requirement's statement (requirement-index.ts). */
+const chipTitle = (id: string) =>
+  Object.hasOwn(REQUIREMENT_INDEX, id)
+    ? ` title="${escapeXml(`${id}: ${REQUIREMENT_INDEX[id]?.text ?? ""}`)}"`
+    : "";
+
 const requirementLinks = (ids: readonly string[]) =>
   ids.length === 0
     ? `<span class="none">none named</span>`
-    : ids.map((id) => `<a class="req mono" href="#req-${domId(id)}">${escapeXml(id)}</a>`).join("");
+    : ids
+        .map(
+          (id) =>
+            `<a class="req mono" href="#req-${domId(id)}"${chipTitle(id)}>${escapeXml(id)}</a>`,
+        )
+        .join("");
+
+/** Options of the page: where repository paths link to (CPNS_SOURCE_URL); paths only when unset. */
+export interface ModelPageOptions {
+  sourceUrl?: string;
+}
+
+/** A repository path, linked under `sourceUrl` when it is an http(s) URL. */
+function sourceLink(path: string, sourceUrl: string | undefined): string {
+  if (!sourceUrl || !/^https?:\/\/[^\s"<>]+$/.test(sourceUrl)) {
+    return `<code class="path">${escapeXml(path)}</code>`;
+  }
+  const href = `${sourceUrl.replace(/\/+$/, "")}/${path.split("/").map(encodeURIComponent).join("/")}`;
+  return `<a class="path" href="${escapeXml(href)}"><code>${escapeXml(path)}</code></a>`;
+}
+
+/** The statement, the test files naming it and the files implementing it (issue #13). */
+function requirementDetails(id: string, sourceUrl: string | undefined): string {
+  if (!Object.hasOwn(REQUIREMENT_INDEX, id)) return "";
+  const entry = REQUIREMENT_INDEX[id] as { text: string; tests: string[]; code: string[] };
+  const list = (paths: string[]) =>
+    paths.length === 0
+      ? `<span class="none">none</span>`
+      : paths.map((path) => sourceLink(path, sourceUrl)).join(", ");
+  return `<p class="req-text">${escapeXml(entry.text)}</p><p class="req-links">Tests: ${list(entry.tests)}<br>Code: ${list(entry.code)}</p>`;
+}
 
 function transitionRow(t: TransitionDescription): string {
   const target = t.target ?? `${t.source} (stays)`;
@@ -323,7 +360,7 @@ ${stateRows}
 }
 
 /** Each requirement id named in the model, with the states and transitions that name it. */
-function requirementIndex(model: ModelDescription): string {
+function requirementIndex(model: ModelDescription, sourceUrl?: string): string {
   const index = new Map<string, string[]>();
   const add = (id: string, link: string) => index.set(id, [...(index.get(id) ?? []), link]);
   for (const machine of model.machines) {
@@ -344,7 +381,7 @@ function requirementIndex(model: ModelDescription): string {
   return `<dl class="requirements">${ids
     .map(
       (id) =>
-        `<dt id="req-${domId(id)}">${escapeXml(id)}</dt><dd>${(index.get(id) ?? []).join(", ")}</dd>`,
+        `<dt id="req-${domId(id)}">${escapeXml(id)}</dt><dd data-requirement="${escapeXml(id)}">${(index.get(id) ?? []).join(", ")}${requirementDetails(id, sourceUrl)}</dd>`,
     )
     .join("\n")}</dl>`;
 }
@@ -359,7 +396,10 @@ const LEGEND = `<div class="legend">
 </div>`;
 
 /** The page and its Content-Security-Policy. Deterministic for a given model. */
-export function renderModelPage(model: ModelDescription): ModelPage {
+export function renderModelPage(
+  model: ModelDescription,
+  options: ModelPageOptions = {},
+): ModelPage {
   // Issue #13: the simulation panel's stylesheet and script join the page's (one hash each).
   const style = STYLE + PLAY_STYLE;
   const script = SCRIPT + PLAY_SCRIPT;
@@ -408,7 +448,7 @@ ${LEGEND}
 ${model.machines.map(machineSection).join("\n")}
 <section class="panel" id="requirements">
 <h2>Requirement ids <small>as named in the machines' <code>meta.requirements</code></small></h2>
-${requirementIndex(model)}
+${requirementIndex(model, options.sourceUrl)}
 </section>
 </main>
 <footer>The same model as JSON: <a href="/model/machines.json">/model/machines.json</a>.</footer>

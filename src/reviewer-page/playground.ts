@@ -42,6 +42,8 @@ form#live-form input[type="checkbox"] { min-width: 0; }
   border-color: #fca5a5; color: #991b1b; }
 #sim-context tr.changed td { background: #fef9c3; }
 #sim-history { margin: 6px 0 0; padding-left: 22px; font-size: 13px; }
+dl.requirements .req-text { margin: 2px 0; color: var(--ink); }
+dl.requirements .req-links { margin: 0 0 8px; font-size: 13px; color: var(--muted); }
 svg .state.sim .box { fill: #ecfdf5; stroke: #059669; stroke-width: 3; }
 svg .state.sim .name { fill: #065f46; }
 svg .transition.sim-taken .edge { stroke: #059669; stroke-width: 3; }

@@ -60,16 +60,10 @@ export interface LiveStateView {
 const otkBridge = machineBridge(otkMachine);
 
 let model: ModelDescription | undefined;
-let page: ModelPage | undefined;
 
 function theModel(): ModelDescription {
   model ??= describe();
   return model;
-}
-
-function thePage(): ModelPage {
-  page ??= renderModelPage(theModel());
-  return page;
 }
 
 /**
@@ -80,6 +74,13 @@ export function modelPageHandlers(
   parts: ServerParts,
   channelOf: (sessionId: string) => RegisteredChannel | undefined = () => undefined,
 ) {
+  // Rendered once per app: the source links depend on this server's CPNS_SOURCE_URL.
+  let page: ModelPage | undefined;
+  const thePage = (): ModelPage => {
+    page ??= renderModelPage(theModel(), { sourceUrl: parts.config.sourceUrl });
+    return page;
+  };
+
   function modelPage(_c: Context<ServerEnv>): Response {
     const { html, csp } = thePage();
     return new Response(html, {

@@ -11,6 +11,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { createStorage, type Storage } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REQUIREMENT_INDEX } from "../../src/reviewer-page/requirement-index.ts";
 import { EXAMPLE_NOW } from "../../src/reviewer-page/sim-examples.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
@@ -213,5 +214,34 @@ describe("[PLAY-SIM-PAGE] the simulation panel in chromium", () => {
     expect(await buttons.count()).toBe(6);
     expect(await page.locator("#sim-events button:not([disabled])").count()).toBe(0);
     expect(await buttons.first().getAttribute("title")).toBe("final state");
+  }, 60_000);
+});
+
+describe("[PLAY-REQ-CHIPS] requirement chips in chromium", () => {
+  it("[PLAY-REQ-CHIPS] a chip's tooltip is the statement; following it shows the statement, the test files and the code files", async () => {
+    await page.goto(`${url}/model`, { waitUntil: "load" });
+    const chip = page
+      .locator('#machine-otk table.transitions a.req[href="#req-OTK-DEPOSIT"]')
+      .first();
+    const entry = REQUIREMENT_INDEX["OTK-DEPOSIT"];
+    expect(entry).toBeDefined();
+    expect(await chip.getAttribute("title")).toBe(`OTK-DEPOSIT: ${entry?.text}`);
+    await chip.click();
+    await expect.poll(() => page.evaluate(() => location.hash)).toBe("#req-OTK-DEPOSIT");
+    const details = page.locator('dd[data-requirement="OTK-DEPOSIT"]');
+    expect(await details.locator(".req-text").textContent()).toBe(entry?.text);
+    const paths = await details.locator(".path").allTextContents();
+    for (const file of [...(entry?.tests ?? []), ...(entry?.code ?? [])])
+      expect(paths).toContain(file);
+    expect(paths).toContain("test/e2e/server-otks.test.ts");
+    expect(await details.locator("a.path").count()).toBe(0); // no CPNS_SOURCE_URL: paths, not links
+    // Every chip on the page that names an indexed id carries its statement.
+    const untitled = await page
+      .locator("a.req")
+      .evaluateAll((chips) =>
+        chips.filter((c) => !c.getAttribute("title")).map((c) => c.outerHTML),
+      );
+    expect(untitled).toEqual([]);
+    expect(consoleErrors.filter((e) => !e.includes("400"))).toEqual([]);
   }, 60_000);
 });
