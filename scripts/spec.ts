@@ -3,7 +3,8 @@
  *
  *   tsx scripts/spec.ts requirements [--check]   spec/requirements.md from spec/requirements.ts
  *   tsx scripts/spec.ts diagrams [--check]       spec/diagrams/<machine-id>.md from machines/*.ts
- *   tsx scripts/spec.ts generate                 both of the above
+ *   tsx scripts/spec.ts generate                 both of the above, and the reviewer page's
+ *                                                requirement index (scripts/spec/requirement-index.ts)
  *   tsx scripts/spec.ts check                    both with --check: exit 1 if a file is stale,
  *                                                or an implemented requirement has no code that
  *                                                says "Implements: <id>" (scripts/spec/code.ts)
@@ -32,6 +33,7 @@ import {
   staleFiles,
   TRACEABILITY_MD,
 } from "./spec/outputs.ts";
+import { renderRequirementIndexFile } from "./spec/requirement-index.ts";
 import { checkQuotes, validateRequirements } from "./spec/requirements-md.ts";
 import { readVitestJson } from "./spec/results.ts";
 import { buildTrace, renderTrace } from "./spec/trace.ts";
@@ -85,6 +87,12 @@ function codeCommand(): boolean {
   const problems = checkCode(REQUIREMENTS, scanCode(REPO_ROOT));
   for (const problem of problems) console.error(`code: ${problem}`);
   return problems.length === 0;
+}
+
+/** Issue #13: the reviewer page's requirement index (ids -> text, test files, code files). */
+function requirementIndexCommand(check: boolean): boolean {
+  const files = renderRequirementIndexFile(REQUIREMENTS, scanCode(REPO_ROOT), REPO_ROOT);
+  return writeOrCheck(files, check, "generate");
 }
 
 async function diagramsCommand(check: boolean): Promise<boolean> {
@@ -163,12 +171,13 @@ async function main(argv: string[]): Promise<boolean> {
       const a = requirementsCommand(asCheck);
       const b = await diagramsCommand(asCheck);
       const c = codeCommand();
-      if (asCheck && a && b && c) {
+      const d = requirementIndexCommand(asCheck);
+      if (asCheck && a && b && c && d) {
         console.log(
           "spec: requirements.md and diagrams are up to date, every requirement has code",
         );
       }
-      return a && b && c;
+      return a && b && c && d;
     }
     case "trace":
       return traceCommand(results, check);

@@ -1446,6 +1446,68 @@ const FIRST_RUN_REQUIREMENTS: Requirement[] = [
   ),
   // --- end: layout ---
   // --- playground ---
+  add(
+    "PLAY-SIM-PURE",
+    FIRST_RUN,
+    "POST /model/simulate/:machineId computes one step of any machine the reviewer page draws on a sandbox copy the browser keeps: the caller sends the snapshot it holds (or an input, or nothing for the machine's typed example input) and an event, and gets the next snapshot from xstate's pure transition(), whether the event was accepted, why not (no transition in this state, the guards that said no, or a final state), the requirement ids of the transition taken, and every event of the machine with whether the new state handles it, its guards and a typed example payload. Time-based guards read the time from the event, never the server's clock; the server keeps no simulation state and no store changes.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["SPEC-MODEL-PAGE"] },
+  ),
+  add(
+    "PLAY-SIM-VALIDATE",
+    FIRST_RUN,
+    "Everything sent to the simulation is checked against the machine before it runs: a JSON body of at most 4 KiB; the snapshot's state one of the machine's; its context exactly the machine's fields with their types; the event a type the machine handles with exactly its payload fields and types; every value a finite number, boolean, null where the field allows it, or a string of at most 200 characters (no nesting). Anything else is problem+json with a stable code (ERR_SIM_MACHINE_UNKNOWN, ERR_SIM_REQUEST_INVALID, ERR_SIM_STATE_UNKNOWN, ERR_SIM_SNAPSHOT_INVALID, ERR_SIM_INPUT_INVALID, ERR_SIM_EVENT_UNKNOWN, ERR_SIM_EVENT_INVALID, or the body codes) naming the field and never echoing a value; never a 500.",
+    IMPLEMENTED,
+    {
+      source: "issue #13 (the reviewer page: play the protocol)",
+      refines: ["PLAY-SIM-PURE", "SERVER-BAD-INPUT"],
+    },
+  ),
+  add(
+    "PLAY-SIM-PAGE",
+    FIRST_RUN,
+    "The reviewer page has a simulation mode: pick any machine, edit its input (prefilled with a typed example), start, and see every event of the machine, those the current state does not accept greyed with why (not handled here, or a final state) and the guards of those it handles; pick one, edit its payload in a JSON editor prefilled with a typed example (guard inputs and the time are the reviewer's), send it, and see the state highlighted on the machine's diagram (and the transition taken), a refusal with the guard that refused, the context with what changed marked, and a history with undo and reset. The sandbox snapshot is kept in the page; nothing the simulation does changes a record on the server.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-SIM-PURE"] },
+  ),
+  add(
+    "PLAY-LIVE-STATE",
+    FIRST_RUN,
+    "Besides an entity's, the server serves the live machine state of one OTK (GET /cpns/v1/admin/otks/:otkId/state, rebuilt from its stored record through the machine gate; never the sealed key) and of one open secure channel's server end (GET /cpns/v1/admin/channels/:sessionId/state: state, owner, send epoch, expiry), to the admin Bearer token only (anonymous and a wrong token 401, entities 403); unknown, malformed and oversized ids are all the same 404 problem. The reviewer page watches any of the three and highlights the state in its machine.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["SPEC-MODEL-PAGE"] },
+  ),
+  add(
+    "PLAY-WATCH-URL",
+    FIRST_RUN,
+    "/model?watch=<entity|otk|channel>:<id> opens the reviewer page watching that live state, scrolled to its machine with the state highlighted; the admin token is never in the URL: the page uses the token kept in the tab's sessionStorage (only when the reviewer ticked 'keep') or asks for it and sends nothing until given; a watch of any other kind is ignored.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-LIVE-STATE"] },
+  ),
+  add(
+    "PLAY-SHOT",
+    FIRST_RUN,
+    "`npm run model:shot -- --url <reviewer page URL> --out <file.png>` screenshots the page with Debian's chromium; for a watch link it takes the admin token from CPNS_ADMIN_TOKEN (put in the tab's sessionStorage for the page's origin only, never in the URL), waits for the watched state to be highlighted and exits 1 with the page's reason when it is not (no token, a refused token, an unknown id).",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["PLAY-WATCH-URL"] },
+  ),
+  add(
+    "PLAY-REQ-INDEX",
+    FIRST_RUN,
+    "`tsx scripts/spec.ts generate` writes src/reviewer-page/requirement-index.ts: for every requirement id a machine names (the reviewer page's chips), its statement, the test files whose titles name it in their leading brackets and the files whose `Implements:` line claims it; `tsx scripts/spec.ts check` fails when the committed index is stale, e.g. when a test naming an id is added, renamed or removed.",
+    IMPLEMENTED,
+    { source: "issue #13 (the reviewer page: play the protocol)", refines: ["SPEC-TRACE"] },
+  ),
+  add(
+    "PLAY-REQ-CHIPS",
+    FIRST_RUN,
+    "Each requirement chip on the reviewer page shows the requirement's statement (tooltip) and leads to its entry, which gives the statement, the test files naming it and the files implementing it, linked under CPNS_SOURCE_URL when that is set (an http(s) URL; anything else is refused at start-up by name) and shown as repository paths otherwise.",
+    IMPLEMENTED,
+    {
+      source: "issue #13 (the reviewer page: play the protocol)",
+      refines: ["PLAY-REQ-INDEX", "SPEC-MODEL-PAGE"],
+    },
+  ),
   // --- end: playground ---
 ];
 

@@ -117,6 +117,19 @@ export const ErrorCodes = {
   // --- openapi ---
   // --- end: openapi ---
   // --- playground ---
+  ERR_SIM_MACHINE_UNKNOWN: { status: 404, title: "No machine with this id to simulate" },
+  ERR_SIM_REQUEST_INVALID: {
+    status: 400,
+    title: "Send an input or a snapshot, and optionally an event",
+  },
+  ERR_SIM_STATE_UNKNOWN: { status: 400, title: "The snapshot names a state the machine lacks" },
+  ERR_SIM_SNAPSHOT_INVALID: {
+    status: 400,
+    title: "The snapshot's context does not fit the machine",
+  },
+  ERR_SIM_INPUT_INVALID: { status: 400, title: "The input does not fit the machine" },
+  ERR_SIM_EVENT_UNKNOWN: { status: 400, title: "The machine has no event of this type" },
+  ERR_SIM_EVENT_INVALID: { status: 400, title: "The event's payload does not fit the event" },
   // --- end: playground ---
   // PN GW (CPNS-1/6, CPNS-3) and the relay
   ERR_PEER_SESSION_REFUSED: {

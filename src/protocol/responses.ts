@@ -103,6 +103,43 @@ export const entityStateSchema = z.strictObject({
   }),
 });
 
+/** An OTK's or a secure channel's live machine state (admin only; the sealed key never in it). */
+export const liveStateSchema = z.strictObject({
+  machine: z.string(),
+  id: z.string(),
+  value: z.unknown().describe("the machine's state value"),
+  context: z.record(z.string(), z.unknown()),
+});
+
+const simScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/** One step of the reviewer page's simulation (src/reviewer-page/simulate.ts): nothing is kept. */
+export const simAnswerSchema = z.strictObject({
+  machine: z.string(),
+  snapshot: z.strictObject({
+    value: z.string(),
+    context: z.record(z.string(), simScalar),
+    status: z.enum(["active", "done"]),
+  }),
+  step: z
+    .strictObject({
+      event: z.string(),
+      accepted: z.boolean(),
+      reason: z.string().nullable(),
+      target: z.string().nullable(),
+      requirements: z.array(z.string()),
+    })
+    .nullable(),
+  events: z.array(
+    z.strictObject({
+      type: z.string(),
+      handled: z.boolean(),
+      guards: z.array(z.string().nullable()),
+      example: z.record(z.string(), simScalar),
+    }),
+  ),
+});
+
 /** The reviewer model (src/reviewer-page/describe.ts) and XState exports: documented as objects. */
 export const modelJsonSchema = z.record(z.string(), z.unknown());
 

@@ -12,15 +12,25 @@
  *
  * Pure and web-standard: the server handler (src/server/model-page.ts) serves what this returns.
  *
- * Implements: SPEC-MODEL-PAGE
+ * Implements: SPEC-MODEL-PAGE, PLAY-SIM-PAGE, PLAY-WATCH-URL, PLAY-REQ-CHIPS
  */
 import { utf8 } from "../crypto/bytes.ts";
 import { hashBytes } from "../crypto/hash.ts";
 import type { MachineDescription, ModelDescription, TransitionDescription } from "./describe.ts";
+import { PLAY_SCRIPT, PLAY_STYLE, playgroundSection } from "./playground.ts";
+import { REQUIREMENT_INDEX } from "./requirement-index.ts";
 import { domId, escapeXml, FONT_FAMILY, renderMachineSvg } from "./svg.ts";
 
 /** Where the page reads an entity's live state (policy row `entities.state`). */
 export const ENTITY_STATE_PATH = "/cpns/v1/admin/entities/";
+/** Issue #13: where it reads an OTK's and a secure channel's (rows `otks.state`, `channels.state`). */
+export const LIVE_STATE_PATHS = {
+  entity: ENTITY_STATE_PATH,
+  otk: "/cpns/v1/admin/otks/",
+  channel: "/cpns/v1/admin/channels/",
+} as const;
+/** The sessionStorage key of the admin token, kept only when the reviewer ticks the box. */
+export const TOKEN_STORAGE_KEY = "cpns.model.adminToken";
 /** How often the page asks for the live state, in milliseconds. */
 export const REFRESH_MS = 2000;
 
@@ -105,9 +115,12 @@ footer { padding: 0 32px 24px; color: var(--muted); font-size: 13px; }
 const SCRIPT = `
 (() => {
   "use strict";
-  const ENDPOINT = ${JSON.stringify(ENTITY_STATE_PATH)};
+  const ENDPOINTS = ${JSON.stringify(LIVE_STATE_PATHS)};
+  const TOKEN_KEY = ${JSON.stringify(TOKEN_STORAGE_KEY)};
   const REFRESH_MS = ${REFRESH_MS};
   const form = document.getElementById("live-form");
+  const kindSelect = document.getElementById("live-kind");
+  const keepBox = document.getElementById("live-keep");
   const tokenInput = document.getElementById("live-token");
   const entityInput = document.getElementById("live-entity");
   const stopButton = document.getElementById("live-stop");
@@ -153,10 +166,11 @@ const SCRIPT = `
     status.dataset.state = ids[ids.length - 1] || "";
   }
 
-  async function poll(token, entityId, gen) {
+  let scrolled = false;
+  async function poll(token, kind, entityId, gen) {
     let again = true;
     try {
-      const res = await fetch(ENDPOINT + encodeURIComponent(entityId) + "/state", {
+      const res = await fetch(ENDPOINTS[kind] + encodeURIComponent(entityId) + "/state", {
         headers: { authorization: "Bearer " + token, accept: "application/json" },
         cache: "no-store",
         credentials: "omit",
@@ -167,10 +181,22 @@ const SCRIPT = `
       if (res.ok) {
         const ids = statePaths(body.machine, body.value);
         highlight(body.machine, ids);
+        if (!scrolled) {
+          scrolled = true;
+          const section = document.getElementById("machine-" + body.machine);
+          if (section) section.scrollIntoView();
+        }
         const c = body.context || {};
-        show("ok", entityId + " is in " + ids[ids.length - 1] + " \\u00b7 key version " + c.keyVersion +
+        if (kind !== "entity") {
+          show("ok", kind + " " + entityId + " is in " + ids[ids.length - 1] + " \\u00b7 " +
+            Object.entries(c).map(([k, v]) => k + " " + JSON.stringify(v)).join(", ") +
+            " \\u00b7 checked " + time);
+        } else show("ok", entityId + " is in " + ids[ids.length - 1] + " \\u00b7 key version " + c.keyVersion +
           " \\u00b7 owner " + (c.userId || "none") + " \\u00b7 type " + (c.entityType || "none") +
           " \\u00b7 checked " + time);
+      } else if (res.status === 404 && kind !== "entity") {
+        clear();
+        show("ok", "no " + kind + " " + entityId + " known to this server \\u00b7 checked " + time);
       } else if (res.status === 404) {
         const svg = document.querySelector('svg[data-machine="entity"]');
         const initial = svg ? svg.dataset.initial : "";
@@ -187,7 +213,7 @@ const SCRIPT = `
       if (gen !== generation) return;
       show("error", "request failed: " + (err && err.message ? err.message : String(err)));
     }
-    if (again && gen === generation) timer = setTimeout(() => poll(token, entityId, gen), REFRESH_MS);
+    if (again && gen === generation) timer = setTimeout(() => poll(token, kind, entityId, gen), REFRESH_MS);
     else if (gen === generation) stopButton.disabled = true;
   }
 
@@ -204,10 +230,30 @@ const SCRIPT = `
     const token = tokenInput.value.trim();
     const entityId = entityInput.value.trim();
     if (!token || !entityId) return;
+    if (keepBox.checked) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
     stopButton.disabled = false;
+    scrolled = false;
     show("idle", "Asking for " + entityId + "\\u2026");
-    poll(token, entityId, generation);
+    poll(token, kindSelect.value, entityId, generation);
   });
+
+  // Issue #13: /model?watch=otk:<id> (or entity:, channel:) opens on that live state. The
+  // token is never in the URL: it comes from this tab's sessionStorage if kept, or is asked for.
+  const watch = /^(entity|otk|channel):(.{1,200})$/.exec(new URLSearchParams(location.search).get("watch") || "");
+  if (watch) {
+    kindSelect.value = watch[1];
+    entityInput.value = watch[2];
+    const kept = sessionStorage.getItem(TOKEN_KEY);
+    if (kept) {
+      tokenInput.value = kept;
+      keepBox.checked = true;
+      form.requestSubmit();
+    } else {
+      show("idle", "Enter the admin token to watch " + watch[1] + " " + watch[2] + ".");
+      tokenInput.focus();
+    }
+  }
 
   stopButton.addEventListener("click", () => {
     stop();
@@ -228,10 +274,46 @@ export function cspHash(text: string): string {
   return `'sha256-${base64(hashBytes("SHA-256", utf8(text)))}'`;
 }
 
+/** Issue #13: a chip's tooltip is the requirement's statement (requirement-index.ts). */
+const chipTitle = (id: string) =>
+  Object.hasOwn(REQUIREMENT_INDEX, id)
+    ? ` title="${escapeXml(`${id}: ${REQUIREMENT_INDEX[id]?.text ?? ""}`)}"`
+    : "";
+
 const requirementLinks = (ids: readonly string[]) =>
   ids.length === 0
     ? `<span class="none">none named</span>`
-    : ids.map((id) => `<a class="req mono" href="#req-${domId(id)}">${escapeXml(id)}</a>`).join("");
+    : ids
+        .map(
+          (id) =>
+            `<a class="req mono" href="#req-${domId(id)}"${chipTitle(id)}>${escapeXml(id)}</a>`,
+        )
+        .join("");
+
+/** Options of the page: where repository paths link to (CPNS_SOURCE_URL); paths only when unset. */
+export interface ModelPageOptions {
+  sourceUrl?: string;
+}
+
+/** A repository path, linked under `sourceUrl` when it is an http(s) URL. */
+function sourceLink(path: string, sourceUrl: string | undefined): string {
+  if (!sourceUrl || !/^https?:\/\/[^\s"<>]+$/.test(sourceUrl)) {
+    return `<code class="path">${escapeXml(path)}</code>`;
+  }
+  const href = `${sourceUrl.replace(/\/+$/, "")}/${path.split("/").map(encodeURIComponent).join("/")}`;
+  return `<a class="path" href="${escapeXml(href)}"><code>${escapeXml(path)}</code></a>`;
+}
+
+/** The statement, the test files naming it and the files implementing it (issue #13). */
+function requirementDetails(id: string, sourceUrl: string | undefined): string {
+  if (!Object.hasOwn(REQUIREMENT_INDEX, id)) return "";
+  const entry = REQUIREMENT_INDEX[id] as { text: string; tests: string[]; code: string[] };
+  const list = (paths: string[]) =>
+    paths.length === 0
+      ? `<span class="none">none</span>`
+      : paths.map((path) => sourceLink(path, sourceUrl)).join(", ");
+  return `<p class="req-text">${escapeXml(entry.text)}</p><p class="req-links">Tests: ${list(entry.tests)}<br>Code: ${list(entry.code)}</p>`;
+}
 
 function transitionRow(t: TransitionDescription): string {
   const target = t.target ?? `${t.source} (stays)`;
@@ -278,7 +360,7 @@ ${stateRows}
 }
 
 /** Each requirement id named in the model, with the states and transitions that name it. */
-function requirementIndex(model: ModelDescription): string {
+function requirementIndex(model: ModelDescription, sourceUrl?: string): string {
   const index = new Map<string, string[]>();
   const add = (id: string, link: string) => index.set(id, [...(index.get(id) ?? []), link]);
   for (const machine of model.machines) {
@@ -299,7 +381,7 @@ function requirementIndex(model: ModelDescription): string {
   return `<dl class="requirements">${ids
     .map(
       (id) =>
-        `<dt id="req-${domId(id)}">${escapeXml(id)}</dt><dd>${(index.get(id) ?? []).join(", ")}</dd>`,
+        `<dt id="req-${domId(id)}">${escapeXml(id)}</dt><dd data-requirement="${escapeXml(id)}">${(index.get(id) ?? []).join(", ")}${requirementDetails(id, sourceUrl)}</dd>`,
     )
     .join("\n")}</dl>`;
 }
@@ -314,12 +396,17 @@ const LEGEND = `<div class="legend">
 </div>`;
 
 /** The page and its Content-Security-Policy. Deterministic for a given model. */
-export function renderModelPage(model: ModelDescription): ModelPage {
-  const style = STYLE;
-  const script = SCRIPT;
+export function renderModelPage(
+  model: ModelDescription,
+  options: ModelPageOptions = {},
+): ModelPage {
+  // Issue #13: the simulation panel's stylesheet and script join the page's (one hash each).
+  const style = STYLE + PLAY_STYLE;
+  const script = SCRIPT + PLAY_SCRIPT;
   const nav = model.machines
     .map((m) => `<a href="#machine-${domId(m.id)}">${escapeXml(m.id)}</a>`)
     .concat([
+      `<a href="#simulate">simulation</a>`,
       `<a href="#requirements">requirement ids</a>`,
       `<a href="/model/machines.json">machines.json</a>`,
     ])
@@ -342,15 +429,18 @@ export function renderModelPage(model: ModelDescription): ModelPage {
 </header>
 <main>
 <section class="panel" id="live">
-<h2>Live entity</h2>
+<h2>Live state <small>an entity, an OTK or a secure channel, as the server holds it</small></h2>
 <form id="live-form" autocomplete="off">
 <label for="live-token">Admin token<input type="password" id="live-token" name="token" required autocomplete="off" spellcheck="false"></label>
-<label for="live-entity">Entity ID<input type="text" id="live-entity" name="entity" required autocomplete="off" spellcheck="false"></label>
+<label for="live-kind">Kind<select id="live-kind"><option value="entity">entity</option><option value="otk">OTK</option><option value="channel">secure channel (server end)</option></select></label>
+<label for="live-entity">ID<input type="text" id="live-entity" name="entity" required autocomplete="off" spellcheck="false"></label>
 <button type="submit" id="live-watch">Watch</button>
 <button type="button" id="live-stop" disabled>Stop</button>
+<label class="keep"><span><input type="checkbox" id="live-keep"> keep the token in this tab (sessionStorage)</span></label>
 </form>
-<p id="live-status" role="status" aria-live="polite" data-kind="idle">Not watching. The token stays in this page's memory and goes only to this server, as a Bearer token, every ${REFRESH_MS / 1000} s.</p>
+<p id="live-status" role="status" aria-live="polite" data-kind="idle">Not watching. The token stays in this page's memory (and this tab's sessionStorage only if you tick the box) and goes only to this server, as a Bearer token, every ${REFRESH_MS / 1000} s. Link a watch with <code>/model?watch=otk:&lt;id&gt;</code> (or <code>entity:</code>, <code>channel:</code>).</p>
 </section>
+${playgroundSection(model)}
 <section class="panel" id="legend">
 <h2>Legend</h2>
 ${LEGEND}
@@ -358,7 +448,7 @@ ${LEGEND}
 ${model.machines.map(machineSection).join("\n")}
 <section class="panel" id="requirements">
 <h2>Requirement ids <small>as named in the machines' <code>meta.requirements</code></small></h2>
-${requirementIndex(model)}
+${requirementIndex(model, options.sourceUrl)}
 </section>
 </main>
 <footer>The same model as JSON: <a href="/model/machines.json">/model/machines.json</a>.</footer>

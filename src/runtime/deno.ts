@@ -123,6 +123,7 @@ const app = createServerApp({
   nonceLifetimeSeconds: settings.nonceLifetimeSeconds,
   otkMaxLifetimeSeconds: settings.otkMaxLifetimeSeconds,
   channelLifetimeSeconds: settings.channelLifetimeSeconds,
+  ...(settings.sourceUrl ? { sourceUrl: settings.sourceUrl } : {}),
   allowPlainHttpForTlsEntities: settings.plainHttp,
   coordination,
   // One JSON line per security event on stdout, where Deno Deploy and service managers collect logs.

@@ -57,6 +57,8 @@ export interface NodeServerSettings {
   channelLifetimeSeconds: number | undefined;
   /** redis://… : a fleet member (records and coordination on that Redis); else the fs store. */
   storageUrl: string | undefined;
+  /** Issue #13: where the reviewer page links repository paths (CPNS_SOURCE_URL). */
+  sourceUrl?: string | undefined;
 }
 
 /** Reads `<dataDir>/<name>`, creating it with fresh random content (mode 0600) if absent. */
@@ -107,5 +109,6 @@ export function nodeServerSettings(env: NodeJS.ProcessEnv = process.env): NodeSe
     otkMaxLifetimeSeconds: given.otkMaxLifetimeSeconds,
     channelLifetimeSeconds: given.channelLifetimeSeconds,
     storageUrl: given.storageUrl,
+    sourceUrl: given.sourceUrl,
   };
 }

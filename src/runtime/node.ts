@@ -128,6 +128,7 @@ const app = createServerApp({
   nonceLifetimeSeconds: settings.nonceLifetimeSeconds,
   otkMaxLifetimeSeconds: settings.otkMaxLifetimeSeconds,
   channelLifetimeSeconds: settings.channelLifetimeSeconds,
+  ...(settings.sourceUrl ? { sourceUrl: settings.sourceUrl } : {}),
   masterKey: settings.masterKey,
   adminToken: settings.adminToken,
   digestSecret: settings.digestSecret,

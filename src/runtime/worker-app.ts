@@ -69,6 +69,7 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Hono<ServerEnv>> {
     ...(settings.channelLifetimeSeconds
       ? { channelLifetimeSeconds: settings.channelLifetimeSeconds }
       : {}),
+    ...(settings.sourceUrl ? { sourceUrl: settings.sourceUrl } : {}),
     allowPlainHttpForTlsEntities: settings.plainHttp,
     // Set by Cloudflare's edge (a client's own header of that name is replaced there).
     clientAddress: (request) => request.headers.get("cf-connecting-ip") ?? undefined,

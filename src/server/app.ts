@@ -36,7 +36,8 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
   const guard = createGuard(parts);
   const users = userHandlers(parts);
   const entities = entityHandlers(parts);
-  const model = modelPageHandlers(parts);
+  // The channel registry is read at request time, so `channels` below is defined by then.
+  const model = modelPageHandlers(parts, (sessionId) => channels.registry.get(sessionId));
   const otks = otkHandlers(parts);
   const channels = channelHandlers(parts, async (request, principal) =>
     inner.fetch(request, { [CHANNEL_PRINCIPAL]: principal }),
@@ -81,7 +82,10 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
     "model.xstate": model.xstate,
     "api.document": () => apiDoc.document(),
     "api.page": () => apiDoc.page(),
+    "model.simulate": model.simulate,
     "entities.state": model.entityState,
+    "otks.state": model.otkState,
+    "channels.state": model.channelState,
   };
 
   // The shell's ceiling: the largest body a route reads (a channel record, or a JSON body).

@@ -59,6 +59,8 @@ export interface CpnsServerConfig {
    * sets it from CPNS_PLAIN_HTTP=1.
    */
   allowPlainHttpForTlsEntities?: boolean;
+  /** Issue #13: http(s) base the reviewer page links repository paths under (CPNS_SOURCE_URL). */
+  sourceUrl?: string;
   /** Lifetime of a secure channel (seed 5.x.4, spec/channel.md). Default 600 s. */
   channelLifetimeSeconds?: number;
   /** The server end's re-key limits of each secure channel (spec/channel.md §6). Default: the profile's. */

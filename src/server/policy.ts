@@ -182,6 +182,27 @@ export const POLICY = {
     requirements: ["OPENAPI-PAGE"],
     qop: "auth",
   },
+  "model.simulate": {
+    method: "POST",
+    path: "/model/simulate/:machineId",
+    allow: EVERYONE,
+    requirements: ["PLAY-SIM-PURE", "PLAY-SIM-VALIDATE"],
+    qop: "auth",
+  },
+  "otks.state": {
+    method: "GET",
+    path: "/cpns/v1/admin/otks/:otkId/state",
+    allow: ["admin"],
+    requirements: ["PLAY-LIVE-STATE"],
+    qop: "auth",
+  },
+  "channels.state": {
+    method: "GET",
+    path: "/cpns/v1/admin/channels/:sessionId/state",
+    allow: ["admin"],
+    requirements: ["PLAY-LIVE-STATE"],
+    qop: "auth",
+  },
   "entities.state": {
     method: "GET",
     path: "/cpns/v1/admin/entities/:entityId/state",

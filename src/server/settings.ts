@@ -21,6 +21,8 @@
  *   CPNS_STORAGE_URL           where records live: unset = the runtime's embedded
  *                              default; redis://… (Node fleet); deno-kv:[path] (Deno)
  *   CPNS_PLAIN_HTTP=1          development mode: entities that declared TLS may use HTTP
+ *   CPNS_SOURCE_URL            http(s) base the reviewer page links repository paths under
+ *                              (issue #13), e.g. https://example.org/cpns/blob/main; unset: paths only
  *
  * A bad value is refused with the variable's name, never its value.
  *
@@ -53,6 +55,7 @@ export interface ServerSettings {
   channelLifetimeSeconds: number | undefined;
   storageUrl: string | undefined;
   plainHttp: boolean;
+  sourceUrl?: string | undefined;
 }
 
 /** The settings every instance of a fleet must share; a runtime that cannot generate them requires them. */
@@ -110,6 +113,16 @@ function algorithms(env: SettingsEnv): DigestAlgorithm[] | undefined {
   }
 }
 
+/** Issue #13: only an http(s) URL, so the page never links a `javascript:` or other scheme. */
+function sourceUrl(env: SettingsEnv): { sourceUrl?: string } {
+  const value = present(env, "CPNS_SOURCE_URL");
+  if (value === undefined) return {};
+  if (!/^https?:\/\/[^\s"<>]+$/.test(value)) {
+    throw new SettingsError("CPNS_SOURCE_URL", "must be an http(s) URL");
+  }
+  return { sourceUrl: value };
+}
+
 export function serverSettingsFromEnv(env: SettingsEnv): ServerSettings {
   return {
     realm: present(env, "CPNS_REALM") ?? "cpns",
@@ -123,6 +136,7 @@ export function serverSettingsFromEnv(env: SettingsEnv): ServerSettings {
     channelLifetimeSeconds: seconds(env, "CPNS_CHANNEL_LIFETIME_S", 86_400),
     storageUrl: present(env, "CPNS_STORAGE_URL"),
     plainHttp: /^(1|true|yes)$/i.test(present(env, "CPNS_PLAIN_HTTP") ?? ""),
+    ...sourceUrl(env),
   };
 }
 

@@ -147,6 +147,36 @@ beforeAll(async () => {
   await raw("/cpns/v1/admin/entities/doc-pne/state", {
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
   });
+  // The reviewer page's routes (issue #13): a simulation start and step, a refused step, and
+  // the admin-only live state of an OTK and a channel (unknown ids: 404).
+  const simulate = (machineId: string, body: unknown) =>
+    raw(`/model/simulate/${machineId}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  const started = (await (
+    await fetch(`${server.url}/model/simulate/entity`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({}),
+    })
+  ).json()) as {
+    snapshot: unknown;
+    events: Array<{ type: string; example: Record<string, unknown> }>;
+  };
+  await simulate("entity", {});
+  const enroll = started.events.find((e) => e.type === "ENROLL");
+  await simulate("entity", {
+    snapshot: started.snapshot,
+    event: { ...enroll?.example, type: "ENROLL" },
+  });
+  await simulate("entity", { snapshot: started.snapshot, event: { type: "NO_SUCH_EVENT" } });
+  await simulate("no-such-machine", {});
+  const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
+  await raw("/cpns/v1/admin/otks/AAAAAAAAAAAAAAAAAAAAAAAAAAAA/state", admin);
+  await raw(`/cpns/v1/admin/channels/${channel.sessionId}/state`, admin);
+  await raw("/cpns/v1/admin/channels/no-such-channel/state", admin);
   // Public routes of both apps.
   for (const path of [
     "/health",
