@@ -1685,6 +1685,13 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
   ),
   // --- end: digest-speed ---
   // --- digest-parser ---
+  add(
+    "DIGEST-PARSE-SINGLE-PASS",
+    DIGEST,
+    "The Authorization / WWW-Authenticate parser reads the header in one pass with a character-class table (no regular expression, no match arrays) and answers exactly as the regular-expression parser it replaced: the same element (scheme, lower-cased names, unquoted values, token68) or the same refusal message, control characters refused before any other mistake, on generated headers and on mutated real Digest headers.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed: a faster parser)", refines: ["DIGEST-PARSE", "DIGEST-HOSTILE"] },
+  ),
   // --- end: digest-parser ---
 ];
 
