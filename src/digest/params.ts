@@ -384,6 +384,8 @@ export function splitChallenges(header: string): string[] {
 
 /** RFC 9110 §5.6.4 quoted-string: only `"` and `\` need escaping. */
 export function quote(value: string): string {
+  // Most values (hex, base64url nonces) need no escape: skip the replace for them.
+  if (value.indexOf('"') < 0 && value.indexOf("\\") < 0) return `"${value}"`;
   return `"${value.replace(/[\\"]/g, "\\$&")}"`;
 }
 
