@@ -1692,6 +1692,16 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #12 (Speed: a faster parser)", refines: ["DIGEST-PARSE", "DIGEST-HOSTILE"] },
   ),
+  add(
+    "DIGEST-SPEED-OUTCOME",
+    DIGEST,
+    "A verification creates no function per call: its success outcome is one object whose rspauth inputs (the session HA1 included) are private fields, in no enumerable property, JSON or spread of it; Authentication-Info is computed from the values verified even if the application changes the principal; a synchronous lookup or onAttempt is not awaited, and their order (onAttempt before the lookup) and the replay ledger are unchanged.",
+    IMPLEMENTED,
+    {
+      source: "issue #12 (Speed: fewer allocations in the verifier)",
+      refines: ["DIGEST-AUTHINFO", "DIGEST-PERF-RATIO"],
+    },
+  ),
   // --- end: digest-parser ---
 ];
 

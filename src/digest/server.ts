@@ -4,7 +4,7 @@
  * WWW-Authenticate values, `verify()` checks an Authorization header against a
  * request. The Hono middleware in middleware.ts is a thin shell around this.
  *
- * Implements: SEED-5.x.2-1, DIGEST-ALGORITHMS, DIGEST-REPLAY, DIGEST-NO-ENUMERATION, DIGEST-USERHASH, DIGEST-AUTHINFO, DIGEST-QOP-REQUIRED, DIGEST-REALM-BOUND, FFS-SERVER-AUTH
+ * Implements: SEED-5.x.2-1, DIGEST-ALGORITHMS, DIGEST-REPLAY, DIGEST-NO-ENUMERATION, DIGEST-USERHASH, DIGEST-AUTHINFO, DIGEST-QOP-REQUIRED, DIGEST-REALM-BOUND, FFS-SERVER-AUTH, DIGEST-SPEED-OUTCOME
  */
 import { toHex, utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
@@ -152,16 +152,8 @@ export type DigestOutcome<D = unknown> =
       proven?: { username: string; data: D | undefined };
     };
 
-/** Non-empty and only hex digits, either case (a loop: this runs twice per request). */
-function isHex(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    const lower = code | 0x20; // folds A-F onto a-f
-    if (!((code >= 0x30 && code <= 0x39) || (lower >= 0x61 && lower <= 0x66))) return false;
-  }
-  return true;
-}
+const NC_FORMAT = /^[0-9a-fA-F]{8}$/;
+const HEX = /^[0-9a-fA-F]+$/;
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === "function";
@@ -299,13 +291,18 @@ export function createDigestVerifier<D = unknown>(
     "auth-int": templatesFor(acceptedQops["auth-int"]),
   } as const;
 
+  /**
+   * A refusal. Made once per verifier, not as a closure in each verify() call: tsx
+   * (esbuild keepNames) re-names every function created per call, and a
+   * verification should allocate nothing it does not return.
+   */
   function refusal(
-    status: 400 | 401,
-    code: DigestErrorCode,
-    stale: boolean,
     minimumQop: Qop,
     claimed: ClaimedIdentity | undefined,
-    proven: { username: string; data: D | undefined } | undefined,
+    status: 400 | 401,
+    code: DigestErrorCode,
+    stale = false,
+    proven?: { username: string; data: D | undefined },
   ): DigestOutcome<D> {
     return {
       ok: false,
@@ -348,31 +345,89 @@ export function createDigestVerifier<D = unknown>(
     return state === "future" ? undefined : { issuedAtMs, expired: state === "expired" };
   }
 
+  /**
+   * A verified request. A class rather than an object literal with a closure:
+   * the rspauth inputs are private fields (the session HA1 is a password
+   * equivalent: never an enumerable property a log could print) and
+   * authenticationInfo() is one prototype method, not a function made per
+   * request. Call it as a method.
+   */
+  class Verified {
+    readonly ok = true as const;
+    readonly needsResponseBody: boolean;
+    // Copies, not reads of `principal`: the application holds that object and may change it.
+    readonly #algorithm: AlgorithmSpec;
+    readonly #sessHa1: string;
+    readonly #nonce: string;
+    readonly #nc: string;
+    readonly #cnonce: string;
+    readonly #qop: Qop;
+    readonly #qopToken: string;
+    readonly #uri: string;
+    readonly #nearEnd: boolean;
+    constructor(
+      readonly principal: DigestPrincipal<D>,
+      algorithm: AlgorithmSpec,
+      sessHa1: string,
+      nc: string,
+      qopToken: string,
+      uri: string,
+      nearEnd: boolean,
+    ) {
+      this.needsResponseBody = principal.qop === "auth-int";
+      this.#algorithm = algorithm;
+      this.#sessHa1 = sessHa1;
+      this.#nonce = principal.nonce;
+      this.#nc = nc;
+      this.#cnonce = principal.cnonce;
+      this.#qop = principal.qop;
+      this.#qopToken = qopToken;
+      this.#uri = uri;
+      this.#nearEnd = nearEnd;
+    }
+
+    authenticationInfo(responseBody?: Uint8Array): string {
+      const algorithm = this.#algorithm;
+      const qop = this.#qop;
+      const cnonce = this.#cnonce;
+      const bodyHash =
+        qop === "auth-int"
+          ? toHex(hashBytes(algorithm.hash, responseBody ?? new Uint8Array(0)))
+          : undefined;
+      const rspauth = computeResponse(algorithm, {
+        ha1: this.#sessHa1,
+        nonce: this.#nonce,
+        nc: this.#nc,
+        cnonce,
+        qop: this.#qopToken,
+        ha2: ha2For(algorithm, "", this.#uri, bodyHash),
+      });
+      // rspauth is hex: nothing in it to escape.
+      let info = `qop=${qop}, rspauth="${rspauth}", cnonce=${quote(cnonce)}, nc=${this.#nc}`;
+      if (this.#nearEnd) info += `, nextnonce=${quote(nonces.issue(now()))}`;
+      return info;
+    }
+  }
+
   async function verify(request: DigestRequest): Promise<DigestOutcome<D>> {
     const minimumQop = request.minimumQop ?? "auth";
     const allowedQops = acceptedQops[minimumQop];
     if (allowedQops === undefined) throw new TypeError("digest: minimumQop must be a qop");
     let claimed: ClaimedIdentity | undefined;
-    // An arrow, not a named inner function: tsx (esbuild keepNames) would
-    // re-name a named one on every call of verify.
-    const fail = (
-      status: 400 | 401,
-      code: DigestErrorCode,
-      stale = false,
-      proven?: { username: string; data: D | undefined },
-    ): DigestOutcome<D> => refusal(status, code, stale, minimumQop, claimed, proven);
     const header = request.authorization;
-    if (!header) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (!header) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
 
     let element: AuthElement;
     try {
       element = parseCredentials(header);
     } catch (err) {
-      if (err instanceof DigestParseError) return fail(400, "ERR_DIGEST_MALFORMED");
+      if (err instanceof DigestParseError)
+        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
       throw err;
     }
     // Another scheme (Basic, Bearer) is not malformed, just not ours: challenge.
-    if (element.scheme.toLowerCase() !== "digest") return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (element.scheme.toLowerCase() !== "digest")
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     const p = element.params;
 
     const userhash = (p.get("userhash") ?? "false").toLowerCase() === "true";
@@ -380,11 +435,12 @@ export function createDigestVerifier<D = unknown>(
     const extUsername = p.get("username*");
     if (extUsername !== undefined) {
       // §3.4: username and username* are mutually exclusive; username* never with userhash.
-      if (username !== undefined || userhash) return fail(400, "ERR_DIGEST_MALFORMED");
+      if (username !== undefined || userhash)
+        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
       try {
         username = decodeExtValue(extUsername);
       } catch {
-        return fail(400, "ERR_DIGEST_MALFORMED");
+        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
       }
     }
     if (username !== undefined) {
@@ -411,40 +467,44 @@ export function createDigestVerifier<D = unknown>(
       uri === undefined ||
       response === undefined
     ) {
-      return fail(400, "ERR_DIGEST_MALFORMED");
+      return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
     }
     // We always send qop, so RFC 2069-style answers without nc are refused: they
     // cannot be protected against replay.
     if (qopToken === undefined || ncToken === undefined || cnonce === undefined || cnonce === "") {
-      return fail(
+      return refusal(
+        minimumQop,
+        claimed,
         qopToken === undefined ? 401 : 400,
         qopToken === undefined ? "ERR_DIGEST_UNAUTHORIZED" : "ERR_DIGEST_MALFORMED",
       );
     }
-    if (ncToken.length !== 8 || !isHex(ncToken) || !isHex(response)) {
-      return fail(400, "ERR_DIGEST_MALFORMED");
+    if (!NC_FORMAT.test(ncToken) || !HEX.test(response)) {
+      return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
     }
     const algorithmName = parseAlgorithm(p.get("algorithm"));
     if (algorithmName === undefined || !offeredNames.has(algorithmName)) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
     const algorithm = ALGORITHMS[algorithmName];
     const qop = qopToken.toLowerCase() as Qop;
     // A qop weaker than this request requires is a downgrade: refused before any hashing.
-    if (!allowedQops.includes(qop)) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
-    if (response.length !== algorithm.hexLength) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
-    if (sentRealm !== realm) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (!allowedQops.includes(qop))
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
+    if (response.length !== algorithm.hexLength)
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
+    if (sentRealm !== realm) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     if (p.has("opaque") && p.get("opaque") !== opaque) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
 
     if (!uriMatches(uri, requestTarget(request.url), request.url)) {
-      return fail(400, "ERR_DIGEST_URI_MISMATCH");
+      return refusal(minimumQop, claimed, 400, "ERR_DIGEST_URI_MISMATCH");
     }
 
     const nowMs = now();
     const nonceCheck = checkNonce(nonce, nowMs);
-    if (!nonceCheck) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (!nonceCheck) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
 
     const found = options.lookup({
       username,
@@ -496,11 +556,11 @@ export function createDigestVerifier<D = unknown>(
       ha2: ha2For(algorithm, request.method, uri, requestBodyHash),
     });
     if (!timingSafeEqualString(expected, response.toLowerCase()) || !known) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
     // A genuine answer to an old nonce: tell the client to retry without asking the user.
     if (nonceCheck.expired) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED", true, {
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED", true, {
         username: realUsername as string,
         data: credential?.data,
       });
@@ -508,7 +568,7 @@ export function createDigestVerifier<D = unknown>(
 
     const expiresAtMs = nonceCheck.issuedAtMs + lifetimeMs;
     if (!(await ledger.accept(nonce, Number.parseInt(ncToken, 16), expiresAtMs))) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
 
     const principal: DigestPrincipal<D> = {
@@ -523,29 +583,7 @@ export function createDigestVerifier<D = unknown>(
       data: credential?.data,
     };
     const nearEnd = expiresAtMs - nowMs < nextnonceBeforeMs;
-    return {
-      ok: true,
-      principal,
-      needsResponseBody: qop === "auth-int",
-      authenticationInfo(responseBody?: Uint8Array): string {
-        const bodyHash =
-          qop === "auth-int"
-            ? toHex(hashBytes(algorithm.hash, responseBody ?? new Uint8Array(0)))
-            : undefined;
-        const rspauth = computeResponse(algorithm, {
-          ha1: sessHa1,
-          nonce,
-          nc: ncToken,
-          cnonce,
-          qop: qopToken,
-          ha2: ha2For(algorithm, "", uri, bodyHash),
-        });
-        // rspauth is hex: nothing in it to escape.
-        let info = `qop=${qop}, rspauth="${rspauth}", cnonce=${quote(cnonce)}, nc=${ncToken}`;
-        if (nearEnd) info += `, nextnonce=${quote(nonces.issue(now()))}`;
-        return info;
-      },
-    };
+    return new Verified(principal, algorithm, sessHa1, ncToken, qopToken, uri, nearEnd);
   }
 
   return { realm, challenges, verify };
