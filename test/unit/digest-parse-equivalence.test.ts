@@ -17,6 +17,15 @@ import {
 } from "../../src/digest/params.ts";
 import * as oracle from "./digest-params-oracle.ts";
 
+/**
+ * Cases per property: 5,000 in CI; fewer under Stryker (STRYKER_TESTS is set
+ * by stryker.config.mjs), where these run once per mutant of params.ts;
+ * PARSE_EQUIVALENCE_RUNS=100000 for a long run by hand.
+ */
+const RUNS = Number(
+  process.env.PARSE_EQUIVALENCE_RUNS ?? (process.env.STRYKER_TESTS === undefined ? 5_000 : 500),
+);
+
 type Outcome = { error: string } | { value: unknown };
 
 function outcome(run: () => unknown, errorClass: new (...args: never[]) => Error): Outcome {
@@ -155,7 +164,7 @@ describe("[DIGEST-PARSE-SINGLE-PASS] the single-pass parser answers as the regul
         pieces,
         (prefix, rest) => sameEverywhere(prefix + rest),
       ),
-      { numRuns: Number(process.env.PARSE_EQUIVALENCE_RUNS ?? 5_000) },
+      { numRuns: RUNS },
     );
   }, 120_000);
 
@@ -166,7 +175,7 @@ describe("[DIGEST-PARSE-SINGLE-PASS] the single-pass parser answers as the regul
         fc.array(mutation, { minLength: 1, maxLength: 4 }),
         (header, steps) => sameEverywhere(mutate(header, steps)),
       ),
-      { numRuns: Number(process.env.PARSE_EQUIVALENCE_RUNS ?? 5_000) },
+      { numRuns: RUNS },
     );
   }, 120_000);
 
@@ -187,7 +196,7 @@ describe("[DIGEST-PARSE-SINGLE-PASS] the single-pass parser answers as the regul
               .join(separator)}`,
           ),
       ),
-      { numRuns: Number(process.env.PARSE_EQUIVALENCE_RUNS ?? 5_000) },
+      { numRuns: RUNS },
     );
   }, 120_000);
 
