@@ -1802,6 +1802,23 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
   ),
   // --- end: digest-speed ---
   // --- digest-parser ---
+  add(
+    "DIGEST-PARSE-SINGLE-PASS",
+    DIGEST,
+    "The Authorization / WWW-Authenticate parser reads the header in one pass with a character-class table (no regular expression, no match arrays) and answers exactly as the regular-expression parser it replaced: the same element (scheme, lower-cased names, unquoted values, token68) or the same refusal message, control characters refused before any other mistake, on generated headers and on mutated real Digest headers.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed: a faster parser)", refines: ["DIGEST-PARSE", "DIGEST-HOSTILE"] },
+  ),
+  add(
+    "DIGEST-SPEED-OUTCOME",
+    DIGEST,
+    "A verification creates no function per call: its success outcome is one object whose rspauth inputs (the session HA1 included) are private fields, in no enumerable property, JSON or spread of it; Authentication-Info is computed from the values verified even if the application changes the principal; a synchronous lookup or onAttempt is not awaited, and their order (onAttempt before the lookup) and the replay ledger are unchanged.",
+    IMPLEMENTED,
+    {
+      source: "issue #12 (Speed: fewer allocations in the verifier)",
+      refines: ["DIGEST-AUTHINFO", "DIGEST-PERF-RATIO"],
+    },
+  ),
   // --- end: digest-parser ---
 ];
 

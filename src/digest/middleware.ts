@@ -17,6 +17,7 @@ import {
   createDigestVerifier,
   type DigestOutcome,
   type DigestPrincipal,
+  type DigestRequest,
   type DigestServerOptions,
   type Qop,
 } from "./server.ts";
@@ -91,25 +92,42 @@ export function digestAuth<D = unknown>(
   const problem = options.problem ?? digestProblemResponse;
   const names = proxy ? HEADERS.proxy : HEADERS.origin;
 
+  /**
+   * The request as the verifier sees it. A class, not an object literal with
+   * closures: nothing is allocated per request but this object, and the body
+   * reader is a prototype method (tsx's keepNames would otherwise re-name a
+   * fresh closure on every request).
+   */
+  class HonoDigestRequest implements DigestRequest {
+    readonly method: string;
+    readonly url: string;
+    readonly authorization: string | undefined;
+    readonly minimumQop: Qop | undefined;
+    readonly onAttempt: ((claimed: ClaimedIdentity) => void | Promise<void>) | undefined;
+    constructor(readonly c: Context) {
+      this.method = c.req.method;
+      this.url = c.req.url;
+      this.authorization = c.req.header(names.credentials);
+      this.minimumQop = requiredQop?.(c);
+      // A closure only when the application asked for the hook.
+      this.onAttempt = onAttempt && ((claimed) => onAttempt(c, claimed));
+    }
+    /** Only read for qop=auth-int. Hono caches it, so the handler can still read it. */
+    async body(): Promise<Uint8Array> {
+      const { c } = this;
+      if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) {
+        throw new DigestError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
+      }
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      if (body.length > maxBodyBytes) throw new DigestError("ERR_BODY_TOO_LARGE");
+      return body;
+    }
+  }
+
   return async function digestAuth(c, next) {
     let outcome: DigestOutcome<D>;
     try {
-      outcome = await verifier.verify({
-        method: c.req.method,
-        url: c.req.url,
-        authorization: c.req.header(names.credentials),
-        minimumQop: requiredQop?.(c),
-        onAttempt: onAttempt && ((claimed) => onAttempt(c, claimed)),
-        // Only read for qop=auth-int. Hono caches it, so the handler can still read it.
-        body: async () => {
-          if (Number(c.req.header("content-length") ?? 0) > maxBodyBytes) {
-            throw new DigestError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
-          }
-          const body = new Uint8Array(await c.req.arrayBuffer());
-          if (body.length > maxBodyBytes) throw new DigestError("ERR_BODY_TOO_LARGE");
-          return body;
-        },
-      });
+      outcome = await verifier.verify(new HonoDigestRequest(c));
     } catch (err) {
       // Answered here, not thrown to the app: an application without an error
       // mapping for DigestError must still answer 413, never 500.

@@ -4,7 +4,7 @@
  * WWW-Authenticate values, `verify()` checks an Authorization header against a
  * request. The Hono middleware in middleware.ts is a thin shell around this.
  *
- * Implements: SEED-5.x.2-1, DIGEST-ALGORITHMS, DIGEST-REPLAY, DIGEST-NO-ENUMERATION, DIGEST-USERHASH, DIGEST-AUTHINFO, DIGEST-QOP-REQUIRED, DIGEST-REALM-BOUND, FFS-SERVER-AUTH
+ * Implements: SEED-5.x.2-1, DIGEST-ALGORITHMS, DIGEST-REPLAY, DIGEST-NO-ENUMERATION, DIGEST-USERHASH, DIGEST-AUTHINFO, DIGEST-QOP-REQUIRED, DIGEST-REALM-BOUND, FFS-SERVER-AUTH, DIGEST-SPEED-OUTCOME
  */
 import { toHex, utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
@@ -154,6 +154,10 @@ export type DigestOutcome<D = unknown> =
 
 const NC_FORMAT = /^[0-9a-fA-F]{8}$/;
 const HEX = /^[0-9a-fA-F]+$/;
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === "function";
+}
 const QOPS: readonly Qop[] = ["auth", "auth-int"];
 const HA2_CACHE = 1024;
 const GENUINE_NONCE_CACHE = 4096;
@@ -287,6 +291,30 @@ export function createDigestVerifier<D = unknown>(
     "auth-int": templatesFor(acceptedQops["auth-int"]),
   } as const;
 
+  /**
+   * A refusal. Made once per verifier, not as a closure in each verify() call: tsx
+   * (esbuild keepNames) re-names every function created per call, and a
+   * verification should allocate nothing it does not return.
+   */
+  function refusal(
+    minimumQop: Qop,
+    claimed: ClaimedIdentity | undefined,
+    status: 400 | 401,
+    code: DigestErrorCode,
+    stale = false,
+    proven?: { username: string; data: D | undefined },
+  ): DigestOutcome<D> {
+    return {
+      ok: false,
+      status,
+      code,
+      stale,
+      challenges: status === 401 ? challenges({ stale, minimumQop }) : [],
+      ...(claimed ? { claimed } : {}),
+      ...(proven ? { proven } : {}),
+    };
+  }
+
   function challenges(opts: { stale?: boolean; minimumQop?: Qop } = {}): string[] {
     const nonce = nonces.issue(now());
     const stale = opts.stale ? ", stale=true" : "";
@@ -317,39 +345,89 @@ export function createDigestVerifier<D = unknown>(
     return state === "future" ? undefined : { issuedAtMs, expired: state === "expired" };
   }
 
+  /**
+   * A verified request. A class rather than an object literal with a closure:
+   * the rspauth inputs are private fields (the session HA1 is a password
+   * equivalent: never an enumerable property a log could print) and
+   * authenticationInfo() is one prototype method, not a function made per
+   * request. Call it as a method.
+   */
+  class Verified {
+    readonly ok = true as const;
+    readonly needsResponseBody: boolean;
+    // Copies, not reads of `principal`: the application holds that object and may change it.
+    readonly #algorithm: AlgorithmSpec;
+    readonly #sessHa1: string;
+    readonly #nonce: string;
+    readonly #nc: string;
+    readonly #cnonce: string;
+    readonly #qop: Qop;
+    readonly #qopToken: string;
+    readonly #uri: string;
+    readonly #nearEnd: boolean;
+    constructor(
+      readonly principal: DigestPrincipal<D>,
+      algorithm: AlgorithmSpec,
+      sessHa1: string,
+      nc: string,
+      qopToken: string,
+      uri: string,
+      nearEnd: boolean,
+    ) {
+      this.needsResponseBody = principal.qop === "auth-int";
+      this.#algorithm = algorithm;
+      this.#sessHa1 = sessHa1;
+      this.#nonce = principal.nonce;
+      this.#nc = nc;
+      this.#cnonce = principal.cnonce;
+      this.#qop = principal.qop;
+      this.#qopToken = qopToken;
+      this.#uri = uri;
+      this.#nearEnd = nearEnd;
+    }
+
+    authenticationInfo(responseBody?: Uint8Array): string {
+      const algorithm = this.#algorithm;
+      const qop = this.#qop;
+      const cnonce = this.#cnonce;
+      const bodyHash =
+        qop === "auth-int"
+          ? toHex(hashBytes(algorithm.hash, responseBody ?? new Uint8Array(0)))
+          : undefined;
+      const rspauth = computeResponse(algorithm, {
+        ha1: this.#sessHa1,
+        nonce: this.#nonce,
+        nc: this.#nc,
+        cnonce,
+        qop: this.#qopToken,
+        ha2: ha2For(algorithm, "", this.#uri, bodyHash),
+      });
+      // rspauth is hex: nothing in it to escape.
+      let info = `qop=${qop}, rspauth="${rspauth}", cnonce=${quote(cnonce)}, nc=${this.#nc}`;
+      if (this.#nearEnd) info += `, nextnonce=${quote(nonces.issue(now()))}`;
+      return info;
+    }
+  }
+
   async function verify(request: DigestRequest): Promise<DigestOutcome<D>> {
     const minimumQop = request.minimumQop ?? "auth";
     const allowedQops = acceptedQops[minimumQop];
     if (allowedQops === undefined) throw new TypeError("digest: minimumQop must be a qop");
     let claimed: ClaimedIdentity | undefined;
-    function fail(
-      status: 400 | 401,
-      code: DigestErrorCode,
-      stale = false,
-      proven?: { username: string; data: D | undefined },
-    ): DigestOutcome<D> {
-      return {
-        ok: false,
-        status,
-        code,
-        stale,
-        challenges: status === 401 ? challenges({ stale, minimumQop }) : [],
-        ...(claimed ? { claimed } : {}),
-        ...(proven ? { proven } : {}),
-      };
-    }
     const header = request.authorization;
-    if (!header) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (!header) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
 
     let element: AuthElement;
     try {
       element = parseCredentials(header);
     } catch (err) {
-      if (err instanceof DigestParseError) return fail(400, "ERR_DIGEST_MALFORMED");
+      if (err instanceof DigestParseError)
+        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
       throw err;
     }
     // Another scheme (Basic, Bearer) is not malformed, just not ours: challenge.
-    if (element.scheme.toLowerCase() !== "digest") return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (element.scheme.toLowerCase() !== "digest")
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     const p = element.params;
 
     const userhash = (p.get("userhash") ?? "false").toLowerCase() === "true";
@@ -357,11 +435,12 @@ export function createDigestVerifier<D = unknown>(
     const extUsername = p.get("username*");
     if (extUsername !== undefined) {
       // §3.4: username and username* are mutually exclusive; username* never with userhash.
-      if (username !== undefined || userhash) return fail(400, "ERR_DIGEST_MALFORMED");
+      if (username !== undefined || userhash)
+        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
       try {
         username = decodeExtValue(extUsername);
       } catch {
-        return fail(400, "ERR_DIGEST_MALFORMED");
+        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
       }
     }
     if (username !== undefined) {
@@ -370,7 +449,9 @@ export function createDigestVerifier<D = unknown>(
         userhash,
         algorithm: parseAlgorithm(p.get("algorithm")),
       };
-      await request.onAttempt?.(claimed);
+      const attempt = request.onAttempt?.(claimed);
+      // Awaited only when it is a promise: each await is a microtask turn per request.
+      if (attempt !== undefined) await attempt;
     }
     const sentRealm = p.get("realm");
     const nonce = p.get("nonce");
@@ -384,49 +465,55 @@ export function createDigestVerifier<D = unknown>(
       sentRealm === undefined ||
       nonce === undefined ||
       uri === undefined ||
-      // Stryker disable next-line ConditionalExpression: equivalent: HEX.test(undefined) is false, so a missing response gets the same 400 below
       response === undefined
     ) {
-      return fail(400, "ERR_DIGEST_MALFORMED");
+      return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
     }
     // We always send qop, so RFC 2069-style answers without nc are refused: they
     // cannot be protected against replay.
     if (qopToken === undefined || ncToken === undefined || cnonce === undefined || cnonce === "") {
-      return fail(
+      return refusal(
+        minimumQop,
+        claimed,
         qopToken === undefined ? 401 : 400,
         qopToken === undefined ? "ERR_DIGEST_UNAUTHORIZED" : "ERR_DIGEST_MALFORMED",
       );
     }
-    if (!NC_FORMAT.test(ncToken) || !HEX.test(response)) return fail(400, "ERR_DIGEST_MALFORMED");
+    if (!NC_FORMAT.test(ncToken) || !HEX.test(response)) {
+      return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
+    }
     const algorithmName = parseAlgorithm(p.get("algorithm"));
     if (algorithmName === undefined || !offeredNames.has(algorithmName)) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
     const algorithm = ALGORITHMS[algorithmName];
     const qop = qopToken.toLowerCase() as Qop;
     // A qop weaker than this request requires is a downgrade: refused before any hashing.
-    if (!allowedQops.includes(qop)) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
-    if (response.length !== algorithm.hexLength) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
-    if (sentRealm !== realm) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (!allowedQops.includes(qop))
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
+    if (response.length !== algorithm.hexLength)
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
+    if (sentRealm !== realm) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     if (p.has("opaque") && p.get("opaque") !== opaque) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
 
     if (!uriMatches(uri, requestTarget(request.url), request.url)) {
-      return fail(400, "ERR_DIGEST_URI_MISMATCH");
+      return refusal(minimumQop, claimed, 400, "ERR_DIGEST_URI_MISMATCH");
     }
 
     const nowMs = now();
     const nonceCheck = checkNonce(nonce, nowMs);
-    if (!nonceCheck) return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+    if (!nonceCheck) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
 
-    const credential = await options.lookup({
+    const found = options.lookup({
       username,
       userhash,
       realm,
       algorithm: algorithm.name,
       hash: algorithm.hash,
     });
+    const credential = isPromise(found) ? await found : found;
     let realUsername = userhash ? credential?.username : (credential?.username ?? username);
     let ha1: string | undefined;
     if (credential && realUsername !== undefined) {
@@ -469,11 +556,11 @@ export function createDigestVerifier<D = unknown>(
       ha2: ha2For(algorithm, request.method, uri, requestBodyHash),
     });
     if (!timingSafeEqualString(expected, response.toLowerCase()) || !known) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
     // A genuine answer to an old nonce: tell the client to retry without asking the user.
     if (nonceCheck.expired) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED", true, {
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED", true, {
         username: realUsername as string,
         data: credential?.data,
       });
@@ -481,7 +568,7 @@ export function createDigestVerifier<D = unknown>(
 
     const expiresAtMs = nonceCheck.issuedAtMs + lifetimeMs;
     if (!(await ledger.accept(nonce, Number.parseInt(ncToken, 16), expiresAtMs))) {
-      return fail(401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
 
     const principal: DigestPrincipal<D> = {
@@ -496,28 +583,7 @@ export function createDigestVerifier<D = unknown>(
       data: credential?.data,
     };
     const nearEnd = expiresAtMs - nowMs < nextnonceBeforeMs;
-    return {
-      ok: true,
-      principal,
-      needsResponseBody: qop === "auth-int",
-      authenticationInfo(responseBody?: Uint8Array): string {
-        const bodyHash =
-          qop === "auth-int"
-            ? toHex(hashBytes(algorithm.hash, responseBody ?? new Uint8Array(0)))
-            : undefined;
-        const rspauth = computeResponse(algorithm, {
-          ha1: sessHa1,
-          nonce,
-          nc: ncToken,
-          cnonce,
-          qop: qopToken,
-          ha2: ha2For(algorithm, "", uri, bodyHash),
-        });
-        let info = `qop=${qop}, rspauth=${quote(rspauth)}, cnonce=${quote(cnonce)}, nc=${ncToken}`;
-        if (nearEnd) info += `, nextnonce=${quote(nonces.issue(now()))}`;
-        return info;
-      },
-    };
+    return new Verified(principal, algorithm, sessHa1, ncToken, qopToken, uri, nearEnd);
   }
 
   return { realm, challenges, verify };
