@@ -1,7 +1,8 @@
 /**
  * Issue #9, checks the suite could not see (Stryker survivors in src/gateway/gateway.ts): a PN
  * GW built without a configured Digest secret still challenges (it draws its own), and an offer
- * the server refuses is left "refused" in the state view, with no live offer.
+ * the server refuses is left "refused" in the state view, with no live offer, and a PN GW with
+ * a TLS pin seals it with every OTK it offers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EntityAgent } from "../../src/agent/agent.ts";
@@ -50,5 +51,23 @@ describe("PN GW construction (src/gateway/gateway.ts)", () => {
     await expect(g.gateway.offer("nobody-enrolled")).rejects.toThrow();
     const states = g.gateway.states().filter((s) => s.peerId === "nobody-enrolled");
     expect(states.map((s) => s.state)).toEqual(["refused"]);
+  });
+  it("[TLS-GATEWAY-PIN] [OTK-TLS-PIN] a PN GW with a TLS pin seals it with each OTK it offers: the peer's inbox names it", async () => {
+    const pin = `sha256//${Buffer.alloc(32, 5).toString("base64")}`;
+    const pinned = await startGateway(
+      server,
+      await enrollDevice(server, ALICE, "mg-gw-pin", "PNGW"),
+      {
+        tlsPin: pin,
+      },
+    );
+    try {
+      const pne = await enrollDevice(server, ALICE, "mg-pne-pin", "PNE");
+      await pinned.gateway.offer(pne.entityId);
+      const inbox = await pne.otks.inbox(pne.entityId);
+      expect(inbox.map((view) => view.tlsPin)).toEqual([pin]);
+    } finally {
+      await pinned.close();
+    }
   });
 });
