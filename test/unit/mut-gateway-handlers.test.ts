@@ -3,7 +3,8 @@
  * a peer's side against a real CPNS Server and a real PN GW: the binary echo's exact 64 KiB
  * limit and its content type (parameters and spaces around the media type included), the
  * relay's exact body limit on both sides of it, a relayed HEAD, and the public health and info
- * answers. The peer's transport reaches the PN GW's app in process, so every header the PN GW
+ * answers, and (a guard.ts survivor, needing a live session) the message and close routes'
+ * shared nonce ledger. The peer's transport reaches the PN GW's app in process, so every header the PN GW
  * answers with is visible, and lets the test vary the content type the peer sends (auth-int
  * covers the body, not that header).
  */
@@ -31,6 +32,8 @@ let networked: PeerSession;
 /** The content type the peer's messages go out with, when the test sets one. */
 let contentType: string | undefined;
 let lastAnswer: { status: number; headers: Headers } | undefined;
+/** Every status the in-process peer's transport saw, in order. */
+const statuses: number[] = [];
 
 beforeAll(async () => {
   server = await startTestServer({ rateLimit: { maxFailures: 10_000, windowSeconds: 60 } });
@@ -49,6 +52,7 @@ beforeAll(async () => {
     const answer = await g.gateway.app.fetch(sent);
     // Status and headers only: a clone would hold the body (a tee cancels only when both halves do).
     lastAnswer = { status: answer.status, headers: new Headers(answer.headers) };
+    statuses.push(answer.status);
     return answer;
   };
   ({ session } = await connectPeer(server, pne, gw.entityId, {
@@ -164,5 +168,12 @@ describe("PN GW handlers (src/gateway/handlers.ts)", () => {
       gatewayId: "mh-gw",
       realm: "cpns-gw:mh-gw",
     });
+  });
+  // Last: it closes the in-process session.
+  it("[PEER-SESSION] a session's message and close routes share one nonce ledger: the close reuses the message's nonce, no new challenge", async () => {
+    expect((await session.send("before close")).echo).toBe("before close");
+    statuses.length = 0;
+    await session.close();
+    expect(statuses).toEqual([204]);
   });
 });
