@@ -3,7 +3,8 @@
  * a peer's side against a real CPNS Server and a real PN GW: the binary echo's exact 64 KiB
  * limit and its content type (parameters and spaces around the media type included), the
  * relay's exact body limit on both sides of it, a relayed HEAD, and the public health and info
- * answers, and (a guard.ts survivor, needing a live session) the message and close routes'
+ * answers, and (guard.ts survivors, needing a live session) the relay refusing a replayed
+ * request (its ledger on the gateway's clock) and the message and close routes'
  * shared nonce ledger. The peer's transport reaches the PN GW's app in process, so every header the PN GW
  * answers with is visible, and lets the test vary the content type the peer sends (auth-int
  * covers the body, not that header).
@@ -32,6 +33,8 @@ let networked: PeerSession;
 /** The content type the peer's messages go out with, when the test sets one. */
 let contentType: string | undefined;
 let lastAnswer: { status: number; headers: Headers } | undefined;
+/** The relayed requests the in-process peer sent, as sent. */
+const relayed: Array<{ method: string; url: string; headers: Headers; body?: ArrayBuffer }> = [];
 /** Every status the in-process peer's transport saw, in order. */
 const statuses: number[] = [];
 
@@ -48,6 +51,21 @@ beforeAll(async () => {
       const headers = new Headers(request.headers);
       headers.set("content-type", contentType);
       sent = new Request(request, { headers });
+    }
+    if (
+      new URL(sent.url).pathname.startsWith("/cpns/v1/") &&
+      sent.headers.has("proxy-authorization")
+    ) {
+      // Kept whole, to replay it later as an attacker on the path would.
+      const body =
+        sent.method === "GET" || sent.method === "HEAD" ? undefined : await sent.arrayBuffer();
+      relayed.push({
+        method: sent.method,
+        url: sent.url,
+        headers: new Headers(sent.headers),
+        body,
+      });
+      sent = new Request(sent.url, { method: sent.method, headers: sent.headers, body });
     }
     const answer = await g.gateway.app.fetch(sent);
     // Status and headers only: a clone would hold the body (a tee cancels only when both halves do).
@@ -169,6 +187,22 @@ describe("PN GW handlers (src/gateway/handlers.ts)", () => {
       realm: "cpns-gw:mh-gw",
     });
   });
+  it("[GATEWAY-RELAY] [DIGEST-REPLAY] a relayed request replayed word for word (same nonce and nc) is refused at the PN GW", async () => {
+    const relay = session.relayTransport();
+    const first = await relay(new Request(`${server.url}/cpns/v1/whoami`));
+    expect(first.status).not.toBe(407);
+    const captured = relayed.at(-1);
+    if (!captured) throw new Error("nothing relayed");
+    const replay = await g.gateway.app.fetch(
+      new Request(captured.url, {
+        method: captured.method,
+        headers: captured.headers,
+        body: captured.body,
+      }),
+    );
+    expect(replay.status).toBe(407);
+  });
+
   // Last: it closes the in-process session.
   it("[PEER-SESSION] a session's message and close routes share one nonce ledger: the close reuses the message's nonce, no new challenge", async () => {
     expect((await session.send("before close")).echo).toBe("before close");
