@@ -3,13 +3,15 @@
  * channel's liveness hook in src/gateway/gateway.ts), from the peer's side against a real CPNS
  * Server and a real PN GW on loopback: the channel opening answers the channel's own expiry in
  * epoch seconds (the channel lifetime, inside the session's), and a peer whose clock lags
- * behind the PN GW's can open no channel once the session is past its expiry at the PN GW.
+ * behind the PN GW's can open no channel once the session is past its expiry at the PN GW, nor
+ * send a record past the channel's lifetime, and a record replayed after the peer closed its
+ * channel finds no channel.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerSession } from "../../src/agent/peer.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
 import { enrollDevice, type RunningGateway, startGateway } from "../e2e/peer-helpers.ts";
-import { startTestServer, type TestServer } from "../e2e/server-helpers.ts";
+import { expectProblem, startTestServer, type TestServer } from "../e2e/server-helpers.ts";
 
 const ALICE = { userId: "alice", password: "alice-mut-gateway-channels-1" };
 const CHANNEL_SECONDS = 60;
@@ -20,9 +22,19 @@ let g: RunningGateway;
 /** The PN GW's answers to channel openings, as the peer's transport received them. */
 const openings: Array<{ status: number; body: string }> = [];
 
+/** The records the peers sent, as sent. */
+const records: Array<{ url: string; headers: Headers; body: Uint8Array }> = [];
+
 const recording: FetchLike = async (request) => {
+  const path = new URL(request.url).pathname;
+  if (path.startsWith("/cpns-gw/v1/channels/")) {
+    // A record: kept whole, to replay it later as an attacker on the path would.
+    const body = new Uint8Array(await request.arrayBuffer());
+    records.push({ url: request.url, headers: new Headers(request.headers), body });
+    return fetch(new Request(request.url, { method: "POST", headers: request.headers, body }));
+  }
   const answer = await fetch(request);
-  if (new URL(request.url).pathname !== "/cpns-gw/v1/channels") return answer;
+  if (path !== "/cpns-gw/v1/channels") return answer;
   // Read whole and handed on as a fresh Response (a clone's tee would hold the body).
   const body = await answer.text();
   openings.push({ status: answer.status, body });
@@ -93,5 +105,21 @@ describe("PN GW channels (src/gateway/channels.ts)", () => {
     server.clock.now += (CHANNEL_SECONDS + 1) * 1000;
     await expect(channel.send("too late")).rejects.toThrow();
     expect((await session.send("session still open")).echo).toBe("session still open");
+  });
+  it("[PEERCH-SESSION-BOUND] [CHANNEL-CLOSE] once the peer closed its channel, a replayed record of it finds no channel (404)", async () => {
+    const session = await peer("mc-pne-4", () => server.clock.now);
+    const channel = await session.openChannel();
+    expect((await channel.send("before close")).echo).toBe("before close");
+    const captured = records.at(-1);
+    if (!captured) throw new Error("no record sent");
+    await channel.close();
+    const replay = await fetch(
+      new Request(captured.url, {
+        method: "POST",
+        headers: captured.headers,
+        body: captured.body as BodyInit,
+      }),
+    );
+    await expectProblem(replay, 404, "ERR_CHANNEL_UNKNOWN");
   });
 });
