@@ -41,7 +41,20 @@ const SCOPES = {
   },
   gateway: {
     mutate: ["src/gateway/**/*.ts"],
-    tests: ["test/e2e/peer-*.test.ts"],
+    tests: [
+      "test/e2e/peer-*.test.ts",
+      "test/unit/gateway-*.test.ts",
+      "test/unit/app-shell.test.ts",
+      "test/unit/mut-gateway-*.test.ts",
+      "test/e2e/mitm-downgrade.test.ts",
+      "test/e2e/channel-safety.test.ts",
+      "test/e2e/channel-server.test.ts",
+      "test/e2e/secure-session-matrix.test.ts",
+      "test/e2e/tls-declare-relay.test.ts",
+      "test/e2e/defence-in-depth.test.ts",
+      "test/model/gateway-session.model.test.ts",
+      "test/model/peer-session.model.test.ts",
+    ],
   },
   server: {
     mutate: ["src/server/**/*.ts"],
