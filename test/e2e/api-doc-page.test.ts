@@ -10,20 +10,10 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderApiPage } from "../../src/api-doc/page.ts";
 import { serverDocument } from "../../src/api-doc/server-doc.ts";
+import { CHROMIUM, CHROMIUM_ARGS, collectConsoleErrors, collectRequestUrls } from "../chromium.ts";
 import { enrollDevice, type RunningGateway, startGateway } from "./peer-helpers.ts";
 import { startTestServer, type TestServer } from "./server-helpers.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const OWNER = { userId: "page-carol", password: "page-carol-password-1" };
 
 let server: TestServer;
@@ -42,11 +32,8 @@ beforeAll(async () => {
   gw = await startGateway(server, await enrollDevice(server, OWNER, "page-gw", "PNGW"));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on("request", (request) => requests.push(request.url()));
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(message.text());
-  });
-  page.on("pageerror", (error) => consoleErrors.push(`pageerror: ${error.message}`));
+  collectRequestUrls(page, requests);
+  collectConsoleErrors(page, consoleErrors);
 }, 60_000);
 
 afterAll(async () => {

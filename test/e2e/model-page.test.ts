@@ -24,18 +24,8 @@ import { describe as describeModel } from "../../src/reviewer-page/describe.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import { createUserSealed } from "../admin-users.ts";
+import { CHROMIUM, CHROMIUM_ARGS, collectConsoleErrors, collectRequestUrls } from "../chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const ADMIN_TOKEN = "model-page-admin-token-0123456789";
 const USER = { userId: "reviewer-alice", password: "reviewer-alice-password-1" };
 const MODEL = describeModel();
@@ -190,11 +180,8 @@ describe("[SPEC-MODEL-PAGE] the reviewer page in Debian's chromium (playwright-c
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    page.on("request", (request) => requests.push(request.url()));
-    page.on("console", (message) => {
-      if (message.type() === "error") consoleErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(`pageerror: ${error.message}`));
+    collectRequestUrls(page, requests);
+    collectConsoleErrors(page, consoleErrors);
   }, 60_000);
 
   afterAll(async () => {

@@ -14,20 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
 import type { IssuedOtk } from "../../src/agent/otk-client.ts";
 import { toBase64url } from "../../src/crypto/bytes.ts";
+import { CHROMIUM, CHROMIUM_ARGS, collectConsoleErrors } from "../chromium.ts";
 import { type Device, enrollDevice } from "./peer-helpers.ts";
 import { ADMIN_TOKEN, startTestServer, type TestServer } from "./server-helpers.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const ALICE = { userId: "live-alice", password: "live-alice-password-1" };
 
 let server: TestServer;
@@ -153,10 +143,7 @@ describe("[PLAY-WATCH-URL] /model?watch=<kind>:<id> in chromium", () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on("request", (r) => requests.push({ url: r.url(), auth: r.headers().authorization }));
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    collectConsoleErrors(page, consoleErrors);
   }, 60_000);
   afterAll(() => browser?.close());
 

@@ -16,18 +16,8 @@ import { EXAMPLE_NOW } from "../../src/reviewer-page/sim-examples.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
 import { createServerApp } from "../../src/server/app.ts";
 import { createUserSealed } from "../admin-users.ts";
+import { CHROMIUM, CHROMIUM_ARGS, collectConsoleErrors, collectRequestUrls } from "../chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const ADMIN_TOKEN = "playground-admin-token-0123456789";
 
 let url = "";
@@ -56,11 +46,8 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${port}`;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  page.on("request", (request) => requests.push(request.url()));
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(message.text());
-  });
-  page.on("pageerror", (error) => consoleErrors.push(`pageerror: ${error.message}`));
+  collectRequestUrls(page, requests);
+  collectConsoleErrors(page, consoleErrors);
 }, 60_000);
 
 afterAll(async () => {

@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDemoApp, demoConfigFromEnv } from "../../src/demo/app.ts";
 import { DIGEST_PROFILES, type DigestProfileName } from "../../src/digest/index.ts";
 import { serveNode } from "../../src/runtime/node-server.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.ts";
 import {
   assertSucceeded,
   locateBinary,
@@ -37,7 +38,6 @@ const PASSWORD = "Circle of Life";
 const WRONG = "not the password";
 const SECRET = "browsers-digest-nonce-secret-0123456789";
 
-const CHROMIUM = "/usr/bin/chromium";
 const FIREFOX = "/usr/bin/firefox-esr";
 const PYTHON = "/usr/bin/python3";
 const PY_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "requests_digest.py");
@@ -171,17 +171,6 @@ async function runPython(url: string, password: string): Promise<Outcome> {
     .results;
   return { status: first?.status ?? 0, body: first?.body ?? "" };
 }
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 async function runChromium(url: string, password: string): Promise<Outcome> {
   const browser = await chromium.launch({
