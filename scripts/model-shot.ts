@@ -16,17 +16,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { TOKEN_STORAGE_KEY } from "../src/reviewer-page/page.ts";
-
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+import { CHROMIUM, CHROMIUM_ARGS } from "./chromium.ts";
 
 function fail(message: string): never {
   process.stderr.write(`model:shot: ${message}\n`);
@@ -42,7 +32,7 @@ async function main(): Promise<void> {
       height: { type: "string", default: "900" },
       "full-page": { type: "boolean", default: false },
       timeout: { type: "string", default: "15000" },
-      chromium: { type: "string", default: "/usr/bin/chromium" },
+      chromium: { type: "string", default: CHROMIUM },
     },
   });
   if (!values.url) fail("--url is required (e.g. http://127.0.0.1:8787/model?watch=otk:<id>)");
@@ -60,7 +50,7 @@ async function main(): Promise<void> {
     fail(`${values.chromium} is missing (apt-get install chromium)`);
   const timeout = Number(values.timeout);
 
-  const browser = await chromium.launch({ executablePath: values.chromium, args: ARGS });
+  const browser = await chromium.launch({ executablePath: values.chromium, args: CHROMIUM_ARGS });
   try {
     const context = await browser.newContext({
       viewport: { width: Number(values.width), height: Number(values.height) },
