@@ -101,6 +101,24 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   return "no error";
 }
 
+/**
+ * A body of exactly the relay limit reaches the server (the answer is the server's own, which
+ * wants its Digest, not the PN GW's refusal); one byte more is the PN GW's 413.
+ */
+async function expectRelayLimit(relay: FetchLike): Promise<void> {
+  const post = (length: number) =>
+    new Request(`${server.url}/cpns/v1/otks`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes(length) as BodyInit,
+    });
+  const direct = await fetch(post(MAX_RELAY));
+  const relayed = await relay(post(MAX_RELAY));
+  expect(relayed.status).toBe(direct.status);
+  expect(relayed.status).not.toBe(413);
+  await expectProblem(await relay(post(MAX_RELAY + 1)), 413, "ERR_BODY_TOO_LARGE");
+}
+
 describe("PN GW handlers (src/gateway/handlers.ts)", () => {
   it("[PEER-SESSION] over HTTP (with Content-Length), echoes exactly 64 KiB and refuses one byte more", async () => {
     const sent = bytes(MAX_BINARY_MESSAGE);
@@ -111,18 +129,7 @@ describe("PN GW handlers (src/gateway/handlers.ts)", () => {
   });
 
   it("[GATEWAY-RELAY] over HTTP (with Content-Length), relays a body of exactly the relay limit", async () => {
-    const relay = networked.relayTransport();
-    const post = (length: number) =>
-      new Request(`${server.url}/cpns/v1/otks`, {
-        method: "POST",
-        headers: { "content-type": "application/octet-stream" },
-        body: bytes(length) as BodyInit,
-      });
-    const direct = await fetch(post(MAX_RELAY));
-    const relayed = await relay(post(MAX_RELAY));
-    expect(relayed.status).toBe(direct.status);
-    expect(relayed.status).not.toBe(413);
-    await expectProblem(await relay(post(MAX_RELAY + 1)), 413, "ERR_BODY_TOO_LARGE");
+    await expectRelayLimit(networked.relayTransport());
   });
 
   it("[PEER-SESSION] echoes exactly 64 KiB of raw bytes as application/octet-stream, and refuses one byte more", async () => {
@@ -149,20 +156,7 @@ describe("PN GW handlers (src/gateway/handlers.ts)", () => {
   });
 
   it("[GATEWAY-RELAY] relays a body of exactly the relay limit to the server, and refuses one byte more", async () => {
-    const relay = session.relayTransport();
-    const post = (length: number) =>
-      new Request(`${server.url}/cpns/v1/otks`, {
-        method: "POST",
-        headers: { "content-type": "application/octet-stream" },
-        body: bytes(length) as BodyInit,
-      });
-    const direct = await fetch(post(MAX_RELAY));
-    const relayed = await relay(post(MAX_RELAY));
-    // The server's own answer (it wants its Digest), not the PN GW's refusal.
-    expect(relayed.status).toBe(direct.status);
-    expect(relayed.status).not.toBe(413);
-    const tooLarge = await relay(post(MAX_RELAY + 1));
-    await expectProblem(tooLarge, 413, "ERR_BODY_TOO_LARGE");
+    await expectRelayLimit(session.relayTransport());
   });
 
   it("[GATEWAY-RELAY] relays a HEAD (no body read, none sent) and hands back the server's answer", async () => {
