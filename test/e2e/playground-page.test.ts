@@ -4,25 +4,16 @@
  * panel drives machines (events accepted, refused by their guard, greyed where the state has no
  * transition, the context diff, undo and reset) and no record of the server changes meanwhile.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import type { Server } from "node:http";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { createStorage, type Storage } from "unstorage";
-import memoryDriver from "unstorage/drivers/memory";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REQUIREMENT_INDEX } from "../../src/reviewer-page/requirement-index.ts";
 import { EXAMPLE_NOW } from "../../src/reviewer-page/sim-examples.ts";
-import { serveNode } from "../../src/runtime/node-server.ts";
-import { createServerApp } from "../../src/server/app.ts";
-import { createUserSealed } from "../admin-users.ts";
 import { CHROMIUM, CHROMIUM_ARGS, collectConsoleErrors, collectRequestUrls } from "../chromium.ts";
-
-const ADMIN_TOKEN = "playground-admin-token-0123456789";
+import { startTestServer, type TestServer } from "./server-helpers.ts";
 
 let url = "";
-let server: Server;
-let storage: Storage;
+let server: TestServer;
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
@@ -30,20 +21,8 @@ const requests: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run .ci/install-debian.sh`);
-  storage = createStorage({ driver: memoryDriver() });
-  const app = createServerApp({
-    realm: "cpns-playground",
-    storage,
-    masterKey: new Uint8Array(randomBytes(32)),
-    adminToken: ADMIN_TOKEN,
-    digestSecret: randomBytes(32).toString("base64url"),
-  });
-  const port = await new Promise<number>((resolve) => {
-    server = serveNode({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
-      resolve(info.port),
-    ) as Server;
-  });
-  url = `http://127.0.0.1:${port}`;
+  server = await startTestServer({ controlledClock: false });
+  url = server.url;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   collectRequestUrls(page, requests);
@@ -52,16 +31,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise<void>((resolve) => {
-    if (!server) return resolve();
-    server.closeAllConnections?.();
-    server.close(() => resolve());
-  });
+  await server?.close();
 });
 
 async function everything(): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  for (const key of await storage.getKeys()) out[key] = await storage.getItem(key);
+  for (const key of await server.storage.getKeys()) out[key] = await server.storage.getItem(key);
   return out;
 }
 
@@ -74,14 +49,7 @@ async function pick(event: string): Promise<void> {
 
 describe("[PLAY-SIM-PAGE] the simulation panel in chromium", () => {
   it("[PLAY-SIM-PAGE][PLAY-SIM-PURE] an OTK: refused events greyed with why, a guard refusing a late deposit, then deposit and delivery; no record changes", async () => {
-    const created = await createUserSealed({
-      transport: (request) => fetch(request),
-      base: url,
-      adminToken: ADMIN_TOKEN,
-      userId: "sim-alice",
-      password: "sim-alice-password-1",
-    });
-    expect(created.status).toBe(201);
+    await server.createUser("sim-alice", "sim-alice-password-1"); // asserts 201
     const before = await everything();
     expect(Object.keys(before).length).toBeGreaterThan(0);
 
