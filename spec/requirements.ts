@@ -1800,6 +1800,20 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #12 (Speed)", refines: ["CRYPTO-PROVIDERS"] },
   ),
+  add(
+    "AGENT-NONCE-REUSE",
+    LIBRARY,
+    "An agent keeps one Digest client per entity and EUKey, so an entity's requests after its first answer the server's nonce with the next nonce-count at once instead of paying a 401 round trip each; a new EUKey (rotation, re-enrollment) starts a new client, and a stale or refused nonce is answered with a fresh challenge and one retry.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed)", refines: ["DIGEST-SPEED-STORY"] },
+  ),
+  add(
+    "PEER-SESSION-PRIMED",
+    LIBRARY,
+    "A PN GW's session opening (201) carries the session routes' first WWW-Authenticate challenge beside the relay's Proxy-Authenticate, from a verifier sharing the session routes' replay ledger, so the peer's first session message needs no 401 round trip; the peer primes its client only with a challenge its minimums accept (a weaker or non-Digest one altered on the way is dropped and the first message meets a real 401).",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed)", refines: ["DIGEST-SPEED-STORY", "PEER-SESSION"] },
+  ),
   // --- end: digest-speed ---
   // --- digest-parser ---
   add(

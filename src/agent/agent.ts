@@ -106,6 +106,16 @@ export async function problemOf(res: Response): Promise<AgentError> {
 
 export class EntityAgent {
   readonly #base: string;
+  /**
+   * One Digest client per entity and EUKey (issue #12 "Speed"): the client keeps the
+   * server's nonce and its nonce-count, so every request after the first answers at
+   * once instead of costing a 401 round trip. A new EUKey (rotation, re-enrollment)
+   * gets a new client; a stale or dropped nonce is answered by the client itself.
+   */
+  readonly #entityFetches = new Map<
+    string,
+    { eukey: string; fetch: ReturnType<typeof agentDigestFetch> }
+  >();
 
   constructor(private readonly options: AgentOptions) {
     this.#base = options.serverUrl.replace(/\/+$/, "");
@@ -208,13 +218,7 @@ export class EntityAgent {
     const record = await this.options.store.get(entityId);
     if (!record?.eukey) throw new CpnsError("ERR_ENTITY_STATE", `${entityId} holds no EUKey`);
     const snapshot = advance(restore(record, entityId), { type: "AUTHENTICATE" });
-    const fetchAsEntity = agentDigestFetch({
-      username: entityId,
-      password: record.eukey,
-      ...this.#protection(),
-      fetch: this.options.fetch,
-      crypto: this.options.crypto,
-    });
+    const fetchAsEntity = this.#entityFetch(entityId, record.eukey);
     let res: Response;
     try {
       res = await fetchAsEntity(`${this.#base}${path}`, init);
@@ -237,6 +241,20 @@ export class EntityAgent {
     }
     await this.#save(entityId, advance(snapshot, { type: "SERVER_PROVED" }));
     return res;
+  }
+
+  #entityFetch(entityId: string, eukey: string): ReturnType<typeof agentDigestFetch> {
+    const cached = this.#entityFetches.get(entityId);
+    if (cached?.eukey === eukey) return cached.fetch;
+    const fetch = agentDigestFetch({
+      username: entityId,
+      password: eukey,
+      ...this.#protection(),
+      fetch: this.options.fetch,
+      crypto: this.options.crypto,
+    });
+    this.#entityFetches.set(entityId, { eukey, fetch });
+    return fetch;
   }
 
   async whoami(entityId: string): Promise<Record<string, unknown>> {

@@ -34,6 +34,24 @@ type PeerSnapshot = SnapshotFrom<typeof peerSessionMachine>;
 
 const bridge = machineBridge(peerSessionMachine);
 
+/** A Digest client primed with `prime.challenge` when it is an acceptable one, else a plain one. */
+function primedOrPlain(
+  credentials: Parameters<typeof agentDigestFetch>[0],
+  prime: { challenge: string | null; origin: string },
+): ReturnType<typeof agentDigestFetch> {
+  if (prime.challenge) {
+    try {
+      return agentDigestFetch({
+        ...credentials,
+        primeWith: { challenge: prime.challenge, origin: prime.origin },
+      });
+    } catch {
+      // Weaker than the minimums, or no Digest challenge at all: not worth a round trip saved.
+    }
+  }
+  return agentDigestFetch(credentials);
+}
+
 /** Problem codes a PN GW's relay answers with itself (src/gateway/gateway.ts). */
 const GATEWAY_REFUSALS = new Set(["ERR_FORBIDDEN", "ERR_PEER_SESSION_GONE", "ERR_RELAY_UPSTREAM"]);
 
@@ -217,7 +235,14 @@ export class PeerSession {
       fetch: options.fetch,
       crypto: options.crypto,
     };
-    this.#sessionFetch = agentDigestFetch(credentials);
+    // The session routes' first challenge comes with the opening too (issue #12 "Speed"),
+    // so the first message needs no 401 round trip. Headers are not covered by rspauth: a
+    // challenge altered on the way (weaker, or not Digest at all) is dropped, and the first
+    // message then meets a real 401 that the client's own minimums judge.
+    this.#sessionFetch = primedOrPlain(credentials, {
+      challenge: res.headers.get("www-authenticate"),
+      origin: new URL(this.#gatewayUrl).origin,
+    });
     // The relay's first challenge comes with the session (see src/gateway/gateway.ts).
     const relayChallenge = res.headers.get("proxy-authenticate");
     this.#proxyFetch = agentDigestFetch({

@@ -202,6 +202,7 @@ export class PnGateway {
       seconds: () => this.#seconds(),
       live,
       relayChallenges: guard.relayChallenges,
+      sessionChallenges: guard.sessionChallenges,
       crypto: options.crypto,
     });
 

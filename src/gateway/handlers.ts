@@ -55,6 +55,7 @@ export interface GatewayHandlerDeps {
   /** Settles expiry, then asks the machine for the traffic; throws when it says no. */
   live: (entry: GatewaySessionEntry, event: "MESSAGE" | "RELAY") => void;
   relayChallenges: () => string[];
+  sessionChallenges: () => string[];
   crypto?: CryptoProvider;
 }
 
@@ -101,6 +102,11 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
     };
     for (const challenge of deps.relayChallenges()) {
       c.header("Proxy-Authenticate", challenge, { append: true });
+    }
+    // The session routes' first challenge too (issue #12 "Speed"): the first message then
+    // needs no 401 round trip. RFC 7235 §4.1 lets any response carry WWW-Authenticate.
+    for (const challenge of deps.sessionChallenges()) {
+      c.header("WWW-Authenticate", challenge, { append: true });
     }
     return c.json(view, 201);
   };

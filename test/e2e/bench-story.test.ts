@@ -20,7 +20,9 @@ describe("bench:story", () => {
       expect(report.samples.whole[run]).toBeCloseTo(sum, 6);
     }
     const lines = formatStory(report);
-    expect(lines).toHaveLength(2 + STEPS.length + 1 + 1);
+    expect(lines).toHaveLength(2 + STEPS.length + 1 + 2);
+    expect(report.cpuMsPerRun).toBeGreaterThan(0);
+    expect(lines.at(-2)).toMatch(/^CPU time per run .* [\d.]+ ms$/);
     expect(lines[lines.length - 1]).toMatch(
       /^whole story p50 [\d.]+ ms \(target < 20 ms\) (PASS|MISS)$/,
     );
@@ -37,6 +39,7 @@ describe("bench:story", () => {
   it("[DIGEST-SPEED-STORY] the verdict: p50 under 20 ms is PASS, 20 ms or more is MISS", () => {
     const report = (ms: number) => ({
       runs: 1,
+      cpuMsPerRun: ms,
       samples: Object.fromEntries([...STEPS, "whole"].map((s) => [s, [ms]])) as never,
     });
     expect(formatStory(report(19.99)).at(-1)).toMatch(/PASS$/);

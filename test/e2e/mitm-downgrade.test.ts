@@ -182,10 +182,18 @@ describe("[AGENT-NO-DOWNGRADE][DIGEST-MINIMUM] a downgrading man in the middle, 
       ).toBe("ERR_DIGEST_DOWNGRADE");
       expect(mitm.answered).toEqual([]);
 
-      // Messages and the relay: opened honestly, then the man in the middle steps in.
+      // Messages and the relay: opened honestly, then the man in the middle steps in. During
+      // the opening it only keeps the session routes' first challenge (PEER-SESSION-PRIMED)
+      // from the peer, so the first message meets a challenge it can strip.
       let attacking = false;
-      const switched: FetchLike = (request) =>
-        attacking ? mitm.transport(request) : fetch(request);
+      const switched: FetchLike = async (request) => {
+        if (attacking) return mitm.transport(request);
+        const answer = await fetch(request);
+        if (answer.status !== 201) return answer;
+        const headers = new Headers(answer.headers);
+        headers.delete("www-authenticate");
+        return new Response(answer.body, { status: answer.status, headers });
+      };
       const second = await g.gateway.offer(pne.entityId);
       const session = await PeerSession.open({
         entityId: pne.entityId,

@@ -810,7 +810,7 @@ describe("[GATEWAY-RELAY-E2E][GATEWAY-RELAY] a malicious relay", () => {
     const { session } = await connectPeer(server, pne, "e2e-path-gw");
     const viaRelay = relayedAgent(server, pne, session);
 
-    for (const target of ["/cpns/v1/otks/inbox", "/cpns/v1/whoami?as=other"]) {
+    for (const [index, target] of ["/cpns/v1/otks/inbox", "/cpns/v1/whoami?as=other"].entries()) {
       tamper.carried.length = 0;
       tamper.hooks.request = (request) =>
         request.headers.has("authorization")
@@ -821,8 +821,10 @@ describe("[GATEWAY-RELAY-E2E][GATEWAY-RELAY] a malicious relay", () => {
       const error = await viaRelay.whoami(pne.entityId).catch((err: unknown) => err);
       expect(error).toBeInstanceOf(AgentError);
       expect(error).toMatchObject({ status: 400, code: "ERR_DIGEST_URI_MISMATCH" });
+      // The first request meets the server's challenge; the agent keeps that nonce
+      // (AGENT-NONCE-REUSE), so the second answers it at once.
       expect(tamper.carried.map((c) => [c.status, c.code])).toEqual([
-        [401, "ERR_DIGEST_UNAUTHORIZED"],
+        ...(index === 0 ? [[401, "ERR_DIGEST_UNAUTHORIZED"]] : []),
         [400, "ERR_DIGEST_URI_MISMATCH"],
       ]);
     }
