@@ -2,7 +2,7 @@
  * `npm run bench:story` (issue #12, Speed): the whole CPNS story on loopback,
  * timed step by step over N runs (default 1,000; `--runs N`): a real CPNS
  * Server (the Node wiring of src/runtime/node-server.ts on a loopback port,
- * memory storage) and the project's own agents over real HTTP:
+ * memory storage whose prefix listings read only the prefix, bench/prefix-memory-driver.ts) and the project's own agents over real HTTP:
  *
  *   enroll   a new PNE enrolls for the user (EntityAgent.enroll: user Digest, EUKey sealed)
  *   whoami   the PNE authenticates as an entity, rspauth verified by the agent
@@ -19,9 +19,16 @@
  */
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { createStorage } from "unstorage";
 import { PeerSession } from "../src/agent/peer.ts";
+import { installHashBackend } from "../src/crypto/hash.ts";
+import { nodeHashes } from "../src/runtime/node-hashes.ts";
 import { enrollDevice, startGateway } from "../test/e2e/peer-helpers.ts";
 import { startTestServer } from "../test/e2e/server-helpers.ts";
+import { prefixMemoryDriver } from "./prefix-memory-driver.ts";
+
+// As the Node runtime entry (npm start, the CLI's server and PN GW) does: OpenSSL's hashes.
+installHashBackend(nodeHashes);
 
 export const STEPS = ["enroll", "whoami", "deposit", "delivery", "session", "message"] as const;
 export type Step = (typeof STEPS)[number] | "whole";
@@ -48,7 +55,10 @@ export function quantile(values: readonly number[], q: number): number {
 
 export async function runStory(runs: number): Promise<StoryReport> {
   const owner = { userId: "bench-user", password: "bench-user-password-1" };
-  const server = await startTestServer({ controlledClock: false });
+  const server = await startTestServer({
+    controlledClock: false,
+    storage: createStorage({ driver: prefixMemoryDriver(undefined) }),
+  });
   // The server runs on the real clock here; the helpers' agents, OTK clients and
   // PN GW read server.clock.now, so it follows the real clock too.
   Object.defineProperty(server.clock, "now", { get: () => Date.now() });

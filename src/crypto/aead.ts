@@ -11,7 +11,12 @@ import { type CryptoProvider, defaultCrypto, randomBytes } from "./provider.ts";
 const IV_LENGTH = 12;
 const TAG_LENGTH = 16;
 
-async function importAesKey(key: Uint8Array, crypto: CryptoProvider): Promise<CryptoKey> {
+/**
+ * A raw 32-byte key as a non-extractable AES-GCM CryptoKey. Callers that use one
+ * key for many values (the store's at-rest key) import it once and pass the
+ * CryptoKey to seal/open: each import is a WebCrypto job of its own.
+ */
+export async function importAesKey(key: Uint8Array, crypto: CryptoProvider): Promise<CryptoKey> {
   if (key.length !== 32) throw new RangeError("AES-256-GCM needs a 32-byte key");
   return crypto.subtle.importKey("raw", key as BufferSource, "AES-GCM", false, [
     "encrypt",
@@ -19,8 +24,13 @@ async function importAesKey(key: Uint8Array, crypto: CryptoProvider): Promise<Cr
   ]);
 }
 
+/** A raw key is imported for this one call; a CryptoKey is used as it is. */
+function aesKey(key: Uint8Array | CryptoKey, crypto: CryptoProvider): Promise<CryptoKey> {
+  return key instanceof Uint8Array ? importAesKey(key, crypto) : Promise.resolve(key);
+}
+
 export async function seal(
-  key: Uint8Array,
+  key: Uint8Array | CryptoKey,
   plaintext: Uint8Array,
   aad: Uint8Array,
   crypto: CryptoProvider = defaultCrypto(),
@@ -33,7 +43,7 @@ export async function seal(
       additionalData: aad as BufferSource,
       tagLength: 128,
     },
-    await importAesKey(key, crypto),
+    await aesKey(key, crypto),
     plaintext as BufferSource,
   );
   return concatBytes(iv, new Uint8Array(cipher));
@@ -41,7 +51,7 @@ export async function seal(
 
 /** Returns the plaintext, or `undefined` when the blob was altered or the key/AAD is wrong. */
 export async function open(
-  key: Uint8Array,
+  key: Uint8Array | CryptoKey,
   sealed: Uint8Array,
   aad: Uint8Array,
   crypto: CryptoProvider = defaultCrypto(),
@@ -55,7 +65,7 @@ export async function open(
         additionalData: aad as BufferSource,
         tagLength: 128,
       },
-      await importAesKey(key, crypto),
+      await aesKey(key, crypto),
       sealed.subarray(IV_LENGTH) as BufferSource,
     );
     return new Uint8Array(plain);

@@ -10,7 +10,7 @@
  *
  * Implements: STORE-AT-REST
  */
-import { open, seal } from "../crypto/aead.ts";
+import { importAesKey, open, seal } from "../crypto/aead.ts";
 import { fromBase64url, toBase64url, utf8 } from "../crypto/bytes.ts";
 import { hkdfSha256 } from "../crypto/hkdf.ts";
 import { type CryptoProvider, defaultCrypto } from "../crypto/provider.ts";
@@ -21,7 +21,8 @@ const LABEL = "cpns-at-rest-v1";
 export type SealedPurpose = "eukey" | "ha1" | "otk";
 
 export class AtRestCipher {
-  readonly #key: Promise<Uint8Array>;
+  /** Imported once (issue #12 "Speed"): every record read or write would otherwise import it again. */
+  readonly #key: Promise<CryptoKey>;
 
   constructor(
     masterKey: Uint8Array,
@@ -29,7 +30,13 @@ export class AtRestCipher {
   ) {
     if (masterKey.length !== 32)
       throw new CpnsError("ERR_CONFIG", "the master key must be 32 bytes");
-    this.#key = hkdfSha256(masterKey, utf8("cpns-at-rest"), utf8(LABEL), 32, crypto);
+    this.#key = hkdfSha256(masterKey, utf8("cpns-at-rest"), utf8(LABEL), 32, crypto).then(
+      async (raw) => {
+        const key = await importAesKey(raw, crypto);
+        raw.fill(0);
+        return key;
+      },
+    );
   }
 
   #aad(purpose: SealedPurpose, ownerId: string): Uint8Array {
