@@ -8,7 +8,7 @@
  * gate as the server's machines (src/machine-gate/bridge.ts, issue #10 "Machines").
  *
  * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH
- * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS
+ * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS, AGENT-NONCE-REUSE
  * Implements: CHMODEL-ONE-GATE
  * Implements: TLSDECL-ENROLL, TLSDECL-DOWNGRADE-MITM
  */

@@ -12,7 +12,7 @@
  * Every step asks the peerSession machine (machines/peer-session.ts) first.
  *
  * Implements: SEED-5.x.2-2, SEED-5.x.2-3, SEED-5.x.2-6, SEED-5.x.2-7, PEER-DIGEST, PEER-SESSION, AGENT-REQUIRE-RSPAUTH, AGENT-NO-DOWNGRADE
- * Implements: OTK-TLS-PIN, TLS-IMPOSTOR
+ * Implements: OTK-TLS-PIN, TLS-IMPOSTOR, PEER-SESSION-PRIMED
  */
 
 import type { SnapshotFrom } from "xstate";

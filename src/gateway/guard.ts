@@ -9,7 +9,7 @@
  * A secure channel's inner requests (src/gateway/channels.ts) pass the inner guard instead:
  * the channel already authenticated its session; the guard still holds them to it.
  *
- * Implements: FLEET-SHELL-GW-POLICY, SEED-5.x.2-3, PEER-DIGEST
+ * Implements: FLEET-SHELL-GW-POLICY, SEED-5.x.2-3, PEER-DIGEST, PEER-SESSION-PRIMED
  */
 import type { MiddlewareHandler } from "hono";
 import { toBase64url } from "../crypto/bytes.ts";

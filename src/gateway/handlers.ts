@@ -5,7 +5,7 @@
  * the session book first; a refused event changes nothing (issue #11: the PN GW built like
  * the server app, whose handlers drive machines the same way).
  *
- * Implements: FLEET-SHELL-GW-POLICY, SEED-5.x.2-3, SEED-5.x.2-4, SEED-5.x.2-6, SEED-5.x.2-7, PEER-SESSION
+ * Implements: FLEET-SHELL-GW-POLICY, SEED-5.x.2-3, SEED-5.x.2-4, SEED-5.x.2-6, SEED-5.x.2-7, PEER-SESSION, PEER-SESSION-PRIMED
  */
 
 import type { Context } from "hono";
