@@ -1814,6 +1814,13 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #12 (Speed)", refines: ["DIGEST-SPEED-STORY", "PEER-SESSION"] },
   ),
+  add(
+    "DIGEST-CLIENT-PLAIN-TEMPLATE",
+    LIBRARY,
+    "The Digest client reads a plain call (a string or URL input with a string, byte or no body and only method, headers, body, redirect and signal) without building a Request first, sending exactly what the Request-constructor path sends (URL, method, headers including the text/plain default of a string body, body bytes, redirect), every other call going through the constructor so it is normalised or refused as fetch() does; and it reads a response body to check rspauth only under qop=auth-int, the only qop that covers it.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed)", refines: ["DIGEST-CLIENT"] },
+  ),
   // --- end: digest-speed ---
   // --- digest-parser ---
   add(

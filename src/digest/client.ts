@@ -14,6 +14,7 @@
  *
  * Implements: FFS-SERVER-AUTH, DIGEST-AUTHINT, DIGEST-AUTHINFO, DIGEST-CLIENT, DIGEST-PROXY,
  * Implements: DIGEST-INTEROP-APACHE, DIGEST-MINIMUM, DIGEST-RSPAUTH-UNCHALLENGED, FIRSTRUN-REFUSALS
+ * Implements: DIGEST-CLIENT-PLAIN-TEMPLATE
  */
 import { toHex } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
@@ -161,6 +162,78 @@ function pickQop(offered: string | undefined, preferred: Qop, minimum: Qop): Qop
  */
 function isRefusal(res: Response): boolean {
   return res.status >= 400;
+}
+
+/** What a digest fetch sends, read once: the body may be sent twice and auth-int hashes it. */
+interface RequestTemplate {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: Uint8Array | undefined;
+  redirect: RequestRedirect | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** Any input: through the Request constructor, which checks and normalises it. */
+async function requestTemplate(
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+): Promise<RequestTemplate> {
+  const request = new Request(input, init);
+  return {
+    url: request.url,
+    method: request.method,
+    headers: request.headers,
+    body: request.body === null ? undefined : new Uint8Array(await request.arrayBuffer()),
+    redirect: request.redirect,
+    signal: request.signal,
+  };
+}
+
+/** Methods the Request constructor leaves as they are (already upper-case, not forbidden). */
+const PLAIN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
+const PLAIN_INIT_KEYS = new Set(["method", "headers", "body", "redirect", "signal"]);
+
+/**
+ * The common call, a URL with a string, byte or no body and nothing else, read
+ * without building a Request (issue #12 "Speed": each one costs a stream and an
+ * abort signal, and the request is built again to be sent anyway). Anything
+ * else returns undefined and goes through the Request constructor, so what is
+ * refused or normalised stays exactly what fetch() does (a URL with
+ * credentials is refused by the Request built to send it).
+ */
+function plainTemplate(
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+): RequestTemplate | undefined {
+  if (typeof input !== "string" && !(input instanceof URL)) return undefined;
+  if (init !== undefined && Object.keys(init).some((key) => !PLAIN_INIT_KEYS.has(key))) {
+    return undefined;
+  }
+  const method = init?.method ?? "GET";
+  const raw = init?.body;
+  const text = typeof raw === "string";
+  if (!PLAIN_METHODS.has(method)) return undefined;
+  if (raw !== undefined && raw !== null && !text && !(raw instanceof Uint8Array)) return undefined;
+  const hasBody = raw !== undefined && raw !== null;
+  if (hasBody && (method === "GET" || method === "HEAD")) return undefined;
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return undefined;
+  }
+  const headers = new Headers(init?.headers);
+  // As the Request constructor does for a string body without a type.
+  if (text && !headers.has("content-type")) headers.set("content-type", "text/plain;charset=UTF-8");
+  return {
+    url: url.href,
+    method,
+    headers,
+    body: !hasBody ? undefined : text ? new TextEncoder().encode(raw) : new Uint8Array(raw),
+    redirect: init?.redirect,
+    signal: init?.signal ?? undefined,
+  };
 }
 
 export function createDigestFetch(
@@ -339,9 +412,11 @@ export function createDigestFetch(
       const { space } = sent;
       // A null-body status (204, 304...) has no body to read: some Response
       // implementations even throw when asked to clone one with a body.
-      const bytes = NULL_BODY_STATUS.has(res.status)
-        ? new Uint8Array(0)
-        : new Uint8Array(await res.clone().arrayBuffer());
+      // Only auth-int covers the body: reading it means teeing the stream (issue #12 "Speed").
+      const bytes =
+        space.qop !== "auth-int" || NULL_BODY_STATUS.has(res.status)
+          ? new Uint8Array(0)
+          : new Uint8Array(await res.clone().arrayBuffer());
       const bodyHash =
         space.qop === "auth-int" ? toHex(hashBytes(space.algorithm.hash, bytes)) : undefined;
       const expected = computeResponse(space.algorithm, {
@@ -394,9 +469,8 @@ export function createDigestFetch(
   }
 
   return async function digestFetch(input, init) {
-    const template = new Request(input, init);
-    // Buffer the body once: it may be sent twice and auth-int hashes it.
-    const body = template.body === null ? undefined : new Uint8Array(await template.arrayBuffer());
+    const template = plainTemplate(input, init) ?? (await requestTemplate(input, init));
+    const { body } = template;
     const url = new URL(template.url);
     const uri = url.pathname + url.search;
     const send = (authorization?: string) => {
