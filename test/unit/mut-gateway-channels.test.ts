@@ -87,19 +87,30 @@ describe("PN GW channels (src/gateway/channels.ts)", () => {
   });
 
   it("[PEERCH-SESSION-BOUND] [PEER-SESSION] a peer whose clock lags opens no channel once the session is past its expiry at the PN GW", async () => {
-    let peerClock = server.clock.now;
-    const session = await peer("mc-pne-2", () => peerClock);
-    peerClock = server.clock.now;
-    const before = openings.length;
-    // The PN GW's clock (the server's test clock) runs past the session's end; the peer's does not.
-    server.clock.now += (SESSION_SECONDS + 1) * 1000;
-    await expect(session.openChannel()).rejects.toThrow();
-    const answers = openings.slice(before).map((o) => o.status);
-    // Possibly a fresh challenge first (the nonce outlived at the PN GW), then the refusal.
-    expect(answers.at(-1)).toBe(410);
-    expect(answers).not.toContain(201);
-    // The session's own refusal (settled at the opening), not a channel born dead.
-    expect(JSON.parse(openings.at(-1)?.body ?? "{}").code).toBe("ERR_PEER_SESSION_GONE");
+    // A PN GW built in the test: its liveness hook runs at construction, which Stryker's
+    // per-test coverage only sees inside a test.
+    const device = await enrollDevice(server, ALICE, "mc-gw-2", "PNGW");
+    const own = await startGateway(server, device, {
+      channelLifetimeSeconds: CHANNEL_SECONDS,
+      sessionLifetimeSeconds: SESSION_SECONDS,
+    });
+    try {
+      let peerClock = server.clock.now;
+      const session = await peer("mc-pne-2", () => peerClock, own);
+      peerClock = server.clock.now;
+      const before = openings.length;
+      // The PN GW's clock (the server's test clock) runs past the session's end; the peer's does not.
+      server.clock.now += (SESSION_SECONDS + 1) * 1000;
+      await expect(session.openChannel()).rejects.toThrow();
+      const answers = openings.slice(before).map((o) => o.status);
+      // Possibly a fresh challenge first (the nonce outlived at the PN GW), then the refusal.
+      expect(answers.at(-1)).toBe(410);
+      expect(answers).not.toContain(201);
+      // The session's own refusal (settled at the opening), not a channel born dead.
+      expect(JSON.parse(openings.at(-1)?.body ?? "{}").code).toBe("ERR_PEER_SESSION_GONE");
+    } finally {
+      await own.close();
+    }
   });
   it("[PEERCH-SESSION-BOUND] [PEERCH-ATTACKS] a record sent after the channel's lifetime is refused at the PN GW, though its session lives on", async () => {
     let peerClock = server.clock.now;
