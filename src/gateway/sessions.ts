@@ -76,19 +76,18 @@ export class GatewaySessionBook {
     if (next.value === "offered") {
       const replaced = this.#offers.get(peerId);
       // The newer offer takes the peer's name: the older one can never be used.
-      // Stryker disable next-line ConditionalExpression: equivalent: an entry re-entering offered is never already the peer's offer (offered has no self-loop)
       if (replaced && replaced !== entry) this.apply(replaced, { type: "WITHDRAW" });
-      // Stryker disable ConditionalExpression,BlockStatement: equivalent: (the else branch) a stale offer is never served (offerTo re-checks state and OTK) and the next offer replaces it; memory only
+      // Stryker disable BlockStatement: equivalent: (the else branch) a stale offer is never served (offerTo re-checks state and OTK) and the next offer replaces it; memory only (its condition's `false` stays counted: a killed `true` shares mutator and line)
       this.#offers.set(peerId, entry);
     } else if (this.#offers.get(peerId) === entry) {
       this.#offers.delete(peerId);
     }
-    // Stryker restore ConditionalExpression,BlockStatement
+    // Stryker restore BlockStatement
     if (next.value !== "offered" && next.value !== "consuming") {
       entry.otk?.fill(0);
       entry.otk = undefined;
     }
-    // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: only open and the final states after it have a session id, and a final entry is deleted just below
+    // Stryker disable next-line LogicalOperator: equivalent: only open and the final states after it have a session id, and a final entry is deleted just below (the condition's `true` mutants stay counted: a killed `false` shares mutator and line)
     if (next.value === "open" && sessionId) this.#sessions.set(sessionId, entry);
     if (next.status === "done") {
       entry.secret?.fill(0);
@@ -102,14 +101,12 @@ export class GatewaySessionBook {
   /** The live offer to `peerId`, if any. */
   offerTo(peerId: string): GatewaySessionEntry | undefined {
     const entry = this.#offers.get(peerId);
-    // Stryker disable next-line ConditionalExpression: equivalent: the offers map only holds offered entries (apply deletes the others), and an offered entry has its OTK
     return entry?.snapshot.value === "offered" && entry.otk ? entry : undefined;
   }
 
   /** The open session `sessionId` (possibly past its expiry: the caller settles that). */
   session(sessionId: string): GatewaySessionEntry | undefined {
     const entry = this.#sessions.get(sessionId);
-    // Stryker disable next-line ConditionalExpression: equivalent: the sessions map only holds open entries (final ones are deleted in apply), and an open entry has its secret
     return entry?.snapshot.value === "open" && entry.secret ? entry : undefined;
   }
 
