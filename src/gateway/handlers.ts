@@ -70,6 +70,7 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
   const open = async (c: Context<HandlerEnv>) => {
     const entry = entryOf(c);
     const digest = c.var.digest;
+    // Stryker disable next-line StringLiteral: equivalent: the route's guard (digestAuth) sets the digest before the handler runs (the condition's `false` stays counted: its line has a killed `true`)
     if (!digest) throw new CpnsError("ERR_INTERNAL");
     const username = digest.username;
     const now = deps.seconds();
@@ -82,6 +83,7 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
     const otk = entry.otk;
     const { otkId } = entry.snapshot.context;
     try {
+      // Stryker disable next-line StringLiteral: equivalent: an offer has its OTK until it leaves offered/consuming, and PEER_PROVED_OTK just moved it to consuming (the condition's `false` stays counted: its line has a killed `true`)
       if (!otk) throw new CpnsError("ERR_INTERNAL");
       await deps.otks.consume(deps.gatewayId, otkId);
     } catch {
@@ -114,7 +116,11 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
   // Shared by Digest session traffic and the secure channel's inner requests.
   const message = async (c: Context<HandlerEnv>) => {
     const entry = entryOf(c);
-    if ((c.req.header("content-type") ?? "").split(";")[0]?.trim() === BINARY) {
+    const contentType = c.req.header("content-type");
+    // Stryker disable next-line StringLiteral: equivalent: any fallback other than the binary type reads as "not binary", as "" does
+    const declared = contentType ?? "";
+    // Stryker disable next-line OptionalChaining: equivalent: split always returns at least one element
+    if (declared.split(";")[0]?.trim() === BINARY) {
       if (Number(c.req.header("content-length") ?? 0) > MAX_BINARY_MESSAGE) {
         throw new CpnsError("ERR_BODY_TOO_LARGE");
       }
@@ -126,6 +132,7 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
     const { message } = await readJson(c, peerMessageSchema);
     deps.live(entry, "MESSAGE");
     const answer: PeerMessageResponse = {
+      // Stryker disable next-line StringLiteral: equivalent: an open session (deps.live just let the message through) always has its id
       sessionId: entry.snapshot.context.sessionId ?? "",
       from: entry.snapshot.context.peerId,
       echo: message,
@@ -135,7 +142,9 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
 
   const close = (c: Context<HandlerEnv>) => {
     book.apply(entryOf(c), { type: "CLOSE" });
-    deps.channels.sessionEnded(c.req.param("sessionId") ?? "");
+    const sessionId = c.req.param("sessionId");
+    // Stryker disable next-line StringLiteral: equivalent: the route's path always has :sessionId, so the fallback is never used
+    deps.channels.sessionEnded(sessionId ?? "");
     return c.body(null, 204);
   };
 
@@ -143,11 +152,17 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
     deps.live(entryOf(c), "RELAY");
     let body: Uint8Array | undefined;
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      // Both checks are shadowed today: the relay's proxy Digest is auth-int only and reads the
+      // body first, with this same limit (its maxBodyBytes). Kept so the limit does not hang on
+      // the guard's configuration.
+      // Stryker disable next-line LogicalOperator,BlockStatement: equivalent: the proxy Digest layer refuses a declared length over the same limit first (same 413; the condition's `false` stays counted: its line has a killed `true`)
       if (Number(c.req.header("content-length") ?? 0) > deps.maxRelayBodyBytes) {
+        // Stryker disable next-line StringLiteral,ObjectLiteral: equivalent: unreachable, see above
         throw new CpnsError("ERR_BODY_TOO_LARGE", undefined, { connection: "close" });
       }
       // Through Hono's body cache: the proxy layer may have read it for auth-int.
       body = new Uint8Array(await c.req.arrayBuffer());
+      // Stryker disable next-line StringLiteral: equivalent: the proxy Digest layer read this body for auth-int and refused it over the same limit (same 413; the condition's `false` stays counted: its line has a killed `true`)
       if (body.length > deps.maxRelayBodyBytes) throw new CpnsError("ERR_BODY_TOO_LARGE");
     }
     return relayToServer(c.req.raw, body, { serverUrl: deps.serverUrl, upstream: deps.upstream });
@@ -170,6 +185,7 @@ export function gatewayHandlers(deps: GatewayHandlerDeps): Record<GatewayRouteId
     "sessions.message": message,
     "sessions.close": close,
     "channels.open": (c: Context<HandlerEnv>) => {
+      // Stryker disable next-line StringLiteral: equivalent: the route's guard (digestAuth) sets the digest before the handler runs (the condition's `false` stays counted: its line has a killed `true`)
       if (!c.var.digest) throw new CpnsError("ERR_INTERNAL");
       return deps.channels.open(c, c.var.digest);
     },

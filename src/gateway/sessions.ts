@@ -77,18 +77,22 @@ export class GatewaySessionBook {
       const replaced = this.#offers.get(peerId);
       // The newer offer takes the peer's name: the older one can never be used.
       if (replaced && replaced !== entry) this.apply(replaced, { type: "WITHDRAW" });
+      // Stryker disable BlockStatement: equivalent: (the else branch) a stale offer is never served (offerTo re-checks state and OTK) and the next offer replaces it; memory only (its condition's `false` stays counted: a killed `true` shares mutator and line)
       this.#offers.set(peerId, entry);
     } else if (this.#offers.get(peerId) === entry) {
       this.#offers.delete(peerId);
     }
+    // Stryker restore BlockStatement
     if (next.value !== "offered" && next.value !== "consuming") {
       entry.otk?.fill(0);
       entry.otk = undefined;
     }
+    // Stryker disable next-line LogicalOperator: equivalent: only open and the final states after it have a session id, and a final entry is deleted just below (the condition's `true` mutants stay counted: a killed `false` shares mutator and line)
     if (next.value === "open" && sessionId) this.#sessions.set(sessionId, entry);
     if (next.status === "done") {
       entry.secret?.fill(0);
       entry.secret = undefined;
+      // Stryker disable next-line ConditionalExpression: equivalent: deleting an absent id does nothing, and a stale entry is never served (session() re-checks state and secret); memory only
       if (sessionId) this.#sessions.delete(sessionId);
     }
     return true;

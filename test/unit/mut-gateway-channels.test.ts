@@ -60,10 +60,14 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** A peer of the gateway with its own clock, its session open through `recording`. */
-async function peer(entityId: string, now: () => number): Promise<PeerSession> {
+/** A peer of the gateway (`through`, by default the one above) with its own clock, its session open through `recording`. */
+async function peer(
+  entityId: string,
+  now: () => number,
+  through: RunningGateway = g,
+): Promise<PeerSession> {
   const device = await enrollDevice(server, ALICE, entityId, "PNE");
-  await g.gateway.offer(entityId);
+  await through.gateway.offer(entityId);
   const [waiting] = await device.otks.inbox(entityId);
   if (!waiting) throw new Error("no OTK");
   const received = await device.otks.fetch(entityId, waiting.otkId);
@@ -83,17 +87,30 @@ describe("PN GW channels (src/gateway/channels.ts)", () => {
   });
 
   it("[PEERCH-SESSION-BOUND] [PEER-SESSION] a peer whose clock lags opens no channel once the session is past its expiry at the PN GW", async () => {
-    let peerClock = server.clock.now;
-    const session = await peer("mc-pne-2", () => peerClock);
-    peerClock = server.clock.now;
-    const before = openings.length;
-    // The PN GW's clock (the server's test clock) runs past the session's end; the peer's does not.
-    server.clock.now += (SESSION_SECONDS + 1) * 1000;
-    await expect(session.openChannel()).rejects.toThrow();
-    const answers = openings.slice(before).map((o) => o.status);
-    // Possibly a fresh challenge first (the nonce outlived at the PN GW), then the refusal.
-    expect(answers.at(-1)).toBe(410);
-    expect(answers).not.toContain(201);
+    // A PN GW built in the test: its liveness hook runs at construction, which Stryker's
+    // per-test coverage only sees inside a test.
+    const device = await enrollDevice(server, ALICE, "mc-gw-2", "PNGW");
+    const own = await startGateway(server, device, {
+      channelLifetimeSeconds: CHANNEL_SECONDS,
+      sessionLifetimeSeconds: SESSION_SECONDS,
+    });
+    try {
+      let peerClock = server.clock.now;
+      const session = await peer("mc-pne-2", () => peerClock, own);
+      peerClock = server.clock.now;
+      const before = openings.length;
+      // The PN GW's clock (the server's test clock) runs past the session's end; the peer's does not.
+      server.clock.now += (SESSION_SECONDS + 1) * 1000;
+      await expect(session.openChannel()).rejects.toThrow();
+      const answers = openings.slice(before).map((o) => o.status);
+      // Possibly a fresh challenge first (the nonce outlived at the PN GW), then the refusal.
+      expect(answers.at(-1)).toBe(410);
+      expect(answers).not.toContain(201);
+      // The session's own refusal (settled at the opening), not a channel born dead.
+      expect(JSON.parse(openings.at(-1)?.body ?? "{}").code).toBe("ERR_PEER_SESSION_GONE");
+    } finally {
+      await own.close();
+    }
   });
   it("[PEERCH-SESSION-BOUND] [PEERCH-ATTACKS] a record sent after the channel's lifetime is refused at the PN GW, though its session lives on", async () => {
     let peerClock = server.clock.now;
@@ -121,5 +138,49 @@ describe("PN GW channels (src/gateway/channels.ts)", () => {
       }),
     );
     await expectProblem(replay, 404, "ERR_CHANNEL_UNKNOWN");
+  });
+});
+
+/**
+ * A CryptoProvider that counts the AES-GCM operations made through it: the PN GW's, not the
+ * peer's (the peer in this process uses globalThis.crypto directly).
+ */
+function countingCrypto(): { crypto: Crypto; sealed: () => number } {
+  let operations = 0;
+  const subtle = globalThis.crypto.subtle;
+  const counting = new Proxy(subtle, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (name === "encrypt" || name === "decrypt") operations += 1;
+        return value.apply(target, args);
+      };
+    },
+  });
+  const crypto = {
+    subtle: counting,
+    getRandomValues: <T extends ArrayBufferView>(array: T) =>
+      globalThis.crypto.getRandomValues(array),
+    randomUUID: () => globalThis.crypto.randomUUID(),
+  } as Crypto;
+  return { crypto, sealed: () => operations };
+}
+
+describe("PN GW channels with the gateway's own CryptoProvider", () => {
+  it("[PEERCH-OPEN] a PN GW given a CryptoProvider opens and seals its channels' records with it", async () => {
+    const provider = countingCrypto();
+    const device = await enrollDevice(server, ALICE, "mc-gw-crypto", "PNGW");
+    const own = await startGateway(server, device, { crypto: provider.crypto });
+    try {
+      const session = await peer("mc-pne-crypto", () => server.clock.now, own);
+      const channel = await session.openChannel();
+      const before = provider.sealed();
+      expect((await channel.send("through the provider")).echo).toBe("through the provider");
+      // The PN GW opened the peer's record and sealed its answer: at least one of each.
+      expect(provider.sealed() - before).toBeGreaterThanOrEqual(2);
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -32,6 +32,8 @@ let session: PeerSession;
 let networked: PeerSession;
 /** The content type the peer's messages go out with, when the test sets one. */
 let contentType: string | undefined;
+/** The Content-Length the peer's messages claim, when the test sets one (the body stays as sent). */
+let declaredLength: number | undefined;
 let lastAnswer: { status: number; headers: Headers } | undefined;
 /** The relayed requests the in-process peer sent, as sent. */
 const relayed: Array<{ method: string; url: string; headers: Headers; body?: ArrayBuffer }> = [];
@@ -47,9 +49,13 @@ beforeAll(async () => {
   await g.gateway.offer(pne.entityId);
   const inProcess: FetchLike = async (request) => {
     let sent = request;
-    if (contentType && new URL(request.url).pathname.endsWith("/messages")) {
+    if (
+      (contentType || declaredLength !== undefined) &&
+      new URL(request.url).pathname.endsWith("/messages")
+    ) {
       const headers = new Headers(request.headers);
-      headers.set("content-type", contentType);
+      if (contentType) headers.set("content-type", contentType);
+      if (declaredLength !== undefined) headers.set("content-length", String(declaredLength));
       sent = new Request(request, { headers });
     }
     if (
@@ -153,6 +159,27 @@ describe("PN GW handlers (src/gateway/handlers.ts)", () => {
     } finally {
       contentType = undefined;
     }
+  });
+
+  it("[PEER-SESSION] refuses raw bytes whose declared Content-Length is over 64 KiB before reading them, though the body sent is small", async () => {
+    // Under the shell's ceiling and the session Digest's body limit: only the message route's own
+    // check reads the declared length. Reading first would echo the 100 bytes actually sent.
+    declaredLength = MAX_BINARY_MESSAGE + 1;
+    try {
+      expect(await refusal(session.sendBytes(bytes(100)))).toMatch(/ERR_BODY_TOO_LARGE|too large/i);
+      expect(lastAnswer?.status).toBe(413);
+    } finally {
+      declaredLength = undefined;
+    }
+    expect(await session.sendBytes(bytes(100))).toEqual(bytes(100));
+  });
+
+  it("[OPENAPI-DOC] the PN GW's API document names this PN GW and its Digest realm", async () => {
+    const answer = await g.gateway.app.fetch(new Request(`${g.url}/openapi.json`));
+    expect(answer.status).toBe(200);
+    const doc = (await answer.json()) as { info: { title: string } };
+    expect(doc.info.title).toBe("PN GW mh-gw");
+    expect(JSON.stringify(doc)).toContain("cpns-gw:mh-gw");
   });
 
   it("[GATEWAY-RELAY] relays a body of exactly the relay limit to the server, and refuses one byte more", async () => {
