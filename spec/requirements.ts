@@ -1821,6 +1821,13 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #12 (Speed)", refines: ["DIGEST-CLIENT"] },
   ),
+  add(
+    "ENROLL-PRIMED",
+    LIBRARY,
+    "A CPNS Server's enrollment answer (201 or 200 for a rotation) carries fresh WWW-Authenticate challenges of the guard's own verifier (same realm, secret and ledger), and the agent primes the new key's Digest client with the first one its minimums accept, so the entity's first request needs no 401 round trip; a challenge weakened or forged on the way is dropped or costs one 401, never a weaker answer.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed)", refines: ["DIGEST-SPEED-STORY", "AGENT-NONCE-REUSE"] },
+  ),
   // --- end: digest-speed ---
   // --- digest-parser ---
   add(

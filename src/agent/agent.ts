@@ -8,7 +8,7 @@
  * gate as the server's machines (src/machine-gate/bridge.ts, issue #10 "Machines").
  *
  * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH
- * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS, AGENT-NONCE-REUSE
+ * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS, AGENT-NONCE-REUSE, ENROLL-PRIMED
  * Implements: CHMODEL-ONE-GATE
  * Implements: TLSDECL-ENROLL, TLSDECL-DOWNGRADE-MITM
  */
@@ -29,7 +29,7 @@ import { CpnsError, errorCodeOf } from "../errors.ts";
 import { machineBridge } from "../machine-gate/bridge.ts";
 import { openEukey } from "../protocol/key-transport.ts";
 import type { EnrollResponse } from "../protocol/schemas.ts";
-import { agentDigestFetch } from "./digest-fetch.ts";
+import { agentDigestFetch, primedAgentDigestFetch } from "./digest-fetch.ts";
 import type { DeviceKeyStore, DeviceRecord } from "./keystore.ts";
 
 export interface AgentOptions {
@@ -171,6 +171,7 @@ export class EntityAgent {
       crypto: this.options.crypto,
     });
     let record: { eukey: Uint8Array; keyVersion: number };
+    let firstChallenge: string | null = null;
     try {
       const res = await fetchAsOwner(`${this.#base}/cpns/v1/enrollments`, {
         method: "POST",
@@ -179,6 +180,7 @@ export class EntityAgent {
         body: JSON.stringify(input.tls ? { entityId, type, tls: true } : { entityId, type }),
       });
       if (!res.ok) throw await problemOf(res);
+      firstChallenge = res.headers.get("www-authenticate");
       const body = (await res.json()) as EnrollResponse;
       const exchange = digestExchangeOf(res);
       if (!exchange) throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED");
@@ -207,7 +209,17 @@ export class EntityAgent {
       throw err;
     }
     const enrolled = advance(enrolling, { type: "ENROLLED", keyVersion: record.keyVersion });
-    return this.#save(entityId, enrolled, { userId, type, eukey: toBase64url(record.eukey) });
+    const eukey = toBase64url(record.eukey);
+    const saved = await this.#save(entityId, enrolled, { userId, type, eukey });
+    // The enrollment's answer carries the new key's first challenge (ENROLL-PRIMED).
+    this.#entityFetches.set(entityId, {
+      eukey,
+      fetch: primedAgentDigestFetch(this.#entityOptions(entityId, eukey), {
+        challenge: firstChallenge,
+        origin: new URL(this.#base).origin,
+      }),
+    });
+    return saved;
   }
 
   /**
@@ -246,15 +258,20 @@ export class EntityAgent {
   #entityFetch(entityId: string, eukey: string): ReturnType<typeof agentDigestFetch> {
     const cached = this.#entityFetches.get(entityId);
     if (cached?.eukey === eukey) return cached.fetch;
-    const fetch = agentDigestFetch({
+    const fetch = agentDigestFetch(this.#entityOptions(entityId, eukey));
+    this.#entityFetches.set(entityId, { eukey, fetch });
+    return fetch;
+  }
+
+  /** 5.x.2: username = Entity ID, secret = base64url(EUKey), with this agent's protection. */
+  #entityOptions(entityId: string, eukey: string) {
+    return {
       username: entityId,
       password: eukey,
       ...this.#protection(),
       fetch: this.options.fetch,
       crypto: this.options.crypto,
-    });
-    this.#entityFetches.set(entityId, { eukey, fetch });
-    return fetch;
+    };
   }
 
   async whoami(entityId: string): Promise<Record<string, unknown>> {

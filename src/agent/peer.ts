@@ -25,7 +25,7 @@ import { machineBridge } from "../machine-gate/bridge.ts";
 import { peerSessionSecret } from "../protocol/otk-transport.ts";
 import { type PeerMessageResponse, peerSessionViewSchema } from "../protocol/schemas.ts";
 import { problemOf } from "./agent.ts";
-import { agentDigestFetch } from "./digest-fetch.ts";
+import { agentDigestFetch, primedAgentDigestFetch } from "./digest-fetch.ts";
 import type { ReceivedOtk } from "./otk-client.ts";
 import { PEER_CHANNELS_PATH, PeerChannel } from "./peer-channel.ts";
 import { openingAnswer } from "./record-channel.ts";
@@ -33,24 +33,6 @@ import { openingAnswer } from "./record-channel.ts";
 type PeerSnapshot = SnapshotFrom<typeof peerSessionMachine>;
 
 const bridge = machineBridge(peerSessionMachine);
-
-/** A Digest client primed with `prime.challenge` when it is an acceptable one, else a plain one. */
-function primedOrPlain(
-  credentials: Parameters<typeof agentDigestFetch>[0],
-  prime: { challenge: string | null; origin: string },
-): ReturnType<typeof agentDigestFetch> {
-  if (prime.challenge) {
-    try {
-      return agentDigestFetch({
-        ...credentials,
-        primeWith: { challenge: prime.challenge, origin: prime.origin },
-      });
-    } catch {
-      // Weaker than the minimums, or no Digest challenge at all: not worth a round trip saved.
-    }
-  }
-  return agentDigestFetch(credentials);
-}
 
 /** Problem codes a PN GW's relay answers with itself (src/gateway/gateway.ts). */
 const GATEWAY_REFUSALS = new Set(["ERR_FORBIDDEN", "ERR_PEER_SESSION_GONE", "ERR_RELAY_UPSTREAM"]);
@@ -235,11 +217,8 @@ export class PeerSession {
       fetch: options.fetch,
       crypto: options.crypto,
     };
-    // The session routes' first challenge comes with the opening too (issue #12 "Speed"),
-    // so the first message needs no 401 round trip. Headers are not covered by rspauth: a
-    // challenge altered on the way (weaker, or not Digest at all) is dropped, and the first
-    // message then meets a real 401 that the client's own minimums judge.
-    this.#sessionFetch = primedOrPlain(credentials, {
+    // The session routes' first challenge comes with the opening too (PEER-SESSION-PRIMED).
+    this.#sessionFetch = primedAgentDigestFetch(credentials, {
       challenge: res.headers.get("www-authenticate"),
       origin: new URL(this.#gatewayUrl).origin,
     });

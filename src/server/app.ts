@@ -23,7 +23,7 @@ import {
   type ServerEnv,
 } from "./context.ts";
 import { entityHandlers } from "./entities.ts";
-import { createGuard } from "./guard.ts";
+import { createGuard, firstChallenges } from "./guard.ts";
 import { modelPageHandlers } from "./model-page.ts";
 import { otkHandlers } from "./otks.ts";
 import { isAllowed, needsAuthentication, POLICY, type RouteId } from "./policy.ts";
@@ -35,7 +35,7 @@ export function createServerApp(config: CpnsServerConfig): Hono<ServerEnv> {
   const parts = createParts(config);
   const guard = createGuard(parts);
   const users = userHandlers(parts);
-  const entities = entityHandlers(parts);
+  const entities = entityHandlers(parts, firstChallenges(parts));
   // The channel registry is read at request time, so `channels` below is defined by then.
   const model = modelPageHandlers(parts, (sessionId) => channels.registry.get(sessionId));
   const otks = otkHandlers(parts);

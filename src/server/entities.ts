@@ -10,7 +10,7 @@
  * (src/protocol/key-transport.ts), and rests sealed under the master key.
  *
  * Implements: SEED-5.x.1-1, SEED-5.x.1-2, SEED-5.x.2-1, SEED-5.x.3-1, SERVER-EUKEY-FORMAT, ENTITY-LIFECYCLE, SERVER-OWNERSHIP, STORE-NO-HALF-WRITE, ORACLE-OWNER
- * Implements: TLSDECL-ENROLL, TLSDECL-REFUSE-PLAIN
+ * Implements: TLSDECL-ENROLL, TLSDECL-REFUSE-PLAIN, ENROLL-PRIMED
  */
 import type { Context } from "hono";
 import { fromUtf8 } from "../crypto/bytes.ts";
@@ -52,7 +52,12 @@ function view(record: EntityRecord): EntityView {
   };
 }
 
-export function entityHandlers(parts: ServerParts) {
+/**
+ * `challenges`: fresh challenges of the guard's verifier, handed to a new or
+ * rotated entity with its key (ENROLL-PRIMED), so its first request as the
+ * entity answers at once.
+ */
+export function entityHandlers(parts: ServerParts, challenges: () => string[] = () => []) {
   const { users, entities, cipher, log, config, locks } = parts;
   const crypto = config.crypto;
   const tls = tlsRequirement(config);
@@ -160,6 +165,12 @@ export function entityHandlers(parts: ServerParts) {
         alg: EUKEY_TRANSPORT_ALG,
         sealedKey,
       };
+      // The new key's first challenge (ENROLL-PRIMED, RFC 7235 §4.1 allows it on any
+      // answer). Unauthenticated like every challenge: the agent checks it against its
+      // own minimums, and a forged one costs it a 401 round trip, nothing more.
+      for (const challenge of challenges()) {
+        c.header("WWW-Authenticate", challenge, { append: true });
+      }
       return c.json(response, existing ? 200 : 201);
     });
   }

@@ -14,12 +14,12 @@
  * when it says no.
  *
  * Implements: SEED-5.x.2-1, SEED-5.x.3-2, SERVER-AUTHZ-POLICY, DIGEST-QOP-REQUIRED
- * Implements: TLSDECL-REFUSE-PLAIN
+ * Implements: TLSDECL-REFUSE-PLAIN, ENROLL-PRIMED
  */
 import type { MiddlewareHandler } from "hono";
 import { utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
-import { type DigestFailure, digestAuth } from "../digest/index.ts";
+import { createDigestVerifier, type DigestFailure, digestAuth } from "../digest/index.ts";
 import { problemResponse } from "../errors.ts";
 import {
   type AttemptedIdentity,
@@ -31,6 +31,35 @@ import { credentialLookup } from "./credentials.ts";
 import { isAllowed, needsAuthentication, POLICY, type RouteId } from "./policy.ts";
 import type { Reservation } from "./rate-limit.ts";
 import { logTlsRefusal, tlsRequirement } from "./tls-declaration.ts";
+
+/** The verifier options every Digest answer of this server shares: one realm, secret and ledger. */
+function verifierOptions(parts: ServerParts) {
+  const { config } = parts;
+  return {
+    realm: config.realm,
+    secret: config.digestSecret,
+    algorithms: config.algorithms,
+    nonceLifetimeSeconds: config.nonceLifetimeSeconds,
+    ledger: config.ledger,
+    crypto: config.crypto,
+    now: config.now,
+  };
+}
+
+/**
+ * Fresh challenges of the guard's own verifier (same realm, secret and ledger, so
+ * its nonces are the guard's), for an enrollment's answer to hand the new entity
+ * (issue #12 "Speed", ENROLL-PRIMED): its first request then needs no 401 round
+ * trip. It verifies nothing itself.
+ */
+export function firstChallenges(parts: ServerParts): () => string[] {
+  const verifier = createDigestVerifier<CredentialData>({
+    ...verifierOptions(parts),
+    lookup: () => undefined,
+  });
+  // auth-int: what the strictest entity routes demand, and what the CPNS agents answer anyway.
+  return () => verifier.challenges({ minimumQop: "auth-int" });
+}
 
 export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareHandler<ServerEnv> {
   const { config, limiter, log } = parts;
@@ -53,14 +82,8 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       const route = routeOf.get(c);
       return route === undefined ? "auth-int" : POLICY[route].qop;
     },
-    realm: config.realm,
-    secret: config.digestSecret,
+    ...verifierOptions(parts),
     lookup: credentialLookup(parts),
-    algorithms: config.algorithms,
-    nonceLifetimeSeconds: config.nonceLifetimeSeconds,
-    ledger: config.ledger,
-    crypto: config.crypto,
-    now: config.now,
     onFailure: (c, failure) => {
       failures.set(c, failure);
     },

@@ -43,20 +43,86 @@ describe("agent round trips (issue #12)", () => {
     server = await startTestServer();
     await server.createUser(owner.userId, owner.password);
     const wire = recorder();
-    const pne = await enrollDevice(server, owner, "trips-pne", "PNE", wire.fetch);
-    wire.seen.length = 0;
-    for (let i = 0; i < 3; i++) await pne.agent.whoami("trips-pne");
+    // An agent that did not enroll the entity itself (its key came in the store): no primed challenge.
+    const enrolled = await enrollDevice(server, owner, "trips-pne", "PNE");
+    const agent = server.agent({ store: enrolled.store, fetch: wire.fetch });
+    for (let i = 0; i < 3; i++) await agent.whoami("trips-pne");
     expect(wire.seen).toEqual([
       "GET /cpns/v1/whoami -> 401",
       "GET /cpns/v1/whoami -> 200",
       "GET /cpns/v1/whoami -> 200",
       "GET /cpns/v1/whoami -> 200",
     ]);
-    // A rotation gives a new EUKey: the old client (and its key) is not used again.
-    await pne.agent.enroll({ ...owner, entityId: "trips-pne", type: "PNE" });
+    // A rotation by another agent gives a new EUKey in the shared store: the kept client
+    // (and the old key in it) is not used again; a new one asks for a challenge.
+    await enrolled.agent.enroll({ ...owner, entityId: "trips-pne", type: "PNE" });
     wire.seen.length = 0;
-    await pne.agent.whoami("trips-pne");
+    await agent.whoami("trips-pne");
     expect(wire.seen).toEqual(["GET /cpns/v1/whoami -> 401", "GET /cpns/v1/whoami -> 200"]);
+  });
+
+  it("[ENROLL-PRIMED] the enrollment's answer carries the new key's first challenge: the entity's first request needs no 401, after a rotation too", async () => {
+    server = await startTestServer();
+    await server.createUser(owner.userId, owner.password);
+    const wire = recorder();
+    const pne = await enrollDevice(server, owner, "trips-primed", "PNE", wire.fetch);
+    expect(wire.seen).toEqual([
+      "POST /cpns/v1/enrollments -> 401",
+      "POST /cpns/v1/enrollments -> 201",
+    ]);
+    wire.seen.length = 0;
+    await pne.agent.whoami("trips-primed");
+    await pne.agent.whoami("trips-primed");
+    expect(wire.seen).toEqual(["GET /cpns/v1/whoami -> 200", "GET /cpns/v1/whoami -> 200"]);
+    await pne.agent.enroll({ ...owner, entityId: "trips-primed", type: "PNE" });
+    wire.seen.length = 0;
+    expect((await pne.agent.whoami("trips-primed")).keyVersion).toBe(2);
+    expect(wire.seen).toEqual(["GET /cpns/v1/whoami -> 200"]);
+  });
+
+  it("[ENROLL-PRIMED] the server's enrollment answer offers the challenges of its auth-int routes' 401s, with a fresh nonce", async () => {
+    server = await startTestServer();
+    await server.createUser(owner.userId, owner.password);
+    let primed: string[] = [];
+    const keep: FetchLike = async (request) => {
+      const answer = await globalThis.fetch(request);
+      if (answer.status === 201)
+        primed = answer.headers.get("www-authenticate")?.split(/,\s*(?=Digest )/) ?? [];
+      return answer;
+    };
+    await enrollDevice(server, owner, "trips-raw", "PNE", keep);
+    // whoami demands auth-int, as the key-material routes do.
+    const unauthenticated = await server.fetch("/cpns/v1/whoami");
+    const refused = unauthenticated.headers.get("www-authenticate")?.split(/,\s*(?=Digest )/) ?? [];
+    const shape = (challenge: string) => challenge.replace(/nonce="[^"]+"/, 'nonce="*"');
+    expect(primed.length).toBeGreaterThan(0);
+    expect(primed.map(shape)).toEqual(refused.map(shape));
+    // Fresh nonces: none of the 401's, none repeated.
+    const nonces = primed.map((c) => /nonce="([^"]+)"/.exec(c)?.[1]);
+    expect(new Set(nonces).size).toBe(1);
+    expect(refused.some((c) => c.includes(nonces[0] as string))).toBe(false);
+  });
+
+  it("[ENROLL-PRIMED] a man in the middle who weakens the enrollment's challenge to qop=auth gains nothing: the first request asks again and answers auth-int", async () => {
+    server = await startTestServer();
+    await server.createUser(owner.userId, owner.password);
+    const answered: string[] = [];
+    const weaken: FetchLike = async (request) => {
+      const auth = request.headers.get("authorization");
+      if (auth && request.url.endsWith("/whoami")) answered.push(auth);
+      const answer = await globalThis.fetch(request);
+      if (answer.status !== 201) return answer;
+      const headers = new Headers(answer.headers);
+      headers.set(
+        "www-authenticate",
+        (headers.get("www-authenticate") ?? "").replaceAll(/qop="[^"]*"/g, 'qop="auth"'),
+      );
+      return new Response(answer.body, { status: 201, headers });
+    };
+    const pne = await enrollDevice(server, owner, "trips-weak", "PNE", weaken);
+    expect((await pne.agent.whoami("trips-weak")).entityId).toBe("trips-weak");
+    expect(answered).toHaveLength(1);
+    expect(answered[0]).toMatch(/qop=auth-int/);
   });
 
   it("[AGENT-NONCE-REUSE] a kept nonce gone stale is answered with the fresh challenge, in the same call", async () => {
