@@ -21,14 +21,18 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { createStorage } from "unstorage";
 import { PeerSession } from "../src/agent/peer.ts";
+import { installAeadBackend } from "../src/crypto/aead.ts";
 import { installHashBackend } from "../src/crypto/hash.ts";
+import { nodeAead } from "../src/runtime/node-aead.ts";
 import { nodeHashes } from "../src/runtime/node-hashes.ts";
 import { enrollDevice, startGateway } from "../test/e2e/peer-helpers.ts";
 import { startTestServer } from "../test/e2e/server-helpers.ts";
 import { prefixMemoryDriver } from "./prefix-memory-driver.ts";
 
-// As the Node runtime entry (npm start, the CLI's server and PN GW) does: OpenSSL's hashes.
+// As the Node runtime entry (npm start, the CLI's server and PN GW) does: OpenSSL's hashes
+// and AES-GCM.
 installHashBackend(nodeHashes);
+installAeadBackend(nodeAead);
 
 export const STEPS = ["enroll", "whoami", "deposit", "delivery", "session", "message"] as const;
 export type Step = (typeof STEPS)[number] | "whole";

@@ -1828,6 +1828,13 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
     IMPLEMENTED,
     { source: "issue #12 (Speed)", refines: ["DIGEST-SPEED-STORY", "AGENT-NONCE-REUSE"] },
   ),
+  add(
+    "CRYPTO-NODE-AEAD",
+    CRYPTO,
+    "The Node runtime entries (server, CLI, demo) install OpenSSL's AES-256-GCM as a synchronous AEAD backend whose sealed values open with WebCrypto and the reverse, byte for byte (96-bit IV, 128-bit tag, AAD), that refuses an altered value, a wrong key or a wrong AAD as WebCrypto does, and that is used only with the default CryptoProvider (an explicitly passed provider is honoured); Deno and Workers keep WebCrypto.",
+    IMPLEMENTED,
+    { source: "issue #12 (Speed)", refines: ["CRYPTO-PROVIDERS"] },
+  ),
   // --- end: digest-speed ---
   // --- digest-parser ---
   add(

@@ -16,8 +16,10 @@ import { createInterface } from "node:readline";
 import type { CliContext } from "../cli/context.ts";
 import { CliError } from "../cli/errors.ts";
 import { run } from "../cli/program.ts";
+import { installAeadBackend } from "../crypto/aead.ts";
 import { installHashBackend } from "../crypto/hash.ts";
 import type { FetchLike } from "../digest/index.ts";
+import { nodeAead } from "./node-aead.ts";
 import {
   readAdminKeyPinFile,
   readAdminTokenFile,
@@ -84,5 +86,6 @@ function nodeContext(): CliContext {
 }
 
 installHashBackend(nodeHashes);
+installAeadBackend(nodeAead);
 
 process.exitCode = await run(process.argv.slice(2), nodeContext());

@@ -11,12 +11,15 @@
  * Implements: DIGEST-RUNTIME-NODE
  */
 import { randomBytes } from "node:crypto";
+import { installAeadBackend } from "../crypto/aead.ts";
 import { activeHashBackend, installHashBackend } from "../crypto/hash.ts";
 import { createDemoApp, demoConfigFromEnv } from "../demo/app.ts";
+import { nodeAead } from "./node-aead.ts";
 import { nodeHashes } from "./node-hashes.ts";
 import { serveNode } from "./node-server.ts";
 
 installHashBackend(nodeHashes);
+installAeadBackend(nodeAead);
 
 const port = Number(process.env.PORT ?? 8787);
 const hostname = process.env.HOST ?? "127.0.0.1";

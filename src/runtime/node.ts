@@ -31,12 +31,14 @@ import { writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { createStorage, type Storage } from "unstorage";
+import { installAeadBackend } from "../crypto/aead.ts";
 import { installHashBackend } from "../crypto/hash.ts";
 import { importAdminTransportKey } from "../protocol/admin-transport.ts";
 import { createServerApp } from "../server/app.ts";
 import { SecurityLog } from "../server/events.ts";
 import { SettingsError } from "../server/settings.ts";
 import type { Coordination } from "../store/coordination.ts";
+import { nodeAead } from "./node-aead.ts";
 import { atomicFsDriver } from "./node-atomic-fs.ts";
 import { nodeServerSettings } from "./node-config.ts";
 import { DataFolderError } from "./node-data-folder.ts";
@@ -55,6 +57,7 @@ import {
 import { nodeRequestIsTls, plainHttpDevMode } from "./request-tls.ts";
 
 installHashBackend(nodeHashes);
+installAeadBackend(nodeAead);
 
 let settings: ReturnType<typeof nodeServerSettings>;
 let lock: FolderLock;
