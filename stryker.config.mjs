@@ -61,8 +61,17 @@ const SCOPES = {
     tests: [
       "test/unit/server-*.test.ts",
       "test/unit/store-*.test.ts",
+      "test/unit/mut-server-*.test.ts",
       "test/e2e/server-*.test.ts",
       "test/e2e/defence-in-depth.test.ts",
+      // These drive src/server too and start no outside process (no Deno, workerd,
+      // curl, spawned servers): without them their kills were not counted.
+      "test/unit/tls-declare-runtime.test.ts",
+      "test/unit/security-log-limits.test.ts",
+      "test/e2e/tls-declare.test.ts",
+      "test/e2e/tls-declare-relay.test.ts",
+      "test/e2e/mitm-downgrade.test.ts",
+      "test/e2e/otk-tls-pin.test.ts",
     ],
   },
 };
