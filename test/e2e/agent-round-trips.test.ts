@@ -29,6 +29,20 @@ function recorder(rewrite?: (request: Request, response: Response) => Response) 
   return { seen, fetch };
 }
 
+/**
+ * The man in the middle's edit of a 201: its WWW-Authenticate (the primed challenge)
+ * rewritten by `edit`; any other answer passes untouched.
+ */
+function rewritePrimedChallenge(
+  response: Response,
+  edit: (challenges: string) => string,
+): Response {
+  if (response.status !== 201) return response;
+  const headers = new Headers(response.headers);
+  headers.set("www-authenticate", edit(headers.get("www-authenticate") ?? ""));
+  return new Response(response.body, { status: 201, headers });
+}
+
 let server: TestServer | undefined;
 let gateway: RunningGateway | undefined;
 afterEach(async () => {
@@ -110,14 +124,9 @@ describe("agent round trips (issue #12)", () => {
     const weaken: FetchLike = async (request) => {
       const auth = request.headers.get("authorization");
       if (auth && request.url.endsWith("/whoami")) answered.push(auth);
-      const answer = await globalThis.fetch(request);
-      if (answer.status !== 201) return answer;
-      const headers = new Headers(answer.headers);
-      headers.set(
-        "www-authenticate",
-        (headers.get("www-authenticate") ?? "").replaceAll(/qop="[^"]*"/g, 'qop="auth"'),
+      return rewritePrimedChallenge(await globalThis.fetch(request), (challenges) =>
+        challenges.replaceAll(/qop="[^"]*"/g, 'qop="auth"'),
       );
-      return new Response(answer.body, { status: 201, headers });
     };
     const pne = await enrollDevice(server, owner, "trips-weak", "PNE", weaken);
     expect((await pne.agent.whoami("trips-weak")).entityId).toBe("trips-weak");
@@ -189,15 +198,10 @@ describe("agent round trips (issue #12)", () => {
     const weaken = (request: Request, response: Response) => {
       const auth = request.headers.get("authorization");
       if (auth && request.url.includes("/messages")) authorizations.push(auth);
-      if (response.status !== 201) return response;
-      const headers = new Headers(response.headers);
-      const challenges = headers.get("www-authenticate");
-      expect(challenges).toMatch(/qop="auth-int"/);
-      headers.set(
-        "www-authenticate",
-        (challenges ?? "").replaceAll('qop="auth-int"', 'qop="auth"'),
-      );
-      return new Response(response.body, { status: 201, headers });
+      return rewritePrimedChallenge(response, (challenges) => {
+        expect(challenges).toMatch(/qop="auth-int"/);
+        return challenges.replaceAll('qop="auth-int"', 'qop="auth"');
+      });
     };
     const { session, wire } = await openSession(weaken);
     expect((await session.send("hello")).echo).toBe("hello");
@@ -211,15 +215,10 @@ describe("agent round trips (issue #12)", () => {
   });
 
   it("[PEER-SESSION-PRIMED] a forged nonce in the opening's challenge costs one 401, not the session", async () => {
-    const forge = (_request: Request, response: Response) => {
-      if (response.status !== 201) return response;
-      const headers = new Headers(response.headers);
-      headers.set(
-        "www-authenticate",
-        (headers.get("www-authenticate") ?? "").replace(/nonce="[^"]+"/g, 'nonce="forged-by-mitm"'),
+    const forge = (_request: Request, response: Response) =>
+      rewritePrimedChallenge(response, (challenges) =>
+        challenges.replace(/nonce="[^"]+"/g, 'nonce="forged-by-mitm"'),
       );
-      return new Response(response.body, { status: 201, headers });
-    };
     const { session, wire } = await openSession(forge);
     expect((await session.send("hello")).echo).toBe("hello");
     expect(wire.seen.slice(2)).toEqual([

@@ -42,6 +42,15 @@ function spiedStore() {
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** A limiter over a spied store: 2 free failures, a 60 s window, the clock at 1 s. */
+function spiedLimiter() {
+  const { store, calls } = spiedStore();
+  return {
+    limiter: new FailureLimiter({ maxFailures: 2, windowSeconds: 60, now: () => 1_000, store }),
+    calls,
+  };
+}
+
 describe("FailureLimiter: its store", () => {
   it("[LIMIT-MEMORY] with no store given it keeps budgets in memory and still limits", async () => {
     const limiter = new FailureLimiter({ maxFailures: 2, windowSeconds: 60, now: () => 1_000 });
@@ -51,25 +60,13 @@ describe("FailureLimiter: its store", () => {
   });
 
   it("[LIMIT-RESERVE] a given store (a shared one, issue #11) is the one charged", async () => {
-    const { store, calls } = spiedStore();
-    const limiter = new FailureLimiter({
-      maxFailures: 2,
-      windowSeconds: 60,
-      now: () => 1_000,
-      store,
-    });
+    const { limiter, calls } = spiedLimiter();
     await limiter.reserve(["n:alice"], "a");
     expect(calls).toEqual(["trusted", "take"]);
   });
 
   it("[LIMIT-KEYS] an attempt naming no identity is charged nothing and costs no store round trip", async () => {
-    const { store, calls } = spiedStore();
-    const limiter = new FailureLimiter({
-      maxFailures: 2,
-      windowSeconds: 60,
-      now: () => 1_000,
-      store,
-    });
+    const { limiter, calls } = spiedLimiter();
     expect(await limiter.claimsFor([], "a")).toEqual([]);
     expect(await limiter.reserve([], "a")).toEqual({ waitSeconds: 0, claims: [] });
     expect(calls).toEqual([]);
