@@ -48,7 +48,7 @@ const OPERATIONS: Record<GatewayRouteId, OperationDoc> = {
   "sessions.open": {
     summary: "A peer opens a session with the OTK it fetched from the CPNS Server (seed 5.x.2)",
     description:
-      "The PN GW asks the CPNS Server to consume the OTK before the session opens. The answer carries the first Proxy-Authenticate challenge for the relay.",
+      "The PN GW asks the CPNS Server to consume the OTK before the session opens. The answer carries the first Proxy-Authenticate challenge for the relay and the first WWW-Authenticate challenge of the session routes (qop auth-int), so the first message needs no 401.",
     responses: { 201: { description: "the session", json: peerSessionSchema } },
     problems: ["ERR_PEER_SESSION_REFUSED", "ERR_OTK_GONE"],
   },

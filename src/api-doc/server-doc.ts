@@ -95,8 +95,16 @@ const OPERATIONS: Record<RouteId, OperationDoc> = {
     summary: "Enroll an entity and assign its EUKey (seed 5.x.1); again to rotate it",
     request: { description: "the entity", json: enrollSchema },
     responses: {
-      200: { description: "the key was rotated", json: enrollResponseSchema },
-      201: { description: "enrolled", json: enrollResponseSchema },
+      200: {
+        description:
+          "the key was rotated; WWW-Authenticate carries the new key's first challenge (qop auth-int)",
+        json: enrollResponseSchema,
+      },
+      201: {
+        description:
+          "enrolled; WWW-Authenticate carries the new key's first challenge (qop auth-int), so the entity's first request needs no 401",
+        json: enrollResponseSchema,
+      },
     },
     problems: [
       ...JSON_BODY,
