@@ -166,7 +166,7 @@ function isRefusal(res: Response): boolean {
 
 /** What a digest fetch sends, read once: the body may be sent twice and auth-int hashes it. */
 interface RequestTemplate {
-  url: string;
+  url: URL;
   method: string;
   headers: Headers;
   body: Uint8Array | undefined;
@@ -181,7 +181,7 @@ async function requestTemplate(
 ): Promise<RequestTemplate> {
   const request = new Request(input, init);
   return {
-    url: request.url,
+    url: new URL(request.url),
     method: request.method,
     headers: request.headers,
     body: request.body === null ? undefined : new Uint8Array(await request.arrayBuffer()),
@@ -227,7 +227,7 @@ function plainTemplate(
   // As the Request constructor does for a string body without a type.
   if (text && !headers.has("content-type")) headers.set("content-type", "text/plain;charset=UTF-8");
   return {
-    url: url.href,
+    url,
     method,
     headers,
     body: !hasBody ? undefined : text ? new TextEncoder().encode(raw) : new Uint8Array(raw),
@@ -470,8 +470,7 @@ export function createDigestFetch(
 
   return async function digestFetch(input, init) {
     const template = plainTemplate(input, init) ?? (await requestTemplate(input, init));
-    const { body } = template;
-    const url = new URL(template.url);
+    const { body, url } = template;
     const uri = url.pathname + url.search;
     const send = (authorization?: string) => {
       const headers = new Headers(template.headers);
@@ -479,7 +478,7 @@ export function createDigestFetch(
       // the end-to-end credential and goes through as it came.
       if (authorization) headers.set(layer.credentials, authorization);
       return transport(
-        new Request(template.url, {
+        new Request(url, {
           method: template.method,
           headers,
           body: body as BodyInit | undefined,
