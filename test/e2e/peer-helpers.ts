@@ -83,6 +83,22 @@ export async function startGateway(
   };
 }
 
+/**
+ * A PN GW whose CPNS Server is unreachable (port 9): for tests of its own routes, guard
+ * and construction, which never need the server.
+ */
+export function offlineGateway(
+  options: Partial<PnGatewayOptions> & { gatewayId: string },
+): PnGateway {
+  const store = new MemoryKeyStore();
+  return new PnGateway({
+    serverUrl: "http://127.0.0.1:9",
+    agent: new EntityAgent({ serverUrl: "http://127.0.0.1:9", store }),
+    store,
+    ...options,
+  });
+}
+
 /** The peer's whole opening: inbox, fetch the newest OTK from `gatewayId`, open the session. */
 export async function connectPeer(
   server: TestServer,

@@ -8,12 +8,10 @@
 import { createStorage } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
 import { describe, expect, it } from "vitest";
-import { EntityAgent } from "../../src/agent/agent.ts";
-import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { createDemoApp } from "../../src/demo/app.ts";
-import { PnGateway } from "../../src/gateway/gateway.ts";
 import { shellApp } from "../../src/protocol/app-shell.ts";
 import { createServerApp } from "../../src/server/app.ts";
+import { offlineGateway } from "../e2e/peer-helpers.ts";
 
 const SECRET = "do-not-leak-7f3a9c";
 
@@ -55,12 +53,8 @@ function serverTarget(): Target {
 
 function gatewayTarget(): Target {
   let armed = false;
-  const store = new MemoryKeyStore();
-  const gateway = new PnGateway({
+  const gateway = offlineGateway({
     gatewayId: "gw-shell",
-    serverUrl: "http://127.0.0.1:9",
-    agent: new EntityAgent({ serverUrl: "http://127.0.0.1:9", store }),
-    store,
     digestSecret: "a digest secret of the shell test",
     now: () => {
       if (armed) throw new Error(SECRET);

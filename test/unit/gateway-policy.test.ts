@@ -9,10 +9,9 @@
  * fails here until this file says so too.
  */
 import { describe, expect, it } from "vitest";
-import { EntityAgent } from "../../src/agent/agent.ts";
-import { MemoryKeyStore } from "../../src/agent/keystore.ts";
-import { PnGateway } from "../../src/gateway/gateway.ts";
+import type { PnGateway } from "../../src/gateway/gateway.ts";
 import { GATEWAY_POLICY } from "../../src/gateway/policy.ts";
+import { offlineGateway } from "../e2e/peer-helpers.ts";
 
 const TABLE = [
   ["health", "GET", "/health", "anyone", "none", false],
@@ -68,12 +67,8 @@ const WALK: Array<[string, string, Expect]> = [
 ];
 
 function gateway(): PnGateway {
-  const store = new MemoryKeyStore();
-  return new PnGateway({
+  return offlineGateway({
     gatewayId: "gw-walk",
-    serverUrl: "http://127.0.0.1:9",
-    agent: new EntityAgent({ serverUrl: "http://127.0.0.1:9", store }),
-    store,
     digestSecret: "the digest secret of the policy walk",
   });
 }

@@ -5,10 +5,13 @@
  * a TLS pin seals it with every OTK it offers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EntityAgent } from "../../src/agent/agent.ts";
-import { MemoryKeyStore } from "../../src/agent/keystore.ts";
-import { PnGateway } from "../../src/gateway/gateway.ts";
-import { enrollDevice, type RunningGateway, startGateway } from "../e2e/peer-helpers.ts";
+import type { PnGateway } from "../../src/gateway/gateway.ts";
+import {
+  enrollDevice,
+  offlineGateway,
+  type RunningGateway,
+  startGateway,
+} from "../e2e/peer-helpers.ts";
 import { startTestServer, type TestServer } from "../e2e/server-helpers.ts";
 
 const ALICE = { userId: "alice", password: "alice-mut-gateway-gateway-1" };
@@ -28,14 +31,7 @@ afterAll(async () => {
 });
 
 function offline(digestSecret?: string): PnGateway {
-  const store = new MemoryKeyStore();
-  return new PnGateway({
-    gatewayId: "gw-mut",
-    serverUrl: "http://127.0.0.1:9",
-    agent: new EntityAgent({ serverUrl: "http://127.0.0.1:9", store }),
-    store,
-    ...(digestSecret ? { digestSecret } : {}),
-  });
+  return offlineGateway({ gatewayId: "gw-mut", ...(digestSecret ? { digestSecret } : {}) });
 }
 
 describe("PN GW construction (src/gateway/gateway.ts)", () => {

@@ -4,17 +4,12 @@
  * the peer's opening, the session's traffic and the relay's proxy hop alike.
  */
 import { describe, expect, it } from "vitest";
-import { EntityAgent } from "../../src/agent/agent.ts";
-import { MemoryKeyStore } from "../../src/agent/keystore.ts";
-import { PnGateway } from "../../src/gateway/gateway.ts";
+import type { PnGateway } from "../../src/gateway/gateway.ts";
+import { offlineGateway } from "../e2e/peer-helpers.ts";
 
 function offline(): PnGateway {
-  const store = new MemoryKeyStore();
-  return new PnGateway({
+  return offlineGateway({
     gatewayId: "gw-mut",
-    serverUrl: "http://127.0.0.1:9",
-    agent: new EntityAgent({ serverUrl: "http://127.0.0.1:9", store }),
-    store,
     digestSecret: "a digest secret of the userhash test",
   });
 }
