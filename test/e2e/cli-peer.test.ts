@@ -505,8 +505,11 @@ describe("[FIRSTRUN-REOFFER][CLI-FLOWS] a running PN GW says when an offer expir
   it(
     "an OTK that expires unused is announced; `offer <peerId>` typed to the running gateway deposits a new one",
     async () => {
+      // 3 s, not 1: expiries are whole seconds and the server refuses one not after its own
+      // now, so a 1 s OTK whose deposit crossed a second boundary on a loaded machine was
+      // refused (ERR_OTK_EXPIRY) before the gateway listened (seen once in CI).
       const gateway = serveGateway(
-        ["--entity", "gw-1", "--listen", "127.0.0.1:0", "--offer", "pne-2", "--otk-lifetime", "1"],
+        ["--entity", "gw-1", "--listen", "127.0.0.1:0", "--offer", "pne-2", "--otk-lifetime", "3"],
         { stdin: true },
       );
       await gateway.ready;
