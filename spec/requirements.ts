@@ -382,6 +382,13 @@ const ADDITIONS: Requirement[] = [
     { source: "docs/design.md §5; spec/decisions.md (one WWW-Authenticate line per challenge)" },
   ),
   add(
+    "NODE-LINGERING-CLOSE",
+    RUNTIMES,
+    "On Node, an answer that closes the connection before the request body was read (413, a refused upload) still reaches a client that is uploading: the server half-closes and reads and drops what follows for at most 2 s (RFC 9112 §9.6), and no request parsed from it reaches the application.",
+    IMPLEMENTED,
+    { source: "RFC 9112 §9.6; a clean-clone CI run where a 413 was lost to EPIPE" },
+  ),
+  add(
     "DIGEST-RUNTIME-DENO",
     RUNTIMES,
     "The Digest demo app passes the HTTP conformance suite on Deno (Deno.serve).",

@@ -6,15 +6,82 @@
  * of a joined line, so with separate lines it picks our most preferred
  * algorithm (RFC 7616 §3.7) as intended.
  *
- * Implements: DIGEST-RUNTIME-NODE, SEED-5.x.4-6, FFS-TLS-VERSION
+ * And a lingering close (RFC 9112 §9.6): when an answer closes the connection
+ * before the request body was read (413 on a declared length, a Digest refusal
+ * of an upload), Node would close the socket with the client's bytes still
+ * unread, the kernel would answer them with a reset, and a client still
+ * uploading would lose the answer (EPIPE/ECONNRESET instead of the 413).
+ *
+ * Implements: DIGEST-RUNTIME-NODE, SEED-5.x.4-6, FFS-TLS-VERSION, NODE-LINGERING-CLOSE
  */
 import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { serve } from "@hono/node-server";
 import { splitChallenges } from "../digest/index.ts";
 
+/**
+ * How long a closing connection keeps reading (and discarding) what the
+ * client still sends after our answer, at most: as Apache's lingering close
+ * (2 s); nginx waits up to 5 s per read. Long enough for a client on loopback
+ * or a LAN to read the answer and stop, short enough that an upload that never
+ * stops holds the socket only briefly.
+ */
+export const LINGER_MS = 2_000;
+
+const lingering = Symbol("cpns.lingeringClose");
+/** Sockets whose last answer is written: what arrives on them now is only read to be dropped. */
+const closing = new WeakSet<Socket>();
+
+/**
+ * The application behind a lingering socket: a request parsed from what the
+ * client sent after our closing answer (a pipelined one, say) must not run,
+ * since the client was told the connection is over and no answer can reach it.
+ */
+function closingGuard(fetch: NodeServeOptions["fetch"]): NodeServeOptions["fetch"] {
+  return (request, env) => {
+    const socket = (env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+    if (socket && closing.has(socket))
+      return new Response(null, { status: 400, headers: { connection: "close" } });
+    return fetch(request, env);
+  };
+}
+
+/**
+ * Replaces the socket's destroySoon (what Node's HTTP server calls once an
+ * answer with Connection: close is written) with a staged close: our FIN after
+ * the answer, then keep reading until the client closes its side or LINGER_MS
+ * pass. Node's parser goes on consuming the rest of the request body and drops
+ * it (the server dumps an unread request); a request it parses after that is
+ * answered by `closingGuard` without reaching the application.
+ */
+function lingerOnClose(socket: Socket & { [lingering]?: true }): void {
+  if (socket[lingering]) return;
+  socket[lingering] = true;
+  socket.destroySoon = function lingeringClose(this: Socket) {
+    closing.add(this);
+    if (this.writable) this.end();
+    if (this.readableEnded || this.destroyed) {
+      this.destroy();
+      return;
+    }
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once("end", () => this.destroy());
+    this.once("close", () => clearTimeout(timer));
+  };
+}
+
 class ChallengeLinesResponse<Request extends IncomingMessage> extends ServerResponse<Request> {
+  // Node passes options (highWaterMark, rejectNonStandardBodyWrites) its types do not declare.
+  // biome-ignore lint/suspicious/noExplicitAny: passed through untouched.
+  constructor(req: Request, ...options: any[]) {
+    // @ts-expect-error: the options argument exists at run time (node:_http_server).
+    super(req, ...options);
+    // HTTPS included: the socket here is the TLS socket the parser reads from.
+    lingerOnClose(req.socket);
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: mirrors ServerResponse.writeHead's overloads.
   override writeHead(statusCode: number, ...rest: any[]): this {
     const headers = rest[rest.length - 1] as OutgoingHttpHeaders | undefined;
@@ -56,7 +123,7 @@ export const TLS_MIN_VERSION = "TLSv1.2";
 
 export function serveNode(options: NodeServeOptions, onListen?: (info: AddressInfo) => void) {
   const common = {
-    fetch: options.fetch,
+    fetch: closingGuard(options.fetch),
     port: options.port ?? 0,
     hostname: options.hostname ?? "127.0.0.1",
   };
