@@ -10,7 +10,7 @@
  * Durable Object, a Redis script, a Deno KV `atomic()`; this file holds the
  * in-process one.
  *
- * Implements: DIGEST-REPLAY, DIGEST-EPOCH, STORE-LEDGER-ATOMIC
+ * Implements: DIGEST-REPLAY, DIGEST-EPOCH, STORE-LEDGER-ATOMIC, DIGEST-SYNC-CHECK
  */
 
 export interface ReplayLedger {
@@ -26,8 +26,10 @@ export interface ReplayLedger {
   /**
    * Records `nc` for `nonce` and answers whether it was fresh. `expiresAtMs` is
    * when the nonce stops being accepted anyway, after which the entry may go.
+   * A ledger that needs no I/O may answer synchronously: the verifier then
+   * makes no promise for it (issue #12).
    */
-  accept(nonce: string, nc: number, expiresAtMs: number): Promise<boolean>;
+  accept(nonce: string, nc: number, expiresAtMs: number): boolean | Promise<boolean>;
 }
 
 export const DEFAULT_NC_WINDOW = 32;
@@ -100,7 +102,8 @@ export class MemoryReplayLedger implements ReplayLedger {
     return this.#entries.size;
   }
 
-  async accept(nonce: string, nc: number, expiresAtMs: number): Promise<boolean> {
+  /** Synchronous: the check and the update happen in one turn, which is what makes them atomic here. */
+  accept(nonce: string, nc: number, expiresAtMs: number): boolean {
     const now = this.#now();
     if (now >= this.#nextSweepAt) this.#sweep(now);
     const entry = this.#entries.get(nonce);

@@ -4,7 +4,7 @@
  * WWW-Authenticate values, `verify()` checks an Authorization header against a
  * request. The Hono middleware in middleware.ts is a thin shell around this.
  *
- * Implements: SEED-5.x.2-1, DIGEST-ALGORITHMS, DIGEST-REPLAY, DIGEST-NO-ENUMERATION, DIGEST-USERHASH, DIGEST-AUTHINFO, DIGEST-QOP-REQUIRED, DIGEST-REALM-BOUND, FFS-SERVER-AUTH, DIGEST-SPEED-OUTCOME
+ * Implements: SEED-5.x.2-1, DIGEST-ALGORITHMS, DIGEST-REPLAY, DIGEST-NO-ENUMERATION, DIGEST-USERHASH, DIGEST-AUTHINFO, DIGEST-QOP-REQUIRED, DIGEST-REALM-BOUND, FFS-SERVER-AUTH, DIGEST-SPEED-OUTCOME, DIGEST-SYNC-CHECK
  */
 import { toHex, utf8 } from "../crypto/bytes.ts";
 import { timingSafeEqualString } from "../crypto/compare.ts";
@@ -167,6 +167,13 @@ export interface DigestVerifier<D = unknown> {
   /** `minimumQop`: offer only the configured qops at least this strong. */
   challenges(options?: { stale?: boolean; minimumQop?: Qop }): string[];
   verify(request: DigestRequest): Promise<DigestOutcome<D>>;
+  /**
+   * verify() without the promise when nothing asynchronous was involved (a
+   * synchronous lookup, onAttempt and ledger, and qop=auth): the same outcome,
+   * a microtask turn sooner. A promise otherwise. May throw synchronously
+   * where verify() would reject.
+   */
+  check(request: DigestRequest): DigestOutcome<D> | Promise<DigestOutcome<D>>;
 }
 
 function validateOptions(options: DigestServerOptions<unknown>): void {
@@ -224,6 +231,41 @@ function uriMatches(digestUri: string, target: string, requestUrl: string): bool
   } catch {
     return false;
   }
+}
+
+function hashBody(algorithm: AlgorithmSpec, body: Uint8Array | ArrayBuffer): string {
+  return toHex(hashBytes(algorithm.hash, body instanceof Uint8Array ? body : new Uint8Array(body)));
+}
+
+/**
+ * One verification's state between its stages (see check() below): what the
+ * header said, and what the stages found. Never returned: the session HA1 in
+ * it stays inside the verifier (Verified keeps its own private copy).
+ */
+class Attempt<D> {
+  credential: Credential<D> | undefined;
+  realUsername: string | undefined;
+  known = false;
+  ha1 = "";
+  sessHa1 = "";
+  constructor(
+    readonly request: DigestRequest,
+    readonly minimumQop: Qop,
+    readonly claimed: ClaimedIdentity | undefined,
+    readonly username: string,
+    readonly userhash: boolean,
+    readonly algorithm: AlgorithmSpec,
+    readonly nonce: string,
+    readonly uri: string,
+    readonly response: string,
+    readonly qopToken: string,
+    readonly qop: Qop,
+    readonly ncToken: string,
+    readonly cnonce: string,
+    readonly issuedAtMs: number,
+    readonly expired: boolean,
+    readonly nowMs: number,
+  ) {}
 }
 
 export function createDigestVerifier<D = unknown>(
@@ -409,25 +451,34 @@ export function createDigestVerifier<D = unknown>(
     }
   }
 
-  async function verify(request: DigestRequest): Promise<DigestOutcome<D>> {
+  /**
+   * verify(), split where it may wait (the onAttempt hook, the lookup, an
+   * auth-int body, the ledger) and synchronous between: each stage continues
+   * at once when what it waited for is a plain value, so with synchronous hooks
+   * and ledger and qop=auth a verification makes no promise at all (issue #12:
+   * each await was a microtask turn and a promise per request on the hot path).
+   * The stages are made once per verifier; a request's state rides in one
+   * Attempt object.
+   */
+  function check(request: DigestRequest): DigestOutcome<D> | Promise<DigestOutcome<D>> {
     const minimumQop = request.minimumQop ?? "auth";
-    const allowedQops = acceptedQops[minimumQop];
-    if (allowedQops === undefined) throw new TypeError("digest: minimumQop must be a qop");
-    let claimed: ClaimedIdentity | undefined;
+    if (acceptedQops[minimumQop] === undefined) {
+      throw new TypeError("digest: minimumQop must be a qop");
+    }
     const header = request.authorization;
-    if (!header) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
+    if (!header) return refusal(minimumQop, undefined, 401, "ERR_DIGEST_UNAUTHORIZED");
 
     let element: AuthElement;
     try {
       element = parseCredentials(header);
     } catch (err) {
       if (err instanceof DigestParseError)
-        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
+        return refusal(minimumQop, undefined, 400, "ERR_DIGEST_MALFORMED");
       throw err;
     }
     // Another scheme (Basic, Bearer) is not malformed, just not ours: challenge.
     if (element.scheme.toLowerCase() !== "digest")
-      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
+      return refusal(minimumQop, undefined, 401, "ERR_DIGEST_UNAUTHORIZED");
     const p = element.params;
 
     const userhash = (p.get("userhash") ?? "false").toLowerCase() === "true";
@@ -436,23 +487,44 @@ export function createDigestVerifier<D = unknown>(
     if (extUsername !== undefined) {
       // §3.4: username and username* are mutually exclusive; username* never with userhash.
       if (username !== undefined || userhash)
-        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
+        return refusal(minimumQop, undefined, 400, "ERR_DIGEST_MALFORMED");
       try {
         username = decodeExtValue(extUsername);
       } catch {
-        return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
+        return refusal(minimumQop, undefined, 400, "ERR_DIGEST_MALFORMED");
       }
     }
+    const algorithmToken = p.get("algorithm");
+    const algorithmName = parseAlgorithm(algorithmToken);
+    let claimed: ClaimedIdentity | undefined;
     if (username !== undefined) {
       claimed = {
         username: userhash ? username.toLowerCase() : username,
         userhash,
-        algorithm: parseAlgorithm(p.get("algorithm")),
+        algorithm: algorithmName,
       };
       const attempt = request.onAttempt?.(claimed);
-      // Awaited only when it is a promise: each await is a microtask turn per request.
-      if (attempt !== undefined) await attempt;
+      // Waited for only when it is a promise (see above).
+      if (attempt !== undefined && isPromise(attempt)) {
+        const known = claimed;
+        return attempt.then(() =>
+          afterAttempt(request, minimumQop, p, known, username, userhash, algorithmName),
+        );
+      }
     }
+    return afterAttempt(request, minimumQop, p, claimed, username, userhash, algorithmName);
+  }
+
+  /** The fields, the nonce and the uri, then the lookup. */
+  function afterAttempt(
+    request: DigestRequest,
+    minimumQop: Qop,
+    p: Map<string, string>,
+    claimed: ClaimedIdentity | undefined,
+    username: string | undefined,
+    userhash: boolean,
+    algorithmName: DigestAlgorithm | undefined,
+  ): DigestOutcome<D> | Promise<DigestOutcome<D>> {
     const sentRealm = p.get("realm");
     const nonce = p.get("nonce");
     const uri = p.get("uri");
@@ -482,14 +554,13 @@ export function createDigestVerifier<D = unknown>(
     if (!NC_FORMAT.test(ncToken) || !HEX.test(response)) {
       return refusal(minimumQop, claimed, 400, "ERR_DIGEST_MALFORMED");
     }
-    const algorithmName = parseAlgorithm(p.get("algorithm"));
     if (algorithmName === undefined || !offeredNames.has(algorithmName)) {
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
     const algorithm = ALGORITHMS[algorithmName];
     const qop = qopToken.toLowerCase() as Qop;
     // A qop weaker than this request requires is a downgrade: refused before any hashing.
-    if (!allowedQops.includes(qop))
+    if (!acceptedQops[minimumQop].includes(qop))
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     if (response.length !== algorithm.hexLength)
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
@@ -506,6 +577,24 @@ export function createDigestVerifier<D = unknown>(
     const nonceCheck = checkNonce(nonce, nowMs);
     if (!nonceCheck) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
 
+    const attempt = new Attempt<D>(
+      request,
+      minimumQop,
+      claimed,
+      username,
+      userhash,
+      algorithm,
+      nonce,
+      uri,
+      response,
+      qopToken,
+      qop,
+      ncToken,
+      cnonce,
+      nonceCheck.issuedAtMs,
+      nonceCheck.expired,
+      nowMs,
+    );
     const found = options.lookup({
       username,
       userhash,
@@ -513,7 +602,17 @@ export function createDigestVerifier<D = unknown>(
       algorithm: algorithm.name,
       hash: algorithm.hash,
     });
-    const credential = isPromise(found) ? await found : found;
+    return isPromise(found)
+      ? found.then((credential) => withCredential(attempt, credential))
+      : withCredential(attempt, found);
+  }
+
+  /** HA1 from the credential (or a random one), then the body for auth-int. */
+  function withCredential(
+    a: Attempt<D>,
+    credential: Credential<D> | undefined,
+  ): DigestOutcome<D> | Promise<DigestOutcome<D>> {
+    const { algorithm, username, userhash } = a;
     let realUsername = userhash ? credential?.username : (credential?.username ?? username);
     let ha1: string | undefined;
     if (credential && realUsername !== undefined) {
@@ -531,60 +630,74 @@ export function createDigestVerifier<D = unknown>(
         ha1 = computeHa1(algorithm, realUsername, realm, credential.password);
       }
     }
+    a.credential = credential;
+    a.realUsername = realUsername;
     // Unknown user and wrong password must look alike, in answer and in time:
     // compute against a random HA1 and fail the comparison either way.
     // Stryker disable next-line LogicalOperator: equivalent: ha1 is only set when realUsername is defined, and without ha1 the random HA1 below never matches
-    const known = ha1 !== undefined && realUsername !== undefined;
+    a.known = ha1 !== undefined && realUsername !== undefined;
     // Stryker disable next-line ArithmeticOperator: equivalent: a longer random HA1 fails the comparison just the same
-    const effectiveHa1 = ha1 ?? toHex(randomBytes(algorithm.hexLength / 2, crypto));
+    a.ha1 = ha1 ?? toHex(randomBytes(algorithm.hexLength / 2, crypto));
 
-    let requestBodyHash: string | undefined;
-    if (qop === "auth-int") {
-      const body = request.body ? await request.body() : new Uint8Array(0);
-      requestBodyHash = toHex(
-        hashBytes(algorithm.hash, body instanceof Uint8Array ? body : new Uint8Array(body)),
-      );
-    }
-    const sessHa1 = sessionHa1(algorithm, effectiveHa1, nonce, cnonce);
+    if (a.qop !== "auth-int") return withBodyHash(a, undefined);
+    const { request } = a;
+    if (!request.body) return withBodyHash(a, hashBody(algorithm, new Uint8Array(0)));
+    return request.body().then((body) => withBodyHash(a, hashBody(algorithm, body)));
+  }
+
+  /** The comparison, the nonce's age, then the ledger. */
+  function withBodyHash(
+    a: Attempt<D>,
+    requestBodyHash: string | undefined,
+  ): DigestOutcome<D> | Promise<DigestOutcome<D>> {
+    const { algorithm, nonce, cnonce, minimumQop, claimed } = a;
+    a.sessHa1 = sessionHa1(algorithm, a.ha1, nonce, cnonce);
     const expected = computeResponse(algorithm, {
-      ha1: sessHa1,
+      ha1: a.sessHa1,
       nonce,
-      nc: ncToken,
+      nc: a.ncToken,
       cnonce,
       // The token as sent: the client hashed what it wrote, whatever its case.
-      qop: qopToken,
-      ha2: ha2For(algorithm, request.method, uri, requestBodyHash),
+      qop: a.qopToken,
+      ha2: ha2For(algorithm, a.request.method, a.uri, requestBodyHash),
     });
-    if (!timingSafeEqualString(expected, response.toLowerCase()) || !known) {
+    if (!timingSafeEqualString(expected, a.response.toLowerCase()) || !a.known) {
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
     // A genuine answer to an old nonce: tell the client to retry without asking the user.
-    if (nonceCheck.expired) {
+    if (a.expired) {
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED", true, {
-        username: realUsername as string,
-        data: credential?.data,
+        username: a.realUsername as string,
+        data: a.credential?.data,
       });
     }
-
-    const expiresAtMs = nonceCheck.issuedAtMs + lifetimeMs;
-    if (!(await ledger.accept(nonce, Number.parseInt(ncToken, 16), expiresAtMs))) {
-      return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
-    }
-
-    const principal: DigestPrincipal<D> = {
-      username: realUsername as string,
-      realm,
-      algorithm: algorithm.name,
-      qop,
-      userhash,
-      nonce,
-      cnonce,
-      // Stryker disable next-line OptionalChaining: equivalent: a principal is only built when the credential was found
-      data: credential?.data,
-    };
-    const nearEnd = expiresAtMs - nowMs < nextnonceBeforeMs;
-    return new Verified(principal, algorithm, sessHa1, ncToken, qopToken, uri, nearEnd);
+    const expiresAtMs = a.issuedAtMs + lifetimeMs;
+    const accepted = ledger.accept(nonce, Number.parseInt(a.ncToken, 16), expiresAtMs);
+    return isPromise(accepted)
+      ? accepted.then((fresh) => afterLedger(a, fresh, expiresAtMs))
+      : afterLedger(a, accepted, expiresAtMs);
   }
 
-  return { realm, challenges, verify };
+  function afterLedger(a: Attempt<D>, fresh: boolean, expiresAtMs: number): DigestOutcome<D> {
+    if (!fresh) return refusal(a.minimumQop, a.claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
+    const principal: DigestPrincipal<D> = {
+      username: a.realUsername as string,
+      realm,
+      algorithm: a.algorithm.name,
+      qop: a.qop,
+      userhash: a.userhash,
+      nonce: a.nonce,
+      cnonce: a.cnonce,
+      // Stryker disable next-line OptionalChaining: equivalent: a principal is only built when the credential was found
+      data: a.credential?.data,
+    };
+    const nearEnd = expiresAtMs - a.nowMs < nextnonceBeforeMs;
+    return new Verified(principal, a.algorithm, a.sessHa1, a.ncToken, a.qopToken, a.uri, nearEnd);
+  }
+
+  async function verify(request: DigestRequest): Promise<DigestOutcome<D>> {
+    return check(request);
+  }
+
+  return { realm, challenges, verify, check };
 }

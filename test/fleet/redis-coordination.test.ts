@@ -315,7 +315,9 @@ describe("Redis down", () => {
       await own.stop();
       const rule = { free: 1, windowMs: 1000, baseDelayMs: 100 };
       const outcomes = await Promise.all([
-        co.ledger.accept("n", 1, Date.now() + 1000).catch(code),
+        Promise.resolve()
+          .then(() => co.ledger.accept("n", 1, Date.now() + 1000))
+          .catch(code),
         co.budgets.take([{ key: "k", rule }], Date.now()).catch(code),
         co.budgets.refund([{ key: "k", rule }]).catch(code),
         co.budgets.trusted(["p"], Date.now()).catch(code),
