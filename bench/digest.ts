@@ -1,8 +1,10 @@
 /**
  * `npm run bench` (issue #12, Speed): requests/s of the same tiny Hono app
  * open, behind a no-op middleware (the structural ceiling), behind
- * digestAuth() and behind Hono's basicAuth(), in one run on one machine, with
- * the three target ratios and PASS/MISS beside each (bench/table.ts). Then
+ * digestAuth(), behind Hono's basicAuth() and behind the floor (the work no
+ * Digest verification can skip, nothing checked: bench/server.ts), in one run
+ * on one machine, with the three target ratios and PASS/MISS beside each, and
+ * the server's CPU time per request for each column (bench/table.ts). Then
  * `--challenges N` (default 1,000,000) challenges are issued and never
  * answered, and the table is measured again with the server's heap after a
  * full GC (target: digest/open ratio within 5 %, heap not growing).
@@ -59,15 +61,20 @@ const [serverCommand, serverArgs] = pinned(0, process.execPath, [
   "bench/server.ts",
 ]);
 const server = spawn(serverCommand, serverArgs, { stdio: ["ignore", "pipe", "inherit"] });
-const ports = await new Promise<{ open: number; authed: number; ceiling: number; basic: number }>(
-  (resolve) => {
-    createInterface({ input: server.stdout }).once("line", (line) => resolve(JSON.parse(line)));
-  },
-);
+const ports = await new Promise<{
+  open: number;
+  authed: number;
+  ceiling: number;
+  basic: number;
+  floor: number;
+}>((resolve) => {
+  createInterface({ input: server.stdout }).once("line", (line) => resolve(JSON.parse(line)));
+});
 const openUrl = `http://127.0.0.1:${ports.open}`;
 const authedUrl = `http://127.0.0.1:${ports.authed}`;
 const ceilingUrl = `http://127.0.0.1:${ports.ceiling}`;
 const basicUrl = `http://127.0.0.1:${ports.basic}`;
+const floorUrl = `http://127.0.0.1:${ports.floor}`;
 const basicHeader = `Authorization: Basic ${btoa("bench:bench-password")}`;
 
 function wrk(
@@ -133,6 +140,11 @@ async function prepareHeaders(count: number): Promise<string> {
   return file;
 }
 
+async function serverCpuMicros(): Promise<number> {
+  const res = await fetchRetrying(`${openUrl}/__cpu`);
+  return (JSON.parse(res.body) as { cpuMicros: number }).cpuMicros;
+}
+
 async function stats(): Promise<{ heapUsed: number; rss: number; ledgerEntries: number }> {
   const res = await fetchRetrying(`${openUrl}/__stats`);
   return JSON.parse(res.body) as { heapUsed: number; rss: number; ledgerEntries: number };
@@ -145,26 +157,29 @@ const median = (values: number[]) => {
 
 let refused = 0;
 
+type Column = "open" | "noop" | "digest" | "basic" | "floor";
+
 async function measure(label: string): Promise<Columns> {
-  const open: number[] = [];
-  const noop: number[] = [];
-  const digest: number[] = [];
-  const basic: number[] = [];
+  const rps: Record<Column, number[]> = { open: [], noop: [], digest: [], basic: [], floor: [] };
+  const cpu: Record<Column, number[]> = { open: [], noop: [], digest: [], basic: [], floor: [] };
+  /** One wrk run, and the server's CPU time per request over it. */
+  const run = async (column: Column, url: string, options: Parameters<typeof wrk>[2] = {}) => {
+    const before = await serverCpuMicros();
+    const result = wrk(`${url}/hello`, DURATION_S, options);
+    const after = await serverCpuMicros();
+    rps[column].push(result.requestsPerSecond);
+    if (result.requests > 0) cpu[column].push((after - before) / result.requests);
+    return result;
+  };
   for (let round = 0; round < ROUNDS; round++) {
     const file = await prepareHeaders(headersPerRound);
+    const auth = { script: "bench/auth.lua", scriptArg: file };
     // The order turns each round, so no column always runs first or last.
-    const steps = [
-      () => open.push(wrk(`${openUrl}/hello`, DURATION_S).requestsPerSecond),
-      () =>
-        noop.push(
-          wrk(`${ceilingUrl}/hello`, DURATION_S, { script: "bench/auth.lua", scriptArg: file })
-            .requestsPerSecond,
-        ),
-      () => {
-        const result = wrk(`${authedUrl}/hello`, DURATION_S, {
-          script: "bench/auth.lua",
-          scriptArg: file,
-        });
+    const steps: Array<() => Promise<unknown>> = [
+      () => run("open", openUrl),
+      () => run("noop", ceilingUrl, auth),
+      async () => {
+        const result = await run("digest", authedUrl, auth);
         // wrk re-sends the first request of a few connections at start-up; the
         // ledger rightly refuses those duplicates. Anything beyond a handful means
         // the run went wrong (out of headers, or a real failure).
@@ -172,25 +187,39 @@ async function measure(label: string): Promise<Columns> {
           throw new Error(`${result.non2xx} of ${result.requests} authenticated requests failed`);
         }
         refused += result.non2xx;
-        digest.push(result.requestsPerSecond);
         // Enough headers for the next round with room to spare.
         headersPerRound = Math.max(headersPerRound, Math.ceil(result.requests * 1.5));
       },
-      () =>
-        basic.push(wrk(`${basicUrl}/hello`, DURATION_S, { header: basicHeader }).requestsPerSecond),
+      () => run("basic", basicUrl, { header: basicHeader }),
+      async () => {
+        // The same answers as digestAuth() gets (the floor's ledger is its own).
+        const result = await run("floor", floorUrl, auth);
+        if (result.non2xx > Math.max(2 * CONNECTIONS, result.requests / 1000)) {
+          throw new Error(`${result.non2xx} of ${result.requests} floor requests failed`);
+        }
+      },
     ];
-    for (let i = 0; i < steps.length; i++) (steps[(i + round) % steps.length] as () => void)();
+    for (let i = 0; i < steps.length; i++)
+      await (steps[(i + round) % steps.length] as () => Promise<unknown>)();
     rmSync(file);
   }
   const show = (values: number[]) => values.map(Math.round).join("/");
   console.log(
-    `${label} rounds (req/s): open ${show(open)}, no-op ${show(noop)}, digestAuth ${show(digest)}, basicAuth ${show(basic)}`,
+    `${label} rounds (req/s): open ${show(rps.open)}, no-op ${show(rps.noop)}, digestAuth ${show(rps.digest)}, basicAuth ${show(rps.basic)}, floor ${show(rps.floor)}`,
   );
-  const columns = {
-    open: median(open),
-    noop: median(noop),
-    digest: median(digest),
-    basic: median(basic),
+  const columns: Columns = {
+    open: median(rps.open),
+    noop: median(rps.noop),
+    digest: median(rps.digest),
+    basic: median(rps.basic),
+    floor: median(rps.floor),
+    cpuMicros: {
+      open: median(cpu.open),
+      noop: median(cpu.noop),
+      digest: median(cpu.digest),
+      basic: median(cpu.basic),
+      floor: median(cpu.floor),
+    },
   };
   for (const line of formatTable(label, columns)) console.log(line);
   return columns;
@@ -210,6 +239,10 @@ try {
     scriptArg: await prepareHeaders(50_000),
   });
   wrk(`${basicUrl}/hello`, 2, { header: basicHeader });
+  wrk(`${floorUrl}/hello`, 2, {
+    script: "bench/auth.lua",
+    scriptArg: await prepareHeaders(50_000),
+  });
 
   const before = await measure("fresh server");
   const heapBefore = await stats();

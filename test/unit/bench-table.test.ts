@@ -54,4 +54,28 @@ describe("bench table", () => {
     expect(flatness(before, before, 10 * 2 ** 20, 11 * 2 ** 20).pass).toBe(false);
     expect(flatness(before, before, 10 * 2 ** 20, 10.5 * 2 ** 20).pass).toBe(true);
   });
+
+  it("[DIGEST-SPEED-TABLE] the floor column: its ratios to the no-op and the open app, without PASS or MISS; the server's CPU per request row", () => {
+    const lines = formatTable("fresh server", {
+      open: 40_000,
+      noop: 30_000,
+      digest: 21_000,
+      basic: 8_000,
+      floor: 27_000,
+      cpuMicros: { open: 25, noop: 33.3, digest: 47.6, basic: 125, floor: 37 },
+    });
+    const text = lines.join("\n");
+    expect(lines[0]).toMatch(/\|\s+floor \|$/);
+    expect(text).toContain("27,000");
+    expect(text).toMatch(/floor \/ no-op ceiling, \/ open app\s+0\.900, 0\.675 \(the most/);
+    expect(text).toMatch(
+      /server CPU µs\/request \|\s+25\.0 \|\s+33\.3 \|\s+47\.6 \|\s+125\.0 \|\s+37\.0 \|/,
+    );
+    // Still exactly three PASS/MISS verdicts: the floor is not a target.
+    expect(text.match(/ (PASS|MISS)$/gm)).toHaveLength(3);
+    // Without a floor the table is as before.
+    expect(formatTable("x", { open: 1, noop: 1, digest: 1, basic: 1 }).join("\n")).not.toContain(
+      "floor",
+    );
+  });
 });
