@@ -288,17 +288,35 @@ export function createDigestVerifier<D = unknown>(
   const opaque = nonces.opaque();
   const genuineNonces = new Map<string, number>();
   // HA2 for qop=auth depends only on public inputs (method, uri), and the same
-  // few routes come back on every request: hash each once.
-  const ha2Cache = new Map<string, string>();
+  // few routes come back on every request: hash each once. Nested maps (hash,
+  // method, uri), not one map under a joined key: joining made a new string to
+  // flatten and hash on every call, twice a request (issue #12).
+  const ha2Cache = new Map<string, Map<string, Map<string, string>>>();
+  let ha2Entries = 0;
   function ha2For(spec: AlgorithmSpec, method: string, uri: string, bodyHash?: string): string {
     if (bodyHash !== undefined) return computeHa2(spec, method, uri, bodyHash);
-    const key = `${spec.hash} ${method} ${uri}`;
-    let value = ha2Cache.get(key);
+    let byMethod = ha2Cache.get(spec.hash);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      ha2Cache.set(spec.hash, byMethod);
+    }
+    let byUri = byMethod.get(method);
+    if (byUri === undefined) {
+      byUri = new Map();
+      byMethod.set(method, byUri);
+    }
+    let value = byUri.get(uri);
     if (value === undefined) {
-      // Stryker disable next-line EqualityOperator: equivalent: clearing the cache one entry later, or on every miss, changes no answer
-      if (ha2Cache.size >= HA2_CACHE) ha2Cache.clear();
       value = computeHa2(spec, method, uri);
-      ha2Cache.set(key, value);
+      // Bounded: a client may name any number of uris (each must still match the request).
+      // Stryker disable next-line EqualityOperator: equivalent: clearing the cache one entry later, or on every miss, changes no answer
+      if (ha2Entries >= HA2_CACHE) {
+        ha2Cache.clear();
+        ha2Entries = 0;
+      } else {
+        byUri.set(uri, value);
+        ha2Entries++;
+      }
     }
     return value;
   }
@@ -477,11 +495,13 @@ export function createDigestVerifier<D = unknown>(
       throw err;
     }
     // Another scheme (Basic, Bearer) is not malformed, just not ours: challenge.
-    if (element.scheme.toLowerCase() !== "digest")
+    const { scheme } = element;
+    if (scheme !== "Digest" && scheme.toLowerCase() !== "digest")
       return refusal(minimumQop, undefined, 401, "ERR_DIGEST_UNAUTHORIZED");
     const p = element.params;
 
-    const userhash = (p.get("userhash") ?? "false").toLowerCase() === "true";
+    const userhashToken = p.get("userhash");
+    const userhash = userhashToken !== undefined && userhashToken.toLowerCase() === "true";
     let username = p.get("username");
     const extUsername = p.get("username*");
     if (extUsername !== undefined) {
@@ -558,14 +578,18 @@ export function createDigestVerifier<D = unknown>(
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
     const algorithm = ALGORITHMS[algorithmName];
-    const qop = qopToken.toLowerCase() as Qop;
+    // Lower-cased only when it needs to be (every client sends it so).
+    const qop = (
+      qopToken === "auth" || qopToken === "auth-int" ? qopToken : qopToken.toLowerCase()
+    ) as Qop;
     // A qop weaker than this request requires is a downgrade: refused before any hashing.
     if (!acceptedQops[minimumQop].includes(qop))
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     if (response.length !== algorithm.hexLength)
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     if (sentRealm !== realm) return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
-    if (p.has("opaque") && p.get("opaque") !== opaque) {
+    const sentOpaque = p.get("opaque");
+    if (sentOpaque !== undefined && sentOpaque !== opaque) {
       return refusal(minimumQop, claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
     }
 
