@@ -428,7 +428,7 @@ const ADDITIONS: Requirement[] = [
     DIGEST,
     "On loopback with keep-alive, a Digest-protected GET (SHA-256, qop=auth, ledger and uri check on) serves at least 0.85 of the requests/s of the same Hono app without auth, measured in the same run (npm run bench).",
     deferred(
-      "missed on this machine (2026-12-04, npm run bench, 64 connections, server and wrk on separate cores): digestAuth() 0.561 of the open app and 0.632 of a no-op middleware (targets 0.72 and 0.85), 2.296 x Hono basicAuth() (target 2, met); verification costs 8.3 us in process against about 40 us added over HTTP; the parser is the next candidate (docs/benchmark.md)",
+      "missed, and out of reach in this framework here (2026-12-05, npm run bench, 64 connections, server and wrk on separate cores): digestAuth() 0.71-0.77 of a no-op middleware and 0.57 of the open app (targets 0.85 and 0.72), 2.1-2.2 x Hono basicAuth() (target 2, met); the floor column, which does only the two hashes and the ledger update and checks nothing, itself reaches only 0.83-0.85 and 0.62-0.68 (docs/benchmark.md, The floor)",
     ),
     { source: "issue #2 (Performance)" },
   ),
