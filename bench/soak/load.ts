@@ -478,12 +478,19 @@ export async function concurrentClients(
   requests: number;
   final401: number;
   otherFailures: number;
+  /** What those failures were: "status 429", "TypeError: fetch failed (other side closed)", ... with counts. */
+  otherFailureKinds: Record<string, number>;
   shared401: number;
   wireRetries401: number;
 }> {
   let requests = 0;
   let final401 = 0;
   let otherFailures = 0;
+  const otherFailureKinds: Record<string, number> = {};
+  const failed = (kind: string) => {
+    otherFailures++;
+    otherFailureKinds[kind] = (otherFailureKinds[kind] ?? 0) + 1;
+  };
   let wireRetries401 = 0;
   const counting: FetchLike = async (request) => {
     const res = await fetch(request);
@@ -496,10 +503,13 @@ export async function concurrentClients(
       const res = await client(`${serverUrl}/cpns/v1/whoami`);
       await res.arrayBuffer();
       if (res.status === 401) final401++;
-      else if (res.status !== 200) otherFailures++;
+      else if (res.status !== 200) failed(`status ${res.status}`);
       return res.status;
-    } catch {
-      otherFailures++;
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string; code?: string } }).cause;
+      failed(
+        `${(error as Error).name}: ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ""}`,
+      );
       return 0;
     }
   };
@@ -522,5 +532,5 @@ export async function concurrentClients(
     const statuses = await Promise.all(Array.from({ length: clients }, () => one(shared)));
     shared401 += statuses.filter((s) => s === 401).length;
   }
-  return { requests, final401, otherFailures, shared401, wireRetries401 };
+  return { requests, final401, otherFailures, otherFailureKinds, shared401, wireRetries401 };
 }

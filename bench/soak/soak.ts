@@ -457,7 +457,14 @@ export async function runSoak(
           `${profile.sameKeyClients} clients on one EUKey: spurious 401 (of ${result.requests})`,
           result.final401,
         );
-        zero("SOAK-CONCURRENT", "same: other failures", result.otherFailures);
+        const kinds = Object.entries(result.otherFailureKinds)
+          .map(([kind, count]) => `${count} x ${kind}`)
+          .join("; ");
+        zero(
+          "SOAK-CONCURRENT",
+          `same: other failures${kinds ? ` (${kinds.slice(0, 200)})` : ""}`,
+          result.otherFailures,
+        );
         add(
           "SOAK-CONCURRENT",
           "same, one shared client: 401 answers retried on the wire",
