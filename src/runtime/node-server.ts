@@ -61,14 +61,20 @@ function lingerOnClose(socket: Socket & { [lingering]?: true }): void {
   socket.destroySoon = function lingeringClose(this: Socket) {
     closing.add(this);
     if (this.writable) this.end();
-    if (this.readableEnded || this.destroyed) {
-      this.destroy();
-      return;
-    }
-    const timer = setTimeout(() => this.destroy(), LINGER_MS);
-    timer.unref();
-    this.once("end", () => this.destroy());
-    this.once("close", () => clearTimeout(timer));
+    // The linger starts once the answer is out, as Node's own close waits for it: a
+    // large answer to a slow reader must not be cut at LINGER_MS.
+    const linger = () => {
+      if (this.readableEnded || this.destroyed) {
+        this.destroy();
+        return;
+      }
+      const timer = setTimeout(() => this.destroy(), LINGER_MS);
+      timer.unref();
+      this.once("end", () => this.destroy());
+      this.once("close", () => clearTimeout(timer));
+    };
+    if (this.writableFinished) linger();
+    else this.once("finish", linger);
   };
 }
 

@@ -15,11 +15,16 @@ import { LINGER_MS, serveNode } from "../../src/runtime/node-server.ts";
 let server: ReturnType<typeof serveNode>;
 let port: number;
 let bodiesSeen = 0;
+/** Far beyond the socket buffers, so the answer is still being written when the reader pauses. */
+const BIG = 32 * 2 ** 20;
 
 beforeAll(async () => {
   server = serveNode({
     // Refuses every upload at once, unread, as a declared length over the limit is refused.
     fetch: (request) => {
+      if (request.url.endsWith("/big")) {
+        return new Response(new Uint8Array(BIG).fill(0x61), { headers: { connection: "close" } });
+      }
       if (request.method === "POST" && request.url.endsWith("/read")) {
         bodiesSeen++;
         return request.arrayBuffer().then(() => new Response("read\n"));
@@ -162,4 +167,25 @@ describe("[NODE-LINGERING-CLOSE] a closing answer reaches a client that is still
     await expect.poll(() => response.split("read\n").length - 1).toBe(2);
     socket.destroy();
   });
+
+  it("[NODE-LINGERING-CLOSE] a large closing answer to a reader that pauses past the linger bound arrives whole", async () => {
+    const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.pause();
+    socket.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    // Not reading for longer than LINGER_MS: the answer cannot be out by then.
+    await new Promise((resolve) => setTimeout(resolve, LINGER_MS + 500));
+    let received = 0;
+    let head = "";
+    socket.on("data", (data: Buffer) => {
+      if (head.length < 200) head += data.subarray(0, 200).toString("latin1");
+      received += data.length;
+    });
+    socket.resume();
+    await new Promise<void>((resolve) => socket.once("end", () => resolve()));
+    socket.destroy();
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    const headerBytes = head.indexOf("\r\n\r\n") + 4;
+    expect(received - headerBytes).toBe(BIG);
+  }, 20_000);
 });
