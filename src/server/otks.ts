@@ -236,7 +236,6 @@ export function otkHandlers(parts: ServerParts) {
       const next = bridge.step(snapshot, event);
       if (!next) throw refusal(snapshot, "delivered");
       // Deposited records always hold the sealed OTK: one without it was damaged.
-      // Stryker disable next-line ConditionalExpression: equivalent: cipher.open() of a missing seal fails its base64url read with the same ERR_STORE_CORRUPT
       if (!record.otk) throw new CpnsError("ERR_STORE_CORRUPT");
       const otk = await cipher.open("otk", otkSealId(record), record.otk);
       const context = {
