@@ -13,7 +13,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
 import { enrollDevice } from "../e2e/peer-helpers.ts";
-import { startTestServer, type TestServer } from "../e2e/server-helpers.ts";
+import { startTestServer, type TestServer, type TestServerOptions } from "../e2e/server-helpers.ts";
 
 const ALICE = { userId: "alice", password: "alice-app-mut-password-Qk2" };
 
@@ -22,8 +22,8 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((server) => server.close()));
 });
 
-async function setup() {
-  const server = await startTestServer({ realm: "cpns-app-mut" });
+async function setup(options: TestServerOptions = {}) {
+  const server = await startTestServer({ realm: "cpns-app-mut", ...options });
   opened.push(server);
   return server;
 }
@@ -68,6 +68,18 @@ describe("app.ts: the open routes", () => {
     const page = await server.fetch("/api");
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+  });
+});
+
+describe("app.ts: the API document follows the configuration", () => {
+  // Report: app.ts:49 and :50 ObjectLiteral (NoCoverage).
+  it("[OPENAPI-DOC] the configured algorithms and nonce lifetime are the ones the API document states", async () => {
+    const server = await setup({ algorithms: ["SHA-512-256"], nonceLifetimeSeconds: 123 });
+    const text = await (await server.fetch("/openapi.json")).text();
+    expect(text).toContain(
+      "one challenge each in this order, all sharing one nonce and opaque (no other is accepted): SHA-512-256.",
+    );
+    expect(text).toContain("valid 123 s;");
   });
 });
 
