@@ -7,13 +7,15 @@
  * guard of the opening route, the channel's lifetime (configured and default)
  * in the answer and at the server's end, an unknown session, rotation,
  * revocation and a vanished entity record cutting through, a nested channel
- * (its path, and any path below it), and a closed channel forgotten.
+ * (its path, and any path below it), a closed channel forgotten, and a
+ * record of a TLS entity's channel sent over plain HTTP, refused and logged.
  *
  * The server is built inside each test, on loopback.
  */
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
+import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { CHANNEL_MEDIA_TYPE } from "../../src/channel/record.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
 import { CpnsError, problemResponse } from "../../src/errors.ts";
@@ -211,5 +213,35 @@ describe("channels.ts: records", () => {
     });
     expect(await problemCode(replay)).toEqual([404, "ERR_CHANNEL_UNKNOWN"]);
     expect(server.url).toBe(new URL(captured.url).origin);
+  });
+
+  // Report: channels.ts:113 ObjectLiteral.
+  it("[TLSDECL-REFUSE-PLAIN][SERVER-SECURITY-LOG] a record of a TLS entity's channel sent over plain HTTP is refused and logged with the entity", async () => {
+    const server = await startTestServer({
+      requestIsTls: (request) => request.headers.get("x-test-tls") === "1",
+    });
+    opened.push(server);
+    await server.createUser(ALICE.userId, ALICE.password);
+    /** Marks every request as arriving over TLS. */
+    const overTls: FetchLike = (request) => {
+      const marked = new Request(request);
+      marked.headers.set("x-test-tls", "1");
+      return fetch(marked);
+    };
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: overTls });
+    await agent.enroll({ ...ALICE, entityId: "pne-tls", type: "PNE", tls: true });
+    const ch = await ServerChannel.open({
+      agent,
+      store,
+      entityId: "pne-tls",
+      serverUrl: server.url,
+      now: () => server.clock.now,
+      fetch: (request) => fetch(request),
+    });
+    expect(await codeOfRejection(ch.fetch("/cpns/v1/whoami"))).toBe("ERR_TLS_REQUIRED");
+    expect(server.events().filter((e) => e.event === "tls.required")).toEqual([
+      expect.objectContaining({ entityId: "pne-tls" }),
+    ]);
   });
 });
