@@ -108,4 +108,19 @@ describe("app.ts: what a secure channel reaches", () => {
     const [status, code] = await problemCode(res);
     expect([status, code]).toEqual([403, "ERR_FORBIDDEN"]);
   });
+
+  // Report: app.ts:93 MethodExpression (`Math.max` -> `Math.min`).
+  it("[SEED-5.x.4-1] a channel record larger than the JSON body limit (a 20 KB inner body) reaches the inner route", async () => {
+    const server = await setup();
+    const channel = await channelOf(server);
+    const answer = await channel
+      .fetch("/cpns/v1/otks", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ pad: "x".repeat(20_000) }),
+      })
+      .then(problemCode, (err: unknown) => ["refused", (err as { code?: string }).code]);
+    // The inner route's policy answers (a PNE may not deposit), not the outer body ceiling.
+    expect(answer).toEqual([403, "ERR_FORBIDDEN"]);
+  });
 });
