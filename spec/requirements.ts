@@ -1864,7 +1864,7 @@ const LIBRARY_REQUIREMENTS: Requirement[] = [
   add(
     "DIGEST-SYNC-CHECK",
     DIGEST,
-    "verifier.check() gives verify()'s outcome without a promise when the lookup, onAttempt and ledger answered synchronously and no auth-int body was read (a promise otherwise); digestAuth() uses it; the in-memory replay ledger answers synchronously and stays atomic under a burst of one answer.",
+    "verifier.check() gives verify()'s outcome without a promise when the lookup, onAttempt and ledger answered synchronously and no auth-int body was read (a promise otherwise); the in-memory replay ledger answers synchronously and stays atomic under a burst of one answer.",
     IMPLEMENTED,
     {
       source: "issue #12 (Speed: no promise per request for the verification)",
