@@ -157,6 +157,32 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 }
 
 /** JSON request init. */
+/**
+ * The running test server's own configuration (its store, master key, realm,
+ * admin token and clock), for a test that builds some of its handlers again
+ * over the same data, behind a principal the test chooses.
+ */
+export function configOf(server: TestServer, digestSecret: string): CpnsServerConfig {
+  return {
+    realm: REALM,
+    storage: server.storage,
+    masterKey: server.masterKey,
+    adminToken: ADMIN_TOKEN,
+    digestSecret,
+    now: () => server.clock.now,
+  };
+}
+
+/** An answer's status and problem code; the body as text when it is not a JSON problem. */
+export async function statusAndCode(res: Response): Promise<[number, string]> {
+  const text = await res.text();
+  try {
+    return [res.status, (JSON.parse(text) as { code?: string }).code ?? text];
+  } catch {
+    return [res.status, text];
+  }
+}
+
 export function json(method: string, body: unknown): RequestInit {
   return {
     method,

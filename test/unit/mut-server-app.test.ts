@@ -13,7 +13,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
 import { enrollDevice } from "../e2e/peer-helpers.ts";
-import { startTestServer, type TestServer, type TestServerOptions } from "../e2e/server-helpers.ts";
+import {
+  startTestServer,
+  statusAndCode,
+  type TestServer,
+  type TestServerOptions,
+} from "../e2e/server-helpers.ts";
 
 const ALICE = { userId: "alice", password: "alice-app-mut-password-Qk2" };
 
@@ -39,15 +44,6 @@ async function channelOf(server: TestServer) {
     serverUrl: server.url,
     now: () => server.clock.now,
   });
-}
-
-async function problemCode(res: Response): Promise<[number, string]> {
-  const text = await res.text();
-  try {
-    return [res.status, (JSON.parse(text) as { code?: string }).code ?? text];
-  } catch {
-    return [res.status, text];
-  }
 }
 
 describe("app.ts: the open routes", () => {
@@ -97,7 +93,7 @@ describe("app.ts: what a secure channel reaches", () => {
   it("[SEED-5.x.3-2] an open route (health) is not reachable through a channel: 404", async () => {
     const server = await setup();
     const channel = await channelOf(server);
-    expect((await problemCode(await channel.fetch("/health")))[0]).toBe(404);
+    expect((await statusAndCode(await channel.fetch("/health")))[0]).toBe(404);
   });
 
   // Report: app.ts:123 ConditionalExpression `false`.
@@ -105,7 +101,7 @@ describe("app.ts: what a secure channel reaches", () => {
     const server = await setup();
     const channel = await channelOf(server);
     const res = await channel.fetch("/cpns/v1/admin/users");
-    const [status, code] = await problemCode(res);
+    const [status, code] = await statusAndCode(res);
     expect([status, code]).toEqual([403, "ERR_FORBIDDEN"]);
   });
 
@@ -119,7 +115,7 @@ describe("app.ts: what a secure channel reaches", () => {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ pad: "x".repeat(20_000) }),
       })
-      .then(problemCode, (err: unknown) => ["refused", (err as { code?: string }).code]);
+      .then(statusAndCode, (err: unknown) => ["refused", (err as { code?: string }).code]);
     // The inner route's policy answers (a PNE may not deposit), not the outer body ceiling.
     expect(answer).toEqual([403, "ERR_FORBIDDEN"]);
   });

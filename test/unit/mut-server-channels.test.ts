@@ -20,12 +20,12 @@ import { CHANNEL_MEDIA_TYPE } from "../../src/channel/record.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
 import { CpnsError, problemResponse } from "../../src/errors.ts";
 import { channelHandlers } from "../../src/server/channels.ts";
-import { type CpnsServerConfig, createParts, type ServerEnv } from "../../src/server/context.ts";
+import { createParts, type ServerEnv } from "../../src/server/context.ts";
 import { type Device, enrollDevice } from "../e2e/peer-helpers.ts";
 import {
-  ADMIN_TOKEN,
-  REALM,
+  configOf,
   startTestServer,
+  statusAndCode,
   T0,
   type TestServer,
   type TestServerOptions,
@@ -79,27 +79,11 @@ async function codeOfRejection(promise: Promise<unknown>): Promise<string | unde
   return (error as { code?: string } | undefined)?.code;
 }
 
-async function problemCode(res: Response): Promise<[number, string]> {
-  const text = await res.text();
-  try {
-    return [res.status, (JSON.parse(text) as { code?: string }).code ?? text];
-  } catch {
-    return [res.status, text];
-  }
-}
-
 describe("channels.ts: opening", () => {
   // Report: channels.ts:61 ConditionalExpression `false`, StringLiteral `""` (NoCoverage).
   it("[SERVER-AUTHZ-POLICY] a CPNS User that reached the opening handler is refused ERR_FORBIDDEN", async () => {
     const { server } = await setup();
-    const config: CpnsServerConfig = {
-      realm: REALM,
-      storage: server.storage,
-      masterKey: server.masterKey,
-      adminToken: ADMIN_TOKEN,
-      digestSecret: "channel-mut-digest-secret-0123456789abcdef",
-      now: () => server.clock.now,
-    };
+    const config = configOf(server, "channel-mut-digest-secret-0123456789abcdef");
     const handlers = channelHandlers(createParts(config), async () => new Response("inner"));
     const app = new Hono<ServerEnv>();
     app.use(async (c, next) => {
@@ -112,7 +96,7 @@ describe("channels.ts: opening", () => {
         ? problemResponse(err.code, err.detail)
         : new Response(String(err), { status: 599 }),
     );
-    expect(await problemCode(await app.request("/channels", { method: "POST" }))).toEqual([
+    expect(await statusAndCode(await app.request("/channels", { method: "POST" }))).toEqual([
       403,
       "ERR_FORBIDDEN",
     ]);
@@ -145,7 +129,7 @@ describe("channels.ts: records", () => {
       headers: { "content-type": CHANNEL_MEDIA_TYPE },
       body: new Uint8Array(64),
     });
-    expect(await problemCode(res)).toEqual([404, "ERR_CHANNEL_UNKNOWN"]);
+    expect(await statusAndCode(res)).toEqual([404, "ERR_CHANNEL_UNKNOWN"]);
   });
 
   // Report: channels.ts:102 LogicalOperator, ConditionalExpression; :103 ConditionalExpression; :104 BlockStatement; :107 StringLiteral.
@@ -189,7 +173,7 @@ describe("channels.ts: records", () => {
     const ch = await channel(pne);
     for (const path of ["/cpns/v1/channels", "/cpns/v1/channels/AAAAAAAAAAAAAAAAAAAAAA"]) {
       const res = await ch.fetch(path, { method: "POST", body: "{}" });
-      expect(await problemCode(res)).toEqual([400, "ERR_CHANNEL_NESTED"]);
+      expect(await statusAndCode(res)).toEqual([400, "ERR_CHANNEL_NESTED"]);
     }
   });
 
@@ -211,7 +195,7 @@ describe("channels.ts: records", () => {
       headers: { "content-type": CHANNEL_MEDIA_TYPE },
       body: captured.body,
     });
-    expect(await problemCode(replay)).toEqual([404, "ERR_CHANNEL_UNKNOWN"]);
+    expect(await statusAndCode(replay)).toEqual([404, "ERR_CHANNEL_UNKNOWN"]);
     expect(server.url).toBe(new URL(captured.url).origin);
   });
 

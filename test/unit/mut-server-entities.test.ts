@@ -20,20 +20,16 @@ import memoryDriver from "unstorage/drivers/memory";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { CpnsError, problemResponse } from "../../src/errors.ts";
-import {
-  type CpnsServerConfig,
-  createParts,
-  type Principal,
-  type ServerEnv,
-} from "../../src/server/context.ts";
+import { createParts, type Principal, type ServerEnv } from "../../src/server/context.ts";
 import { entityHandlers } from "../../src/server/entities.ts";
 import { type KeyedLock, memoryCoordination } from "../../src/store/coordination.ts";
 import { idSegment } from "../../src/store/repositories.ts";
 import {
-  ADMIN_TOKEN,
+  configOf,
   json,
   REALM,
   startTestServer,
+  statusAndCode,
   T0,
   type TestServer,
   type TestServerOptions,
@@ -78,14 +74,7 @@ async function setup(options: TestServerOptions = {}) {
 
 /** The entity handlers behind a principal (and Digest exchange) the test chooses, over the server's store. */
 function handlersAs(server: TestServer, principal: Principal) {
-  const config: CpnsServerConfig = {
-    realm: REALM,
-    storage: server.storage,
-    masterKey: server.masterKey,
-    adminToken: ADMIN_TOKEN,
-    digestSecret: "entity-mut-digest-secret-0123456789abcdef",
-    now: () => server.clock.now,
-  };
+  const config = configOf(server, "entity-mut-digest-secret-0123456789abcdef");
   const handlers = entityHandlers(createParts(config));
   const app = new Hono<ServerEnv>();
   app.use(async (c, next) => {
@@ -115,15 +104,6 @@ function handlersAs(server: TestServer, principal: Principal) {
 }
 
 /** [status, problem code]; an answer that is no problem gives its text instead of a code. */
-async function codeOf(res: Response): Promise<[number, string]> {
-  const text = await res.text();
-  try {
-    return [res.status, (JSON.parse(text) as { code?: string }).code ?? text];
-  } catch {
-    return [res.status, text];
-  }
-}
-
 describe("entities.ts: who may reach the entity handlers", () => {
   // Report: entities.ts:36 ConditionalExpression `false`, StringLiteral `""` (NoCoverage).
   it("[SERVER-AUTHZ-POLICY][SERVER-OWNERSHIP] a PNE that reached the user's entity list is refused ERR_FORBIDDEN, and sees no entity of its user", async () => {
@@ -135,14 +115,14 @@ describe("entities.ts: who may reach the entity handlers", () => {
       userId: ALICE.userId,
       keyVersion: pne.keyVersion,
     });
-    expect(await codeOf(await app.request("/entities"))).toEqual([403, "ERR_FORBIDDEN"]);
+    expect(await statusAndCode(await app.request("/entities"))).toEqual([403, "ERR_FORBIDDEN"]);
   });
 
   // Report: entities.ts:209 ConditionalExpression `false`, StringLiteral `""` (NoCoverage).
   it("[SERVER-AUTHZ-POLICY] a CPNS User that reached whoami is refused ERR_FORBIDDEN", async () => {
     const { server } = await setup();
     const app = handlersAs(server, { kind: "user", userId: ALICE.userId });
-    expect(await codeOf(await app.request("/whoami"))).toEqual([403, "ERR_FORBIDDEN"]);
+    expect(await statusAndCode(await app.request("/whoami"))).toEqual([403, "ERR_FORBIDDEN"]);
   });
 
   // Report: entities.ts:123 OptionalChaining, :124 StringLiteral `""` (NoCoverage).
@@ -150,7 +130,7 @@ describe("entities.ts: who may reach the entity handlers", () => {
     const { server } = await setup();
     const app = handlersAs(server, { kind: "user", userId: "ghost" });
     const res = await app.request("/enrollments", json("POST", { entityId: "pne-g", type: "PNE" }));
-    expect(await codeOf(res)).toEqual([503, "ERR_STORE_CORRUPT"]);
+    expect(await statusAndCode(res)).toEqual([503, "ERR_STORE_CORRUPT"]);
     expect((await server.storage.getKeys()).filter((key) => key.startsWith("entity:"))).toEqual([]);
   });
 
@@ -186,7 +166,7 @@ describe("entities.ts: enrollment", () => {
       "/cpns/v1/enrollments",
       json("POST", { entityId: BOB.userId, type: "PNE", tls: true }),
     );
-    expect(await codeOf(res)).toEqual([403, "ERR_TLS_REQUIRED"]);
+    expect(await statusAndCode(res)).toEqual([403, "ERR_TLS_REQUIRED"]);
   });
 
   // Report: entities.ts:67 ObjectLiteral.
@@ -196,7 +176,7 @@ describe("entities.ts: enrollment", () => {
       "/cpns/v1/enrollments",
       json("POST", { entityId: "pne-tls", type: "PNE", tls: true }),
     );
-    expect((await codeOf(res))[1]).toBe("ERR_TLS_REQUIRED");
+    expect((await statusAndCode(res))[1]).toBe("ERR_TLS_REQUIRED");
     expect(events("tls.required")).toEqual([
       expect.objectContaining({ userId: ALICE.userId, entityId: "pne-tls" }),
     ]);
@@ -223,7 +203,7 @@ describe("entities.ts: enrollment", () => {
       "/cpns/v1/enrollments",
       json("POST", { entityId: "pne-x", type: "PNE" }),
     );
-    expect(await codeOf(res)).toEqual([409, "ERR_ENTITY_STATE"]);
+    expect(await statusAndCode(res)).toEqual([409, "ERR_ENTITY_STATE"]);
   });
 
   // Report: entities.ts:155 StringLiteral `""` (twice), :202 ObjectLiteral, StringLiteral.
@@ -253,7 +233,7 @@ describe("entities.ts: hostile ids and the id lock", () => {
     const hostile = `${"h".repeat(70)}`;
     reads.length = 0;
     const res = await asAlice(`/cpns/v1/entities/${hostile}`);
-    expect(await codeOf(res)).toEqual([404, "ERR_NOT_FOUND"]);
+    expect(await statusAndCode(res)).toEqual([404, "ERR_NOT_FOUND"]);
     expect(reads).not.toContain(`entity:${idSegment(hostile)}`);
     // The same read with a valid id does reach the store: the watch sees entity reads.
     await asAlice("/cpns/v1/entities/pne-absent");

@@ -21,20 +21,15 @@ import { toBase64url } from "../../src/crypto/bytes.ts";
 import { randomBytes } from "../../src/crypto/provider.ts";
 import { CpnsError, problemResponse } from "../../src/errors.ts";
 import { OTK_BYTES, sealOtk } from "../../src/protocol/otk-transport.ts";
-import {
-  type CpnsServerConfig,
-  createParts,
-  type Principal,
-  type ServerEnv,
-} from "../../src/server/context.ts";
+import { createParts, type Principal, type ServerEnv } from "../../src/server/context.ts";
 import { otkHandlers } from "../../src/server/otks.ts";
 import { type KeyedLock, memoryCoordination } from "../../src/store/coordination.ts";
 import { OtkRepository } from "../../src/store/repositories.ts";
 import {
-  ADMIN_TOKEN,
+  configOf,
   json,
-  REALM,
   startTestServer,
+  statusAndCode,
   T0,
   type TestServer,
   type TestServerOptions,
@@ -81,14 +76,7 @@ async function refused(promise: Promise<unknown>): Promise<AgentError> {
  * what a handler does if the guard in front of it ever let the wrong caller through.
  */
 function handlersAs(server: TestServer, principal: Principal) {
-  const config: CpnsServerConfig = {
-    realm: REALM,
-    storage: server.storage,
-    masterKey: server.masterKey,
-    adminToken: ADMIN_TOKEN,
-    digestSecret: "otk-mut-digest-secret-0123456789abcdef",
-    now: () => server.clock.now,
-  };
+  const config = configOf(server, "otk-mut-digest-secret-0123456789abcdef");
   const handlers = otkHandlers(createParts(config));
   const app = new Hono<ServerEnv>();
   app.use(async (c, next) => {
@@ -123,12 +111,7 @@ async function anyDepositBody(peerId: string, nowMs: number) {
 
 /** The problem code; an answer that is no problem gives its text instead. */
 async function codeOf(res: Response): Promise<string> {
-  const text = await res.text();
-  try {
-    return (JSON.parse(text) as { code?: string }).code ?? text;
-  } catch {
-    return text;
-  }
+  return (await statusAndCode(res))[1];
 }
 
 describe("otks.ts: who may reach the OTK handlers at all", () => {
