@@ -129,8 +129,8 @@ export function digestAuth<D = unknown>(
     try {
       // verify(), not check(): with check() the CPNS Server's failure limiter, which
       // reserves a charge per attempt before verifying, answered 429 to one of 100
-      // honest concurrent requests on one key in 2 of 2 CI runs (bench/soak): the
-      // faster turn left more reservations outstanding at once. check() stays for
+      // honest concurrent requests on one key in 2 of 2 CI runs (bench/soak), probably
+      // because more reservations were outstanding at once. check() stays for
       // callers without such a hook; see spec/decisions.md (digest-speed).
       outcome = await verifier.verify(new HonoDigestRequest(c));
     } catch (err) {
