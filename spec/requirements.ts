@@ -899,6 +899,13 @@ const HARDENING: Requirement[] = [
     { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT", "SEED-5.x.2-1"] },
   ),
   add(
+    "LIMIT-PROVEN",
+    HARDENING_SECTION,
+    "An answer that proves the secret but is refused only for its nonce (expired, or a nonce-count already seen or overtaken by more than the replay window) is not a guess: it is never charged to a budget and is logged as auth.replayed (unless stale); over budget an entity's such answer gets its 401 (its agent retries with a fresh nonce), a user's the same 429 as any answer, so neither others' failures nor the entity's own burst in flight turn a retry into 429.",
+    IMPLEMENTED,
+    { source: "issue #9 items 3, 4 (honest concurrent requests got 429)", refines: ["LIMIT-KEYS", "LIMIT-RESERVE"] },
+  ),
+  add(
     "LIMIT-SPELLING",
     HARDENING_SECTION,
     "A plain name's failures are charged to the name and to its userhash under every hash, any case; a userhash's failures to that userhash (resolving it would need the store and reveal existence).",

@@ -146,8 +146,12 @@ export type DigestOutcome<D = unknown> =
       /** The identity the credentials claimed, when they named one. */
       claimed?: ClaimedIdentity;
       /**
-       * Set only with `stale`: the answer proved the secret of this identity (the
-       * lookup's real username and data), so the caller need not look it up again.
+       * Set when the answer proved the secret of this identity (the lookup's real
+       * username and data) and was refused only for its nonce: expired (`stale`),
+       * or a nonce-count the ledger had already seen or left behind (a replay, or a
+       * request overtaken by more than the ledger's window on parallel
+       * connections). Nothing was guessed: a caller that budgets failures need not
+       * charge it, nor look the identity up again.
        */
       proven?: { username: string; data: D | undefined };
     };
@@ -703,7 +707,14 @@ export function createDigestVerifier<D = unknown>(
   }
 
   function afterLedger(a: Attempt<D>, fresh: boolean, expiresAtMs: number): DigestOutcome<D> {
-    if (!fresh) return refusal(a.minimumQop, a.claimed, 401, "ERR_DIGEST_UNAUTHORIZED");
+    if (!fresh) {
+      // Proven, so the caller can tell it from a guess (issue #9 item 4, LIMIT-PROVEN).
+      return refusal(a.minimumQop, a.claimed, 401, "ERR_DIGEST_UNAUTHORIZED", false, {
+        username: a.realUsername as string,
+        // Stryker disable next-line OptionalChaining: equivalent: a proven answer means the credential was found
+        data: a.credential?.data,
+      });
+    }
     const principal: DigestPrincipal<D> = {
       username: a.realUsername as string,
       realm,

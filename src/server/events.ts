@@ -4,7 +4,7 @@
  * addresses and times are ever written: no key, password, HA1 or header.
  *
  * Issue #9 item 5 (disk fill): every field is capped (128 chars, marked
- * `truncated`), and auth.failed / auth.rate_limited are aggregated per
+ * `truncated`), and auth.failed / auth.replayed / auth.rate_limited are aggregated per
  * (event, address) and interval: the first is written at once, the rest of
  * the interval become one line with a `count`, written when the interval is
  * over (at the next event, or at flush() on shutdown). A flood from one
@@ -23,6 +23,8 @@ export type SecurityEventName =
   | "otk.expired"
   | "otk.revoked"
   | "auth.failed"
+  /** An answer that proved the secret on a nonce-count already used or overtaken (LIMIT-PROVEN). */
+  | "auth.replayed"
   | "auth.rate_limited"
   | "admin.denied"
   /** Issue #10 (tls-declare): a declared entity's request over plain HTTP was refused. */
@@ -51,6 +53,7 @@ export type SecurityEventSink = (line: string) => void;
 export const MAX_FIELD_CHARS = 128;
 const AGGREGATED: ReadonlySet<SecurityEventName> = new Set([
   "auth.failed",
+  "auth.replayed",
   "auth.rate_limited",
   "admin.denied",
   "tls.required",

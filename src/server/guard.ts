@@ -6,7 +6,9 @@
  * (src/server/rate-limit.ts) BEFORE it is verified and refunded if it was not
  * a wrong answer (issue #9 item 3); over budget the answer is 429 with
  * Retry-After, except for an entity that answers with its key (item 4), and it
- * looks the same for a user, an entity or nothing (item 8). Only then does the
+ * looks the same for a user, an entity or nothing (item 8). An answer that proved
+ * the secret on a used or expired nonce is no guess: never charged, and over
+ * budget an entity still gets the 401 its agent retries on. Only then does the
  * policy table allow or deny (403) the principal's kind.
  *
  * The policy check runs inside the Digest middleware, so a 403 to a genuine
@@ -14,7 +16,7 @@
  * when it says no.
  *
  * Implements: SEED-5.x.2-1, SEED-5.x.3-2, SERVER-AUTHZ-POLICY, DIGEST-QOP-REQUIRED
- * Implements: TLSDECL-REFUSE-PLAIN, ENROLL-PRIMED
+ * Implements: TLSDECL-REFUSE-PLAIN, ENROLL-PRIMED, LIMIT-PROVEN
  */
 import type { MiddlewareHandler } from "hono";
 import { utf8 } from "../crypto/bytes.ts";
@@ -165,23 +167,31 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
       const failure = failures.get(c);
       const attempt = attempts.get(c);
       const identity = attempt?.identity;
-      const guessed = Boolean(identity && failure?.status === 401 && !failure.stale);
+      // The verifier says when an answer proved the secret and was refused only for its
+      // nonce (stale, or a nonce-count already seen or overtaken): not a guess (LIMIT-PROVEN).
+      // It also says whose secret, so no second store read is needed (issue #12).
+      const proven = failure?.proven?.data as CredentialData | undefined;
+      const guessed = Boolean(identity && failure?.status === 401 && !proven);
       if (!overBudget()) {
-        // Not a wrong answer (no credentials, malformed, stale nonce): nothing was guessed.
+        // Not a wrong answer (no credentials, malformed, a proven answer on a used
+        // nonce): nothing was guessed, so nothing is charged.
+        if (!guessed) {
+          await refund();
+          // A captured request sent again, or an honest one overtaken on a parallel connection.
+          // Stryker disable next-line OptionalChaining: equivalent: a proven answer means onAttempt ran, so the identity is set
+          if (proven && !failure?.stale)
+            log.emit({ event: "auth.replayed", username: identity?.sent, address });
+        }
         // A region, not next-line: Stryker does not read a directive placed before `else`.
         // Stryker disable OptionalChaining: equivalent: `guessed` is true only with an identity
-        if (!guessed) await refund();
         else log.emit({ event: "auth.failed", username: identity?.sent, address });
         // Stryker restore OptionalChaining
         return answer;
       }
-      // A stale nonce is reported only once the response proved the secret: let it
-      // through for an entity (so its agent retries), never for a password principal,
-      // whose right guess it would otherwise reveal. The verifier says whose secret
-      // it proved, so no second store read is needed (issue #12).
-      const proven = failure?.stale
-        ? (failure.proven?.data as CredentialData | undefined)
-        : undefined;
+      // Over budget, a proven answer on a used or expired nonce passes for an entity (its
+      // agent retries with a fresh nonce; others' failures, or its own burst of requests in
+      // flight, must not lock it out: LIMIT-KEYS), never for a password principal, whose
+      // right guess a 401 instead of the 429 would confirm.
       if (proven && proven.kind !== "user") return answer;
       // Stryker disable next-line OptionalChaining: equivalent: over budget means onAttempt ran, so the attempt and its identity are set
       log.emit({ event: "auth.rate_limited", username: identity?.sent, address });

@@ -491,7 +491,11 @@ describe("[OTK-DEPOSIT][OTK-PAIRING][SEED-5.x.2-5] replayed and forged deposits"
     });
     await expectProblem(replay, 401, "ERR_DIGEST_UNAUTHORIZED");
     expect(await storeSnapshot()).toEqual(before);
-    expect(server.events().filter((e) => e.event === "auth.failed").length).toBe(failures + 1);
+    // The replay proved the key: logged as a replay, not charged as a guess (LIMIT-PROVEN).
+    expect(server.events().filter((e) => e.event === "auth.failed").length).toBe(failures);
+    expect(server.events().filter((e) => e.event === "auth.replayed")).toEqual([
+      expect.objectContaining({ event: "auth.replayed" }),
+    ]);
     // Still exactly one OTK, still deliverable once.
     expect((await otks.inbox(peer)).map((v) => v.otkId)).toEqual([body.otkId]);
   });

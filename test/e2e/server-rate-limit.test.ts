@@ -221,6 +221,128 @@ describe("[LIMIT-KEYS][ORACLE-LIMIT] a stale nonce over budget", () => {
   });
 });
 
+describe("[LIMIT-PROVEN] an answer that proves the secret on a used nonce-count is no guess", () => {
+  /** A transport from `address` that records every wire status and every request it sent. */
+  function recording(address: string) {
+    const socket = transportFrom(address);
+    const wire: number[] = [];
+    const sent: Request[] = [];
+    const transport: FetchLike = async (request) => {
+      sent.push(request.clone());
+      const res = await socket(request);
+      wire.push(res.status);
+      return res;
+    };
+    return { transport, wire, sent };
+  }
+
+  it("[LIMIT-PROVEN][LIMIT-KEYS] a request overtaken on a parallel connection by more than the replay window, while others' failures at the same address put the entity over budget: 401 and a retry that gets 200, never 429", async () => {
+    const s = await start();
+    const record = await s.agent().enroll({ ...ALICE, entityId: "gw-overtaken", type: "PNGW" });
+    const address = "127.0.0.97";
+    const { transport, wire } = recording(address);
+    // The overtaken request is held on its way out until the others have been answered.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holdNext = false;
+    const client = createDigestFetch({
+      username: "gw-overtaken",
+      password: record.eukey,
+      requireRspauth: true,
+      fetch: async (request) => {
+        if (holdNext && request.headers.has("authorization")) {
+          holdNext = false;
+          await gate;
+        }
+        return transport(request);
+      },
+    });
+    const whoami = () => client(`${s.url}/cpns/v1/whoami`);
+    expect((await whoami()).status).toBe(200); // nc=1, the nonce is now cached
+    holdNext = true;
+    const overtaken = whoami(); // nc=2, held
+    // 33 later requests on the same nonce (nc=3..35): nc=2 is then older than the 32-wide window.
+    for (let i = 0; i < 33; i++) expect((await whoami()).status).toBe(200);
+    // Someone else at the same address (a NAT, the PN GW relay) guesses the entity's key.
+    for (let i = 0; i < 5; i++)
+      await (await attempt(s, address, "gw-overtaken", `wrong-${i}`)).arrayBuffer();
+    await expectProblem(
+      await attempt(s, address, "gw-overtaken", "wrong"),
+      429,
+      "ERR_RATE_LIMITED",
+    );
+    wire.length = 0;
+    release();
+    const res = await overtaken;
+    expect(res.status).toBe(200);
+    // The overtaken answer was refused with a challenge, not 429; the client's retry passed.
+    expect(wire).toEqual([401, 200]);
+    expect(s.events().filter((e) => e.event === "auth.replayed")).toEqual([]); // over budget: not logged as a replay
+  });
+
+  it("[LIMIT-PROVEN][LIMIT-TRUSTED] a user's own request sent again 10 times (budget 3) is refused with 401 each time and charged nothing: the user's next fresh answer still gets in; the replays are logged as auth.replayed", async () => {
+    const s = await start();
+    const address = "127.0.0.98";
+    const { transport, wire, sent } = recording(address);
+    const alice = createDigestFetch({
+      ...ALICE,
+      username: ALICE.userId,
+      fetch: transport,
+      requireRspauth: true,
+    });
+    expect((await alice(`${s.url}/cpns/v1/entities`)).status).toBe(200);
+    const captured = sent.find((r) => r.headers.has("authorization"));
+    expect(captured).toBeDefined();
+    for (let i = 0; i < 10; i++) {
+      await expectProblem(
+        await transport((captured as Request).clone()),
+        401,
+        "ERR_DIGEST_UNAUTHORIZED",
+      );
+    }
+    wire.length = 0;
+    expect((await alice(`${s.url}/cpns/v1/entities`)).status).toBe(200);
+    expect(wire).toEqual([200]);
+    const replayed = s.events().filter((e) => e.event === "auth.replayed");
+    // Aggregated per address: the first line at once, the other 9 counted at the interval's end.
+    // (The CPNS client sends a userhash, which the line names as sent.)
+    expect(replayed).toEqual([expect.objectContaining({ address })]);
+    expect(s.events().filter((e) => e.event === "auth.failed")).toEqual([]);
+  });
+
+  it("[LIMIT-PROVEN][ORACLE-LIMIT] over budget, a user's own captured request sent again gets 429 like any answer (a 401 would confirm a guess); an entity's gets 401", async () => {
+    const s = await start();
+    const record = await s.agent().enroll({ ...ALICE, entityId: "watch-replayed", type: "PNE" });
+    const answers: Record<string, number> = {};
+    for (const [i, [name, secret, path]] of (
+      [
+        ["alice", ALICE.password, "/cpns/v1/entities"],
+        ["watch-replayed", record.eukey, "/cpns/v1/whoami"],
+      ] as const
+    ).entries()) {
+      const address = `127.0.0.10${i}`;
+      const { transport, sent } = recording(address);
+      const client = createDigestFetch({
+        username: name,
+        password: secret,
+        fetch: transport,
+        requireRspauth: true,
+      });
+      expect((await client(`${s.url}${path}`)).status).toBe(200);
+      const captured = sent.find((r) => r.headers.has("authorization")) as Request;
+      for (let k = 0; k < 12; k++)
+        await (await attempt(s, address, name, `wrong-${k}`)).arrayBuffer();
+      await expectProblem(await attempt(s, address, name, "wrong"), 429, "ERR_RATE_LIMITED");
+      const replay = await transport(captured.clone());
+      await replay.arrayBuffer();
+      answers[name] = replay.status;
+    }
+    expect(answers).toEqual({ alice: 429, "watch-replayed": 401 });
+  });
+});
+
 describe("[ORACLE-LIMIT] over budget, the answer does not tell a user, an entity or nothing apart", () => {
   it("[ORACLE-LIMIT] user, entity and unknown name over budget: same status, header names, Retry-After and body; userhash spellings alike too", async () => {
     const s = await start();

@@ -98,7 +98,7 @@ describe("[DIGEST-WALLS] the engine's own failures and hooks", () => {
     expect(events).toEqual([]);
   });
 
-  it("[DIGEST-WALLS][DIGEST-USERHASH] a failure names the claim (a userhash as sent, lower case); only a stale right answer says whose secret it proved", async () => {
+  it("[DIGEST-WALLS][DIGEST-USERHASH] a failure names the claim (a userhash as sent, lower case); only a right answer refused for its nonce (here: stale) says whose secret it proved", async () => {
     const clock = { now: 1_000_000 };
     const verifier = createDigestVerifier({
       realm: "lib",
@@ -147,6 +147,60 @@ describe("[DIGEST-WALLS] the engine's own failures and hooks", () => {
       computeUserhash(ALGORITHMS["SHA-512-256"], "alice", "lib"),
     );
     expect(stale.proven).toEqual({ username: "alice", data: { kind: "user" } });
+  });
+
+  it("[LIMIT-PROVEN][DIGEST-REPLAY] a right answer sent again (its nonce-count seen) is refused, not stale, and says whose secret it proved; a wrong answer on that nonce-count proves nothing", async () => {
+    const verifier = createDigestVerifier({
+      realm: "lib",
+      secret: SECRET,
+      lookup: async (request) => ({
+        ...(await staticCredentials({ alice: "right-password" })(request)),
+        data: { kind: "user" },
+      }),
+    });
+    const sent: string[] = [];
+    const client = createDigestFetch({
+      username: "alice",
+      password: "right-password",
+      fetch: async (request) => {
+        const authorization = request.headers.get("authorization");
+        const outcome = await verifier.verify({
+          method: request.method,
+          url: request.url,
+          authorization,
+        });
+        if (outcome.ok) {
+          sent.push(authorization as string);
+          return new Response("ok");
+        }
+        const res = new Response(null, { status: 401 });
+        for (const challenge of outcome.challenges)
+          res.headers.append("www-authenticate", challenge);
+        return res;
+      },
+    });
+    expect((await client("http://lib.test/p/hello")).status).toBe(200);
+    const again = await verifier.verify({
+      method: "GET",
+      url: "http://lib.test/p/hello",
+      authorization: sent[0] as string,
+    });
+    expect(again.ok).toBe(false);
+    const replay = again as DigestFailure;
+    expect(replay.status).toBe(401);
+    expect(replay.stale).toBe(false);
+    expect(replay.proven).toEqual({ username: "alice", data: { kind: "user" } });
+    const forged = (sent[0] as string).replace(
+      /response="([0-9a-f])/,
+      (_, c: string) => `response="${c === "0" ? "1" : "0"}`,
+    );
+    const wrong = (await verifier.verify({
+      method: "GET",
+      url: "http://lib.test/p/hello",
+      authorization: forged,
+    })) as DigestFailure;
+    expect(wrong.status).toBe(401);
+    expect(wrong.proven).toBeUndefined();
   });
 
   it("[DIGEST-WALLS] the CPNS Server answers the engine's failures under its own problem type, same code; a thrown DigestError too", async () => {
