@@ -903,7 +903,10 @@ const HARDENING: Requirement[] = [
     HARDENING_SECTION,
     "An answer that proves the secret but is refused only for its nonce (expired, or a nonce-count already seen or overtaken by more than the replay window) is not a guess: it is never charged to a budget and is logged as auth.replayed (unless stale); over budget an entity's such answer gets its 401 (its agent retries with a fresh nonce), a user's the same 429 as any answer, so neither others' failures nor the entity's own burst in flight turn a retry into 429.",
     IMPLEMENTED,
-    { source: "issue #9 items 3, 4 (honest concurrent requests got 429)", refines: ["LIMIT-KEYS", "LIMIT-RESERVE"] },
+    {
+      source: "issue #9 items 3, 4 (honest concurrent requests got 429)",
+      refines: ["LIMIT-KEYS", "LIMIT-RESERVE"],
+    },
   ),
   add(
     "LIMIT-SPELLING",
