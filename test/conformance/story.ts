@@ -633,7 +633,7 @@ export function cpnsStorySuite(
     );
 
     it(
-      "[FLEET-CONF-STORY][DIGEST-REPLAY][SEED-5.x.2-1][SEED-5.x.1-1] a captured request replayed is refused: a whoami, an enrollment (no new key), and a burst of one request sent five times at once (exactly one success)",
+      "[FLEET-CONF-STORY][DIGEST-REPLAY][LIMIT-PROVEN][SEED-5.x.2-1][SEED-5.x.1-1] a captured request replayed is refused: a whoami (401 every time, past the failure budget too: a replay is no guess), an enrollment (no new key), and a burst of one request sent five times at once (exactly one success)",
       async () => {
         const capture: Array<{
           url: string;
@@ -668,6 +668,18 @@ export function cpnsStorySuite(
         expect(replay.headers.get("www-authenticate")).toMatch(/^Digest /);
         expect(replay.headers.get("authentication-info")).toBeNull();
         expect(await replay.text()).not.toContain(`"userId"`);
+        // Sent again past the free budget: a copy proves the key, so it charges nothing and
+        // never turns into 429; the entity itself still gets in (LIMIT-PROVEN).
+        const again: number[] = [];
+        for (let i = 0; i < freeFailures + 2; i++) {
+          const copy = await raw("/cpns/v1/whoami", {
+            headers: { authorization: whoami?.authorization ?? "" },
+          });
+          await copy.arrayBuffer();
+          again.push(copy.status);
+        }
+        expect(again).toEqual(Array.from({ length: freeFailures + 2 }, () => 401));
+        expect((await newAgent(watch.store).whoami(watch.entityId)).entityId).toBe(watch.entityId);
 
         const entityId = `${run}-replay2`;
         const enrolled = await asUser(alice, capturing)(
