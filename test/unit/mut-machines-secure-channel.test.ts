@@ -355,10 +355,11 @@ const SERVER_TRANSITIONS: ExpectedTransition[] = [
 ];
 
 describe("[CHMODEL-PAGE][MUT-MACHINE-META] secure channel: what the reviewer page draws, against the spec written out by hand", () => {
-  // Answers the self-loop targets :136, :137, :138, :147, :186, :187, :188, :198 -> "" (a
-  // targetless transition: the page would draw no arrow back to the state), :148 "closed" -> "",
-  // the `on: {}` and `failed`/`type` mutants above, and :120/:174 `initial` (equivalent; checked
-  // here anyway: the first state is the initial one).
+  // Answers the self-loop targets :136, :137, :138, :147, :186, :187, :188, :198 -> "": xstate
+  // then makes the transition targetless (the page draws no arrow; for SEND and RECEIVE, which
+  // have no action, `can` says no, so the gate would refuse every record), :148 "closed" -> "",
+  // and the `on: {}`, `failed` and `type` mutants above. The `initial` -> "" mutants (:120, :174)
+  // make the module throw on load: test/unit/mut-machines-load.test.ts counts them.
   for (const [id, machine, states, transitions] of [
     ["secureChannelClient", secureChannelClientMachine, CLIENT_STATES, CLIENT_TRANSITIONS],
     ["secureChannelServer", secureChannelServerMachine, SERVER_STATES, SERVER_TRANSITIONS],
