@@ -202,20 +202,30 @@ describe("RecordChannel against a hostile path or serving end", () => {
     expect((await channel.fetch("/cpns/v1/whoami")).status).toBe(200);
   });
 
-  // Answers record-channel.ts:162 (the else block emptied): a refused close's body is
-  // cancelled, so the connection it holds is given back rather than left to the garbage collector.
-  it("[PEERCH-ABANDON] when the abandoning close is refused too, its answer's body is released", async () => {
+  // Answers record-channel.ts:162 (the else block emptied) and :159 (`res.status === 200` true):
+  // a refused close's body is released unread (cancelled: the connection it holds is given back),
+  // never read as if it were a record (a path that holds that body open would hang the abandon).
+  it("[PEERCH-ABANDON] when the abandoning close is refused too, its answer's body is released unread", async () => {
     const { channel, wire, faults } = await pair();
     let cancelled = false;
-    const held = new ReadableStream<Uint8Array>({
-      cancel() {
-        cancelled = true;
+    let read = false;
+    const held = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          read = true;
+          controller.close();
+        },
+        cancel() {
+          cancelled = true;
+        },
       },
-    });
+      { highWaterMark: 0 },
+    );
     faults.push(async () => new Response("gone", { status: 503 }));
     faults.push(async () => new Response(held, { status: 502 }));
     expect(await codeOf(channel.fetch("/cpns/v1/whoami"))).toBe("HTTP_503");
     expect(wire).toEqual(["request", "close"]);
+    expect(read).toBe(false);
     expect(cancelled).toBe(true);
     // This end is closing whatever the path did with its close: it sends nothing more.
     expect(channel.state).toBe("closing");
