@@ -346,38 +346,39 @@ describe("RecordChannel against a hostile path or serving end", () => {
     // same keys, and answers the real request with that close, bound to the request.
     const clone = await ChannelEndpoint.open("server", context());
     const otherClient = await ChannelEndpoint.open("client", context());
-    let releaseRequest!: () => void;
-    const requestHeld = new Promise<void>((resolve) => {
-      releaseRequest = resolve;
+    // The request is answered only once the client's own close is on the wire (the client is
+    // closing then, where a close answer is what it waits for); that close is held meanwhile.
+    let closeArrived!: () => void;
+    const closeSent = new Promise<void>((resolve) => {
+      closeArrived = resolve;
     });
     let releaseClose!: () => void;
     const closeHeld = new Promise<void>((resolve) => {
       releaseClose = resolve;
     });
-    faults.push(async (request, record) => {
-      await requestHeld;
+    const hostile: Fault = async (request, record) => {
+      const header = decodeHeader(record);
+      if (!header) throw new Error("no header");
+      if (header.type === "close") {
+        closeArrived();
+        await closeHeld;
+        return new Response("late", { status: 504 });
+      }
+      await closeSent;
       const place = placeOf(request);
       const otherClose = await otherClient.sealClose(place);
       await clone.openRequest(otherClose.record, place);
-      const header = decodeHeader(record);
-      if (!header) throw new Error("no header");
       const binding = { epoch: header.epoch, seq: header.seq };
       return recordResponse(await clone.sealResponse("close", place, binding));
-    });
-    // The client's own close goes out while the request is pending (the client is closing,
-    // where a close answer is what it waits for); it is held until the request is answered.
-    faults.push(async () => {
-      await closeHeld;
-      return new Response("late", { status: 504 });
-    });
+    };
+    faults.push(hostile, hostile);
     const pending = channel.fetch("/cpns/v1/whoami").then(
       () => "answered",
       (err: { code?: string }) => err.code,
     );
     const closing = channel.close().catch(() => undefined);
-    releaseRequest();
     expect(await pending).toBe("ERR_CHANNEL_CLOSED");
-    expect(wire).toEqual(["request", "close"]);
+    expect([...wire].sort()).toEqual(["close", "request"]);
     releaseClose();
     await closing;
   });
