@@ -346,8 +346,13 @@ describe("RecordChannel against a hostile path or serving end", () => {
     // same keys, and answers the real request with that close, bound to the request.
     const clone = await ChannelEndpoint.open("server", context());
     const otherClient = await ChannelEndpoint.open("client", context());
-    // The request is answered only once the client's own close is on the wire (the client is
-    // closing then, where a close answer is what it waits for); that close is held meanwhile.
+    // The client closes once its request is on the wire; the request is answered only once that
+    // close is on the wire too (the client is closing then, where a close answer is what it waits
+    // for); the close itself is held meanwhile.
+    let requestArrived!: () => void;
+    const requestSent = new Promise<void>((resolve) => {
+      requestArrived = resolve;
+    });
     let closeArrived!: () => void;
     const closeSent = new Promise<void>((resolve) => {
       closeArrived = resolve;
@@ -364,6 +369,7 @@ describe("RecordChannel against a hostile path or serving end", () => {
         await closeHeld;
         return new Response("late", { status: 504 });
       }
+      requestArrived();
       await closeSent;
       const place = placeOf(request);
       const otherClose = await otherClient.sealClose(place);
@@ -376,9 +382,10 @@ describe("RecordChannel against a hostile path or serving end", () => {
       () => "answered",
       (err: { code?: string }) => err.code,
     );
+    await requestSent;
     const closing = channel.close().catch(() => undefined);
     expect(await pending).toBe("ERR_CHANNEL_CLOSED");
-    expect([...wire].sort()).toEqual(["close", "request"]);
+    expect(wire).toEqual(["request", "close"]);
     releaseClose();
     await closing;
   });
