@@ -138,7 +138,7 @@ describe("openingAnswer: the serving end's answer to an opening", () => {
       { sessionId: "A".repeat(21) },
       { sessionId: `../${"A".repeat(22)}` },
       { sessionId: `${"A".repeat(22)}/close` },
-      { sessionId: "A".repeat(21) + "=" },
+      { sessionId: `${"A".repeat(21)}=` },
       "not json at all",
     ];
     for (const body of hostile) {
