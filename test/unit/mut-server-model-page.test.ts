@@ -68,14 +68,12 @@ describe("[SPEC-MODEL-PAGE] the model routes' answers and headers", () => {
     // Answers model-page.ts:147 (no-store on the entity state).
     server = await startTestServer();
     await server.createUser("alice", "alice-model-page-password");
-    await server
-      .agent()
-      .enroll({
-        userId: "alice",
-        password: "alice-model-page-password",
-        entityId: "watch-mp",
-        type: "PNE",
-      });
+    await server.agent().enroll({
+      userId: "alice",
+      password: "alice-model-page-password",
+      entityId: "watch-mp",
+      type: "PNE",
+    });
     const res = await server.admin("/cpns/v1/admin/entities/watch-mp/state");
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
