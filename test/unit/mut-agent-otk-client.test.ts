@@ -186,6 +186,10 @@ describe("[OTK-DELIVERY] the peer checks the OTK it is delivered", () => {
   const renames: Array<[string, (body: Json) => Json]> = [
     ["OTK id", (body) => ({ ...body, otkId: "cmVuYW1lZC1vdGstaWQtMDE" })],
     ["addressee", (body) => ({ ...body, peerId: other.entityId })],
+    // Answers :165 ConditionalExpression `false` on `body.alg !== OTK_TRANSPORT_ALG` (counted
+    // killed in the first run, survived the re-run): the label is not in the AAD, so an OTK
+    // said to be sealed another way would open as if it were this code's own algorithm.
+    ["algorithm", (body) => ({ ...body, alg: "A128GCM+HKDF-SHA1" })],
   ];
   for (const [what, rename] of renames) {
     it(`[OTK-DELIVERY] a delivery whose ${what} was renamed by a front that proves the EUKey is refused as ERR_KEY_UNWRAP`, async () => {
