@@ -233,7 +233,7 @@ describe("[OTK-DELIVERY] the peer checks the OTK it is delivered", () => {
   }
 
   // Answers: otk-client.ts:101 ObjectLiteral (the pin left out of the deposit's AAD), :115
-  // ObjectLiteral (the endpoint left out of the deposit), :178 ObjectLiteral (the pin left
+  // ObjectLiteral (the pin left out of the deposit sent), :178 ObjectLiteral (the pin left
   // out of the delivery's AAD); all three no coverage.
   it("[OTK-TLS-PIN][OTK-DELIVERY] a deposit with an endpoint and a TLS pin reaches the peer with both, and the OTK opens", async () => {
     const endpoint = "https://127.0.0.1:8788";
