@@ -16,12 +16,17 @@
  * any rspauth). What the peer-session machine is asked is watched as
  * test/unit/mut-agent-channel-client.test.ts watches its machine.
  */
+import type { Server } from "node:http";
+import { Hono } from "hono";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { EventObject } from "xstate";
 import { peerSessionMachine } from "../../machines/peer-session.ts";
 import type { ReceivedOtk } from "../../src/agent/otk-client.ts";
 import { PeerSession } from "../../src/agent/peer.ts";
-import type { FetchLike } from "../../src/digest/index.ts";
+import { toBase64url } from "../../src/crypto/bytes.ts";
+import { randomBytes } from "../../src/crypto/provider.ts";
+import { digestAuth, type FetchLike } from "../../src/digest/index.ts";
+import { serveNode } from "../../src/runtime/node-server.ts";
 import {
   type Device,
   enrollDevice,
@@ -155,7 +160,9 @@ describe("[PEER-SESSION][PEER-SESSION-PRIMED] the session's traffic", () => {
   // :101 ConditionalExpression true and LogicalOperator, :265-267 (NoCoverage).
   it("[PEER-SESSION][PEER-SESSION-PRIMED] a PN GW address with trailing slashes; the first message is one request (primed), the machine is asked MESSAGE each time, bytes come back as sent", async () => {
     const w = wire();
-    const session = await connect(w, `${g.url}///`);
+    const opened = await connect(w, `${g.url}///`).catch((err: unknown) => err);
+    expect(opened).toBeInstanceOf(PeerSession);
+    const session = opened as PeerSession;
     expect(w.sent).toEqual(["POST /cpns-gw/v1/sessions", "POST /cpns-gw/v1/sessions"]);
     w.sent.length = 0;
     asked.length = 0;
@@ -345,6 +352,16 @@ describe("[GATEWAY-RELAY] the relay: whose refusal an answer is", () => {
     // The server's own answer (a challenge for the entity's agent), handed back as it came.
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toMatch(/^Digest /);
+    // A HEAD too goes without a body (a Request for HEAD cannot carry one).
+    w.sent.length = 0;
+    const head = await Promise.resolve(
+      session.relayTransport()(
+        new Request(`${server.url}/cpns/v1/entities/${pne.entityId}`, { method: "HEAD" }),
+      ),
+    ).catch((err: unknown) => err);
+    expect(head).not.toBeInstanceOf(Error);
+    expect(w.sent).toEqual([`HEAD /cpns/v1/entities/${pne.entityId}`]);
+    expect((head as Response).status).toBe(401);
   });
 
   // Answers the :326 LogicalOperator: the PN GW's own proven refusal is the PN GW's problem.
@@ -428,5 +445,83 @@ describe("[PEER-SESSION] the secure channel's opening under the session", () => 
     gatewayPastExpiry(session);
     expect((await failureOf(session.openChannel())).code).toBe("ERR_PEER_SESSION_GONE");
     expect(session.state).toBe("closed");
+  });
+});
+
+describe("[PEER-DIGEST] a PN GW that proves the OTK (it leaked) but is not the one, or answers no session", () => {
+  /** Digest with the leaked OTK in `realm`; the opening answers `answer`. */
+  async function leakedOtkGateway(realm: string, otk: Uint8Array, answer: unknown) {
+    const leaked = toBase64url(otk);
+    const app = new Hono();
+    app.post(
+      "/cpns-gw/v1/sessions",
+      digestAuth({
+        realm,
+        secret: randomBytes(32),
+        userhash: false,
+        lookup: () => ({ password: leaked }),
+      }),
+      (c) => (answer === null ? c.body(null, 201) : c.json(answer, 201)),
+    );
+    let listening!: (port: number) => void;
+    const ready = new Promise<number>((resolve) => {
+      listening = resolve;
+    });
+    const http = serveNode({ fetch: app.fetch }, (info) => listening(info.port)) as Server;
+    const url = `http://127.0.0.1:${await ready}`;
+    const close = () =>
+      new Promise<void>((resolve) => {
+        http.closeAllConnections?.();
+        http.close(() => resolve());
+      });
+    return { url, close };
+  }
+
+  // Answers :181 OptionalChaining (res.body.cancel): a bodiless 201 (the path hands it on as a
+  // Response with a null body) in another realm is refused as the CpnsError it is, not a TypeError.
+  it("[PEER-DIGEST] another realm, with a bodiless 201: ERR_DIGEST_SERVER_UNAUTHENTICATED, the machine told GATEWAY_UNPROVEN", async () => {
+    const received = await freshOtk();
+    const fake = await leakedOtkGateway("cpns-gw:another-gw", new Uint8Array(received.otk), null);
+    try {
+      const w = wire();
+      w.rewrite = async (_request, res) =>
+        res.status === 201 ? new Response(null, { status: 201, headers: res.headers }) : res;
+      const error = await failureOf(
+        PeerSession.open({
+          entityId: pne.entityId,
+          received,
+          gatewayUrl: fake.url,
+          fetch: w.fetch,
+          now: () => server.clock.now,
+        }),
+      );
+      expect(error.code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+      expect(error.message).toContain("not the PN GW that created the OTK");
+      expect(asked.at(-1)).toBe("GATEWAY_UNPROVEN");
+    } finally {
+      await fake.close();
+    }
+  });
+
+  // Answers :193 ObjectLiteral and StringLiteral (the event for an answer that is not a session).
+  it("[PEER-DIGEST] the right realm, but an answer that is no session: ERR_DIGEST_SERVER_UNAUTHENTICATED, the machine told GATEWAY_UNPROVEN", async () => {
+    const received = await freshOtk();
+    const fake = await leakedOtkGateway(`cpns-gw:${GW}`, new Uint8Array(received.otk), {
+      hello: "not a session",
+    });
+    try {
+      const error = await failureOf(
+        PeerSession.open({
+          entityId: pne.entityId,
+          received,
+          gatewayUrl: fake.url,
+          now: () => server.clock.now,
+        }),
+      );
+      expect(error.code).toBe("ERR_DIGEST_SERVER_UNAUTHENTICATED");
+      expect(asked.slice(-3)).toEqual(["EXPIRE", "OPEN", "GATEWAY_UNPROVEN"]);
+    } finally {
+      await fake.close();
+    }
   });
 });
