@@ -525,3 +525,36 @@ describe("[PEER-DIGEST] a PN GW that proves the OTK (it leaked) but is not the o
     }
   });
 });
+
+describe("[PEER-SESSION] the crypto provider", () => {
+  // Answers :373 ObjectLiteral (the crypto provider not handed to the channel).
+  it("[PEER-SESSION] a session opened with a crypto provider derives its channel's keys through that provider too", async () => {
+    let hkdfImports = 0;
+    const subtle = new Proxy(globalThis.crypto.subtle, {
+      get(target, name) {
+        const value = Reflect.get(target, name);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (name === "importKey" && args[0] === "raw" && args[2] === "HKDF") hkdfImports++;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const provider = {
+      subtle,
+      getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto),
+      randomUUID: globalThis.crypto.randomUUID.bind(globalThis.crypto),
+    } as Crypto;
+    const session = await PeerSession.open({
+      entityId: pne.entityId,
+      received: await freshOtk(),
+      gatewayUrl: g.url,
+      now: () => server.clock.now,
+      crypto: provider,
+    });
+    const before = hkdfImports;
+    const channel = await session.openChannel();
+    expect(channel).toBeDefined();
+    expect(hkdfImports).toBeGreaterThan(before);
+  });
+});
