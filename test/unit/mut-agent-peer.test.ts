@@ -244,6 +244,27 @@ describe("[PEER-SESSION][PEER-SESSION-PRIMED] the session's traffic", () => {
 });
 
 describe("[PEER-DIGEST][OTK-TLS-PIN] before and during the opening", () => {
+  // Answers :158 and :216 BooleanLiteral (userhash true): the PN GW knows peers by their
+  // Entity ID, so challenges a path rewrote to offer userhash must not make the peer hide it.
+  it("[PEER-DIGEST][PEER-SESSION-PRIMED] challenges rewritten on the path to offer userhash=true: the peer still names itself, the session opens and its first message is one request", async () => {
+    const w = wire();
+    const offerUserhash = (h: Headers) => {
+      for (const name of ["www-authenticate", "proxy-authenticate"]) {
+        const challenges = h.get(name);
+        if (challenges) h.set(name, challenges.replace(/Digest /g, "Digest userhash=true, "));
+      }
+    };
+    w.rewrite = (_request, res) =>
+      res.headers.has("www-authenticate") ? rewritten(res, res.status, offerUserhash) : res;
+    const opened = await connect(w).catch((err: unknown) => err);
+    expect(opened).toBeInstanceOf(PeerSession);
+    const session = opened as PeerSession;
+    w.sent.length = 0;
+    const echoed = await session.send("named").catch((err: unknown) => err);
+    expect((echoed as { echo?: unknown }).echo).toBe("named");
+    expect(w.sent).toEqual([`POST ${messagesPath(session)}`]);
+  });
+
   // Answers :112 ConditionalExpression false and BlockStatement, :114 StringLiterals.
   it("[PEER-DIGEST] an OTK whose PN GW left no address, and no address given: ERR_CONFIG before any request, the OTK zeroed", async () => {
     const received = await freshOtk();
