@@ -12,6 +12,7 @@
  * rspauth) reached through the device's own transport; what the secure-channel
  * machine is asked is watched as the model tests watch it (peer-model-helpers.ts).
  */
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { EventObject } from "xstate";
 import { secureChannelClientMachine } from "../../machines/secure-channel.ts";
@@ -21,6 +22,7 @@ import type { FetchLike } from "../../src/digest/index.ts";
 import { type Device, enrollDevice } from "../e2e/peer-helpers.ts";
 import { startTestServer, type TestServer } from "../e2e/server-helpers.ts";
 import { type Served, startImpostor } from "../model/model-helpers.ts";
+import { isHkdfImport, spyingCrypto } from "../spying-crypto.ts";
 
 const ALICE = { userId: "alice", password: "alice-agent-channel-mut-Pw7" };
 const LIFETIME_S = 120;
@@ -201,23 +203,9 @@ describe("ServerChannel.open: the open channel", () => {
   it("[CHANNEL-KEYS] the channel keys come from the given crypto provider, and the entity's EUKey copy is zeroed after", async () => {
     const { entity, path } = await device();
     const secrets: Uint8Array[] = [];
-    const subtle = new Proxy(globalThis.crypto.subtle, {
-      get(target, name) {
-        const value = Reflect.get(target, name);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          if (name === "importKey" && args[0] === "raw" && args[2] === "HKDF") {
-            secrets.push(args[1] as Uint8Array);
-          }
-          return value.apply(target, args);
-        };
-      },
+    const provider = spyingCrypto((name, args) => {
+      if (isHkdfImport(name, args)) secrets.push(args[1] as Uint8Array);
     });
-    const provider = {
-      subtle,
-      getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto),
-      randomUUID: globalThis.crypto.randomUUID.bind(globalThis.crypto),
-    } as Crypto;
     const channel = await open(entity, path.fetch, { crypto: provider });
     // Both directions' keys were derived from the EUKey through the provider...
     expect(secrets.length).toBeGreaterThan(0);

@@ -16,6 +16,7 @@
  * any rspauth). What the peer-session machine is asked is watched as
  * test/unit/mut-agent-channel-client.test.ts watches its machine.
  */
+
 import type { Server } from "node:http";
 import { Hono } from "hono";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -34,6 +35,7 @@ import {
   startGateway,
 } from "../e2e/peer-helpers.ts";
 import { startTestServer, type TestServer } from "../e2e/server-helpers.ts";
+import { isHkdfImport, spyingCrypto } from "../spying-crypto.ts";
 
 const ALICE = { userId: "alice", password: "alice-agent-peer-mut-Pw7" };
 const GW = "mutpeer-gw";
@@ -551,21 +553,9 @@ describe("[PEER-SESSION] the crypto provider", () => {
   // Answers :373 ObjectLiteral (the crypto provider not handed to the channel).
   it("[PEER-SESSION] a session opened with a crypto provider derives its channel's keys through that provider too", async () => {
     let hkdfImports = 0;
-    const subtle = new Proxy(globalThis.crypto.subtle, {
-      get(target, name) {
-        const value = Reflect.get(target, name);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          if (name === "importKey" && args[0] === "raw" && args[2] === "HKDF") hkdfImports++;
-          return value.apply(target, args);
-        };
-      },
+    const provider = spyingCrypto((name, args) => {
+      if (isHkdfImport(name, args)) hkdfImports++;
     });
-    const provider = {
-      subtle,
-      getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto),
-      randomUUID: globalThis.crypto.randomUUID.bind(globalThis.crypto),
-    } as Crypto;
     const session = await PeerSession.open({
       entityId: pne.entityId,
       received: await freshOtk(),

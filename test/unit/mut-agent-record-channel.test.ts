@@ -12,6 +12,7 @@
  * the serving end opens each record the client posts and seals its answer; a
  * fault wrapper around it plays the path or a misbehaving server.
  */
+
 import { describe, expect, it } from "vitest";
 import {
   openingAnswer,
@@ -24,6 +25,7 @@ import type { InnerRequest, InnerResponse } from "../../src/channel/inner.ts";
 import type { ChannelContext } from "../../src/channel/keys.ts";
 import { CHANNEL_MEDIA_TYPE, decodeHeader } from "../../src/channel/record.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
+import { spyingCrypto } from "../spying-crypto.ts";
 
 const SESSION = "Ses5ion_id-of-22-chars";
 const RECORD_URL = `http://cpns.test/cpns/v1/channels/${SESSION}`;
@@ -305,21 +307,9 @@ describe("RecordChannel against a hostile path or serving end", () => {
   // Answers record-channel.ts:74 (the crypto provider dropped from the endpoint's options).
   it("[CHANNEL-KEYS] the channel derives and seals with the crypto provider it was given", async () => {
     const used: string[] = [];
-    const subtle = new Proxy(globalThis.crypto.subtle, {
-      get(target, name) {
-        const value = Reflect.get(target, name);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          used.push(String(name));
-          return value.apply(target, args);
-        };
-      },
+    const provider = spyingCrypto((name) => {
+      used.push(name);
     });
-    const provider = {
-      subtle,
-      getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto),
-      randomUUID: globalThis.crypto.randomUUID.bind(globalThis.crypto),
-    } as Crypto;
     const server = await ChannelEndpoint.open("server", context());
     const channel = await TestChannel.make(
       { context: context(), crypto: provider },
