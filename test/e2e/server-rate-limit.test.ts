@@ -312,6 +312,30 @@ describe("[LIMIT-PROVEN] an answer that proves the secret on a used nonce-count 
     expect(s.events().filter((e) => e.event === "auth.failed")).toEqual([]);
   });
 
+  it("[LIMIT-PROVEN][SERVER-SECURITY-LOG] a right answer on an expired nonce is neither charged nor logged: stale, then 200, and no auth.replayed or auth.failed line", async () => {
+    server = await startTestServer({
+      nonceLifetimeSeconds: 5,
+      rateLimit: { maxFailures: 3, windowSeconds: WINDOW_S },
+    });
+    const s = server;
+    await s.createUser(ALICE.userId, ALICE.password);
+    const record = await s.agent().enroll({ ...ALICE, entityId: "watch-expired", type: "PNE" });
+    const { transport, wire } = recording("127.0.0.99");
+    const client = createDigestFetch({
+      username: "watch-expired",
+      password: record.eukey,
+      fetch: transport,
+      requireRspauth: true,
+    });
+    expect((await client(`${s.url}/cpns/v1/whoami`)).status).toBe(200);
+    s.clock.now += 6_000; // past the nonce's lifetime: the kept nonce is now stale
+    wire.length = 0;
+    expect((await client(`${s.url}/cpns/v1/whoami`)).status).toBe(200);
+    expect(wire).toEqual([401, 200]);
+    const auth = s.events().filter((e) => e.event.startsWith("auth."));
+    expect(auth).toEqual([]);
+  });
+
   it("[LIMIT-PROVEN][ORACLE-LIMIT] over budget, a user's own captured request sent again gets 429 like any answer (a 401 would confirm a guess); an entity's gets 401", async () => {
     const s = await start();
     const record = await s.agent().enroll({ ...ALICE, entityId: "watch-replayed", type: "PNE" });
