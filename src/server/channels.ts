@@ -93,6 +93,7 @@ export function channelHandlers(
   }
 
   async function send(c: Context<ServerEnv>) {
+    // Stryker disable next-line StringLiteral: equivalent: the route's path always holds :sessionId
     const sessionId = c.req.param("sessionId") ?? "";
     const channel = registry.get(sessionId);
     if (!channel) throw new CpnsError("ERR_CHANNEL_UNKNOWN");

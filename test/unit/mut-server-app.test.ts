@@ -120,3 +120,20 @@ describe("app.ts: what a secure channel reaches", () => {
     expect(answer).toEqual([403, "ERR_FORBIDDEN"]);
   });
 });
+
+describe("app.ts: the model page sees the server's channels", () => {
+  // Report: app.ts:40 ArrowFunction (the model page's channel lookup answering nothing).
+  it("[PLAY-LIVE-STATE] the admin's channel state route finds a channel opened on this server, with its owner", async () => {
+    const server = await setup();
+    const channel = await channelOf(server);
+    const res = await server.admin(
+      `/cpns/v1/admin/channels/${encodeURIComponent(channel.sessionId)}/state`,
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      machine: "secureChannelServer",
+      id: channel.sessionId,
+      context: { owner: "pne-app" },
+    });
+  });
+});

@@ -17,6 +17,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { CHANNEL_MEDIA_TYPE } from "../../src/channel/record.ts";
+import { fromBase64url } from "../../src/crypto/bytes.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
 import { CpnsError, problemResponse } from "../../src/errors.ts";
 import { channelHandlers } from "../../src/server/channels.ts";
@@ -30,6 +31,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from "../e2e/server-helpers.ts";
+import { isHkdfImport, spyingCrypto } from "../spying-crypto.ts";
 
 const ALICE = { userId: "alice", password: "alice-channel-mut-password-Qk2" };
 
@@ -117,6 +119,47 @@ describe("channels.ts: opening", () => {
     expect((await ch.fetch("/cpns/v1/whoami")).status).toBe(200);
     server.clock.now += 121_000;
     expect(await codeOfRejection(ch.fetch("/cpns/v1/whoami"))).toBe("ERR_CHANNEL_CLOSED");
+  });
+});
+
+describe("channels.ts: the EUKey at the server's end", () => {
+  /**
+   * A server on a spying WebCrypto provider, and the HKDF imports it saw while
+   * `pne` opened one channel: the bytes passed (as the server still holds them
+   * now) and a copy taken at the call.
+   */
+  async function openWatched() {
+    const imports: Array<{ held: Uint8Array; atCall: Uint8Array }> = [];
+    let watching = false;
+    const crypto = spyingCrypto((name, args) => {
+      if (!watching || !isHkdfImport(name, args)) return;
+      const held = args[1] as Uint8Array;
+      imports.push({ held, atCall: held.slice() });
+    });
+    const { pne, rawOpen } = await setup({ crypto });
+    const record = await pne.store.get(pne.entityId);
+    if (!record) throw new Error("the device holds no record");
+    const eukey = fromBase64url(record.eukey);
+    watching = true;
+    await rawOpen(pne);
+    watching = false;
+    const same = (bytes: Uint8Array) =>
+      bytes.length === eukey.length && bytes.every((byte, i) => byte === eukey[i]);
+    return { fromEukey: imports.filter((seen) => same(seen.atCall)) };
+  }
+
+  // Report: channels.ts:80 ObjectLiteral (NoCoverage): `{ crypto }` left out of the endpoint's options.
+  it("[SEED-5.x.4-1] the channel keys are derived from the EUKey through the server's configured WebCrypto provider", async () => {
+    const { fromEukey } = await openWatched();
+    // Both directions' key and IV: four HKDF derivations from the EUKey, all through the provider.
+    expect(fromEukey.length).toBeGreaterThanOrEqual(2);
+  });
+
+  // Report: channels.ts:84 BlockStatement: `eukey.fill(0)` removed.
+  it("[SEED-5.x.4-1] once the channel keys are derived, the unsealed EUKey the handler read is wiped (all zero)", async () => {
+    const { fromEukey } = await openWatched();
+    expect(fromEukey.length).toBeGreaterThan(0);
+    for (const { held } of fromEukey) expect([...held].every((byte) => byte === 0)).toBe(true);
   });
 });
 
