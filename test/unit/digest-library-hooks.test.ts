@@ -42,6 +42,19 @@ function appWith(options: Partial<Parameters<typeof digestAuth>[0]> = {}) {
   return hono;
 }
 
+/** A verifier of realm "lib" that knows alice (password "right-password") as a user. */
+function aliceVerifier(now?: () => number) {
+  return createDigestVerifier({
+    realm: "lib",
+    secret: SECRET,
+    lookup: async (request) => ({
+      ...(await staticCredentials({ alice: "right-password" })(request)),
+      data: { kind: "user" },
+    }),
+    ...(now ? { now } : {}),
+  });
+}
+
 describe("[DIGEST-WALLS] the engine's own failures and hooks", () => {
   it("[DIGEST-WALLS] failures are problem+json under the engine's own type; an app may render them its own way", async () => {
     const plain = await appWith().request("/p/hello");
@@ -100,15 +113,7 @@ describe("[DIGEST-WALLS] the engine's own failures and hooks", () => {
 
   it("[DIGEST-WALLS][DIGEST-USERHASH] a failure names the claim (a userhash as sent, lower case); only a right answer refused for its nonce (here: stale) says whose secret it proved", async () => {
     const clock = { now: 1_000_000 };
-    const verifier = createDigestVerifier({
-      realm: "lib",
-      secret: SECRET,
-      lookup: async (request) => ({
-        ...(await staticCredentials({ alice: "right-password" })(request)),
-        data: { kind: "user" },
-      }),
-      now: () => clock.now,
-    });
+    const verifier = aliceVerifier(() => clock.now);
     const failures: DigestFailure[] = [];
     const attempt = async (password: string, userhash: boolean) => {
       const client = createDigestFetch({
@@ -150,14 +155,7 @@ describe("[DIGEST-WALLS] the engine's own failures and hooks", () => {
   });
 
   it("[LIMIT-PROVEN][DIGEST-REPLAY] a right answer sent again (its nonce-count seen) is refused, not stale, and says whose secret it proved; a wrong answer on that nonce-count proves nothing", async () => {
-    const verifier = createDigestVerifier({
-      realm: "lib",
-      secret: SECRET,
-      lookup: async (request) => ({
-        ...(await staticCredentials({ alice: "right-password" })(request)),
-        data: { kind: "user" },
-      }),
-    });
+    const verifier = aliceVerifier();
     const sent: string[] = [];
     const client = createDigestFetch({
       username: "alice",
