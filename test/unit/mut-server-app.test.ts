@@ -10,28 +10,15 @@
  * The server is built inside each test, on loopback (the app's handlers are
  * closures made when it is built).
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
 import { enrollDevice } from "../e2e/peer-helpers.ts";
-import {
-  startTestServer,
-  statusAndCode,
-  type TestServer,
-  type TestServerOptions,
-} from "../e2e/server-helpers.ts";
+import { statusAndCode, type TestServer } from "../e2e/server-helpers.ts";
+import { serverPerTest } from "../server-per-test.ts";
 
 const ALICE = { userId: "alice", password: "alice-app-mut-password-Qk2" };
 
-const opened: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((server) => server.close()));
-});
-
-async function setup(options: TestServerOptions = {}) {
-  const server = await startTestServer({ realm: "cpns-app-mut", ...options });
-  opened.push(server);
-  return server;
-}
+const setup = serverPerTest({ realm: "cpns-app-mut" });
 
 /** A PNE of alice with a channel open to the server. */
 async function channelOf(server: TestServer) {

@@ -13,7 +13,7 @@
  * The server is built inside each test, on loopback.
  */
 import { Hono } from "hono";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { CHANNEL_MEDIA_TYPE } from "../../src/channel/record.ts";
@@ -23,29 +23,16 @@ import { CpnsError, problemResponse } from "../../src/errors.ts";
 import { channelHandlers } from "../../src/server/channels.ts";
 import { createParts, type ServerEnv } from "../../src/server/context.ts";
 import { type Device, enrollDevice } from "../e2e/peer-helpers.ts";
-import {
-  configOf,
-  startTestServer,
-  statusAndCode,
-  T0,
-  type TestServer,
-  type TestServerOptions,
-} from "../e2e/server-helpers.ts";
+import { configOf, statusAndCode, T0, type TestServerOptions } from "../e2e/server-helpers.ts";
+import { GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
 import { isHkdfImport, spyingCrypto } from "../spying-crypto.ts";
 
 const ALICE = { userId: "alice", password: "alice-channel-mut-password-Qk2" };
 
-const opened: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((server) => server.close()));
-});
+const startServer = serverPerTest({ rateLimit: GENEROUS_RATE_LIMIT });
 
 async function setup(options: TestServerOptions = {}) {
-  const server = await startTestServer({
-    rateLimit: { maxFailures: 10_000, windowSeconds: 1 },
-    ...options,
-  });
-  opened.push(server);
+  const server = await startServer(options);
   await server.createUser(ALICE.userId, ALICE.password);
   const pne = await enrollDevice(server, ALICE, "pne-ch", "PNE");
   /** A channel of `device`; `clientNow` is the device's clock (the server's unless given). */
@@ -244,10 +231,9 @@ describe("channels.ts: records", () => {
 
   // Report: channels.ts:113 ObjectLiteral.
   it("[TLSDECL-REFUSE-PLAIN][SERVER-SECURITY-LOG] a record of a TLS entity's channel sent over plain HTTP is refused and logged with the entity", async () => {
-    const server = await startTestServer({
+    const server = await startServer({
       requestIsTls: (request) => request.headers.get("x-test-tls") === "1",
     });
-    opened.push(server);
     await server.createUser(ALICE.userId, ALICE.password);
     /** Marks every request as arriving over TLS. */
     const overTls: FetchLike = (request) => {

@@ -17,7 +17,7 @@
 import { Hono } from "hono";
 import { createStorage, type Driver } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { CpnsError, problemResponse } from "../../src/errors.ts";
 import { createParts, type Principal, type ServerEnv } from "../../src/server/context.ts";
@@ -28,20 +28,17 @@ import {
   configOf,
   json,
   REALM,
-  startTestServer,
   statusAndCode,
   T0,
   type TestServer,
   type TestServerOptions,
 } from "../e2e/server-helpers.ts";
+import { GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
 
 const ALICE = { userId: "alice", password: "alice-entity-mut-password-Qk2" };
 const BOB = { userId: "bob", password: "bob-entity-mut-password-Vr8" };
 
-const opened: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((server) => server.close()));
-});
+const startServer = serverPerTest({ rateLimit: GENEROUS_RATE_LIMIT });
 
 /** A memory store that records the key of every read. */
 function watchedStorage() {
@@ -58,11 +55,7 @@ function watchedStorage() {
 }
 
 async function setup(options: TestServerOptions = {}) {
-  const server = await startTestServer({
-    rateLimit: { maxFailures: 10_000, windowSeconds: 1 },
-    ...options,
-  });
-  opened.push(server);
+  const server = await startServer(options);
   await server.createUser(ALICE.userId, ALICE.password);
   const agent = server.agent({ store: new MemoryKeyStore() });
   const asAlice = server.asUser(ALICE.userId, ALICE.password);

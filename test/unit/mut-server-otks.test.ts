@@ -13,7 +13,7 @@
  * (built in beforeAll) cannot tell these mutants apart.
  */
 import { Hono } from "hono";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AgentError, type EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { OtkClient } from "../../src/agent/otk-client.ts";
@@ -28,27 +28,20 @@ import { OtkRepository } from "../../src/store/repositories.ts";
 import {
   configOf,
   json,
-  startTestServer,
   statusAndCode,
   T0,
   type TestServer,
   type TestServerOptions,
 } from "../e2e/server-helpers.ts";
+import { GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
 
 const ALICE = { userId: "alice", password: "alice-otk-mut-password-Qk2" };
 const BOB = { userId: "bob", password: "bob-otk-mut-password-Vr8" };
 
-const opened: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((server) => server.close()));
-});
+const startServer = serverPerTest({ rateLimit: GENEROUS_RATE_LIMIT });
 
 async function setup(options: TestServerOptions = {}) {
-  const server = await startTestServer({
-    rateLimit: { maxFailures: 10_000, windowSeconds: 1 },
-    ...options,
-  });
-  opened.push(server);
+  const server = await startServer(options);
   await server.createUser(ALICE.userId, ALICE.password);
   const store = new MemoryKeyStore();
   const agent: EntityAgent = server.agent({ store });
