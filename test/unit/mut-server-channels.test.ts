@@ -1,30 +1,14 @@
-/**
- * Issue #9 (mutation testing of src/server): the server's end of the secure
- * channel (src/server/channels.ts, seed 5.x.4), from the attacker's side. The
- * channel tests (test/e2e/channel-*.test.ts) are outside the server scope's
- * test list, so the batch run (main at 4150e8c) left most of this file's
- * refusals undetected. Each test tells apart such a mutant: a user past the
- * guard of the opening route, the channel's lifetime (configured and default)
- * in the answer and at the server's end, an unknown session, rotation,
- * revocation and a vanished entity record cutting through, a nested channel
- * (its path, and any path below it), a closed channel forgotten, and a
- * record of a TLS entity's channel sent over plain HTTP, refused and logged.
- *
- * The server is built inside each test, on loopback.
- */
-import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { ServerChannel } from "../../src/agent/channel-client.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { CHANNEL_MEDIA_TYPE } from "../../src/channel/record.ts";
 import { fromBase64url } from "../../src/crypto/bytes.ts";
 import type { FetchLike } from "../../src/digest/index.ts";
-import { CpnsError, problemResponse } from "../../src/errors.ts";
 import { channelHandlers } from "../../src/server/channels.ts";
-import { createParts, type ServerEnv } from "../../src/server/context.ts";
+import { createParts } from "../../src/server/context.ts";
 import { type Device, enrollDevice } from "../e2e/peer-helpers.ts";
 import { configOf, statusAndCode, T0, type TestServerOptions } from "../e2e/server-helpers.ts";
-import { GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
+import { appBehind, GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
 import { isHkdfImport, spyingCrypto } from "../spying-crypto.ts";
 
 const ALICE = { userId: "alice", password: "alice-channel-mut-password-Qk2" };
@@ -74,17 +58,9 @@ describe("channels.ts: opening", () => {
     const { server } = await setup();
     const config = configOf(server, "channel-mut-digest-secret-0123456789abcdef");
     const handlers = channelHandlers(createParts(config), async () => new Response("inner"));
-    const app = new Hono<ServerEnv>();
-    app.use(async (c, next) => {
-      c.set("principal", { kind: "user", userId: ALICE.userId });
-      await next();
+    const app = appBehind({ principal: { kind: "user", userId: ALICE.userId } }, (app) => {
+      app.post("/channels", handlers.open);
     });
-    app.post("/channels", handlers.open);
-    app.onError((err) =>
-      err instanceof CpnsError
-        ? problemResponse(err.code, err.detail)
-        : new Response(String(err), { status: 599 }),
-    );
     expect(await statusAndCode(await app.request("/channels", { method: "POST" }))).toEqual([
       403,
       "ERR_FORBIDDEN",

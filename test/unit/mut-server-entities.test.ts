@@ -1,26 +1,8 @@
-/**
- * Issue #9 (mutation testing of src/server): the entity routes
- * (src/server/entities.ts), from the attacker's side. Each test tells apart a
- * mutant the batch run (main at 4150e8c) left undetected: an entity principal
- * past the guard of a user route (and a user on whoami), an owner whose record
- * vanished, the challenges an enrollment hands out (the app's, every one, and
- * none by default), the TLS declaration checked before any id is looked at,
- * a declaration kept but not forced on an entity that never made it, the
- * refusal for a revoked entity, the security events of enrollment, rotation,
- * revocation and a TLS refusal, hostile ids never read from the store, and the
- * id lock revocation shares with enrollment.
- *
- * The server app is built inside each test, on loopback, over a store the test
- * can watch; handlers behind a principal of the test's choosing show what they
- * do if the guard ever let the wrong caller through.
- */
-import { Hono } from "hono";
 import { createStorage, type Driver } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
 import { describe, expect, it } from "vitest";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
-import { CpnsError, problemResponse } from "../../src/errors.ts";
-import { createParts, type Principal, type ServerEnv } from "../../src/server/context.ts";
+import { createParts, type Principal } from "../../src/server/context.ts";
 import { entityHandlers } from "../../src/server/entities.ts";
 import { type KeyedLock, memoryCoordination } from "../../src/store/coordination.ts";
 import { idSegment } from "../../src/store/repositories.ts";
@@ -33,7 +15,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from "../e2e/server-helpers.ts";
-import { GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
+import { appBehind, GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
 
 const ALICE = { userId: "alice", password: "alice-entity-mut-password-Qk2" };
 const BOB = { userId: "bob", password: "bob-entity-mut-password-Vr8" };
@@ -69,31 +51,21 @@ async function setup(options: TestServerOptions = {}) {
 function handlersAs(server: TestServer, principal: Principal) {
   const config = configOf(server, "entity-mut-digest-secret-0123456789abcdef");
   const handlers = entityHandlers(createParts(config));
-  const app = new Hono<ServerEnv>();
-  app.use(async (c, next) => {
-    c.set("principal", principal);
-    c.set("digest", {
-      username: "userId" in principal ? principal.userId : "nobody",
-      realm: REALM,
-      algorithm: "SHA-256",
-      qop: "auth-int",
-      userhash: false,
-      nonce: "bm9uY2UtZm9yLXRoZS10ZXN0",
-      cnonce: "Y25vbmNlLWZvci10aGUtdGVzdA",
-      data: undefined,
-    });
-    await next();
+  const digest = {
+    username: "userId" in principal ? principal.userId : "nobody",
+    realm: REALM,
+    algorithm: "SHA-256",
+    qop: "auth-int",
+    userhash: false,
+    nonce: "bm9uY2UtZm9yLXRoZS10ZXN0",
+    cnonce: "Y25vbmNlLWZvci10aGUtdGVzdA",
+    data: undefined,
+  } as const;
+  return appBehind({ principal, digest }, (app) => {
+    app.post("/enrollments", handlers.enroll);
+    app.get("/entities", handlers.list);
+    app.get("/whoami", handlers.whoami);
   });
-  app.post("/enrollments", handlers.enroll);
-  app.get("/entities", handlers.list);
-  app.get("/whoami", handlers.whoami);
-  // A CpnsError becomes its problem; anything else (a TypeError) is told apart by 599.
-  app.onError((err) =>
-    err instanceof CpnsError
-      ? problemResponse(err.code, err.detail)
-      : new Response(String(err), { status: 599 }),
-  );
-  return app;
 }
 
 /** [status, problem code]; an answer that is no problem gives its text instead of a code. */

@@ -1,27 +1,11 @@
-/**
- * Issue #9 (mutation testing of src/server): the OTK routes (src/server/otks.ts),
- * from the attacker's side. Each test tells apart a mutant the batch run over
- * otks/entities/users/channels/context/settings/app/entity-model (main at
- * 4150e8c) left undetected: a caller that is no entity, an issuer whose record
- * vanished, a PNE depositing, the lifetime bound and the default pairing rule
- * of an app built with and without settings, the server's clock in expiry and
- * in the records' time stamps, a peer whose record is gone, a deposited record
- * without its sealed OTK, and the per-OTK lock every step takes.
- *
- * The server app is built inside each test (on loopback): the handlers capture
- * the configuration when the app is built, so a server shared by a whole file
- * (built in beforeAll) cannot tell these mutants apart.
- */
-import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { AgentError, type EntityAgent } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
 import { OtkClient } from "../../src/agent/otk-client.ts";
 import { toBase64url } from "../../src/crypto/bytes.ts";
 import { randomBytes } from "../../src/crypto/provider.ts";
-import { CpnsError, problemResponse } from "../../src/errors.ts";
 import { OTK_BYTES, sealOtk } from "../../src/protocol/otk-transport.ts";
-import { createParts, type Principal, type ServerEnv } from "../../src/server/context.ts";
+import { createParts, type Principal } from "../../src/server/context.ts";
 import { otkHandlers } from "../../src/server/otks.ts";
 import { type KeyedLock, memoryCoordination } from "../../src/store/coordination.ts";
 import { OtkRepository } from "../../src/store/repositories.ts";
@@ -33,7 +17,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from "../e2e/server-helpers.ts";
-import { GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
+import { appBehind, GENEROUS_RATE_LIMIT, serverPerTest } from "../server-per-test.ts";
 
 const ALICE = { userId: "alice", password: "alice-otk-mut-password-Qk2" };
 const BOB = { userId: "bob", password: "bob-otk-mut-password-Vr8" };
@@ -71,22 +55,12 @@ async function refused(promise: Promise<unknown>): Promise<AgentError> {
 function handlersAs(server: TestServer, principal: Principal) {
   const config = configOf(server, "otk-mut-digest-secret-0123456789abcdef");
   const handlers = otkHandlers(createParts(config));
-  const app = new Hono<ServerEnv>();
-  app.use(async (c, next) => {
-    c.set("principal", principal);
-    await next();
+  return appBehind({ principal }, (app) => {
+    app.post("/otks", handlers.deposit);
+    app.get("/otks/inbox", handlers.inbox);
+    app.post("/otks/:otkId/delivery", handlers.deliver);
+    app.post("/otks/:otkId/consume", handlers.consume);
   });
-  app.post("/otks", handlers.deposit);
-  app.get("/otks/inbox", handlers.inbox);
-  app.post("/otks/:otkId/delivery", handlers.deliver);
-  app.post("/otks/:otkId/consume", handlers.consume);
-  // A CpnsError becomes its problem; anything else (a TypeError) is told apart by 599.
-  app.onError((err) =>
-    err instanceof CpnsError
-      ? problemResponse(err.code, err.detail)
-      : new Response(String(err), { status: 599 }),
-  );
-  return app;
 }
 
 /** A deposit body that passes the schema; its seal is under a key nobody holds. */
