@@ -37,6 +37,9 @@ const SCOPES = {
       "test/e2e/channel-*.test.ts",
       "test/e2e/secure-session-matrix.test.ts",
       "test/e2e/tls-declare*.test.ts",
+      // The agents' Digest protection (qop and algorithm floors, rspauth) under a path attacker.
+      "test/e2e/mitm-downgrade.test.ts",
+      "test/e2e/defence-in-depth.test.ts",
       // Hand-checked kills of the first run's survivors (docs/mutation.md, src/agent).
       "test/unit/mut-agent-*.test.ts",
     ],

@@ -1,0 +1,249 @@
+/**
+ * Issue #9 (mutation testing of src/agent): the device's agent itself
+ * (src/agent/agent.ts, seed 5.x.1 and 5.x.2). What the device keeps and what
+ * it reports, checked from outside: the problem a refusal becomes (its code,
+ * its text, a limiter's retry hint), the record in the key store after each
+ * step (the machine's state says which event the agent fed it), a failed
+ * enrollment or rotation leaving the device as it was, refusals the server
+ * did not prove (a 429, a 2xx without rspauth) never acted on, an error
+ * status kept an error even when rspauth verifies, and one Digest client per
+ * EUKey (no 401 round trip per request).
+ *
+ * A real CPNS Server on loopback (test/e2e/server-helpers.ts); where the path
+ * must misbehave, the device's transport does it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentError, EntityAgent, problemOf } from "../../src/agent/agent.ts";
+import { MemoryKeyStore } from "../../src/agent/keystore.ts";
+import type { FetchLike } from "../../src/digest/index.ts";
+import { errorCodeOf } from "../../src/errors.ts";
+import { recordingTransport, startTestServer, type TestServer } from "../e2e/server-helpers.ts";
+
+const ALICE = { userId: "alice", password: "alice-agent-mut-password-Tz4" };
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ rateLimit: { maxFailures: 1_000_000, windowSeconds: 1 } });
+  await server.createUser(ALICE.userId, ALICE.password);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+/** Awaits a rejection and returns it. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (err: unknown) => err,
+  );
+}
+
+/** A transport whose behaviour the test switches while the agent keeps it. */
+function switchable() {
+  let answer: FetchLike = (request) => fetch(request);
+  const transport: FetchLike = (request) => answer(request);
+  return {
+    transport,
+    set(next: FetchLike) {
+      answer = next;
+    },
+  };
+}
+
+describe("problemOf: what a refusal becomes", () => {
+  it("[SERVER-API] a problem+json answer gives its status, its code and 'title: detail'", async () => {
+    const both = await problemOf(
+      Response.json({ code: "ERR_X", title: "Refused", detail: "because" }, { status: 403 }),
+    );
+    expect(both).toBeInstanceOf(AgentError);
+    expect([both.status, both.code, both.message]).toEqual([403, "ERR_X", "Refused: because"]);
+    const titleOnly = await problemOf(Response.json({ code: "ERR_X", title: "Refused" }));
+    expect(titleOnly.message).toBe("Refused");
+    const detailOnly = await problemOf(Response.json({ code: "ERR_X", detail: "because" }));
+    expect(detailOnly.message).toBe("because");
+  });
+
+  it("[SERVER-API] an answer that is no problem keeps its status line: HTTP_<status> and the status text", async () => {
+    const text = await problemOf(
+      new Response("<html>down</html>", { status: 502, statusText: "Bad Gateway" }),
+    );
+    expect([text.status, text.code, text.message]).toEqual([502, "HTTP_502", "Bad Gateway"]);
+    const empty = await problemOf(Response.json({}, { status: 404, statusText: "Not Found" }));
+    expect([empty.code, empty.message]).toEqual(["HTTP_404", "Not Found"]);
+  });
+
+  it("[SERVER-RATE-LIMIT] a 429's Retry-After is told in the message; no other status gets the hint", async () => {
+    const limited = await problemOf(
+      Response.json(
+        { code: "ERR_RATE_LIMITED", title: "Too many" },
+        { status: 429, headers: { "retry-after": "7" } },
+      ),
+    );
+    expect(limited.message).toBe("Too many (retry after 7 s)");
+    const noHint = await problemOf(Response.json({ title: "Too many" }, { status: 429 }));
+    expect(noHint.message).toBe("Too many");
+    const unavailable = await problemOf(
+      Response.json({ title: "Busy" }, { status: 503, headers: { "retry-after": "7" } }),
+    );
+    expect(unavailable.message).toBe("Busy");
+  });
+});
+
+describe("the record the device keeps", () => {
+  it("[AGENT-LIFECYCLE][SEED-5.x.1-1] after enrolling: owner, type, key version and EUKey, server URL without trailing slashes, machine 'enrolled'; after a proven answer 'authenticated', the rest kept", async () => {
+    const store = new MemoryKeyStore();
+    const agent = new EntityAgent({ serverUrl: `${server.url}//`, store });
+    const enrolled = await agent.enroll({ ...ALICE, entityId: "gw-rec", type: "PNGW" });
+    expect(enrolled).toEqual({
+      entityId: "gw-rec",
+      serverUrl: server.url,
+      userId: "alice",
+      type: "PNGW",
+      keyVersion: 1,
+      eukey: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      machine: { value: "enrolled" },
+    });
+    expect(await store.get("gw-rec")).toEqual(enrolled);
+    expect(await agent.whoami("gw-rec")).toMatchObject({ entityId: "gw-rec", type: "PNGW" });
+    expect(await store.get("gw-rec")).toEqual({ ...enrolled, machine: { value: "authenticated" } });
+  });
+
+  it("[AGENT-LIFECYCLE] a first enrollment that fails records nothing", async () => {
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store });
+    const err = await rejection(
+      agent.enroll({ ...ALICE, password: "not-the-password", entityId: "pne-none", type: "PNE" }),
+    );
+    expect(err).toBeInstanceOf(AgentError);
+    expect((err as AgentError).status).toBe(401);
+    expect(await store.get("pne-none")).toBeUndefined();
+  });
+
+  it("[AGENT-LIFECYCLE] a rotation that fails keeps the key and the record; the machine goes back to 'enrolled' and the key still works", async () => {
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store });
+    await agent.enroll({ ...ALICE, entityId: "pne-keep", type: "PNE" });
+    await agent.whoami("pne-keep");
+    const before = await store.get("pne-keep");
+    expect(before?.machine.value).toBe("authenticated");
+    await rejection(
+      agent.enroll({ ...ALICE, password: "not-the-password", entityId: "pne-keep", type: "PNE" }),
+    );
+    expect(await store.get("pne-keep")).toEqual({ ...before, machine: { value: "enrolled" } });
+    expect(await agent.whoami("pne-keep")).toMatchObject({ entityId: "pne-keep" });
+  });
+});
+
+describe("fetchAsEntity: what the device acts on", () => {
+  it("[AGENT-LIFECYCLE] an entity the device holds no EUKey for (no record, or a record without its key) is ERR_ENTITY_STATE, and nothing is sent", async () => {
+    const { transport, exchanges } = recordingTransport();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: transport });
+    expect(
+      errorCodeOf(await rejection(agent.fetchAsEntity("pne-unknown", "/cpns/v1/whoami"))),
+    ).toBe("ERR_ENTITY_STATE");
+    await store.put({
+      entityId: "pne-keyless",
+      serverUrl: server.url,
+      userId: "alice",
+      type: "PNE",
+      // A record that says "enrolled" but lost its key (a damaged store): still nothing to send.
+      keyVersion: 1,
+      eukey: "",
+      machine: { value: "enrolled" },
+    });
+    expect(
+      errorCodeOf(await rejection(agent.fetchAsEntity("pne-keyless", "/cpns/v1/whoami"))),
+    ).toBe("ERR_ENTITY_STATE");
+    expect(exchanges).toEqual([]);
+  });
+
+  it("[AGENT-LIFECYCLE][SEED-5.x.2-1] a 401 (the entity was revoked) is reported, the machine goes back to 'enrolled', the key is kept", async () => {
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store });
+    await agent.enroll({ ...ALICE, entityId: "pne-revoked", type: "PNE" });
+    await agent.whoami("pne-revoked");
+    const owner = server.asUser(ALICE.userId, ALICE.password);
+    expect((await owner("/cpns/v1/entities/pne-revoked", { method: "DELETE" })).status).toBe(200);
+    const err = await rejection(agent.fetchAsEntity("pne-revoked", "/cpns/v1/whoami"));
+    expect(err).toBeInstanceOf(AgentError);
+    expect((err as AgentError).status).toBe(401);
+    const record = await store.get("pne-revoked");
+    expect(record?.machine.value).toBe("enrolled");
+    expect(record?.eukey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it("[AGENT-REQUIRE-RSPAUTH] a 429 nobody proved is reported with its retry hint and never acted on: the machine goes back to 'enrolled', the key is kept", async () => {
+    const path = switchable();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: path.transport });
+    await agent.enroll({ ...ALICE, entityId: "pne-limited", type: "PNE" });
+    await agent.whoami("pne-limited");
+    const before = await store.get("pne-limited");
+    path.set(async () =>
+      Response.json(
+        { code: "ERR_RATE_LIMITED", title: "Too many failures" },
+        { status: 429, headers: { "retry-after": "30" } },
+      ),
+    );
+    const err = await rejection(agent.fetchAsEntity("pne-limited", "/cpns/v1/whoami"));
+    expect(err).toBeInstanceOf(AgentError);
+    expect([(err as AgentError).status, (err as AgentError).code]).toEqual([
+      429,
+      "ERR_RATE_LIMITED",
+    ]);
+    expect((err as AgentError).message).toContain("retry after 30 s");
+    expect(await store.get("pne-limited")).toEqual({ ...before, machine: { value: "enrolled" } });
+  });
+
+  it("[FFS-SERVER-AUTH][AGENT-REQUIRE-RSPAUTH] a 200 without rspauth (an impostor) is ERR_DIGEST_SERVER_UNAUTHENTICATED and the machine goes back to 'enrolled'", async () => {
+    const path = switchable();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: path.transport });
+    await agent.enroll({ ...ALICE, entityId: "pne-impostor", type: "PNE" });
+    await agent.whoami("pne-impostor");
+    path.set(async () => Response.json({ entityId: "pne-impostor", userId: "mallory" }));
+    expect(errorCodeOf(await rejection(agent.whoami("pne-impostor")))).toBe(
+      "ERR_DIGEST_SERVER_UNAUTHENTICATED",
+    );
+    expect((await store.get("pne-impostor"))?.machine.value).toBe("enrolled");
+  });
+
+  it("[AGENT-REQUIRE-RSPAUTH] whoami answered with an error status is an error, even when the answer's rspauth verifies (the status line is not covered by it)", async () => {
+    const path = switchable();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: path.transport });
+    await agent.enroll({ ...ALICE, entityId: "pne-status", type: "PNE" });
+    // On the path: the genuine answer (headers and body, so rspauth verifies) under another status.
+    path.set(async (request) => {
+      const res = await fetch(request);
+      if (res.status !== 200) return res;
+      return new Response(await res.arrayBuffer(), {
+        status: 500,
+        statusText: "Internal Server Error",
+        headers: res.headers,
+      });
+    });
+    const err = await rejection(agent.whoami("pne-status"));
+    expect(err).toBeInstanceOf(AgentError);
+    expect((err as AgentError).status).toBe(500);
+  });
+
+  it("[ENROLL-PRIMED][AGENT-NONCE-REUSE] one Digest client per EUKey: three requests after enrolling, and three after a rotation, cost no 401", async () => {
+    const { transport, exchanges } = recordingTransport();
+    const agent = server.agent({ store: new MemoryKeyStore(), fetch: transport });
+    const entityStatuses = () =>
+      exchanges
+        .filter((exchange) => !exchange.url.endsWith("/cpns/v1/enrollments"))
+        .map((exchange) => exchange.status);
+    await agent.enroll({ ...ALICE, entityId: "pne-one-client", type: "PNE" });
+    for (let i = 0; i < 3; i++) await agent.whoami("pne-one-client");
+    expect(entityStatuses()).toEqual([200, 200, 200]);
+    const rotated = await agent.enroll({ ...ALICE, entityId: "pne-one-client", type: "PNE" });
+    expect(rotated.keyVersion).toBe(2);
+    for (let i = 0; i < 3; i++) await agent.whoami("pne-one-client");
+    expect(entityStatuses()).toEqual([200, 200, 200, 200, 200, 200]);
+  });
+});
