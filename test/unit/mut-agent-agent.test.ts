@@ -10,13 +10,27 @@
  * EUKey (no 401 round trip per request).
  *
  * A real CPNS Server on loopback (test/e2e/server-helpers.ts); where the path
- * must misbehave, the device's transport does it.
+ * must misbehave, the device's transport does it. The enrollment answer's own
+ * checks (it names the entity, owner and type asked for, and keeps a TLS
+ * declaration) matter only against a party that proves the owner's password:
+ * the answer is auth-int, so a rewrite on the path fails rspauth first. The
+ * tests play such a party: a front (src/digest's middleware with alice's
+ * password) that seals a key exactly as the server does and lies in the rest.
  */
+import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentError, EntityAgent, problemOf } from "../../src/agent/agent.ts";
 import { MemoryKeyStore } from "../../src/agent/keystore.ts";
-import type { FetchLike } from "../../src/digest/index.ts";
+import {
+  ALGORITHMS,
+  computeHa1,
+  type DigestPrincipal,
+  digestAuth,
+  type FetchLike,
+  staticCredentials,
+} from "../../src/digest/index.ts";
 import { errorCodeOf } from "../../src/errors.ts";
+import { sealEukey } from "../../src/protocol/key-transport.ts";
 import { recordingTransport, startTestServer, type TestServer } from "../e2e/server-helpers.ts";
 
 const ALICE = { userId: "alice", password: "alice-agent-mut-password-Tz4" };
@@ -245,5 +259,94 @@ describe("fetchAsEntity: what the device acts on", () => {
     expect(rotated.keyVersion).toBe(2);
     for (let i = 0; i < 3; i++) await agent.whoami("pne-one-client");
     expect(entityStatuses()).toEqual([200, 200, 200, 200, 200, 200]);
+  });
+});
+
+describe("enroll: the answer of a party that proves the owner's password", () => {
+  type Lie = Partial<{ entityId: string; userId: string; type: string; tls: boolean }>;
+
+  /** A front that proves alice's password and answers every enrollment with `lie` over the truth. */
+  function lyingFront(lie: Lie): FetchLike {
+    const app = new Hono<{ Variables: { digest: DigestPrincipal } }>();
+    app.use(
+      "*",
+      digestAuth({
+        realm: "cpns-front",
+        secret: "mut-agent-agent-front-secret-0123456789",
+        lookup: staticCredentials({ [ALICE.userId]: ALICE.password }),
+        algorithms: ["SHA-256"],
+        qop: ["auth-int"],
+      }),
+    );
+    app.post("/cpns/v1/enrollments", async (c) => {
+      const asked = (await c.req.json()) as { entityId: string; type: string; tls?: boolean };
+      const digest = c.var.digest;
+      const ha1 = computeHa1(
+        ALGORITHMS[digest.algorithm],
+        ALICE.userId,
+        digest.realm,
+        ALICE.password,
+      );
+      // Sealed for what the device asked (so it opens); the fields beside it may lie.
+      const sealedKey = await sealEukey(
+        crypto.getRandomValues(new Uint8Array(32)),
+        { ha1, nonce: digest.nonce, cnonce: digest.cnonce },
+        { entityId: asked.entityId, userId: ALICE.userId, type: asked.type, keyVersion: 1 },
+      );
+      const truth = {
+        entityId: asked.entityId,
+        userId: ALICE.userId,
+        type: asked.type,
+        keyVersion: 1,
+        alg: "A256GCM+HKDF-SHA256",
+        sealedKey,
+        ...(asked.tls ? { tls: true } : {}),
+      };
+      return c.json({ ...truth, ...lie }, 201);
+    });
+    return async (request) => app.fetch(request);
+  }
+
+  async function enrollThrough(lie: Lie, tls = false) {
+    const store = new MemoryKeyStore();
+    const agent = new EntityAgent({
+      serverUrl: "http://front.test",
+      store,
+      fetch: lyingFront(lie),
+    });
+    const outcome = await agent
+      .enroll({ ...ALICE, entityId: "pne-lied-to", type: "PNE", ...(tls ? { tls } : {}) })
+      .then(
+        (record) => ({ record }),
+        (err: unknown) => ({ code: errorCodeOf(err) }),
+      );
+    return { outcome, stored: await store.get("pne-lied-to") };
+  }
+
+  it("[SEED-5.x.1-1] the front's honest answer is taken (the harness works)", async () => {
+    const { outcome } = await enrollThrough({});
+    expect(outcome).toMatchObject({ record: { entityId: "pne-lied-to", keyVersion: 1 } });
+    const declared = await enrollThrough({}, true);
+    expect(declared.outcome).toMatchObject({ record: { entityId: "pne-lied-to" } });
+  });
+
+  for (const [what, lie] of [
+    ["another entity", { entityId: "pne-someone-else" }],
+    ["another owner", { userId: "mallory" }],
+    ["another type", { type: "PNGW" }],
+  ] as const) {
+    it(`[SEED-5.x.1-1][KEY-TRANSPORT-EUKEY] an answer naming ${what} than asked is ERR_KEY_UNWRAP and nothing is stored`, async () => {
+      const { outcome, stored } = await enrollThrough(lie);
+      expect(outcome).toEqual({ code: "ERR_KEY_UNWRAP" });
+      expect(stored).toBeUndefined();
+    });
+  }
+
+  it("[TLSDECL-ENROLL][TLSDECL-DOWNGRADE-MITM] a TLS declaration the answer does not keep is ERR_KEY_UNWRAP; an undeclared entity needs no such field", async () => {
+    const dropped = await enrollThrough({ tls: false }, true);
+    expect(dropped.outcome).toEqual({ code: "ERR_KEY_UNWRAP" });
+    expect(dropped.stored).toBeUndefined();
+    const undeclared = await enrollThrough({ tls: false });
+    expect(undeclared.outcome).toMatchObject({ record: { entityId: "pne-lied-to" } });
   });
 });
