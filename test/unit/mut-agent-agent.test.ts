@@ -155,9 +155,10 @@ describe("fetchAsEntity: what the device acts on", () => {
     const { transport, exchanges } = recordingTransport();
     const store = new MemoryKeyStore();
     const agent = server.agent({ store, fetch: transport });
-    expect(
-      errorCodeOf(await rejection(agent.fetchAsEntity("pne-unknown", "/cpns/v1/whoami"))),
-    ).toBe("ERR_ENTITY_STATE");
+    expect(await rejection(agent.fetchAsEntity("pne-unknown", "/cpns/v1/whoami"))).toMatchObject({
+      code: "ERR_ENTITY_STATE",
+      detail: "pne-unknown holds no EUKey",
+    });
     await store.put({
       entityId: "pne-keyless",
       serverUrl: server.url,
@@ -172,6 +173,58 @@ describe("fetchAsEntity: what the device acts on", () => {
       errorCodeOf(await rejection(agent.fetchAsEntity("pne-keyless", "/cpns/v1/whoami"))),
     ).toBe("ERR_ENTITY_STATE");
     expect(exchanges).toEqual([]);
+  });
+
+  it("[AGENT-LIFECYCLE] a record whose machine is mid-enrollment cannot authenticate: ERR_ENTITY_STATE naming the state and the step, nothing sent", async () => {
+    const { transport, exchanges } = recordingTransport();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: transport });
+    await store.put({
+      entityId: "pne-midway",
+      serverUrl: server.url,
+      userId: "alice",
+      type: "PNE",
+      keyVersion: 1,
+      eukey: "A".repeat(43),
+      machine: { value: "enrolling" },
+    });
+    expect(await rejection(agent.fetchAsEntity("pne-midway", "/cpns/v1/whoami"))).toMatchObject({
+      code: "ERR_ENTITY_STATE",
+      detail: "agent in enrolling cannot AUTHENTICATE",
+    });
+    expect(exchanges).toEqual([]);
+  });
+
+  it("[AGENT-LIFECYCLE] a transport failure (the network is down) is passed on and changes nothing the device keeps", async () => {
+    const path = switchable();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: path.transport });
+    await agent.enroll({ ...ALICE, entityId: "pne-offline", type: "PNE" });
+    await agent.whoami("pne-offline");
+    const before = await store.get("pne-offline");
+    path.set(async () => {
+      throw new TypeError("fetch failed");
+    });
+    const err = await rejection(agent.whoami("pne-offline"));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(await store.get("pne-offline")).toEqual(before);
+  });
+
+  it("[AGENT-REQUIRE-RSPAUTH] a 400 nobody proved is reported as what it says (its status and code), not as an unauthenticated server", async () => {
+    const path = switchable();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: path.transport });
+    await agent.enroll({ ...ALICE, entityId: "pne-bad-request", type: "PNE" });
+    path.set(async () =>
+      Response.json({ code: "ERR_BAD_REQUEST", title: "Malformed" }, { status: 400 }),
+    );
+    const err = await rejection(agent.fetchAsEntity("pne-bad-request", "/cpns/v1/whoami"));
+    expect(err).toBeInstanceOf(AgentError);
+    expect([(err as AgentError).status, (err as AgentError).code]).toEqual([
+      400,
+      "ERR_BAD_REQUEST",
+    ]);
+    expect((await store.get("pne-bad-request"))?.machine.value).toBe("enrolled");
   });
 
   it("[AGENT-LIFECYCLE][SEED-5.x.2-1] a 401 (the entity was revoked) is reported, the machine goes back to 'enrolled', the key is kept", async () => {
