@@ -72,6 +72,7 @@ describe("problemOf: what a refusal becomes", () => {
       Response.json({ code: "ERR_X", title: "Refused", detail: "because" }, { status: 403 }),
     );
     expect(both).toBeInstanceOf(AgentError);
+    expect(both.name).toBe("AgentError");
     expect([both.status, both.code, both.message]).toEqual([403, "ERR_X", "Refused: because"]);
     const titleOnly = await problemOf(Response.json({ code: "ERR_X", title: "Refused" }));
     expect(titleOnly.message).toBe("Refused");
@@ -401,5 +402,71 @@ describe("enroll: the answer of a party that proves the owner's password", () =>
     expect(dropped.stored).toBeUndefined();
     const undeclared = await enrollThrough({ tls: false });
     expect(undeclared.outcome).toMatchObject({ record: { entityId: "pne-lied-to" } });
+  });
+});
+
+describe("the Digest protection and client of an agent the test builds", () => {
+  const EUKEY = "mut-agent-agent-eukey-0123456789abcdefghijk";
+
+  /** A device record for `entityId` holding EUKEY, as a device restarted from its key store has it. */
+  function storeHolding(entityId: string, serverUrl: string) {
+    const store = new MemoryKeyStore();
+    return store
+      .put({
+        entityId,
+        serverUrl,
+        userId: "alice",
+        type: "PNE",
+        keyVersion: 1,
+        eukey: EUKEY,
+        machine: { value: "enrolled" },
+      })
+      .then(() => store);
+  }
+
+  /** A server that knows `entityId` by EUKEY and offers only qop=auth (what a path attacker leaves). */
+  function authOnlyFront(entityId: string): FetchLike {
+    const app = new Hono();
+    app.use(
+      "*",
+      digestAuth({
+        realm: "cpns-front",
+        secret: "mut-agent-agent-front-secret-0123456789",
+        lookup: staticCredentials({ [entityId]: EUKEY }),
+        algorithms: ["SHA-256"],
+        qop: ["auth"],
+      }),
+    );
+    app.get("/cpns/v1/whoami", (c) => c.json({ entityId }));
+    return async (request) => app.fetch(request);
+  }
+
+  it("[AGENT-NO-DOWNGRADE] the qop floor is the qop asked unless a lower minimum is given: auth-int refuses an auth-only challenge, minimumQop auth accepts it", async () => {
+    const store = await storeHolding("pne-floor", "http://front.test");
+    const fetch = authOnlyFront("pne-floor");
+    const strict = new EntityAgent({ serverUrl: "http://front.test", store, fetch });
+    expect(errorCodeOf(await rejection(strict.fetchAsEntity("pne-floor", "/cpns/v1/whoami")))).toBe(
+      "ERR_DIGEST_DOWNGRADE",
+    );
+    const lenient = new EntityAgent({
+      serverUrl: "http://front.test",
+      store,
+      fetch,
+      minimumQop: "auth",
+    });
+    const res = await lenient.fetchAsEntity("pne-floor", "/cpns/v1/whoami");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ entityId: "pne-floor" });
+  });
+
+  it("[AGENT-NONCE-REUSE] an agent started on a key store it did not enroll (a device restarted): one 401 for its first request, then none", async () => {
+    const enrolledBy = server.agent({ store: new MemoryKeyStore() });
+    const first = await enrolledBy.enroll({ ...ALICE, entityId: "pne-restarted", type: "PNE" });
+    const store = new MemoryKeyStore();
+    await store.put(first);
+    const { transport, exchanges } = recordingTransport();
+    const restarted = server.agent({ store, fetch: transport });
+    for (let i = 0; i < 3; i++) await restarted.whoami("pne-restarted");
+    expect(exchanges.map((exchange) => exchange.status)).toEqual([401, 200, 200, 200]);
   });
 });
