@@ -899,6 +899,16 @@ const HARDENING: Requirement[] = [
     { source: "issue #9 item 4", refines: ["SERVER-RATE-LIMIT", "SEED-5.x.2-1"] },
   ),
   add(
+    "AGENT-NEWEST-KEY",
+    HARDENING_SECTION,
+    "A device keeps its newest key: a request, or a failed rotation, still in flight when a rotation of the same entity completes never writes its verdict over the new key's record (no older key version beside the new key, no \"authenticated\" the new key did not earn), and of two enrollments that raced the higher key version is kept whichever answer arrives last.",
+    IMPLEMENTED,
+    {
+      source: "issue #9 (a burst of concurrent requests instead of a sequence; found in the agent.ts mutation review)",
+      refines: ["AGENT-LIFECYCLE"],
+    },
+  ),
+  add(
     "LIMIT-PROVEN",
     HARDENING_SECTION,
     "An answer that proves the secret but is refused only for its nonce (expired, or a nonce-count already seen or overtaken by more than the replay window) is not a guess: it is never charged to a budget and is logged as auth.replayed (unless stale); over budget an entity's such answer gets its 401 (its agent retries with a fresh nonce), a user's the same 429 as any answer, so neither others' failures nor the entity's own burst in flight turn a retry into 429.",

@@ -8,7 +8,7 @@
  * gate as the server's machines (src/machine-gate/bridge.ts, issue #10 "Machines").
  *
  * Implements: SEED-5.x.1-1, SEED-5.x.2-1, FFS-SERVER-AUTH, AGENT-LIFECYCLE, AGENT-REQUIRE-RSPAUTH
- * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS, AGENT-NONCE-REUSE, ENROLL-PRIMED
+ * Implements: AGENT-NO-DOWNGRADE, FIRSTRUN-REFUSALS, AGENT-NONCE-REUSE, ENROLL-PRIMED, AGENT-NEWEST-KEY
  * Implements: CHMODEL-ONE-GATE
  * Implements: TLSDECL-ENROLL, TLSDECL-DOWNGRADE-MITM
  */
@@ -121,21 +121,27 @@ export class EntityAgent {
     this.#base = options.serverUrl.replace(/\/+$/, "");
   }
 
-  async #save(
-    entityId: string,
-    snapshot: AgentSnapshot,
-    fields: Partial<DeviceRecord> = {},
-  ): Promise<DeviceRecord> {
-    const previous = await this.options.store.get(entityId);
-    const record: DeviceRecord = {
-      entityId,
-      serverUrl: this.#base,
-      userId: fields.userId ?? previous?.userId ?? "",
-      type: fields.type ?? previous?.type ?? "PNE",
-      keyVersion: snapshot.context.keyVersion,
-      eukey: fields.eukey ?? previous?.eukey ?? "",
-      machine: { value: String(snapshot.value) },
-    };
+  /**
+   * The machine's verdict after a step that used the key `used` (a request, a failed
+   * rotation). A rotation that finished meanwhile wrote a newer key with its own state:
+   * that record stands, since the verdict is about a key the device no longer holds
+   * (writing it back would pair the new key with the old version and an "authenticated"
+   * the new key never earned).
+   */
+  async #settle(entityId: string, used: DeviceRecord, snapshot: AgentSnapshot): Promise<void> {
+    const current = await this.options.store.get(entityId);
+    if (current?.eukey !== used.eukey) return;
+    await this.options.store.put({ ...current, machine: { value: String(snapshot.value) } });
+  }
+
+  /**
+   * Keeps a newly obtained key, unless the store already holds a newer one (two
+   * enrollments of one entity raced and the later key arrived first: the server now
+   * accepts only that one). Answers the record the device holds afterwards.
+   */
+  async #keep(record: DeviceRecord): Promise<DeviceRecord> {
+    const current = await this.options.store.get(record.entityId);
+    if (current && current.keyVersion > record.keyVersion) return current;
     await this.options.store.put(record);
     return record;
   }
@@ -205,12 +211,22 @@ export class EntityAgent {
     } catch (err) {
       // Nothing was obtained: a device that had a key keeps it; one that had none
       // records nothing.
-      if (previous) await this.#save(entityId, advance(enrolling, { type: "ENROLL_FAILED" }));
+      if (previous)
+        await this.#settle(entityId, previous, advance(enrolling, { type: "ENROLL_FAILED" }));
       throw err;
     }
     const enrolled = advance(enrolling, { type: "ENROLLED", keyVersion: record.keyVersion });
     const eukey = toBase64url(record.eukey);
-    const saved = await this.#save(entityId, enrolled, { userId, type, eukey });
+    const saved = await this.#keep({
+      entityId,
+      serverUrl: this.#base,
+      userId,
+      type,
+      keyVersion: enrolled.context.keyVersion,
+      eukey,
+      machine: { value: String(enrolled.value) },
+    });
+    if (saved.eukey !== eukey) return saved;
     // The enrollment's answer carries the new key's first challenge (ENROLL-PRIMED).
     this.#entityFetches.set(entityId, {
       eukey,
@@ -236,7 +252,7 @@ export class EntityAgent {
       res = await fetchAsEntity(`${this.#base}${path}`, init);
     } catch (err) {
       if (errorCodeOf(err) === "ERR_DIGEST_SERVER_UNAUTHENTICATED") {
-        await this.#save(entityId, advance(snapshot, { type: "SERVER_UNPROVEN" }));
+        await this.#settle(entityId, record, advance(snapshot, { type: "SERVER_UNPROVEN" }));
       }
       throw err;
     }
@@ -244,14 +260,14 @@ export class EntityAgent {
       // The key is kept: a 401, or a refusal the server did not authenticate (a 429
       // of the failure limiter, a 503), proves nothing about who sent it. It is
       // reported as what it says it is, never acted on (issue #13 item 1).
-      await this.#save(entityId, advance(snapshot, { type: "REJECTED" }));
+      await this.#settle(entityId, record, advance(snapshot, { type: "REJECTED" }));
       throw await problemOf(res);
     }
     if (!digestExchangeOf(res)) {
-      await this.#save(entityId, advance(snapshot, { type: "SERVER_UNPROVEN" }));
+      await this.#settle(entityId, record, advance(snapshot, { type: "SERVER_UNPROVEN" }));
       throw new CpnsError("ERR_DIGEST_SERVER_UNAUTHENTICATED");
     }
-    await this.#save(entityId, advance(snapshot, { type: "SERVER_PROVED" }));
+    await this.#settle(entityId, record, advance(snapshot, { type: "SERVER_PROVED" }));
     return res;
   }
 

@@ -6,8 +6,10 @@
  * step (the machine's state says which event the agent fed it), a failed
  * enrollment or rotation leaving the device as it was, refusals the server
  * did not prove (a 429, a 2xx without rspauth) never acted on, an error
- * status kept an error even when rspauth verifies, and one Digest client per
- * EUKey (no 401 round trip per request).
+ * status kept an error even when rspauth verifies, one Digest client per
+ * EUKey (no 401 round trip per request), and steps of one entity that overlap
+ * (a request or a failed rotation in flight across a rotation, two
+ * rotations answered out of order) leaving the newest key in the store.
  *
  * A real CPNS Server on loopback (test/e2e/server-helpers.ts); where the path
  * must misbehave, the device's transport does it. The enrollment answer's own
@@ -468,5 +470,101 @@ describe("the Digest protection and client of an agent the test builds", () => {
     const restarted = server.agent({ store, fetch: transport });
     for (let i = 0; i < 3; i++) await restarted.whoami("pne-restarted");
     expect(exchanges.map((exchange) => exchange.status)).toEqual([401, 200, 200, 200]);
+  });
+});
+
+describe("[AGENT-NEWEST-KEY] steps of one entity that overlap", () => {
+  /**
+   * A transport that holds back the answers of requests `holding` picks until
+   * released, so a test can finish another step while they are in flight.
+   */
+  function holdingTransport() {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const state: { holding: (request: Request) => boolean } = { holding: () => false };
+    let heldCount = 0;
+    let onHeld: () => void = () => {};
+    const transport: FetchLike = async (request) => {
+      const hold = state.holding(request);
+      const res = await fetch(request);
+      if (hold) {
+        heldCount++;
+        onHeld();
+        await released;
+      }
+      return res;
+    };
+    /** Resolves once `n` answers are being held. */
+    const held = (n: number) =>
+      new Promise<void>((resolve) => {
+        onHeld = () => heldCount >= n && resolve();
+        onHeld();
+      });
+    return { transport, state, held, release };
+  }
+
+  it("[AGENT-NEWEST-KEY] a request answered for the old key after a rotation finished leaves the rotation's record: new key, its version, 'enrolled'", async () => {
+    const path = holdingTransport();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: path.transport });
+    await agent.enroll({ ...ALICE, entityId: "pne-race-req", type: "PNE" });
+    path.state.holding = (request) => request.url.endsWith("/cpns/v1/whoami");
+    const inFlight = agent.whoami("pne-race-req");
+    await path.held(1);
+    path.state.holding = () => false;
+    const rotated = await agent.enroll({ ...ALICE, entityId: "pne-race-req", type: "PNE" });
+    path.release();
+    expect(await inFlight).toMatchObject({ entityId: "pne-race-req" });
+    expect(await store.get("pne-race-req")).toEqual(rotated);
+    expect(rotated).toMatchObject({ keyVersion: 2, machine: { value: "enrolled" } });
+    // The kept key is the one the server accepts now.
+    expect(await agent.whoami("pne-race-req")).toMatchObject({ entityId: "pne-race-req" });
+  });
+
+  it("[AGENT-NEWEST-KEY] a rotation refused after another rotation finished leaves that rotation's record", async () => {
+    const path = holdingTransport();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: path.transport });
+    await agent.enroll({ ...ALICE, entityId: "pne-race-fail", type: "PNE" });
+    await agent.whoami("pne-race-fail");
+    // Held: the refusal of a rotation with a wrong password (its first 401 passes, its answer is held).
+    path.state.holding = (request) =>
+      request.url.endsWith("/cpns/v1/enrollments") && request.headers.has("authorization");
+    const failing = rejection(
+      agent.enroll({
+        ...ALICE,
+        password: "not-the-password",
+        entityId: "pne-race-fail",
+        type: "PNE",
+      }),
+    );
+    await path.held(1);
+    path.state.holding = () => false;
+    const rotated = await agent.enroll({ ...ALICE, entityId: "pne-race-fail", type: "PNE" });
+    path.release();
+    expect(await failing).toBeInstanceOf(AgentError);
+    expect(await store.get("pne-race-fail")).toEqual(rotated);
+    expect(await agent.whoami("pne-race-fail")).toMatchObject({ entityId: "pne-race-fail" });
+  });
+
+  it("[AGENT-NEWEST-KEY] of two rotations whose answers arrive out of order, the higher key version is kept and works", async () => {
+    const path = holdingTransport();
+    const store = new MemoryKeyStore();
+    const agent = server.agent({ store, fetch: path.transport });
+    await agent.enroll({ ...ALICE, entityId: "pne-race-two", type: "PNE" });
+    path.state.holding = (request) =>
+      request.url.endsWith("/cpns/v1/enrollments") && request.headers.has("authorization");
+    const earlier = agent.enroll({ ...ALICE, entityId: "pne-race-two", type: "PNE" });
+    await path.held(1);
+    path.state.holding = () => false;
+    const later = await agent.enroll({ ...ALICE, entityId: "pne-race-two", type: "PNE" });
+    expect(later.keyVersion).toBe(3);
+    path.release();
+    // The earlier rotation's key (version 2) arrived last: the device still holds version 3.
+    expect(await earlier).toEqual(later);
+    expect(await store.get("pne-race-two")).toEqual(later);
+    expect(await agent.whoami("pne-race-two")).toMatchObject({ entityId: "pne-race-two" });
   });
 });
