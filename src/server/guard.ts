@@ -178,14 +178,14 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
         if (!guessed) {
           await refund();
           // A captured request sent again, or an honest one overtaken on a parallel connection.
-          // Stryker disable next-line OptionalChaining: equivalent: a proven answer means onAttempt ran, so the identity is set
-          if (proven && !failure?.stale)
+          if (proven && !failure?.stale) {
+            // Stryker disable next-line OptionalChaining: equivalent: a proven answer means onAttempt ran, so the identity is set
             log.emit({ event: "auth.replayed", username: identity?.sent, address });
+          }
+        } else {
+          // Stryker disable next-line OptionalChaining: equivalent: `guessed` is true only with an identity
+          log.emit({ event: "auth.failed", username: identity?.sent, address });
         }
-        // A region, not next-line: Stryker does not read a directive placed before `else`.
-        // Stryker disable OptionalChaining: equivalent: `guessed` is true only with an identity
-        else log.emit({ event: "auth.failed", username: identity?.sent, address });
-        // Stryker restore OptionalChaining
         return answer;
       }
       // Over budget, a proven answer on a used or expired nonce passes for an entity (its

@@ -251,3 +251,22 @@ describe("guard: a charge given back once, whatever fails", () => {
     expect((await digestAs("alice", "wrong-guess-3", "10.6.6.3")("/user")).status).toBe(429);
   });
 });
+
+describe("guard: what counts as a guess", () => {
+  // Report (2026-12-05 re-run): guard.ts:174 ConditionalExpression `failure?.status === 401` -> `true`.
+  it("[LIMIT-RESERVE][LIMIT-KEYS] a malformed answer naming alice (no nonce: 400) is no guess: never charged or logged as auth.failed, and alice still gets in", async () => {
+    const { request, digestAs, events } = await setup();
+    const malformed = `Digest username="alice", realm="cpns-guard", uri="/user", response="${"0".repeat(64)}", qop=auth, nc=00000001, cnonce="x", algorithm=SHA-256`;
+    // Budgets of 2 (pair and identity): five malformed answers would spend them twice over.
+    for (let i = 0; i < 5; i++) {
+      const res = await request("/user", {
+        authorization: malformed,
+        "x-test-address": "10.0.0.1",
+      });
+      expect(res.status).toBe(400);
+      expect((await res.json()).code).toBe("ERR_DIGEST_MALFORMED");
+    }
+    expect(events().filter((e) => e.event === "auth.failed")).toEqual([]);
+    expect((await digestAs("alice", PASSWORD, "10.0.0.1")("/user")).status).toBe(200);
+  });
+});
