@@ -137,7 +137,9 @@ export class EntityAgent {
   /**
    * Keeps a newly obtained key, unless the store already holds a newer one (two
    * enrollments of one entity raced and the later key arrived first: the server now
-   * accepts only that one). Answers the record the device holds afterwards.
+   * accepts only that one). Answers the record the device holds afterwards. (A lower
+   * version than the device held never gets here: the agent machine's ENROLLED
+   * accepts only a newer key, so a newer stored one was stored meanwhile.)
    */
   async #keep(record: DeviceRecord): Promise<DeviceRecord> {
     const current = await this.options.store.get(record.entityId);

@@ -486,9 +486,12 @@ describe("[AGENT-NEWEST-KEY] steps of one entity that overlap", () => {
     const state: { holding: (request: Request) => boolean } = { holding: () => false };
     let heldCount = 0;
     let onHeld: () => void = () => {};
+    /** The status of every answer to an entity request (enrollments left out), in order. */
+    const entityStatuses: number[] = [];
     const transport: FetchLike = async (request) => {
       const hold = state.holding(request);
       const res = await fetch(request);
+      if (!request.url.endsWith("/cpns/v1/enrollments")) entityStatuses.push(res.status);
       if (hold) {
         heldCount++;
         onHeld();
@@ -502,7 +505,7 @@ describe("[AGENT-NEWEST-KEY] steps of one entity that overlap", () => {
         onHeld = () => heldCount >= n && resolve();
         onHeld();
       });
-    return { transport, state, held, release };
+    return { transport, state, held, release, entityStatuses };
   }
 
   it("[AGENT-NEWEST-KEY] a request answered for the old key after a rotation finished leaves the rotation's record: new key, its version, 'enrolled'", async () => {
@@ -562,9 +565,11 @@ describe("[AGENT-NEWEST-KEY] steps of one entity that overlap", () => {
     const later = await agent.enroll({ ...ALICE, entityId: "pne-race-two", type: "PNE" });
     expect(later.keyVersion).toBe(3);
     path.release();
-    // The earlier rotation's key (version 2) arrived last: the device still holds version 3.
+    // The earlier rotation's key (version 2) arrived last: the device still holds version 3,
+    // and still the client primed for it (its first request costs no 401).
     expect(await earlier).toEqual(later);
     expect(await store.get("pne-race-two")).toEqual(later);
     expect(await agent.whoami("pne-race-two")).toMatchObject({ entityId: "pne-race-two" });
+    expect(path.entityStatuses).toEqual([200]);
   });
 });
