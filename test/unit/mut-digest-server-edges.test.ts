@@ -192,3 +192,50 @@ describe("[DIGEST-PARSE] a caller's mistake is not a client's malformed header",
     ).toMatchObject({ ok: false, status: 400, code: "ERR_DIGEST_MALFORMED" });
   });
 });
+
+// The 2026-12-05 re-run of src/digest/server.ts (after the issue #12 speed work and
+// LIMIT-PROVEN) left three detectable survivors; each test below fails with its mutant.
+describe("[DIGEST-PARSE] answers the fast paths must still take (2026-12-05 re-run)", () => {
+  // Report: server.ts:508 ConditionalExpression (`userhashToken.toLowerCase() === "true"` -> `true`).
+  it("[DIGEST-USERHASH] userhash=false (sent explicitly, any case) means the username is the plain name", async () => {
+    for (const value of ["false", "FALSE"]) {
+      const outcome = await verifyAnswer("http://h/p", "/p", {
+        qop: "auth",
+        algorithm: "SHA-256",
+        extra: [["userhash", value, false]],
+      });
+      expect(outcome.ok, value).toBe(true);
+    }
+  });
+
+  // Report: server.ts:596 ConditionalExpression (`sentOpaque !== undefined` -> `true`).
+  it("[DIGEST-PARSE] an answer that leaves out opaque is judged on the rest (the nonce's MAC binds it to this verifier); a wrong opaque is refused", async () => {
+    const withoutOpaque = await verifyAnswer("http://h/p", "/p", {
+      qop: "auth",
+      algorithm: "SHA-256",
+      override: { opaque: null },
+    });
+    expect(withoutOpaque.ok).toBe(true);
+    const wrongOpaque = await verifyAnswer("http://h/p", "/p", {
+      qop: "auth",
+      algorithm: "SHA-256",
+      override: { opaque: "not-the-opaque" },
+    });
+    expect(wrongOpaque).toMatchObject({ ok: false, status: 401 });
+  });
+
+  // Report: server.ts:672 ConditionalExpression (`!request.body` -> `false`).
+  it("[DIGEST-AUTHINT] a request given without a body reader is judged over the empty body under auth-int, not a crash", async () => {
+    const v = verifier();
+    const { header } = answerChallenge(v.challenges()[0] as string, {
+      username: "alice",
+      password: USERS.alice,
+      uri: "/p",
+      qop: "auth-int",
+      algorithm: "SHA-256",
+      body: "",
+    });
+    const outcome = await v.verify({ method: "GET", url: "http://h/p", authorization: header });
+    expect(outcome.ok).toBe(true);
+  });
+});
