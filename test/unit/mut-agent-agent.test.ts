@@ -68,6 +68,14 @@ function switchable() {
   };
 }
 
+/** A device that enrolled `entityId` as alice's PNE through `path`'s transport. */
+async function enrolledThrough<P extends { transport: FetchLike }>(entityId: string, path: P) {
+  const store = new MemoryKeyStore();
+  const agent = server.agent({ store, fetch: path.transport });
+  await agent.enroll({ ...ALICE, entityId, type: "PNE" });
+  return { path, store, agent };
+}
+
 describe("problemOf: what a refusal becomes", () => {
   it("[SERVER-API] a problem+json answer gives its status, its code and 'title: detail'", async () => {
     const both = await problemOf(
@@ -199,10 +207,7 @@ describe("fetchAsEntity: what the device acts on", () => {
   });
 
   it("[AGENT-LIFECYCLE] a transport failure (the network is down) is passed on and changes nothing the device keeps", async () => {
-    const path = switchable();
-    const store = new MemoryKeyStore();
-    const agent = server.agent({ store, fetch: path.transport });
-    await agent.enroll({ ...ALICE, entityId: "pne-offline", type: "PNE" });
+    const { path, store, agent } = await enrolledThrough("pne-offline", switchable());
     await agent.whoami("pne-offline");
     const before = await store.get("pne-offline");
     path.set(async () => {
@@ -214,10 +219,7 @@ describe("fetchAsEntity: what the device acts on", () => {
   });
 
   it("[AGENT-REQUIRE-RSPAUTH] a 400 nobody proved is reported as what it says (its status and code), not as an unauthenticated server", async () => {
-    const path = switchable();
-    const store = new MemoryKeyStore();
-    const agent = server.agent({ store, fetch: path.transport });
-    await agent.enroll({ ...ALICE, entityId: "pne-bad-request", type: "PNE" });
+    const { path, store, agent } = await enrolledThrough("pne-bad-request", switchable());
     path.set(async () =>
       Response.json({ code: "ERR_BAD_REQUEST", title: "Malformed" }, { status: 400 }),
     );
@@ -246,10 +248,7 @@ describe("fetchAsEntity: what the device acts on", () => {
   });
 
   it("[AGENT-REQUIRE-RSPAUTH] a 429 nobody proved is reported with its retry hint and never acted on: the machine goes back to 'enrolled', the key is kept", async () => {
-    const path = switchable();
-    const store = new MemoryKeyStore();
-    const agent = server.agent({ store, fetch: path.transport });
-    await agent.enroll({ ...ALICE, entityId: "pne-limited", type: "PNE" });
+    const { path, store, agent } = await enrolledThrough("pne-limited", switchable());
     await agent.whoami("pne-limited");
     const before = await store.get("pne-limited");
     path.set(async () =>
@@ -269,10 +268,7 @@ describe("fetchAsEntity: what the device acts on", () => {
   });
 
   it("[FFS-SERVER-AUTH][AGENT-REQUIRE-RSPAUTH] a 200 without rspauth (an impostor) is ERR_DIGEST_SERVER_UNAUTHENTICATED and the machine goes back to 'enrolled'", async () => {
-    const path = switchable();
-    const store = new MemoryKeyStore();
-    const agent = server.agent({ store, fetch: path.transport });
-    await agent.enroll({ ...ALICE, entityId: "pne-impostor", type: "PNE" });
+    const { path, store, agent } = await enrolledThrough("pne-impostor", switchable());
     await agent.whoami("pne-impostor");
     path.set(async () => Response.json({ entityId: "pne-impostor", userId: "mallory" }));
     expect(errorCodeOf(await rejection(agent.whoami("pne-impostor")))).toBe(
@@ -282,10 +278,7 @@ describe("fetchAsEntity: what the device acts on", () => {
   });
 
   it("[AGENT-REQUIRE-RSPAUTH] whoami answered with an error status is an error, even when the answer's rspauth verifies (the status line is not covered by it)", async () => {
-    const path = switchable();
-    const store = new MemoryKeyStore();
-    const agent = server.agent({ store, fetch: path.transport });
-    await agent.enroll({ ...ALICE, entityId: "pne-status", type: "PNE" });
+    const { path, agent } = await enrolledThrough("pne-status", switchable());
     // On the path: the genuine answer (headers and body, so rspauth verifies) under another status.
     path.set(async (request) => {
       const res = await fetch(request);
@@ -509,10 +502,7 @@ describe("[AGENT-NEWEST-KEY] steps of one entity that overlap", () => {
   }
 
   it("[AGENT-NEWEST-KEY] a request answered for the old key after a rotation finished leaves the rotation's record: new key, its version, 'enrolled'", async () => {
-    const path = holdingTransport();
-    const store = new MemoryKeyStore();
-    const agent = server.agent({ store, fetch: path.transport });
-    await agent.enroll({ ...ALICE, entityId: "pne-race-req", type: "PNE" });
+    const { path, store, agent } = await enrolledThrough("pne-race-req", holdingTransport());
     path.state.holding = (request) => request.url.endsWith("/cpns/v1/whoami");
     const inFlight = agent.whoami("pne-race-req");
     await path.held(1);
@@ -527,10 +517,7 @@ describe("[AGENT-NEWEST-KEY] steps of one entity that overlap", () => {
   });
 
   it("[AGENT-NEWEST-KEY] a rotation refused after another rotation finished leaves that rotation's record", async () => {
-    const path = holdingTransport();
-    const store = new MemoryKeyStore();
-    const agent = server.agent({ store, fetch: path.transport });
-    await agent.enroll({ ...ALICE, entityId: "pne-race-fail", type: "PNE" });
+    const { path, store, agent } = await enrolledThrough("pne-race-fail", holdingTransport());
     await agent.whoami("pne-race-fail");
     // Held: the refusal of a rotation with a wrong password (its first 401 passes, its answer is held).
     path.state.holding = (request) =>
@@ -553,10 +540,7 @@ describe("[AGENT-NEWEST-KEY] steps of one entity that overlap", () => {
   });
 
   it("[AGENT-NEWEST-KEY] of two rotations whose answers arrive out of order, the higher key version is kept and works", async () => {
-    const path = holdingTransport();
-    const store = new MemoryKeyStore();
-    const agent = server.agent({ store, fetch: path.transport });
-    await agent.enroll({ ...ALICE, entityId: "pne-race-two", type: "PNE" });
+    const { path, store, agent } = await enrolledThrough("pne-race-two", holdingTransport());
     path.state.holding = (request) =>
       request.url.endsWith("/cpns/v1/enrollments") && request.headers.has("authorization");
     const earlier = agent.enroll({ ...ALICE, entityId: "pne-race-two", type: "PNE" });
