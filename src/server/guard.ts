@@ -178,6 +178,7 @@ export function createGuard(parts: ServerParts): (route: RouteId) => MiddlewareH
         if (!guessed) {
           await refund();
           // A captured request sent again, or an honest one overtaken on a parallel connection.
+          // Stryker disable next-line OptionalChaining: equivalent: `proven` comes from `failure`, so it is set here
           if (proven && !failure?.stale) {
             // Stryker disable next-line OptionalChaining: equivalent: a proven answer means onAttempt ran, so the identity is set
             log.emit({ event: "auth.replayed", username: identity?.sent, address });
