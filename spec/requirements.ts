@@ -901,10 +901,11 @@ const HARDENING: Requirement[] = [
   add(
     "AGENT-NEWEST-KEY",
     HARDENING_SECTION,
-    "A device keeps its newest key: a request, or a failed rotation, still in flight when a rotation of the same entity completes never writes its verdict over the new key's record (no older key version beside the new key, no \"authenticated\" the new key did not earn), and of two enrollments that raced the higher key version is kept whichever answer arrives last.",
+    'A device keeps its newest key: a request, or a failed rotation, still in flight when a rotation of the same entity completes never writes its verdict over the new key\'s record (no older key version beside the new key, no "authenticated" the new key did not earn), and of two enrollments that raced the higher key version is kept whichever answer arrives last.',
     IMPLEMENTED,
     {
-      source: "issue #9 (a burst of concurrent requests instead of a sequence; found in the agent.ts mutation review)",
+      source:
+        "issue #9 (a burst of concurrent requests instead of a sequence; found in the agent.ts mutation review)",
       refines: ["AGENT-LIFECYCLE"],
     },
   ),
