@@ -6,7 +6,9 @@
  * silently becoming part of a username or nonce; and `username*` (RFC 8187 ext-value,
  * RFC 7616 §3.4) must be an ext-value to its very end: a line separator inside a quoted
  * `username*` does not cut the value short into another user's name, and each refusal says
- * which rule was broken. The other survivors of that run are equivalent mutants (see the
+ * which rule was broken; and splitChallenges, which gives the challenges sent as separate
+ * WWW-Authenticate lines, leaves no trailing white space after a last, empty, unquoted value.
+ * The other survivors of that run are equivalent mutants (see the
  * report of this run).
  */
 import { describe, expect, it } from "vitest";
@@ -15,6 +17,7 @@ import {
   DigestParseError,
   parseChallenges,
   parseCredentials,
+  splitChallenges,
   staticCredentials,
 } from "../../src/digest/index.ts";
 import { decodeExtValue } from "../../src/digest/params.ts";
@@ -72,6 +75,26 @@ describe("[DIGEST-PARSE-SINGLE-PASS] a bare value ends at wide white space, as t
       ).toBe("abcdef");
     },
   );
+});
+
+describe("[DIGEST-PARSE] splitChallenges gives each challenge exactly as written, without trailing white space", () => {
+  // Report: params.ts:260 EqualityOperator (`at < end` -> `at <= end`: the bare-value loop steps one
+  // past the end, so the challenge's end lands beyond the trailing white space it should trim).
+  it("[DIGEST-PARSE] [DIGEST-CLIENT] a last parameter with an empty unquoted value before trailing white space is split without that white space", () => {
+    for (const tail of [" ", "\t", " \t "]) {
+      expect(splitChallenges(`Digest realm="r", qop=auth, opaque=${tail}`)).toEqual([
+        'Digest realm="r", qop=auth, opaque=',
+      ]);
+      expect(splitChallenges(`Basic realm="b", Digest realm="r", opaque=${tail}`)).toEqual([
+        'Basic realm="b"',
+        'Digest realm="r", opaque=',
+      ]);
+    }
+    // The parse itself: the empty value is a value.
+    expect(parseChallenges('Digest realm="r", opaque=\t')[0]?.params.get("opaque")).toBe("");
+    // A non-empty last value is trimmed the same way.
+    expect(splitChallenges('Digest realm="r", opaque=x\t')).toEqual(['Digest realm="r", opaque=x']);
+  });
 });
 
 describe("[DIGEST-USERHASH] username* is an RFC 8187 ext-value to its end", () => {
