@@ -21,6 +21,7 @@ import {
   staticCredentials,
 } from "../../src/digest/index.ts";
 import { decodeExtValue } from "../../src/digest/params.ts";
+import { thrown } from "../thrown.ts";
 
 /** Every character above ASCII that JavaScript's `\s` matches (ECMA-262 WhiteSpace and LineTerminator). */
 const WIDE_SPACES = [
@@ -29,15 +30,6 @@ const WIDE_SPACES = [
 ];
 
 const hex = (code: number) => `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 describe("[DIGEST-PARSE-SINGLE-PASS] a bare value ends at wide white space, as the regex parser's did", () => {
   // Report: params.ts:83 ConditionalExpression (0x1680 -> false), params.ts:84 ConditionalExpression

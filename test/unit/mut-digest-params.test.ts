@@ -15,15 +15,7 @@ import {
   parseCredentials,
   splitChallenges,
 } from "../../src/digest/params.ts";
-
-function parseError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
+import { thrown } from "../thrown.ts";
 
 describe("[DIGEST-PARSE] separators and escapes", () => {
   it("[DIGEST-PARSE] a tab after the scheme and between parameters is white space", () => {
@@ -38,7 +30,7 @@ describe("[DIGEST-PARSE] separators and escapes", () => {
   });
 
   it("[DIGEST-PARSE] a parse error is a DigestParseError by class and by name", () => {
-    const err = parseError(() => parseCredentials('Digest realm="unterminated'));
+    const err = thrown(() => parseCredentials('Digest realm="unterminated'));
     expect(err).toBeInstanceOf(DigestParseError);
     expect((err as Error).name).toBe("DigestParseError");
   });
@@ -47,11 +39,11 @@ describe("[DIGEST-PARSE] separators and escapes", () => {
     // The leading comma puts a comma at the start of the text, where a failed token68 match would look.
     for (const header of ['Digest "x"', "Digest =", 'Digest ="x"', ',Digest "x"']) {
       expect(
-        parseError(() => parseCredentials(header)),
+        thrown(() => parseCredentials(header)),
         header,
       ).toBeInstanceOf(DigestParseError);
       expect(
-        parseError(() => parseChallenges(header)),
+        thrown(() => parseChallenges(header)),
         header,
       ).toBeInstanceOf(DigestParseError);
     }
@@ -75,8 +67,8 @@ describe("[DIGEST-PARSE] challenge lists (WWW-Authenticate joined with commas)",
   });
 
   it("[DIGEST-PARSE] a bare token where the first parameter was expected is malformed, not a new challenge", () => {
-    expect(parseError(() => parseChallenges("Digest foo bar"))).toBeInstanceOf(DigestParseError);
-    expect(parseError(() => parseChallenges('Digest foo bar, Basic realm="x"'))).toBeInstanceOf(
+    expect(thrown(() => parseChallenges("Digest foo bar"))).toBeInstanceOf(DigestParseError);
+    expect(thrown(() => parseChallenges('Digest foo bar, Basic realm="x"'))).toBeInstanceOf(
       DigestParseError,
     );
     // After at least one parameter, a token not followed by "=" starts the next challenge.
@@ -87,7 +79,7 @@ describe("[DIGEST-PARSE] challenge lists (WWW-Authenticate joined with commas)",
   });
 
   it("[DIGEST-PARSE] credentials are one element: another scheme after the parameters is malformed", () => {
-    expect(parseError(() => parseCredentials('Digest realm="r", Basic realm="x"'))).toBeInstanceOf(
+    expect(thrown(() => parseCredentials('Digest realm="r", Basic realm="x"'))).toBeInstanceOf(
       DigestParseError,
     );
   });
@@ -120,7 +112,7 @@ describe("[DIGEST-PARSE][DIGEST-USERHASH] RFC 8187 ext-values (username*)", () =
       "UTF-8''%E0%A4%A",
     ]) {
       expect(
-        parseError(() => decodeExtValue(value)),
+        thrown(() => decodeExtValue(value)),
         value,
       ).toBeInstanceOf(DigestParseError);
     }
