@@ -83,6 +83,36 @@ async function wranglerDev(options: {
   registry: string;
   cleanup?: () => void;
 }): Promise<RuntimeProcess> {
+  // freePort() closes its probe before wrangler binds, so a parallel test's server may take
+  // the port in between ("Address already in use", seen once in CI): try again on new
+  // ports, as the Apache test does. Cleanup runs once, after the last attempt or on stop.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const runtime = await startWrangler(options);
+      const { cleanup } = options;
+      if (!cleanup) return runtime;
+      return {
+        ...runtime,
+        stop: async () => {
+          await runtime.stop();
+          cleanup();
+        },
+      };
+    } catch (error) {
+      if (attempt < 3 && /Address already in use/.test(String(error))) continue;
+      options.cleanup?.();
+      throw error;
+    }
+  }
+}
+
+async function startWrangler(options: {
+  name: string;
+  config: string;
+  envFile: string;
+  state: string;
+  registry: string;
+}): Promise<RuntimeProcess> {
   const port = await freePort();
   const inspectorPort = await freePort();
   return await startRuntime({
@@ -112,7 +142,6 @@ async function wranglerDev(options: {
     // Loaded machine: wrangler bundles, then workerd starts, then the second
     // process waits for the registry to connect it to the first's objects.
     startupTimeoutMs: 150_000,
-    ...(options.cleanup ? { cleanup: options.cleanup } : {}),
   });
 }
 
